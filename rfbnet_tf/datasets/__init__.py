@@ -1,0 +1,1 @@
+"""datasets of rfbnet_tf."""

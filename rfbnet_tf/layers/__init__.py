@@ -1,0 +1,17 @@
+"""Keras layers of rfbnet_tf (``keras.layers`` + ``keras.ops`` only: TensorFlow, JAX and PyTorch backends)."""
+
+from rfbnet_tf.layers.erfnet_blocks import DownsamplerBlock, NonBottleneck1D
+from rfbnet_tf.layers.gated_fusion_unit import GatedFusionUnit
+from rfbnet_tf.layers.residual_fusion_block import ADD_POINTS, ResidualFusionBlock
+from rfbnet_tf.layers.residual_unit import ResidualUnit
+from rfbnet_tf.layers.ssma_block import SSMABlock
+
+__all__ = [
+    "ADD_POINTS",
+    "DownsamplerBlock",
+    "GatedFusionUnit",
+    "NonBottleneck1D",
+    "ResidualFusionBlock",
+    "ResidualUnit",
+    "SSMABlock",
+]

@@ -1,0 +1,7 @@
+"""Models of rfbnet_tf, each buildable by name: ``build_model(name, num_classes, **options)``."""
+
+from rfbnet_tf.models.assembly import gate_model
+from rfbnet_tf.models.registry import MODEL_NAMES, build_model, is_multimodal, model_options
+from rfbnet_tf.models.weight_transfer import transfer_encoder_weights
+
+__all__ = ["MODEL_NAMES", "build_model", "gate_model", "is_multimodal", "model_options", "transfer_encoder_weights"]

@@ -1,0 +1,1 @@
+"""preprocessing of rfbnet_tf."""
