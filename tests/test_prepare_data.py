@@ -1,0 +1,180 @@
+"""Tests of the prepare_data binary and function on the synthetic dataset (32×48 frames)."""
+
+import io
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from rfbnet_tf import prepare_data
+from rfbnet_tf.datasets import records, synthetic
+
+SIZE = (32, 48)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def read_records(record_dir, split):
+    out = []
+    for path in records.shard_files(record_dir, split):
+        for serialized in tf.data.TFRecordDataset(path):
+            out.append({k: v.numpy() for k, v in records.parse_example(serialized).items()})
+    return out
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("synthetic"))
+    summary = prepare_data.prepare("synthetic", out, num_workers=2, examples_per_shard=3,
+                                   synthetic_train=4, synthetic_val=3, synthetic_size=SIZE, seed=7,
+                                   progress=False)
+    return out, summary
+
+
+def test_synthetic_with_two_workers_counts_histogram_and_pixels(prepared):
+    out, summary = prepared
+    info = records.load_dataset_info(out)
+    assert info["dataset"] == "synthetic" and info["num_classes"] == 10
+    assert info["class_names"] == list(synthetic.CLASS_NAMES) and info["ignore_label"] == 255
+    assert info["image_size"] == [32, 48]
+    assert info["splits"]["train"] == {"num_examples": 4, "files": ["train-00000-of-00002.tfrecord",
+                                                                    "train-00001-of-00002.tfrecord"]}
+    assert info["splits"]["val"] == {"num_examples": 3, "files": ["val-00000-of-00001.tfrecord"]}
+    assert info["skipped"]["count"] == 0 and summary["record_dir"] == out
+    rgb_train = []
+    for split in ("train", "val"):
+        seeds = synthetic.split_seeds(split, info["splits"][split]["num_examples"], 7)
+        scenes = [synthetic.render_scene(s, *SIZE) for s in seeds]  # independent re-render
+        parsed = read_records(out, split)
+        assert [p["name"].decode() for p in parsed] == [
+            f"synthetic_{split}_{i:05d}_seed{s}" for i, s in enumerate(seeds)]  # in order
+        histogram = sum(np.bincount(s["label"].ravel(), minlength=10) for s in scenes)
+        assert info["class_histogram"][split] == histogram.tolist()
+        for scene, got in zip(scenes, parsed):
+            np.testing.assert_array_equal(got["rgb"], scene["rgb"])
+            np.testing.assert_array_equal(got["label"][..., 0], scene["label"])
+            np.testing.assert_array_equal(np.rint(got["depth_raw"][..., 0] * 1000),
+                                          records.metres_to_millimetres(scene["depth"]))
+            np.testing.assert_allclose(got["intrinsics"], scene["intrinsics"], rtol=1e-6)
+            assert (got["depth"] > 0).all()  # completed: dense
+        if split == "train":
+            rgb_train = np.concatenate([s["rgb"].reshape(-1, 3) for s in scenes]).astype(np.float64)
+            depths = np.concatenate([p["depth"].ravel() for p in parsed]).astype(np.float64)
+            hha = np.concatenate([p["hha"].reshape(-1, 3) for p in parsed]).astype(np.float64)
+    norm = info["normalization"]
+    np.testing.assert_allclose(norm["rgb"]["mean"], rgb_train.mean(0), rtol=1e-9)
+    np.testing.assert_allclose(norm["rgb"]["std"], rgb_train.std(0), rtol=1e-9)
+    np.testing.assert_allclose(norm["hha"]["mean"], hha.mean(0), rtol=1e-9)
+    # depth statistics use the completed depth before millimetre rounding: within 0.5 mm
+    np.testing.assert_allclose(norm["depth"]["mean"], [depths.mean()], atol=5e-4)
+    np.testing.assert_allclose(norm["depth"]["std"], [depths.std()], atol=5e-4)
+
+
+def test_existing_records_need_overwrite_and_other_splits_are_kept(prepared, tmp_path):
+    out, _ = prepared
+    with pytest.raises(FileExistsError, match="already holds 'train' shards; pass overwrite=True"):
+        prepare_data.prepare("synthetic", out, num_workers=1, synthetic_train=1, synthetic_size=SIZE,
+                             progress=False)
+    with pytest.raises(FileExistsError, match="describes dataset 'synthetic', not 'cityscapes'"):
+        prepare_data.prepare("cityscapes", out, input_dir=str(tmp_path), num_workers=1, progress=False)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in os.listdir(out):
+        (copy / name).write_bytes(open(os.path.join(out, name), "rb").read())
+    prepare_data.prepare("synthetic", str(copy), splits=("val",), num_workers=1, synthetic_val=2,
+                         synthetic_size=SIZE, seed=7, overwrite=True, progress=False)
+    info = records.load_dataset_info(str(copy))
+    assert info["splits"]["val"] == {"num_examples": 2, "files": ["val-00000-of-00001.tfrecord"]}
+    assert info["splits"]["train"]["num_examples"] == 4  # kept, with its normalisation
+    assert info["normalization"] == records.load_dataset_info(out)["normalization"]
+    assert len(read_records(str(copy), "val")) == 2
+
+
+def test_binary_spawns_workers_and_draws_progress(tmp_path):
+    out = tmp_path / "records"
+    result = subprocess.run(
+        [sys.executable, "-m", "rfbnet_tf.prepare_data", "--dataset=synthetic", f"--output_dir={out}",
+         "--synthetic_train=2", "--synthetic_val=1", "--synthetic_height=32", "--synthetic_width=48",
+         "--num_workers=2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "synthetic/train: 2/2 [100%]" in result.stderr and "ETA" in result.stderr
+    info = records.load_dataset_info(str(out))
+    assert info["splits"]["train"]["num_examples"] == 2 and info["splits"]["val"]["num_examples"] == 1
+    assert sorted(os.listdir(out)) == ["dataset_info.json", "train-00000-of-00001.tfrecord",
+                                       "val-00000-of-00001.tfrecord"]  # no temporaries left
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"dataset": "kitti"}, ValueError, "got 'kitti'"),
+    ({"num_workers": 0}, ValueError, "num_workers must be an int >= 1, got 0"),
+    ({"examples_per_shard": 0}, ValueError, "examples_per_shard must be an int >= 1, got 0"),
+    ({"synthetic_size": (0, 5)}, ValueError, r"got \(0, 5\)"),
+    ({"splits": ("train", "test")}, ValueError, r"synthetic splits are 'train' and 'val'"),
+    ({"max_depth": 100.0}, ValueError, "got 100.0"),
+    ({"frame_skip": 10}, ValueError, "frame_skip applies to scannet only"),
+    ({"rgb_format": "bmp"}, ValueError, "got 'bmp'"),
+    ({"dataset": "cityscapes"}, ValueError, "--input_dir is required for dataset 'cityscapes'"),
+])
+def test_bad_arguments(tmp_path, kwargs, error, match):
+    arguments = {"dataset": "synthetic", "output_dir": str(tmp_path), "num_workers": 1, "progress": False,
+                 **kwargs}
+    with pytest.raises(error, match=match):
+        prepare_data.prepare(arguments.pop("dataset"), arguments.pop("output_dir"), **arguments)
+    assert not any(name.endswith(".tfrecord") for name in os.listdir(tmp_path))
+
+
+def _frame(**changes):
+    frame = {"rgb": np.zeros((4, 6, 3), np.uint8), "depth_m": np.ones((4, 6), np.float32),
+             "label": np.zeros((4, 6), np.uint8), "intrinsics": np.eye(3), "name": "f"}
+    return {**frame, **changes}
+
+
+def test_check_frame_skips_unusable_depth_and_rejects_bad_frames():
+    assert prepare_data.check_frame(_frame(), 10) is None
+    label = np.zeros((4, 6), np.uint8)
+    label[0, 0] = 255
+    assert prepare_data.check_frame(_frame(label=label), 10) is None  # ignore label allowed
+    assert prepare_data.check_frame(_frame(depth_m=np.zeros((4, 6), np.float32)), 10) == \
+        "depth has no valid (> 0) pixel"
+    nan_depth = np.ones((4, 6), np.float32)
+    nan_depth[1, 1] = np.nan
+    assert prepare_data.check_frame(_frame(depth_m=nan_depth), 10) == "depth contains NaN or inf"
+    label[0, 1] = 10
+    with pytest.raises(ValueError, match=r"frame 'f': label values \[10\] outside 0..9 and 255"):
+        prepare_data.check_frame(_frame(label=label), 10)
+    with pytest.raises(ValueError, match=r"rgb must be uint8 \(H, W, 3\), got uint8 \(4, 6, 4\)"):
+        prepare_data.check_frame(_frame(rgb=np.zeros((4, 6, 4), np.uint8)), 10)
+    with pytest.raises(ValueError, match=r"depth must be float \(H, W\) = \(4, 6\), got float32 \(4, 5\)"):
+        prepare_data.check_frame(_frame(depth_m=np.ones((4, 5), np.float32)), 10)
+    with pytest.raises(ValueError, match="intrinsics must be a finite 3x3"):
+        prepare_data.check_frame(_frame(intrinsics=np.zeros((3, 3))), 10)
+
+
+def test_frame_stats_hand_values():
+    stats = prepare_data.FrameStats(3)
+    rgb_a = np.zeros((1, 2, 3), np.uint8)
+    rgb_b = np.full((1, 2, 3), 10, np.uint8)
+    stats.add(prepare_data.FrameStats.of_frame(rgb_a, rgb_b, np.array([[1.0, 3.0]]), np.array([[0, 255]], np.uint8), 3))
+    stats.add(prepare_data.FrameStats.of_frame(rgb_b, rgb_b, np.array([[0.0, 2.0]]), np.array([[2, 2]], np.uint8), 3))
+    norm = stats.normalization()
+    assert norm["rgb"] == {"mean": [5.0] * 3, "std": [5.0] * 3}  # values 0, 0, 10, 10
+    assert norm["hha"] == {"mean": [10.0] * 3, "std": [0.0] * 3}
+    np.testing.assert_allclose(norm["depth"]["mean"], [2.0])  # 1, 3, 2 (0 = missing excluded)
+    np.testing.assert_allclose(norm["depth"]["std"], [np.sqrt(2.0 / 3.0)])
+    assert stats.histogram.tolist() == [1, 0, 2]
+
+
+def test_progress_line():
+    stream = io.StringIO()
+    bar = prepare_data.Progress("synthetic/train", 4, stream=stream, interval=0.0)
+    for _ in range(3):
+        bar.update()
+    assert "synthetic/train: 3/4 [ 75%]" in stream.getvalue() and "frames/s" in stream.getvalue()
+    assert "ETA" in bar.line()
+    bar.close()
+    assert stream.getvalue().endswith("\n")
+    assert prepare_data.Progress._clock(3725) == "1:02:05" and prepare_data.Progress._clock(65) == "01:05"
