@@ -8,7 +8,8 @@
 
 Multimodal models take ``{"rgb": (B,H,W,3), "depth": (B,H,W,C_d)}`` at full resolution; with ``shrink_depth``
 the depth image is shrunk by 2 inside the model (2×2 average pooling = bilinear ×1/2 with half-pixel centres,
-Sec. III-B). All models return float32 logits ``(B,H,W,num_classes)``.
+Sec. III-B). All models return float32 logits ``(B,H,W,num_classes)`` (or, when the backbone has auxiliary heads,
+the list the backbone's decoder returns: ``[logits, aux_1, ...]``).
 """
 
 import keras
@@ -47,8 +48,10 @@ def _units(config, prefix, stage, index):
 def encode_stream(backbone, x, prefix):
     """Run one full modality-specific encoder (stem, every stage's units, post). Returns ``(x, skips)``."""
     x, skips = backbone.stem(x, prefix)
+    skips = dict(skips)
     for s, stage in enumerate(backbone.stages):
-        x = backbone.stage_entry(x, prefix, s)
+        x, entry_skips = backbone.stage_entry(x, prefix, s)
+        skips.update(entry_skips)
         for i, config in enumerate(stage):
             x = _units(config, prefix, s, i)(x)
     return backbone.post(x, prefix), skips
@@ -115,10 +118,13 @@ def build_rfbnet(
     scale = 2 if shrink_depth else 1
     rgb, rgb_skips = backbone.stem(inputs["rgb"], "rgb_")
     depth, depth_skips = backbone.stem(depth_in, "depth_")
+    rgb_skips, depth_skips = dict(rgb_skips), dict(depth_skips)
     interaction = None
     for s, stage in enumerate(backbone.stages):
-        rgb = backbone.stage_entry(rgb, "rgb_", s)
-        depth = backbone.stage_entry(depth, "depth_", s)
+        rgb, entry_skips = backbone.stage_entry(rgb, "rgb_", s)
+        rgb_skips.update(entry_skips)
+        depth, entry_skips = backbone.stage_entry(depth, "depth_", s)
+        depth_skips.update(entry_skips)
         if interaction is not None:
             interaction = backbone.interaction_entry(interaction, s)
         for i, config in enumerate(stage):

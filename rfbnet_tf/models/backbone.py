@@ -10,12 +10,15 @@ to a stream (``prefix`` is ``"rgb_"`` or ``"depth_"``; the same function serves 
   encoder runs them one after another; RFBNet replaces each by an RFB (pairs of units, one per stream).
   Unit ``i`` of stage ``s`` is named ``{prefix}s{s}_u{i}`` in every model and its RFB ``rfb_s{s}_u{i}``:
   ``weight_transfer`` relies on these names.
-* ``stage_entry(x, prefix, stage) -> x`` — per-stream layers at the start of stage ``stage`` that are not
-  paired (e.g. a strided projection unit); ``interaction_entry(x_rd, stage) -> x_rd`` — what the interaction
-  stream does there (identity when nothing changes).
+* ``stage_entry(x, prefix, stage) -> (x, skips)`` — per-stream layers at the start of stage ``stage`` that are
+  not paired (e.g. a strided projection unit), and the skip features taken there (a dict like ``stem``'s, empty
+  by default; AdapNet++ takes its 1/4 and 1/8 skips at the entries of its first two fusion stages);
+  ``interaction_entry(x_rd, stage) -> x_rd`` — what the interaction stream does there (identity when nothing
+  changes).
 * ``post(x, prefix) -> x`` — per-stream layers after the last stage (e.g. AdapNet++'s eASPP).
 * ``fused_channels`` — channels of the combined representation the decoder expects (SSMA/sum output).
-* ``decoder(x, skips, num_classes, multimodal) -> logits`` at the input resolution.
+* ``decoder(x, skips, num_classes, multimodal) -> logits`` at the input resolution (a backbone built with
+  auxiliary heads, e.g. ``AdapNetPPBackbone(aux_losses=True)``, returns ``[logits, aux_1, ...]``).
 * ``output_stride`` — spatial divisor of the encoder output; input sizes must be multiples of
   ``2 * output_stride`` for multimodal models with the depth shrunk.
 """
@@ -36,7 +39,7 @@ class Backbone:
         raise NotImplementedError
 
     def stage_entry(self, x, prefix, stage):
-        return x
+        return x, {}
 
     def interaction_entry(self, x_rd, stage):
         return x_rd

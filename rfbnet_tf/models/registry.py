@@ -1,20 +1,23 @@
 """The model zoo: every model buildable by name (DESIGN.md §3)."""
 
+from rfbnet_tf.models.adapnet_pp_backbone import AdapNetPPBackbone
 from rfbnet_tf.models.assembly import build_rfbnet, build_ssma, build_unimodal
 from rfbnet_tf.models.erfnet_backbone import ERFNetEncBackbone
 
-BACKBONES = {"erfnet_enc": ERFNetEncBackbone}
+BACKBONES = {"erfnet_enc": ERFNetEncBackbone, "adapnet_pp": AdapNetPPBackbone}
+BACKBONE_OPTIONS = ("aux_losses",)  # options passed to the backbone's constructor, not to the family builder
 
 # name -> (family, backbone, {option: default})
 _MULTIMODAL_OPTIONS = {"depth_channels": 3}
+_RFBNET_OPTIONS = {**_MULTIMODAL_OPTIONS, "shrink_depth": True, "gates": True, "add_point": "R", "combination": "ssma"}
+_AUX = {"aux_losses": False}
 MODELS = {
     "erfnet_enc": ("unimodal", "erfnet_enc", {"modality": "rgb", "depth_channels": 3}),
     "ssma_erfnet_enc": ("ssma", "erfnet_enc", {**_MULTIMODAL_OPTIONS, "shrink_depth": False}),
-    "rfbnet_erfnet_enc": (
-        "rfbnet",
-        "erfnet_enc",
-        {**_MULTIMODAL_OPTIONS, "shrink_depth": True, "gates": True, "add_point": "R", "combination": "ssma"},
-    ),
+    "rfbnet_erfnet_enc": ("rfbnet", "erfnet_enc", dict(_RFBNET_OPTIONS)),
+    "adapnet_pp": ("unimodal", "adapnet_pp", {"modality": "rgb", "depth_channels": 3, **_AUX}),
+    "ssma_adapnet_pp": ("ssma", "adapnet_pp", {**_MULTIMODAL_OPTIONS, "shrink_depth": False, **_AUX}),
+    "rfbnet_adapnet_pp": ("rfbnet", "adapnet_pp", {**_RFBNET_OPTIONS, **_AUX}),
 }
 _BUILDERS = {"unimodal": build_unimodal, "ssma": build_ssma, "rfbnet": build_rfbnet}
 
@@ -38,7 +41,8 @@ def build_model(name, num_classes, **options):
 
     Options (see ``model_options(name)``): ``modality`` (unimodal: "rgb" or "depth"), ``depth_channels`` (3 HHA,
     1 raw depth), ``shrink_depth``, ``gates``, ``add_point`` ("R", "T", None), ``combination`` ("concat", "sum",
-    "ssma"). Unknown options or bad values raise ``ValueError``.
+    "ssma"), ``aux_losses`` (AdapNet++ models: also return the two auxiliary predictions, ``[logits, aux_1,
+    aux_2]``). Unknown options or bad values raise ``ValueError``.
     """
     defaults = model_options(name)
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
@@ -47,7 +51,9 @@ def build_model(name, num_classes, **options):
     if unknown:
         raise ValueError(f"unknown option(s) {unknown} for model {name!r}; it accepts {sorted(defaults)}")
     family, backbone, _ = MODELS[name]
-    return _BUILDERS[family](BACKBONES[backbone](), num_classes, **{**defaults, **options}, name=name)
+    options = {**defaults, **options}
+    backbone_options = {key: options.pop(key) for key in BACKBONE_OPTIONS if key in options}
+    return _BUILDERS[family](BACKBONES[backbone](**backbone_options), num_classes, **options, name=name)
 
 
 MODEL_NAMES = tuple(MODELS)
