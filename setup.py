@@ -19,5 +19,5 @@ setup(
         "opencv-python-headless",
         "absl-py",
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={"test": ["pytest", "jax[cpu]"]},
 )

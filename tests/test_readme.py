@@ -1,0 +1,32 @@
+"""README's promises: the model-zoo table is the generated one, the two commands are there, CI runs the test one."""
+
+import os
+import re
+
+from rfbnet_tf.models.zoo_table import END, START, replace_table, zoo_table
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _read(*parts):
+    with open(os.path.join(ROOT, *parts), encoding="utf-8") as f:
+        return f.read()
+
+
+def test_model_zoo_table_is_generated_from_the_code():
+    readme = _read("README.md")
+    assert replace_table(readme, zoo_table()) == readme, (
+        "README's model table is stale: run `python -m rfbnet_tf.models.zoo_table --update README.md`"
+    )
+    table = readme.split(START, 1)[1].split(END, 1)[0]
+    assert "| `rfbnet_erfnet_enc` |" in table and "| 1,876,495 |" in table
+
+
+def test_readme_has_the_main_job_and_the_test_command_and_ci_runs_the_test_command():
+    readme = _read("README.md")
+    commands = re.findall(r"```bash\n(.*?)\n```", readme, flags=re.S)
+    main_job = [c for c in commands if "rfbnet_tf.train" in c]
+    test_cmd = [c for c in commands if "pytest" in c]
+    assert main_job and "pip install" in main_job[0] and "rfbnet_tf.export" in main_job[0]
+    assert test_cmd
+    assert test_cmd[0].strip() in _read(".ci", "run")
