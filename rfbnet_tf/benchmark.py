@@ -1,0 +1,643 @@
+r"""Benchmark binary: parameters, FLOPs, inference latency and throughput, training-step time, memory, and the
+input pipeline's rate, for every model of the zoo — ``python -m rfbnet_tf.benchmark``.
+
+For each model (``--models``) and input size (``--sizes``, W×H as the paper writes them; default: the ERFNet
+family at 1024×512 and 640×480, the AdapNet++ family at 768×384):
+
+* trainable / total parameters;
+* FLOPs counted from the traced TensorFlow graph at batch 1 (``rfbnet_tf.profiling.flops``: per-op rules on the
+  concrete function's static shapes; a multiply-add = 2 FLOPs); null under other backends unless
+  ``--flops_json`` (default: ``--compare_json``) names a previous TensorFlow JSON to take them from;
+* inference latency at batch 1 of the plain path and of the optimised path (BN folded + XLA,
+  ``rfbnet_tf.profiling.inference_graph``): ``--warmup`` untimed calls, then median, p10, p90 over ``--runs``
+  runs, interleaved round-robin with the reference matrix product (``--matmul_size``) so that the model's
+  achieved FLOP/s is reported as a fraction of what the machine's matrix product achieves *under the same load*;
+  the largest output difference between the two paths is recorded;
+* throughput (examples/s) of the optimised path (plain with ``--nooptimized``) at ``--throughput_batch``;
+* one training step (the train binary's loss and optimizer) at ``--train_batch``, at each model's first size
+  (``--train_all_sizes`` for all);
+* memory: the process's RSS high-water mark (``resource.getrusage``; cumulative over the run), the per-model
+  peak (``VmHWM`` reset before each model, Linux), and the accelerator's peak where one exists.
+
+With ``--pipeline``: the input pipeline's examples/s with all augmentations, alone and feeding training steps of
+``--pipeline_model`` (``rfbnet_tf.profiling.pipeline_rate``), from ``--record_dir`` or from tiny synthetic
+records written to a temporary directory.
+
+Backends: TensorFlow by default; with ``KERAS_BACKEND=jax`` the model is timed under ``jax.jit`` and with
+``KERAS_BACKEND=torch`` under ``torch.no_grad`` (``rfbnet_tf.profiling.backend_functions``).
+
+Output: a table on the console and, with ``--output_json``, a JSON with the machine description (CPU, cores, RAM,
+load average at the start and the end — other processes may share the cores —, backend, versions);
+``--compare_json=previous.json`` prints this run's ratios against a previous one.
+
+Examples::
+
+    python -m rfbnet_tf.benchmark --models=erfnet_enc --sizes=64x32 --runs=3
+    python -m rfbnet_tf.benchmark --output_json=benchmarks/cpu_2core.json --runs=5 --pipeline
+"""
+
+import datetime
+import gc
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+
+import keras
+import numpy as np
+
+from rfbnet_tf.models import MODEL_NAMES, build_model, is_multimodal
+from rfbnet_tf.models.registry import BACKBONES, MODELS
+from rfbnet_tf.profiling import machine
+from rfbnet_tf.profiling.backend_functions import random_inputs, random_labels, train_step_function
+from rfbnet_tf.profiling.inference_graph import (
+    optimized_inference,
+    optimized_jit_default,
+    optimized_model,
+    output_difference,
+    plain_inference,
+)
+from rfbnet_tf.profiling.matmul_reference import matmul_flops, matmul_function
+from rfbnet_tf.profiling.timing import time_callable, time_interleaved
+
+SCHEMA_VERSION = 1
+DEFAULT_SIZES = {"erfnet_enc": ((1024, 512), (640, 480)), "adapnet_pp": ((768, 384),)}
+"""Default (W, H) per backbone: the paper's Cityscapes 1024×512 and ScanNet 640×480 for ERFNetEnc (Sec. IV-B),
+AdapNet++'s 768×384 (its training crop)."""
+FLOPS_METHOD = (
+    "counted from the TensorFlow graph of tf.function(model(x, training=False)) at batch 1: Conv2D 2*|out|*kh*kw*Cin, "
+    "DepthwiseConv 2*|out|*kh*kw, Conv2DBackpropInput 2*|in|*kh*kw*Cin*Cout, MatMul 2*M*N*K (a multiply-add = 2 "
+    "FLOPs; dilated convs counted without SpaceToBatchND padding), element-wise ops 1 per output element, pooling "
+    "kh*kw per output, reductions 1 per input (rfbnet_tf.profiling.flops)"
+)
+
+
+# --------------------------------------------------------------------------------------------- arguments
+
+
+def parse_size(text):
+    """``"1024x512"`` → ``(1024, 512)`` (W, H); ValueError naming the text otherwise."""
+    parts = str(text).lower().replace("×", "x").split("x")
+    try:
+        width, height = (int(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"size must be WIDTHxHEIGHT (e.g. 1024x512), received {text!r}") from None
+    if width < 1 or height < 1:
+        raise ValueError(f"size must be two positive ints WIDTHxHEIGHT, received {text!r}")
+    return width, height
+
+
+def check_models(models):
+    """The model names, each one of ``MODEL_NAMES``."""
+    models = list(models)
+    if not models:
+        raise ValueError(f"models must name at least one of {MODEL_NAMES}, received {models!r}")
+    unknown = [m for m in models if m not in MODEL_NAMES]
+    if unknown:
+        raise ValueError(f"unknown model(s) {unknown}; available: {list(MODEL_NAMES)}")
+    return models
+
+
+def size_multiple(model_name):
+    """Input sizes must be multiples of this: twice the backbone's output stride (the depth may be shrunk by 2)."""
+    return 2 * BACKBONES[MODELS[model_name][1]].output_stride
+
+
+def sizes_for(model_name, sizes=None):
+    """``sizes`` (list of (W, H)) or the model family's defaults, each checked against ``size_multiple``."""
+    chosen = list(sizes) if sizes else list(DEFAULT_SIZES[MODELS[model_name][1]])
+    multiple = size_multiple(model_name)
+    for width, height in chosen:
+        if width % multiple or height % multiple:
+            raise ValueError(
+                f"{model_name} needs input sizes that are multiples of {multiple}, received {width}x{height}"
+            )
+    return chosen
+
+
+def _positive_int(name, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, received {value!r}")
+    return value
+
+
+# --------------------------------------------------------------------------------------------- measurement
+
+
+def _flops_lookup(reference):
+    """``{(model, (W, H)): flops dict}`` from a previous benchmark JSON (or None)."""
+    if not reference:
+        return {}
+    table = {}
+    for row in reference.get("results", []):
+        if row.get("flops"):
+            table[(row["model"], tuple(row["size"]))] = row["flops"]
+    return table
+
+
+def _count_flops(model, model_name, width, height, reference_table, reference_path):
+    if keras.backend.backend() == "tensorflow":
+        from rfbnet_tf.profiling.flops import model_flops
+
+        shape = (1, height, width, 3)
+        shapes = {"rgb": shape, "depth": shape} if is_multimodal(model_name) else shape
+        return model_flops(model, shapes).as_dict(), "tensorflow_graph"
+    found = reference_table.get((model_name, (width, height)))
+    if found:
+        return found, f"previous_json:{reference_path}"
+    return None, None
+
+
+def _rate(flops, seconds):
+    return None if flops is None else flops / seconds
+
+
+def _measure_inference(model, folded, inputs, flops_total, settings, matmul):
+    callables = {"matmul": matmul, "plain": plain_inference(model, inputs)}
+    if folded is not None:
+        callables["optimized"] = optimized_inference(folded, inputs, settings["jit_compile"])
+    stats = time_interleaved(callables, warmup=settings["warmup"], runs=settings["runs"])
+    matmul_rate = matmul_flops(settings["matmul_size"]) / stats["matmul"]["median_s"]
+    result = {"matmul": {**stats["matmul"], "flops_per_s": matmul_rate}}
+    for path in ("plain", "optimized"):
+        if path not in stats:
+            continue
+        rate = _rate(flops_total, stats[path]["median_s"])
+        result[path] = {
+            **stats[path],
+            "flops_per_s": rate,
+            "fraction_of_matmul": None if rate is None else rate / matmul_rate,
+        }
+    if "optimized" in callables:
+        diff, scale = output_difference(callables["plain"](), callables["optimized"]())
+        result["optimized"]["max_abs_output_difference"] = diff
+        result["optimized"]["max_abs_output"] = scale
+        result["speedup"] = stats["plain"]["median_s"] / stats["optimized"]["median_s"]
+    return result
+
+
+def _measure_throughput(model, folded, model_name, width, height, flops_total, settings):
+    batch = settings["throughput_batch"]
+    inputs = random_inputs(model_name, batch, height, width, seed=1)
+    if folded is not None:
+        fn, path = optimized_inference(folded, inputs, settings["jit_compile"]), "optimized"
+    else:
+        fn, path = plain_inference(model, inputs), "plain"
+    stats = time_callable(fn, warmup=1, runs=settings["throughput_runs"])
+    return {
+        "batch": batch,
+        "path": path,
+        **stats,
+        "examples_per_s": batch / stats["median_s"],
+        "flops_per_s": _rate(None if flops_total is None else flops_total * batch, stats["median_s"]),
+    }
+
+
+def _measure_train_step(model, model_name, width, height, num_classes, settings):
+    batch = settings["train_batch"]
+    inputs = random_inputs(model_name, batch, height, width, seed=2)
+    if not isinstance(inputs, dict):
+        inputs = {"rgb": inputs}
+    labels = random_labels(batch, height, width, num_classes, seed=2)
+    step = train_step_function(model, model_name, num_classes, (inputs, labels))
+    stats = time_callable(step, warmup=1, runs=settings["train_runs"])
+    return {"batch": batch, **stats, "examples_per_s": batch / stats["median_s"]}
+
+
+def _op_profile(model, model_name, width, height, top=12):
+    from rfbnet_tf.profiling.op_profile import op_time_by_type
+
+    shape = (1, height, width, 3)
+    shapes = {"rgb": shape, "depth": shape} if is_multimodal(model_name) else shape
+    profile = op_time_by_type(model, shapes, runs=1)
+    return {"wall_s": profile["wall_s"], "ops": profile["ops"][:top]}
+
+
+def benchmark_model(model_name, sizes, settings, matmul, reference_table=None, reference_path=None, log=print):
+    """Every measurement of one model at each size; returns a list of result dicts (one per size)."""
+    keras.utils.set_random_seed(settings["seed"])
+    model = build_model(model_name, settings["num_classes"])
+    trainable = int(sum(np.prod(v.shape) for v in model.trainable_variables))
+    total = int(sum(np.prod(v.shape) for v in model.variables))
+    folded, fold_info = (optimized_model(model) if settings["optimized"] else (None, None))
+    rows = []
+    machine.reset_peak_rss()
+    machine.reset_device_memory_peak()
+    for width, height in sizes:
+        load = machine.load_average()
+        log(f"[benchmark] {model_name} {width}x{height} (load average {load})")
+        flops, flops_source = _count_flops(model, model_name, width, height, reference_table or {}, reference_path)
+        flops_total = None if flops is None else flops["total"]
+        inputs = random_inputs(model_name, 1, height, width)
+        row = {
+            "model": model_name,
+            "size": [width, height],
+            "input_shape": [1, height, width, 3],
+            "num_classes": settings["num_classes"],
+            "params_trainable": trainable,
+            "params_total": total,
+            "flops": flops,
+            "flops_source": flops_source,
+            "load_average_start": load,
+            "batch_norm_folding": fold_info,
+            "inference": _measure_inference(model, folded, inputs, flops_total, settings, matmul),
+        }
+        if settings["throughput_batch"] > 0:
+            row["throughput"] = _measure_throughput(model, folded, model_name, width, height, flops_total, settings)
+        if settings["profile"] and keras.backend.backend() == "tensorflow":
+            row["op_profile"] = {"plain": _op_profile(model, model_name, width, height)}
+            if folded is not None:
+                row["op_profile"]["folded"] = _op_profile(folded, model_name, width, height)
+        rows.append(row)
+    if settings["train_batch"] > 0:
+        # Last: a training step changes the weights and builds optimizer state. At the model's first size only
+        # unless --train_all_sizes (tracing a training step costs far more than timing it).
+        for row, (width, height) in list(zip(rows, sizes))[: None if settings["train_all_sizes"] else 1]:
+            row["train_step"] = _measure_train_step(model, model_name, width, height, settings["num_classes"], settings)
+    for row in rows:
+        row["memory"] = {
+            "process_peak_rss_bytes": machine.peak_rss_bytes(),  # whole run so far
+            "model_peak_rss_bytes": machine.window_peak_rss_bytes(),  # this model: all sizes + training
+            "device_peak_bytes": machine.device_memory_peak_bytes(),
+        }
+    del model, folded
+    keras.backend.clear_session()
+    gc.collect()
+    return rows
+
+
+def targets(results):
+    """The speed targets of the brief, evaluated on ``results``.
+
+    * ``rfbnet_vs_ssma``: per size, latency(ssma_erfnet_enc) / latency(rfbnet_erfnet_enc) (> 1: RFBNet faster),
+      both paths, with both models' FLOPs;
+    * ``erfnet_matmul_fraction``: erfnet_enc's achieved FLOP/s / the matrix product's at 1024×512 (≥ 0.6 wanted).
+    """
+    by_key = {(r["model"], tuple(r["size"])): r for r in results}
+    out = {"rfbnet_vs_ssma": [], "erfnet_matmul_fraction": []}
+    for (name, size), row in sorted(by_key.items()):
+        if name == "rfbnet_erfnet_enc" and ("ssma_erfnet_enc", size) in by_key:
+            ssma = by_key[("ssma_erfnet_enc", size)]
+            entry = {"size": list(size)}
+            for path in ("plain", "optimized"):
+                if path in row["inference"] and path in ssma["inference"]:
+                    entry[f"{path}_ratio"] = ssma["inference"][path]["median_s"] / row["inference"][path]["median_s"]
+            entry["ssma_flops"] = (ssma["flops"] or {}).get("total")
+            entry["rfbnet_flops"] = (row["flops"] or {}).get("total")
+            entry["met"] = entry.get("optimized_ratio", entry.get("plain_ratio", 0)) > 1.0
+            out["rfbnet_vs_ssma"].append(entry)
+        if name == "erfnet_enc" and size == (1024, 512):
+            entry = {"size": list(size)}
+            for path in ("plain", "optimized"):
+                if path in row["inference"]:
+                    entry[path] = row["inference"][path]["fraction_of_matmul"]
+            best = max((v for k, v in entry.items() if k in ("plain", "optimized") and v is not None), default=None)
+            entry["met"] = None if best is None else best >= 0.6
+            out["erfnet_matmul_fraction"].append(entry)
+    return out
+
+
+def run_benchmark(
+    models=None,
+    sizes=None,
+    runs=5,
+    warmup=1,
+    throughput_batch=4,
+    throughput_runs=2,
+    train_batch=1,
+    train_runs=2,
+    train_all_sizes=False,
+    num_classes=19,
+    matmul_size=2048,
+    optimized=True,
+    jit_compile=None,
+    profile=False,
+    pipeline=False,
+    record_dir=None,
+    pipeline_model="rfbnet_erfnet_enc",
+    pipeline_size=(480, 640),
+    pipeline_examples=16,
+    pipeline_batch=2,
+    pipeline_batches=10,
+    pipeline_steps=3,
+    flops_reference=None,
+    seed=0,
+    log=print,
+):
+    """Run the benchmark (see the module docstring); returns the JSON-ready result dict.
+
+    ``sizes``: list of (W, H) applied to every model (default: each family's sizes). ``throughput_batch=0`` /
+    ``train_batch=0`` skip those measurements. ``jit_compile``: XLA in the optimised path (default: on under
+    TensorFlow). ``flops_reference``: path of a previous TensorFlow JSON whose FLOPs are reused under other
+    backends. ``pipeline_size``: (h, w) of the synthetic records made when ``record_dir`` is None.
+    """
+    models = check_models(models if models is not None else MODEL_NAMES)
+    sizes = [tuple(s) for s in sizes] if sizes else None
+    per_model_sizes = {m: sizes_for(m, sizes) for m in models}
+    settings = {
+        "runs": _positive_int("runs", runs),
+        "warmup": _positive_int("warmup", warmup, 0),
+        "throughput_batch": _positive_int("throughput_batch", throughput_batch, 0),
+        "throughput_runs": _positive_int("throughput_runs", throughput_runs),
+        "train_batch": _positive_int("train_batch", train_batch, 0),
+        "train_runs": _positive_int("train_runs", train_runs),
+        "train_all_sizes": bool(train_all_sizes),
+        "num_classes": _positive_int("num_classes", num_classes, 2),
+        "matmul_size": _positive_int("matmul_size", matmul_size),
+        "optimized": bool(optimized),
+        "jit_compile": optimized_jit_default() if jit_compile is None else bool(jit_compile),
+        "profile": bool(profile),
+        "seed": seed,
+    }
+    reference = None
+    if flops_reference:
+        with open(flops_reference) as f:
+            reference = json.load(f)
+    result = {
+        "schema_version": SCHEMA_VERSION,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(sys.argv),
+        "machine": machine.describe_machine(),
+        "load_average_start": machine.load_average(),
+        "settings": settings,
+        "flops_method": FLOPS_METHOD,
+        "optimized_path": "batch norm folded into the preceding convolutions (fold_batch_norm)"
+        + (" + XLA (jit_compile=True)" if settings["jit_compile"] else ""),
+        "notes": [
+            "latencies at batch 1; each model's runs are interleaved round-robin with the reference matrix "
+            "product, so fraction_of_matmul compares both under the same machine load",
+            "process_peak_rss_bytes is the process high-water mark (cumulative over the run); "
+            "model_peak_rss_bytes is the peak since this model was built (all its sizes and its training steps; "
+            "Linux VmHWM reset)",
+        ],
+    }
+    matmul = matmul_function(settings["matmul_size"])
+    standalone = time_callable(matmul, warmup=1, runs=max(3, settings["runs"]))
+    result["matmul_reference"] = {
+        "n": settings["matmul_size"],
+        "flops": matmul_flops(settings["matmul_size"]),
+        **standalone,
+        "flops_per_s": matmul_flops(settings["matmul_size"]) / standalone["median_s"],
+    }
+    result["results"] = []
+    for name in models:
+        result["results"].extend(
+            benchmark_model(name, per_model_sizes[name], settings, matmul, _flops_lookup(reference), flops_reference, log)
+        )
+    result["targets"] = targets(result["results"])
+    if pipeline:
+        result["pipeline"] = _pipeline(record_dir, pipeline_model, pipeline_size, pipeline_examples, pipeline_batch,
+                                       pipeline_batches, pipeline_steps, seed, log)
+    result["load_average_end"] = machine.load_average()
+    return result
+
+
+def _pipeline(record_dir, model_name, size, examples, batch, batches, steps, seed, log):
+    from rfbnet_tf.profiling.pipeline_rate import pipeline_rates, synthetic_records
+
+    check_models([model_name])
+    temporary = None
+    if record_dir is None:
+        temporary = tempfile.mkdtemp(prefix="rfbnet_benchmark_records_")
+        log(f"[benchmark] writing {examples} synthetic {size[1]}x{size[0]} records to {temporary}")
+        record_dir = synthetic_records(temporary, size=size, count=examples, seed=seed)
+    try:
+        log(f"[benchmark] input pipeline and {model_name} training steps on {record_dir}")
+        rates = pipeline_rates(record_dir, model_name, batch_size=batch, num_batches=batches, train_steps=steps,
+                               seed=seed)
+        rates["synthetic"] = temporary is not None
+        return rates
+    finally:
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------- reporting
+
+
+def _ms(stats):
+    return f"{stats['median_s'] * 1e3:.1f} ({stats['p10_s'] * 1e3:.0f}-{stats['p90_s'] * 1e3:.0f})"
+
+
+def _pct(value):
+    return "-" if value is None else f"{value:.0%}"
+
+
+def format_table(result):
+    """The console / Markdown table of a benchmark result."""
+    header = ("model", "W×H", "params M", "GFLOPs", "plain ms (p10-p90)", "opt ms (p10-p90)", "speedup",
+              "%matmul plain/opt", "thr ex/s (B)", "train step s (B)", "peak RSS MB")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in result["results"]:
+        inf = row["inference"]
+        flops = row["flops"]["total"] / 1e9 if row.get("flops") else None
+        opt = inf.get("optimized")
+        thr = row.get("throughput")
+        train = row.get("train_step")
+        memory = row.get("memory", {}).get("model_peak_rss_bytes") or row.get("memory", {}).get("process_peak_rss_bytes")
+        cells = (
+            row["model"],
+            f"{row['size'][0]}×{row['size'][1]}",
+            f"{row['params_trainable'] / 1e6:.2f}",
+            "-" if flops is None else f"{flops:.1f}",
+            _ms(inf["plain"]),
+            "-" if opt is None else _ms(opt),
+            "-" if opt is None else f"{inf['speedup']:.2f}",
+            f"{_pct(inf['plain']['fraction_of_matmul'])} / {_pct(None if opt is None else opt['fraction_of_matmul'])}",
+            "-" if thr is None else f"{thr['examples_per_s']:.2f} ({thr['batch']})",
+            "-" if train is None else f"{train['median_s']:.2f} ({train['batch']})",
+            "-" if memory is None else f"{memory / 2**20:.0f}",
+        )
+        lines.append("| " + " | ".join(cells) + " |")
+    ref = result["matmul_reference"]
+    lines.append("")
+    lines.append(
+        f"matrix product {ref['n']}×{ref['n']} fp32: {ref['flops_per_s'] / 1e9:.1f} GFLOP/s standalone; "
+        f"load average start {result['load_average_start']} end {result.get('load_average_end')}"
+    )
+    for entry in result["targets"]["rfbnet_vs_ssma"]:
+        ratios = ", ".join(f"{k.split('_')[0]} {v:.2f}×" for k, v in entry.items() if k.endswith("_ratio"))
+        lines.append(
+            f"target rfbnet_erfnet_enc faster than ssma_erfnet_enc at {entry['size'][0]}×{entry['size'][1]}: "
+            f"latency ratio ssma/rfbnet {ratios}; GFLOPs {(entry['rfbnet_flops'] or 0) / 1e9:.1f} vs "
+            f"{(entry['ssma_flops'] or 0) / 1e9:.1f} → {'met' if entry['met'] else 'NOT met'}"
+        )
+    for entry in result["targets"]["erfnet_matmul_fraction"]:
+        lines.append(
+            f"target erfnet_enc ≥ 60% of matmul FLOP/s at 1024×512: plain {_pct(entry.get('plain'))}, "
+            f"optimised {_pct(entry.get('optimized'))} → {'met' if entry['met'] else 'NOT met'}"
+        )
+    if "pipeline" in result:
+        p = result["pipeline"]
+        lines.append(
+            f"input pipeline ({p['image_size'][1]}×{p['image_size'][0]}, batch {p['batch_size']}, all augmentations): "
+            f"alone {p['pipeline_alone']:.1f} ex/s; {p['model']} training alone {p['model_alone']:.2f} ex/s, "
+            f"fed by the pipeline {p['feeding_training']:.2f} ex/s → bottleneck: {p['bottleneck']}"
+        )
+    return "\n".join(lines)
+
+
+def _ratio(new, old):
+    if new is None or old is None or old == 0:
+        return None
+    return new / old
+
+
+def compare(result, previous):
+    """Text lines of this run's ratios (new / old) against ``previous`` for the (model, size) pairs of both."""
+    old_rows = {(r["model"], tuple(r["size"])): r for r in previous.get("results", [])}
+    header = ("model", "W×H", "plain latency", "opt latency", "throughput", "train step", "matmul FLOP/s")
+    lines = ["ratios new/old (latency < 1 = faster now; throughput, FLOP/s > 1 = faster now)",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    def get(row, *keys):
+        for key in keys:
+            if not isinstance(row, dict) or key not in row:
+                return None
+            row = row[key]
+        return row
+    matched = 0
+    for row in result["results"]:
+        old = old_rows.get((row["model"], tuple(row["size"])))
+        if old is None:
+            continue
+        matched += 1
+        values = (
+            _ratio(get(row, "inference", "plain", "median_s"), get(old, "inference", "plain", "median_s")),
+            _ratio(get(row, "inference", "optimized", "median_s"), get(old, "inference", "optimized", "median_s")),
+            _ratio(get(row, "throughput", "examples_per_s"), get(old, "throughput", "examples_per_s")),
+            _ratio(get(row, "train_step", "median_s"), get(old, "train_step", "median_s")),
+            _ratio(get(row, "inference", "matmul", "flops_per_s"), get(old, "inference", "matmul", "flops_per_s")),
+        )
+        cells = [row["model"], f"{row['size'][0]}×{row['size'][1]}"] + ["-" if v is None else f"{v:.2f}" for v in values]
+        lines.append("| " + " | ".join(cells) + " |")
+    if not matched:
+        lines.append("(no (model, size) in common with the previous run)")
+    return "\n".join(lines)
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serializable: {type(value)!r}")
+
+
+def write_json(result, path):
+    """Write ``result`` to ``path`` atomically (parent directories created)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    temporary = f"{path}.tmp"
+    with open(temporary, "w") as f:
+        json.dump(result, f, indent=2, default=_json_default)
+    os.replace(temporary, path)
+
+
+# --------------------------------------------------------------------------------------------- binary
+
+
+def define_flags(flag_values=None):
+    """Define the binary's flags on ``flag_values`` (default ``absl.flags.FLAGS``)."""
+    from absl import flags
+
+    on = {"flag_values": flags.FLAGS if flag_values is None else flag_values}
+    flags.DEFINE_list("models", list(MODEL_NAMES), f"Models to benchmark, from {list(MODEL_NAMES)}.", **on)
+    flags.DEFINE_list("sizes", [], "Input sizes WIDTHxHEIGHT for every model (default: per family, ERFNet "
+                      "1024x512,640x480; AdapNet++ 768x384).", **on)
+    flags.DEFINE_integer("runs", 5, "Timed inference runs per model and size (after --warmup).", lower_bound=1, **on)
+    flags.DEFINE_integer("warmup", 1, "Untimed warm-up calls (tracing, XLA compilation).", lower_bound=0, **on)
+    flags.DEFINE_integer("throughput_batch", 4, "Batch of the throughput measurement (0 skips it).", lower_bound=0,
+                         **on)
+    flags.DEFINE_integer("throughput_runs", 2, "Timed runs of the throughput measurement.", lower_bound=1, **on)
+    flags.DEFINE_integer("train_batch", 1, "Batch of the training-step measurement (0 skips it).", lower_bound=0, **on)
+    flags.DEFINE_integer("train_runs", 2, "Timed training steps.", lower_bound=1, **on)
+    flags.DEFINE_boolean("train_all_sizes", False, "Time the training step at every size (default: each model's "
+                         "first size only).", **on)
+    flags.DEFINE_integer("num_classes", 19, "Output classes of the models (19 = Cityscapes).", lower_bound=2, **on)
+    flags.DEFINE_integer("matmul_size", 2048, "n of the reference n×n fp32 matrix product.", lower_bound=1, **on)
+    flags.DEFINE_boolean("optimized", True, "Also time the optimised inference path (BN folded + XLA).", **on)
+    flags.DEFINE_boolean("jit_compile", None, "XLA in the optimised path (default: on under TensorFlow).", **on)
+    flags.DEFINE_boolean("profile", False, "Per-op-type time of each model's graph (TensorFlow).", **on)
+    flags.DEFINE_boolean("pipeline", False, "Measure the input pipeline alone and feeding training.", **on)
+    flags.DEFINE_string("record_dir", None, "Prepared records for --pipeline (default: tiny synthetic records in a "
+                        "temporary directory).", **on)
+    flags.DEFINE_string("pipeline_model", "rfbnet_erfnet_enc", "Model trained in the pipeline measurement.", **on)
+    flags.DEFINE_string("pipeline_size", "640x480", "WIDTHxHEIGHT of the synthetic records of --pipeline.", **on)
+    flags.DEFINE_integer("pipeline_examples", 16, "Synthetic records written for --pipeline.", lower_bound=1, **on)
+    flags.DEFINE_integer("pipeline_batch", 2, "Batch of the pipeline measurement.", lower_bound=1, **on)
+    flags.DEFINE_integer("pipeline_batches", 10, "Batches timed for the pipeline alone.", lower_bound=1, **on)
+    flags.DEFINE_integer("pipeline_steps", 3, "Training steps timed alone and fed by the pipeline.", lower_bound=1,
+                         **on)
+    flags.DEFINE_string("output_json", None, "Write the results (with the machine description) to this JSON.", **on)
+    flags.DEFINE_string("compare_json", None, "A previous benchmark JSON: print ratios against it.", **on)
+    flags.DEFINE_string("flops_json", None, "A previous TensorFlow JSON whose FLOPs are reused under other "
+                        "backends (default: --compare_json).", **on)
+    flags.DEFINE_integer("seed", 0, "Seed of the random weights and inputs.", **on)
+
+
+def main(argv, flag_values=None):
+    """The binary: run the benchmark with the parsed flags, print the table, write/compare JSON."""
+    from absl import app, flags
+
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    f = flags.FLAGS if flag_values is None else flag_values
+    try:
+        sizes = [parse_size(s) for s in f.sizes] or None
+        pipeline_width, pipeline_height = parse_size(f.pipeline_size)
+        previous = None
+        if f.compare_json:
+            with open(f.compare_json) as handle:
+                previous = json.load(handle)
+        result = run_benchmark(
+            models=f.models,
+            sizes=sizes,
+            runs=f.runs,
+            warmup=f.warmup,
+            throughput_batch=f.throughput_batch,
+            throughput_runs=f.throughput_runs,
+            train_batch=f.train_batch,
+            train_runs=f.train_runs,
+            train_all_sizes=f.train_all_sizes,
+            num_classes=f.num_classes,
+            matmul_size=f.matmul_size,
+            optimized=f.optimized,
+            jit_compile=f.jit_compile,
+            profile=f.profile,
+            pipeline=f.pipeline,
+            record_dir=f.record_dir,
+            pipeline_model=f.pipeline_model,
+            pipeline_size=(pipeline_height, pipeline_width),
+            pipeline_examples=f.pipeline_examples,
+            pipeline_batch=f.pipeline_batch,
+            pipeline_batches=f.pipeline_batches,
+            pipeline_steps=f.pipeline_steps,
+            flops_reference=f.flops_json or f.compare_json,
+            seed=f.seed,
+        )
+    except (ValueError, FileNotFoundError) as error:
+        raise app.UsageError(str(error)) from error
+    print(format_table(result))
+    from rfbnet_tf.profiling.op_profile import format_op_table
+
+    for row in result["results"]:
+        for path, profile in row.get("op_profile", {}).items():
+            print(f"\nop profile {row['model']} {row['size'][0]}x{row['size'][1]} {path}:")
+            print(format_op_table(profile))
+    if previous is not None:
+        print()
+        print(compare(result, previous))
+    if f.output_json:
+        write_json(result, f.output_json)
+        print(f"\nwrote {f.output_json}")
+
+
+if __name__ == "__main__":
+    from absl import app
+
+    define_flags()
+    app.run(main)

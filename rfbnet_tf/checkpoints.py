@@ -1,0 +1,181 @@
+"""The model directory of a training run, and rebuilding a trained model from it.
+
+``model_dir/`` (written by ``python -m rfbnet_tf.train``, read by evaluate / export / predict):
+
+=========================  ==========================================================================
+``flags.json``             every resolved train flag, plus ``model``, ``model_options`` (the keyword
+                           arguments of ``build_model``), ``num_classes``, ``class_names``,
+                           ``record_dir``, ``depth_input``, ``image_size``
+``checkpoints/``           resumable training state (``tf.train.Checkpoint`` + ``CheckpointManager``):
+                           ``model``, ``optimizer``, ``step`` and the training data ``iterator``
+``final.weights.h5``       Keras weights after the last step (written atomically)
+``train_summary.json``     the dict ``train()`` returned (``step``, losses, mIoU ...), written at the end
+``logs/train``, ``logs/val``  TensorBoard event files
+``eval/``, ``export/``     outputs of the evaluate and export binaries
+=========================  ==========================================================================
+
+Training checkpoints store the model under the key ``model``; the model's variables are tracked by the
+Keras 3 object graph (``model/_operations/<i>/...``), so a checkpoint restores into a model built from the
+same ``flags.json`` (:func:`build_from_run_config`), not into a differently configured one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import keras
+import tensorflow as tf
+
+FLAGS_FILENAME = "flags.json"
+CHECKPOINT_SUBDIR = "checkpoints"
+FINAL_WEIGHTS_FILENAME = "final.weights.h5"
+SUMMARY_FILENAME = "train_summary.json"
+LOGS_SUBDIR = "logs"
+TRAIN_LOGS_SUBDIR = os.path.join(LOGS_SUBDIR, "train")
+VAL_LOGS_SUBDIR = os.path.join(LOGS_SUBDIR, "val")
+EVAL_SUBDIR = "eval"
+EXPORT_SUBDIR = "export"
+STEP_KEY = "step/.ATTRIBUTES/VARIABLE_VALUE"
+"""Checkpoint key of the training step counter (``tf.train.Checkpoint(step=...)``)."""
+FINAL = "final"
+"""``restore_model(..., checkpoint=FINAL)`` loads ``final.weights.h5``."""
+
+
+def checkpoint_dir(model_dir) -> str:
+    """``model_dir/checkpoints``."""
+    return os.path.join(os.fspath(model_dir), CHECKPOINT_SUBDIR)
+
+
+def final_weights_path(model_dir) -> str:
+    """``model_dir/final.weights.h5``."""
+    return os.path.join(os.fspath(model_dir), FINAL_WEIGHTS_FILENAME)
+
+
+def write_json_atomically(path, content: dict):
+    """Write ``content`` as indented JSON to ``path`` via a temporary file and ``os.replace``."""
+    path = os.fspath(path)
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(content, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    os.replace(temporary, path)
+
+
+def save_weights_atomically(model, path):
+    """``model.save_weights(path)`` through a temporary ``.weights.h5`` file and ``os.replace``, so a crash
+    never leaves a truncated file at ``path``."""
+    path = os.fspath(path)
+    if not path.endswith(".weights.h5"):
+        raise ValueError(f"a Keras weights file must end in '.weights.h5', received {path!r}")
+    directory, name = os.path.split(path)
+    temporary = os.path.join(directory, f".tmp-{os.getpid()}-{name}")
+    model.save_weights(temporary)
+    os.replace(temporary, path)
+
+
+def load_run_config(model_dir) -> dict:
+    """The resolved train flags of a run (``model_dir/flags.json``).
+
+    Raises:
+      FileNotFoundError: naming the missing ``flags.json`` path.
+      ValueError: the file lacks ``model``, ``num_classes`` or ``model_options``.
+    """
+    path = os.path.join(os.fspath(model_dir), FLAGS_FILENAME)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path!r} not found: {os.fspath(model_dir)!r} is not a model_dir written by rfbnet_tf.train")
+    with open(path, encoding="utf-8") as handle:
+        config = json.load(handle)
+    missing = [key for key in ("model", "num_classes", "model_options") if key not in config]
+    if missing:
+        raise ValueError(f"{path!r} lacks the key(s) {missing}")
+    return config
+
+
+def build_from_run_config(config: dict) -> keras.Model:
+    """``build_model(config["model"], config["num_classes"], **config["model_options"])`` (fresh weights)."""
+    from rfbnet_tf.models import build_model
+
+    if not isinstance(config, dict) or any(k not in config for k in ("model", "num_classes", "model_options")):
+        raise ValueError(f"config must be a dict with 'model', 'num_classes' and 'model_options', received {config!r}")
+    return build_model(config["model"], int(config["num_classes"]), **config["model_options"])
+
+
+def latest_checkpoint(model_dir) -> str | None:
+    """Path prefix of the newest training checkpoint in ``model_dir/checkpoints`` (None if there is none)."""
+    return tf.train.latest_checkpoint(checkpoint_dir(model_dir))
+
+
+def checkpoint_step(checkpoint_path) -> int:
+    """The training step stored in a checkpoint (its ``step`` variable)."""
+    return int(tf.train.load_variable(os.fspath(checkpoint_path), STEP_KEY))
+
+
+def _final_step(model_dir):
+    path = os.path.join(os.fspath(model_dir), SUMMARY_FILENAME)
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle).get("step")
+    return None
+
+
+def restore_model(model_dir, checkpoint=None):
+    """Rebuild the model of a run and load trained weights: ``(model, config, step)``.
+
+    Args:
+      model_dir: a directory written by ``rfbnet_tf.train``.
+      checkpoint: ``None`` = the latest training checkpoint, else ``final.weights.h5`` if there is no
+        checkpoint; ``"final"`` = ``final.weights.h5``; or a path: a checkpoint prefix (``.../ckpt-1200``)
+        or a ``.weights.h5`` file.
+
+    Returns:
+      ``model`` (built from ``flags.json``; with ``aux_losses`` it still returns ``[logits, aux...]``, see
+      :func:`inference_model`), ``config`` (``flags.json``), ``step`` (the step of the weights; for
+      ``final.weights.h5`` read from ``train_summary.json``, None if unknown).
+
+    Raises:
+      FileNotFoundError: no flags.json, or no checkpoint / weights file (naming the directory or path).
+      ValueError: the weights do not fit the model built from flags.json.
+    """
+    model_dir = os.fspath(model_dir)
+    config = load_run_config(model_dir)
+    if checkpoint is None:
+        checkpoint = latest_checkpoint(model_dir)
+        if checkpoint is None:
+            if not os.path.isfile(final_weights_path(model_dir)):
+                raise FileNotFoundError(
+                    f"no training checkpoint in {checkpoint_dir(model_dir)!r} and no "
+                    f"{FINAL_WEIGHTS_FILENAME!r} in {model_dir!r}"
+                )
+            checkpoint = FINAL
+    elif not isinstance(checkpoint, (str, os.PathLike)):
+        raise ValueError(f"checkpoint must be None, 'final' or a path, received {checkpoint!r}")
+    checkpoint = os.fspath(checkpoint)
+    model = build_from_run_config(config)
+    if checkpoint == FINAL or checkpoint.endswith(".weights.h5"):
+        path = final_weights_path(model_dir) if checkpoint == FINAL else checkpoint
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"weights file {path!r} not found")
+        try:
+            model.load_weights(path)
+        except Exception as error:  # Keras raises several types for a mismatched file
+            raise ValueError(f"cannot load {path!r} into the model of {model_dir!r}: {error}") from error
+        is_final = os.path.abspath(path) == os.path.abspath(final_weights_path(model_dir))
+        return model, config, (_final_step(model_dir) if is_final else None)
+    if not tf.io.gfile.exists(f"{checkpoint}.index"):
+        raise FileNotFoundError(f"checkpoint {checkpoint!r} not found (no {checkpoint + '.index'!r})")
+    try:
+        status = tf.train.Checkpoint(model=model).restore(checkpoint)
+        status.expect_partial()
+        status.assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.OpError) as error:
+        raise ValueError(f"checkpoint {checkpoint!r} does not fit the model of {model_dir!r}: {error}") from error
+    return model, config, checkpoint_step(checkpoint)
+
+
+def inference_model(model) -> keras.Model:
+    """``model`` itself if it has one output, else a model (sharing its weights) returning only the main
+    logits (the first output; AdapNet++ with ``aux_losses`` returns ``[logits, aux1, aux2]``)."""
+    if len(model.outputs) == 1:
+        return model
+    return keras.Model(model.inputs, model.outputs[0], name=f"{model.name}_inference")

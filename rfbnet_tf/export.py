@@ -1,0 +1,184 @@
+r"""Export a trained run as a TensorFlow SavedModel that segments raw RGB-D images.
+
+Usage::
+
+    python -m rfbnet_tf.export --model_dir=runs/rfbnet_scannet [--export_dir=...] \
+        [--checkpoint=final] [--size_policy=resize|pad] [--overwrite]
+
+The SavedModel (default ``model_dir/export``) holds the model's variables and the functions of
+:class:`rfbnet_tf.inference.serving.ServingModule`:
+
+* signature ``serving_default`` (also ``loaded.serve(...)``): inputs by name — ``rgb`` uint8
+  ``(B,H,W,3)`` and ``depth``: uint8 HHA ``(B,H,W,3)`` for runs trained on HHA, uint16
+  millimetres ``(B,H,W,1)`` for runs trained on raw depth (unimodal runs take their one input);
+  outputs ``class_ids`` int32 ``(B,H,W)`` and ``probabilities`` float32 ``(B,H,W,K)``;
+* raw-depth runs also get ``serving_depth_metres`` (``loaded.serve_depth_metres``): float32 metres.
+
+Any ``H×W`` is accepted (see the ``size_policy`` of :mod:`rfbnet_tf.inference.serving`: resize to
+the training size and resize the logits back — the default — or pad to a valid size and crop).
+Normalisation statistics are baked in, so the export needs nothing but TensorFlow.  A JSON
+description (input spec, classes, checkpoint step) is written to ``assets.extra/rfbnet_export.json``.
+
+The export is atomic: it is written to a temporary sibling directory, reloaded and checked
+against the in-memory model (``verify``), and only then renamed into place; any failure removes
+the temporary directory, so no half-written export is ever left behind.
+
+Reload::
+
+    loaded = tf.saved_model.load(export_dir)
+    out = loaded.signatures["serving_default"](rgb=rgb_uint8, depth=hha_uint8)
+    out["class_ids"], out["probabilities"]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import shutil
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from rfbnet_tf import checkpoints
+from rfbnet_tf.inference import serving
+
+EXPORT_INFO_PATH = os.path.join("assets.extra", "rfbnet_export.json")
+_VERIFY_TOLERANCE = 1e-4
+
+
+def default_export_dir(model_dir) -> str:
+    """``model_dir/export``."""
+    return os.path.join(os.fspath(model_dir), checkpoints.EXPORT_SUBDIR)
+
+
+def _verify(export_dir: str, module: serving.ServingModule):
+    """Reload ``export_dir`` and check it reproduces the in-memory module on a small random input."""
+    spec = module.spec
+    size = (spec.size_divisor + 3, 2 * spec.size_divisor + 5)  # deliberately not a valid model size
+    rng = np.random.default_rng(0)
+    images = {}
+    for key in spec.model_inputs:
+        shape = (1, *size, spec.channels(key))
+        if key == "depth" and spec.depth_input == "depth":
+            images[key] = rng.integers(500, 5000, shape, dtype=np.uint16)
+        else:
+            images[key] = rng.integers(0, 256, shape, dtype=np.uint8)
+    expected = module.run(images)
+    loaded = tf.saved_model.load(export_dir)
+    got = loaded.signatures[serving.SIGNATURE_DEFAULT](**{k: tf.constant(v) for k, v in images.items()})
+    error = float(np.max(np.abs(got["probabilities"].numpy() - expected["probabilities"])))
+    if not error <= _VERIFY_TOLERANCE:
+        raise RuntimeError(
+            f"the reloaded export {export_dir!r} differs from the model: max |Δprobability| = {error:.3g}"
+        )
+
+
+def _write_info(export_dir, module, config, step):
+    path = os.path.join(export_dir, EXPORT_INFO_PATH)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(serving.spec_json(module.spec, config, step) + "\n")
+
+
+def save_module(module: serving.ServingModule, export_dir, *, config=None, step=None, overwrite=False,
+                verify=True) -> str:
+    """Atomically write ``module`` as a SavedModel at ``export_dir`` (see the module docstring).
+
+    Raises:
+      FileExistsError: ``export_dir`` exists and ``overwrite`` is False.
+      RuntimeError: ``verify`` found the reloaded export differing from the module.
+    """
+    export_dir = os.path.abspath(os.fspath(export_dir))
+    if os.path.exists(export_dir) and not overwrite:
+        raise FileExistsError(f"export directory {export_dir!r} exists; pass overwrite=True (--overwrite) to replace it")
+    parent, name = os.path.split(export_dir)
+    os.makedirs(parent, exist_ok=True)
+    temporary = os.path.join(parent, f".tmp-{os.getpid()}-{name}")
+    previous = os.path.join(parent, f".old-{os.getpid()}-{name}")
+    shutil.rmtree(temporary, ignore_errors=True)
+    moved_old = False
+    try:
+        tf.saved_model.save(module, temporary, signatures=module.signatures())
+        _write_info(temporary, module, config or {}, step)
+        if verify:
+            _verify(temporary, module)
+        if os.path.exists(export_dir):
+            os.replace(export_dir, previous)
+            moved_old = True
+        os.replace(temporary, export_dir)
+        moved_old = False
+    except BaseException:
+        if moved_old and not os.path.exists(export_dir):
+            os.replace(previous, export_dir)  # put the old export back
+        raise
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+        shutil.rmtree(previous, ignore_errors=True)
+    return export_dir
+
+
+def export_model(model_dir, export_dir=None, *, checkpoint=None, size_policy=None, overwrite=False,
+                 verify=True) -> str:
+    """Export the trained run in ``model_dir`` as a SavedModel; returns the export directory.
+
+    Args:
+      model_dir: a directory written by ``rfbnet_tf.train`` (``flags.json`` + checkpoints / final weights).
+      export_dir: where to write (default ``model_dir/export``).
+      checkpoint: which weights (``checkpoints.restore_model``): None = latest checkpoint (else final
+        weights), ``"final"``, or a checkpoint prefix / ``.weights.h5`` path.
+      size_policy: ``"resize"``, ``"pad"`` or None (``serving.input_spec`` chooses).
+      overwrite: replace an existing export (atomically).
+      verify: reload the written SavedModel and compare it with the in-memory model before
+        moving it into place.
+
+    Raises:
+      FileNotFoundError: no such model_dir / flags.json / weights (naming the path).
+      FileExistsError: the export exists and ``overwrite`` is False.
+      ValueError: bad ``size_policy`` or a run config that cannot be served.
+    """
+    model_dir = os.fspath(model_dir)
+    if not os.path.isdir(model_dir):
+        raise FileNotFoundError(f"model_dir {model_dir!r} does not exist")
+    export_dir = default_export_dir(model_dir) if export_dir is None else os.fspath(export_dir)
+    if os.path.exists(export_dir) and not overwrite:  # fail before the slow restore
+        raise FileExistsError(f"export directory {export_dir!r} exists; pass overwrite=True (--overwrite) to replace it")
+    model, config, step = checkpoints.restore_model(model_dir, checkpoint)
+    module = serving.ServingModule(model, serving.input_spec(config, size_policy))
+    logging.info("exporting %s (step %s, size policy %r) to %s", config["model"], step, module.spec.size_policy,
+                 export_dir)
+    return save_module(module, export_dir, config=config, step=step, overwrite=overwrite, verify=verify)
+
+
+def _define_flags():
+    from absl import flags
+
+    flags.DEFINE_string("model_dir", None, "Training run directory (flags.json, checkpoints).", required=True)
+    flags.DEFINE_string("export_dir", None, "SavedModel directory (default: model_dir/export).")
+    flags.DEFINE_string("checkpoint", None, "Checkpoint prefix, .weights.h5 path or 'final' (default: latest).")
+    flags.DEFINE_enum("size_policy", None, list(serving.SIZE_POLICIES),
+                      "Image size handling: resize to the training size (default when known) or pad to a valid size.")
+    flags.DEFINE_boolean("overwrite", False, "Replace an existing export directory.")
+    flags.DEFINE_boolean("verify", True, "Reload the export and compare it with the model before moving it into place.")
+
+
+def main(argv):
+    from absl import app, flags
+
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    FLAGS = flags.FLAGS
+    try:
+        path = export_model(FLAGS.model_dir, FLAGS.export_dir, checkpoint=FLAGS.checkpoint,
+                            size_policy=FLAGS.size_policy, overwrite=FLAGS.overwrite, verify=FLAGS.verify)
+        print(f"SavedModel written to {path}")
+    except (FileNotFoundError, FileExistsError) as error:  # a missing / existing path: the message says it all
+        logging.error("%s", error)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    from absl import app
+
+    _define_flags()
+    app.run(main)

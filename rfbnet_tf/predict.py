@@ -1,0 +1,217 @@
+r"""Segment RGB-D image files with a trained run and write colourised label maps and overlays.
+
+Usage::
+
+    python -m rfbnet_tf.predict --model_dir=runs/rfbnet_scannet --rgb=frames/color \
+        --depth=frames/hha --output_dir=out [--label=frames/label] \
+        [--compare_model_dir=runs/ssma_scannet] [--alpha=0.5]
+    # raw depth (uint16 millimetres) instead of HHA: give the depth camera's intrinsics
+    python -m rfbnet_tf.predict ... --depth=frames/depth --intrinsics=577.6,578.7,318.9,242.7
+
+``--rgb``/``--depth``/``--label`` are files or directories (paired by file stem, see
+``rfbnet_tf.inference.image_files``).  The depth file is the HHA image (8-bit, 3 channels) for
+runs trained on HHA, or raw depth (16-bit PNG, millimetres): it is then completed and, for HHA
+runs, HHA-encoded with ``--intrinsics`` exactly as ``prepare_data`` does
+(``rfbnet_tf.inference.depth_input``).  Inference goes through the export's preprocessing
+(``rfbnet_tf.inference.serving``: same normalisation, same size policy).
+
+Per frame ``{stem}``, in ``--output_dir``:
+
+* ``{stem}_labels.png`` — predicted classes in the palette of ``rfbnet_tf.visualize.colorize``;
+* ``{stem}_class_ids.png`` — predicted train ids (8-bit, one channel);
+* ``{stem}_overlay.png`` — the colours alpha-blended on the RGB image (``--alpha``);
+* with ``--label``: ``{stem}_ground_truth.png`` (colourised) and ``{stem}_error_map.png``, the
+  paper's Fig. 6/7 improvement/error map (``rfbnet_tf.inference.error_map``): red = misclassified
+  by this model, green = misclassified by the ``--compare_model_dir`` model but correct here;
+* with ``--compare_model_dir``: ``{stem}_compare_labels.png`` — the other model's classes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import cv2
+import numpy as np
+from absl import logging
+
+from rfbnet_tf import checkpoints, visualize
+from rfbnet_tf.datasets import records
+from rfbnet_tf.inference import depth_input, error_map, image_files, serving
+from rfbnet_tf.prepare_data import Progress
+
+
+def _write_png(path, image):
+    image = np.asarray(image)
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    if not cv2.imwrite(path, image):
+        raise OSError(f"could not write {path!r}")
+    return path
+
+
+def _run_max_depth(config):
+    """``max_depth`` of the run's records (``dataset_info.json``), else the indoor default."""
+    try:
+        value = records.load_dataset_info(config["record_dir"]).get("max_depth")
+    except (FileNotFoundError, KeyError, TypeError, ValueError):
+        value = None
+    return float(value) if value else depth_input.DEFAULT_MAX_DEPTH
+
+
+def _load(model_dir, checkpoint, size_policy):
+    model, config, step = checkpoints.restore_model(model_dir, checkpoint)
+    return serving.ServingModule(model, serving.input_spec(config, size_policy)), config
+
+
+class _DepthCache:
+    """Computes each depth representation (HHA / completed depth) of one frame at most once."""
+
+    def __init__(self, depth_image, size, intrinsics, max_depth):
+        self.depth_image, self.size, self.intrinsics, self.max_depth = depth_image, size, intrinsics, max_depth
+        self.cache = {}
+
+    def get(self, kind):
+        if kind not in self.cache:
+            self.cache[kind] = depth_input.model_depth_input(
+                self.depth_image, kind, self.size, self.intrinsics, self.max_depth
+            )
+        return self.cache[kind]
+
+
+def _class_ids(module, rgb, depth_cache):
+    spec = module.spec
+    images = {}
+    for key in spec.model_inputs:
+        images[key] = rgb if key == "rgb" else depth_cache.get(spec.depth_input)
+    return module.run(images)["class_ids"][0]
+
+
+def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model_dir=None, intrinsics=None,
+            max_depth=None, alpha=0.5, checkpoint=None, compare_checkpoint=None, size_policy=None,
+            progress=True) -> list:
+    """Segment the frames in ``rgb`` (+ ``depth``) and write the images listed in the module docstring.
+
+    Args:
+      model_dir: a directory written by ``rfbnet_tf.train``.
+      rgb, depth, label: image files or directories (paired by stem); ``depth`` is required when a
+        model uses depth; ``label`` (train ids, 255 ignore) enables the error map.
+      output_dir: where to write (created).
+      compare_model_dir: a second run for the improvement/error map (its own inputs and spec).
+      intrinsics: depth camera matrix ("fx,fy,cx,cy", 9 numbers or a file, see
+        ``image_files.parse_intrinsics``), needed to compute HHA from raw depth.
+      max_depth: depth range in metres for raw depth (default: the run's ``dataset_info`` value, else 10).
+      alpha: overlay opacity of the label colours.
+      checkpoint, compare_checkpoint: weights of the two runs (``checkpoints.restore_model``).
+      size_policy: ``"resize"``/``"pad"``/None (``serving.input_spec``).
+      progress: progress bar on stderr.
+
+    Returns:
+      ``[{"stem": ..., "files": {kind: path}}, ...]`` per frame.
+
+    Raises:
+      FileNotFoundError: missing model_dir / weights / input files.
+      ValueError: unpaired files, bad images, missing depth or intrinsics, bad ``alpha``.
+    """
+    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be a number in [0, 1], received {alpha!r}")
+    for name, path in (("model_dir", model_dir), ("compare_model_dir", compare_model_dir)):
+        if path is not None and not os.path.isdir(os.fspath(path)):
+            raise FileNotFoundError(f"{name} {os.fspath(path)!r} does not exist")
+    module, config = _load(model_dir, checkpoint, size_policy)
+    modules = [module]
+    if compare_model_dir is not None:
+        other, other_config = _load(compare_model_dir, compare_checkpoint, size_policy)
+        if int(other_config["num_classes"]) != int(config["num_classes"]):
+            raise ValueError(
+                f"the compared runs predict different class counts: {config['num_classes']} and "
+                f"{other_config['num_classes']}"
+            )
+        modules.append(other)
+    needs_depth = any("depth" in m.spec.model_inputs for m in modules)
+    if needs_depth and depth is None:
+        raise ValueError("the model uses depth: give --depth (HHA images, or raw depth with --intrinsics)")
+    pairs = image_files.pair_files(rgb, depth if needs_depth else None, label)
+    matrix = image_files.parse_intrinsics(intrinsics) if intrinsics is not None else None
+    max_depth = _run_max_depth(config) if max_depth is None else max_depth
+    output_dir = os.fspath(output_dir)
+    os.makedirs(output_dir, exist_ok=True)
+
+    written = []
+    bar = Progress("predict", len(pairs), enabled=progress)
+    for stem, paths in pairs:
+        rgb_image = image_files.read_rgb(paths["rgb"])
+        size = rgb_image.shape[:2]
+        cache = None
+        if needs_depth:
+            cache = _DepthCache(image_files.read_depth_file(paths["depth"]), size, matrix, max_depth)
+        try:
+            predictions = [_class_ids(m, rgb_image, cache) for m in modules]
+        except ValueError as error:
+            raise ValueError(f"frame {stem!r}: {error}") from None
+        colours = visualize.colorize(predictions[0])
+        files = {
+            "labels": _write_png(os.path.join(output_dir, f"{stem}_labels.png"), colours),
+            "class_ids": _write_png(os.path.join(output_dir, f"{stem}_class_ids.png"), predictions[0].astype(np.uint8)),
+            "overlay": _write_png(os.path.join(output_dir, f"{stem}_overlay.png"),
+                                  error_map.overlay(rgb_image, colours, alpha)),
+        }
+        if len(predictions) > 1:
+            files["compare_labels"] = _write_png(os.path.join(output_dir, f"{stem}_compare_labels.png"),
+                                                 visualize.colorize(predictions[1]))
+        if "label" in paths:
+            truth = image_files.read_label(paths["label"])
+            if truth.shape != size:
+                raise ValueError(f"label {paths['label']!r} has size {truth.shape}, the RGB image {size}")
+            files["ground_truth"] = _write_png(os.path.join(output_dir, f"{stem}_ground_truth.png"),
+                                               visualize.colorize(truth))
+            other = predictions[1] if len(predictions) > 1 else None
+            files["error_map"] = _write_png(os.path.join(output_dir, f"{stem}_error_map.png"),
+                                            error_map.improvement_error_map(truth, predictions[0], other))
+        written.append({"stem": stem, "files": files})
+        bar.update()
+    bar.close()
+    logging.info("wrote predictions of %d frame(s) to %s", len(written), output_dir)
+    return written
+
+
+def _define_flags():
+    from absl import flags
+
+    flags.DEFINE_string("model_dir", None, "Training run directory (flags.json, checkpoints).", required=True)
+    flags.DEFINE_string("rgb", None, "RGB image file or directory.", required=True)
+    flags.DEFINE_string("depth", None, "HHA (8-bit, 3 channels) or raw depth (16-bit mm) file or directory.")
+    flags.DEFINE_string("label", None, "Ground-truth train-id PNG file or directory (enables the error map).")
+    flags.DEFINE_string("output_dir", None, "Where to write the PNGs.", required=True)
+    flags.DEFINE_string("compare_model_dir", None, "A second run for the improvement/error map (green pixels).")
+    flags.DEFINE_string("intrinsics", None, "Depth camera 'fx,fy,cx,cy', 9 numbers or a file (for raw depth → HHA).")
+    flags.DEFINE_float("max_depth", None, "Raw depth range in metres (default: the run's dataset_info, else 10).")
+    flags.DEFINE_float("alpha", 0.5, "Opacity of the label colours in the overlay.")
+    flags.DEFINE_string("checkpoint", None, "Weights of --model_dir (checkpoint prefix, .weights.h5, 'final').")
+    flags.DEFINE_string("compare_checkpoint", None, "Weights of --compare_model_dir.")
+    flags.DEFINE_enum("size_policy", None, list(serving.SIZE_POLICIES),
+                      "resize to the training size (default when known) or pad to a valid size.")
+    flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
+
+
+def main(argv):
+    from absl import app, flags
+
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    FLAGS = flags.FLAGS
+    try:
+        predict(FLAGS.model_dir, FLAGS.rgb, FLAGS.output_dir, depth=FLAGS.depth, label=FLAGS.label,
+                compare_model_dir=FLAGS.compare_model_dir, intrinsics=FLAGS.intrinsics, max_depth=FLAGS.max_depth,
+                alpha=FLAGS.alpha, checkpoint=FLAGS.checkpoint, compare_checkpoint=FLAGS.compare_checkpoint,
+                size_policy=FLAGS.size_policy, progress=FLAGS.progress)
+    except (FileNotFoundError, FileExistsError) as error:  # a missing / existing path: the message says it all
+        logging.error("%s", error)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    from absl import app
+
+    _define_flags()
+    app.run(main)

@@ -1,0 +1,11 @@
+"""Measurement helpers of the benchmark binary (``python -m rfbnet_tf.benchmark``), one concept per module:
+
+* ``flops`` — floating-point operations counted from a traced TensorFlow graph;
+* ``timing`` — latency statistics of a callable (warm-up, median, p10/p90), interleaved so that callables
+  compared with each other see the same machine load;
+* ``matmul_reference`` — the fp32 matrix product that tells what the machine can do;
+* ``machine`` — description of the machine and the process (CPU, RAM, load average, peak memory, versions);
+* ``backend_functions`` — compiled inference and training-step callables for the active Keras backend;
+* ``op_profile`` — where inference time goes, per TensorFlow op type;
+* ``pipeline_rate`` — examples/s of the input pipeline alone and feeding training steps.
+"""

@@ -1,0 +1,195 @@
+"""Compiled inference and training-step callables for the active Keras backend (what the benchmark times).
+
+Inference (``inference_function``), batch fixed, ``training=False``:
+
+* TensorFlow: ``tf.function(model(x, training=False))``, optionally ``jit_compile=True`` (XLA);
+* JAX: ``jax.jit`` of ``model.stateless_call`` (always XLA);
+* PyTorch: the eager model under ``torch.no_grad()``.
+
+Training step (``train_step_function``), one optimizer update per call:
+
+* TensorFlow: the train binary's own step (``rfbnet_tf.training.steps.make_train_step``: cross-entropy over the
+  non-ignored pixels + the paper's L2 weight decay of the model's backbone, Adam with the poly schedule, default
+  ``tf.distribute`` strategy), fed from an iterator;
+* JAX / PyTorch: ``model.train_on_batch`` with the same pixel cross-entropy written in ``keras.ops`` (labels 255
+  ignored; no weight-decay term) and Adam.
+
+Batches come either from a fixed in-memory batch (the model alone) or from a ``tf.data.Dataset`` (the input
+pipeline feeding training).
+"""
+
+import itertools
+
+import keras
+import numpy as np
+from keras import ops
+
+from rfbnet_tf.models import is_multimodal
+
+IGNORE_LABEL = 255
+TRAIN_LEARNING_RATE = 5e-4  # paper Sec. IV-B (ERFNetEnc models); the value does not change the step time
+TRAIN_SCHEDULE_STEPS = 1000
+
+
+def random_inputs(model_name, batch, height, width, depth_channels=3, seed=0):
+    """Random float32 inputs of ``model_name``: one ``(B,H,W,3)`` array, or ``{"rgb", "depth"}``."""
+    for label, value in (("batch", batch), ("height", height), ("width", width)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{label} must be a positive int, received {value!r}")
+    rng = np.random.default_rng(seed)
+    rgb = rng.standard_normal((batch, height, width, 3), dtype=np.float32)
+    if not is_multimodal(model_name):
+        return rgb
+    depth = rng.standard_normal((batch, height, width, depth_channels), dtype=np.float32)
+    return {"rgb": rgb, "depth": depth}
+
+
+def random_labels(batch, height, width, num_classes, ignore_fraction=0.1, seed=0):
+    """Random int32 labels ``(B,H,W)`` in ``[0, num_classes)`` with about ``ignore_fraction`` pixels = 255."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, num_classes, (batch, height, width)).astype(np.int32)
+    labels[rng.random(labels.shape) < ignore_fraction] = IGNORE_LABEL
+    return labels
+
+
+def _to_backend(value):
+    if isinstance(value, dict):
+        return {k: ops.convert_to_tensor(v) for k, v in value.items()}
+    return ops.convert_to_tensor(value)
+
+
+def inference_function(model, inputs, jit_compile=False):
+    """A zero-argument callable running ``model(inputs, training=False)`` compiled for the active backend."""
+    if not isinstance(jit_compile, bool):
+        raise ValueError(f"jit_compile must be True or False, received {jit_compile!r}")
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tensors = _to_backend(inputs)
+        return tf.function(lambda: model(tensors, training=False), jit_compile=jit_compile, autograph=False)
+    if backend == "jax":
+        import jax
+
+        tensors = _to_backend(inputs)
+        trainable = [v.value for v in model.trainable_variables]
+        non_trainable = [v.value for v in model.non_trainable_variables]
+
+        @jax.jit
+        def run(trainable, non_trainable, x):
+            outputs, _ = model.stateless_call(trainable, non_trainable, x, training=False)
+            return outputs
+
+        return lambda: run(trainable, non_trainable, tensors)
+    if backend == "torch":
+        import torch
+
+        tensors = _to_backend(inputs)
+
+        def run():
+            with torch.no_grad():
+                return model(tensors, training=False)
+
+        return run
+    raise ValueError(f"unsupported Keras backend {backend!r}")
+
+
+def _select(inputs, modality):
+    return inputs if modality is None else inputs[modality]
+
+
+def keras_pixel_cross_entropy(labels, logits):
+    """Mean softmax cross-entropy over the pixels whose label is not 255 (``keras.ops``; any backend)."""
+    labels = ops.cast(labels, "int32")
+    valid = ops.not_equal(labels, IGNORE_LABEL)
+    safe = ops.where(valid, labels, ops.zeros_like(labels))
+    pixel = keras.losses.sparse_categorical_crossentropy(safe, logits, from_logits=True)
+    weights = ops.cast(valid, pixel.dtype)
+    return ops.sum(pixel * weights) / ops.maximum(ops.sum(weights), 1.0)
+
+
+def _batches(batch_source):
+    """An endless iterator of ``(inputs dict, labels)`` from a fixed batch or a ``tf.data.Dataset``."""
+    if isinstance(batch_source, tuple) and len(batch_source) == 2:
+        return itertools.repeat(batch_source)
+    if hasattr(batch_source, "as_numpy_iterator"):
+        return batch_source.repeat().as_numpy_iterator()
+    raise ValueError(f"batch_source must be (inputs, labels) or a tf.data.Dataset, received {type(batch_source)!r}")
+
+
+def make_trainer(model, model_name, num_classes, weight_decay=None):
+    """``feed(batch_source) -> step``: ``step()`` runs one training step on the next batch of ``batch_source``.
+
+    ``batch_source``: ``(inputs, labels)`` with inputs ``{"rgb", "depth"}`` (unimodal models read ``"rgb"``) or
+    a ``tf.data.Dataset`` of such pairs. Every ``feed`` shares one compiled step and one optimizer (on TensorFlow
+    the step takes the iterator as an argument, so a fixed batch and the input pipeline reuse the same trace).
+    ``weight_decay``: λ of the L2 term (TensorFlow step); default the paper's value for the model's backbone
+    (``train_flags.default_weight_decay``).
+    """
+    modality = None if is_multimodal(model_name) else "rgb"
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return _tf_trainer(model, model_name, num_classes, weight_decay, modality)
+    model.compile(optimizer=keras.optimizers.Adam(TRAIN_LEARNING_RATE), loss=keras_pixel_cross_entropy)
+
+    def feed(batch_source):
+        batches = _batches(_checked_source(batch_source))
+
+        def step():
+            inputs, labels = next(batches)
+            return model.train_on_batch(_select(inputs, modality), labels)
+
+        return step
+
+    return feed
+
+
+def train_step_function(model, model_name, num_classes, batch_source, weight_decay=None):
+    """One-off ``make_trainer(model, model_name, num_classes, weight_decay)(batch_source)``."""
+    return make_trainer(model, model_name, num_classes, weight_decay)(batch_source)
+
+
+def _checked_source(batch_source):
+    if isinstance(batch_source, tuple) and len(batch_source) == 2 and not isinstance(batch_source[0], dict):
+        raise ValueError(
+            f"batch_source inputs must be a dict {{'rgb', 'depth'}}, received {type(batch_source[0]).__name__}"
+        )
+    if not (isinstance(batch_source, tuple) and len(batch_source) == 2) and not hasattr(batch_source, "repeat"):
+        raise ValueError(
+            f"batch_source must be (inputs, labels) or a tf.data.Dataset, received {type(batch_source).__name__}"
+        )
+    return batch_source
+
+
+def _tf_trainer(model, model_name, num_classes, weight_decay, modality):
+    import tensorflow as tf
+
+    from rfbnet_tf.train_flags import default_weight_decay
+    from rfbnet_tf.training.optimization import make_optimizer, poly_schedule
+    from rfbnet_tf.training.steps import make_train_step
+
+    if weight_decay is None:
+        weight_decay = default_weight_decay(model_name)
+    optimizer = make_optimizer("adam", poly_schedule(TRAIN_LEARNING_RATE, TRAIN_SCHEDULE_STEPS))
+    optimizer.build(model.trainable_variables)
+    step_counter = tf.Variable(0, dtype=tf.int64, trainable=False)
+    train_step = make_train_step(
+        model,
+        optimizer,
+        tf.distribute.get_strategy(),
+        step_counter,
+        num_classes=num_classes,
+        weight_decay=weight_decay,
+        modality=modality,
+    )
+
+    def feed(batch_source):
+        batch_source = _checked_source(batch_source)
+        if isinstance(batch_source, tuple):
+            dataset = tf.data.Dataset.from_tensors(batch_source)
+        else:
+            dataset = batch_source
+        iterator = iter(dataset.repeat())
+        return lambda: train_step(iterator)["loss"]
+
+    return feed

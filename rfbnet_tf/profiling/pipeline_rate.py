@@ -1,0 +1,94 @@
+"""Is the model or the input pipeline the bottleneck of training?
+
+Three rates in examples/s, same batch size, same records (``make_dataset(..., training=True)`` with every
+augmentation of the paper at its default: flip, scale, rotation, colour jitter, Gaussian noise):
+
+* ``pipeline_alone`` — ``rfbnet_tf.datasets.pipeline.measure_rate``: the pipeline with no consumer;
+* ``model_alone`` — training steps on one batch of the pipeline cached in memory;
+* ``feeding_training`` — training steps reading their batches from the pipeline.
+
+The slower of the first two bounds the third; ``bottleneck`` names it, and ``overlap`` =
+``feeding_training / min(pipeline_alone, model_alone)`` (1 = the pipeline runs fully in parallel with the
+steps; lower = they compete for the same cores, as they do on a 2-core machine).
+
+``synthetic_records`` makes a small record directory (``rfbnet_tf.prepare_data.prepare("synthetic", ...)``) when
+no prepared records are given.
+"""
+
+import gc
+
+import keras
+
+from rfbnet_tf.models import build_model
+from rfbnet_tf.profiling.backend_functions import make_trainer
+from rfbnet_tf.profiling.timing import time_callable
+
+
+def synthetic_records(output_dir, size=(480, 640), count=16, seed=0, num_workers=1):
+    """Write ``count`` synthetic train frames of ``size`` (h, w) to ``output_dir`` (``num_workers`` processes;
+    1 = in this process); returns the directory."""
+    from rfbnet_tf.prepare_data import prepare
+
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count must be a positive int, received {count!r}")
+    prepare(
+        "synthetic",
+        output_dir,
+        splits=("train",),
+        synthetic_train=count,
+        synthetic_size=tuple(size),
+        seed=seed,
+        num_workers=num_workers,
+        progress=False,
+        overwrite=True,
+    )
+    return output_dir
+
+
+def _positive(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, received {value!r}")
+    return value
+
+
+def pipeline_rates(record_dir, model_name, batch_size=2, num_batches=10, train_steps=3, split="train", seed=0):
+    """The three rates of the module docstring for ``model_name`` on the records of ``record_dir``.
+
+    Returns a dict with ``pipeline_alone``, ``model_alone``, ``feeding_training`` (examples/s), ``bottleneck``
+    ("pipeline" or "model"), ``overlap``, ``batch_size``, ``image_size`` ((h, w) of the records).
+    """
+    from rfbnet_tf.datasets.pipeline import make_dataset, measure_rate
+    from rfbnet_tf.datasets.records import load_dataset_info
+
+    _positive("batch_size", batch_size)
+    _positive("num_batches", num_batches)
+    _positive("train_steps", train_steps)
+    info = load_dataset_info(record_dir)
+    num_classes = int(info["num_classes"])
+    height, width = (int(v) for v in info["image_size"])
+    kwargs = {"batch_size": batch_size, "training": True, "seed": seed, "depth_input": "hha"}
+    pipeline_alone = measure_rate(record_dir, split, num_batches, **kwargs)
+
+    keras.utils.set_random_seed(seed)
+    model = build_model(model_name, num_classes)
+    # One batch cached in memory: same element spec as the pipeline, so both feeds share one compiled step.
+    fixed = make_dataset(record_dir, split, **kwargs).take(1).cache()
+    feed = make_trainer(model, model_name, num_classes)
+    model_alone = batch_size / time_callable(feed(fixed), warmup=1, runs=train_steps)["median_s"]
+    fed_step = feed(make_dataset(record_dir, split, **kwargs))
+    feeding = batch_size / time_callable(fed_step, warmup=1, runs=train_steps)["median_s"]
+    del model, feed, fed_step
+    gc.collect()
+    slower = min(pipeline_alone, model_alone)
+    return {
+        "model": model_name,
+        "record_dir": str(record_dir),
+        "image_size": [height, width],
+        "batch_size": batch_size,
+        "augmentations": "paper defaults (AugmentConfig()): flip, scale, rotation, colour jitter, noise",
+        "pipeline_alone": pipeline_alone,
+        "model_alone": model_alone,
+        "feeding_training": feeding,
+        "bottleneck": "pipeline" if pipeline_alone < model_alone else "model",
+        "overlap": feeding / slower,
+    }

@@ -1,0 +1,92 @@
+"""Training losses: pixel-wise cross-entropy with an ignore label, auxiliary losses, L2 weight decay.
+
+Paper Sec. IV-B: softmax cross-entropy over the pixels, Adam, weight decay 5e-4 (AdapNet++) / 1e-4 (ERFNetEnc).
+
+* Cross-entropy: sparse softmax cross-entropy on the logits; pixels labelled ``ignore_label`` (255) contribute
+  nothing.  With class weights ``w`` the pixel term is ``w[label] * ce``; the reduction is TF1's default
+  ``SUM_BY_NONZERO_WEIGHTS`` as used by the official TF1 code: ``Σ w·ce / (number of valid pixels)``; without
+  weights this is the mean over valid pixels.  It is computed as a ``(sum, count)`` pair so that a multi-replica
+  step can divide by the *global* count of valid pixels.
+* Auxiliary losses (AdapNet++, Valada et al. Sec. 3.3): the same loss on each auxiliary output, weighted
+  0.6 and 0.5 (:data:`AUX_LOSS_WEIGHTS`); outputs whose size differs from the label are resized bilinearly.
+* Weight decay: an L2 term added to the loss (what the official code's ``weight_decay`` intends; TF1's
+  ``tf.contrib.layers.l2_regularizer``), ``λ · Σ ‖W‖² / 2`` over every convolution and dense kernel
+  (``kernel``, ``depthwise_kernel``, ``pointwise_kernel``); biases and batch-norm parameters are not decayed.
+  Its gradient is ``λ·W``, which Adam then rescales like any other gradient (this is *coupled* L2, not
+  AdamW-style decoupled decay).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+IGNORE_LABEL = 255
+AUX_LOSS_WEIGHTS = (0.6, 0.5)
+"""Weights of the auxiliary losses of AdapNet++ (Valada et al., IJCV 2019, Sec. 3.3); the main loss has 1."""
+DECAYED_VARIABLE_NAMES = ("kernel", "depthwise_kernel", "pointwise_kernel")
+
+
+def _resize_like(logits, labels):
+    """``logits`` resized bilinearly to the label's (H, W) unless both static sizes already agree."""
+    static = tuple(logits.shape[1:3])
+    if None not in static and static == tuple(labels.shape[1:3]):
+        return logits
+    return tf.image.resize(logits, tf.shape(labels)[1:3], method="bilinear")
+
+
+def cross_entropy_sums(labels, logits, class_weights=None, ignore_label=IGNORE_LABEL):
+    """``(weighted_sum, valid_count)`` of the pixel cross-entropy (float32 scalars).
+
+    Args:
+      labels: int (B, H, W) class ids, ``ignore_label`` = no loss.
+      logits: (B, h, w, K); resized bilinearly to (H, W) if the sizes differ.
+      class_weights: None or a length-K sequence / tensor of per-class weights.
+      ignore_label: the label value without loss.
+    """
+    labels = tf.convert_to_tensor(labels)
+    logits = tf.cast(tf.convert_to_tensor(logits), tf.float32)
+    logits = _resize_like(logits, labels)
+    num_classes = logits.shape[-1]
+    labels = tf.cast(labels, tf.int32)
+    valid = tf.not_equal(labels, ignore_label)
+    safe_labels = tf.where(valid, labels, 0)
+    pixel_loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe_labels, logits=logits)
+    weights = tf.cast(valid, tf.float32)
+    if class_weights is not None:
+        class_weights = tf.cast(tf.convert_to_tensor(class_weights), tf.float32)
+        if class_weights.shape.rank != 1 or (num_classes is not None and class_weights.shape[0] != num_classes):
+            raise ValueError(f"class_weights must have {num_classes} entries, received shape {class_weights.shape}")
+        weights = weights * tf.gather(class_weights, safe_labels)
+    return tf.reduce_sum(pixel_loss * weights), tf.reduce_sum(tf.cast(valid, tf.float32))
+
+
+def segmentation_loss(labels, logits, class_weights=None, ignore_label=IGNORE_LABEL):
+    """Cross-entropy averaged over the valid (non-ignored) pixels of the batch; 0 if there are none."""
+    total, count = cross_entropy_sums(labels, logits, class_weights, ignore_label)
+    return total / tf.maximum(count, 1.0)
+
+
+def decayed_variables(model):
+    """The trainable convolution / dense kernels of ``model`` that weight decay applies to."""
+    return [v for v in model.trainable_variables if v.name.split("/")[-1].split(":")[0] in DECAYED_VARIABLE_NAMES]
+
+
+def l2_weight_decay(model, weight_decay):
+    """``weight_decay · Σ ‖W‖² / 2`` over :func:`decayed_variables` (a float32 scalar; 0 for ``weight_decay=0``)."""
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not weight_decay >= 0:
+        raise ValueError(f"weight_decay must be a number >= 0, received {weight_decay!r}")
+    variables = decayed_variables(model)
+    if weight_decay == 0 or not variables:
+        return tf.constant(0.0, tf.float32)
+    total = tf.add_n([tf.nn.l2_loss(tf.cast(keras.ops.convert_to_tensor(v), tf.float32)) for v in variables])
+    return tf.cast(weight_decay, tf.float32) * total
+
+
+def aux_loss_weights(num_outputs):
+    """Loss weights of a model's outputs: ``[1.0]`` for one output, ``[1.0, 0.6, 0.5]`` for AdapNet++ aux."""
+    if num_outputs == 1:
+        return (1.0,)
+    if num_outputs - 1 > len(AUX_LOSS_WEIGHTS):
+        raise ValueError(f"a model with {num_outputs} outputs has more auxiliary outputs than {AUX_LOSS_WEIGHTS}")
+    return (1.0,) + AUX_LOSS_WEIGHTS[: num_outputs - 1]

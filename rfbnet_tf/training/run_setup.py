@@ -1,0 +1,144 @@
+"""Checks that need the disk, done before any model is built, and the run's ``flags.json``.
+
+:func:`prepare_run` takes the checked flags (``train_flags.resolve_config``) and:
+
+1. with ``--create_synthetic``, writes the synthetic records into ``--record_dir`` if it has no
+   ``dataset_info.json`` (``rfbnet_tf.prepare_data.prepare("synthetic", ...)``);
+2. reads ``dataset_info.json``: ``num_classes``, ``class_names``, the stored image size, the class histogram;
+3. checks that the train split (and the val split when validating or drawing image summaries) has shards,
+   that the class weights fit the classes, that the training and evaluation sizes are multiples of what the
+   model needs (``output_stride``, twice that with the depth shrunk), that ``--rgb_init`` / ``--depth_init``
+   exist;
+4. when ``model_dir/flags.json`` exists (resuming), checks that the model-defining settings
+   (:data:`~rfbnet_tf.train_flags.MODEL_DEFINING_KEYS`) are unchanged and logs the other changes.
+
+The returned run config is what ``flags.json`` holds (see :mod:`rfbnet_tf.checkpoints`).
+"""
+
+from __future__ import annotations
+
+import os
+
+from absl import logging
+
+from rfbnet_tf import __version__, checkpoints
+from rfbnet_tf.datasets import records
+from rfbnet_tf.models import is_multimodal
+from rfbnet_tf.models.registry import BACKBONES
+from rfbnet_tf.train_flags import MODEL_DEFINING_KEYS
+from rfbnet_tf.training.class_weights import parse_class_weights
+from rfbnet_tf.training.stream_init import backbone_of
+
+
+def create_synthetic_if_missing(config) -> bool:
+    """``--create_synthetic``: write the synthetic dataset into ``record_dir`` unless it already has
+    ``dataset_info.json``. Returns True if it wrote records."""
+    record_dir = config["record_dir"]
+    if not config["create_synthetic"]:
+        return False
+    if os.path.isfile(os.path.join(record_dir, records.DATASET_INFO_FILENAME)):
+        logging.info("--create_synthetic: %s already holds records, reusing them", record_dir)
+        return False
+    from rfbnet_tf.prepare_data import prepare
+
+    logging.info("--create_synthetic: rendering %d train / %d val synthetic frames of %s into %s",
+                 config["synthetic_train"], config["synthetic_val"], config["synthetic_size"], record_dir)
+    prepare("synthetic", record_dir, synthetic_train=config["synthetic_train"], synthetic_val=config["synthetic_val"],
+            synthetic_size=tuple(config["synthetic_size"]), seed=config["seed"],
+            num_workers=config["synthetic_workers"], progress=config["progress"])
+    return True
+
+
+def size_multiple(config) -> int:
+    """Input sizes must be multiples of this: the backbone's output stride, ×2 with the depth shrunk."""
+    stride = BACKBONES[backbone_of(config["model"])].output_stride
+    shrunk = is_multimodal(config["model"]) and config["model_options"].get("shrink_depth", False)
+    return stride * (2 if shrunk else 1)
+
+
+def _check_sizes(config, stored_size):
+    multiple = size_multiple(config)
+    image_size = config["image_size"] or stored_size
+    named = [("crop_size", config["crop_size"]),
+             ("image_size", image_size if config["image_size"] else None)]
+    for flag, size in named:
+        if size is not None and any(v % multiple for v in size):
+            raise ValueError(f"--{flag}={size}: {config['model']} needs sizes that are multiples of {multiple}")
+    if config["image_size"] is None and stored_size is not None and any(v % multiple for v in stored_size):
+        raise ValueError(
+            f"the records' stored size {stored_size} is not a multiple of {multiple} (needed by {config['model']}); "
+            "pass --image_size"
+        )
+    if image_size is None and config["crop_size"] is None:
+        raise ValueError(f"{config['record_dir']!r} holds frames of mixed sizes: pass --image_size (and/or --crop_size)")
+    return image_size
+
+
+def _check_split(config, flag):
+    try:
+        records.shard_files(config["record_dir"], config[flag])
+    except (FileNotFoundError, ValueError) as error:
+        hint = " (or --val_every=0 --image_summary_every=0)" if flag == "val_split" else ""
+        raise ValueError(f"--{flag}={config[flag]!r}: {error}{hint}") from None
+
+
+def _check_resume(config, model_dir):
+    path = os.path.join(model_dir, checkpoints.FLAGS_FILENAME)
+    if not os.path.isfile(path):
+        return None
+    previous = checkpoints.load_run_config(model_dir)
+    for key in MODEL_DEFINING_KEYS:
+        if previous.get(key) != config.get(key):
+            raise ValueError(
+                f"--model_dir={model_dir!r} holds a run with {key}={previous.get(key)!r}, this run has "
+                f"{key}={config.get(key)!r}: use another --model_dir (a checkpoint only fits the model it saved)"
+            )
+    changed = {k: (previous.get(k), v) for k, v in config.items() if k != "created_by" and previous.get(k) != v}
+    if changed:
+        logging.info("resuming %s with changed settings (old, new): %s", model_dir, changed)
+    return previous
+
+
+def prepare_run(config) -> dict:
+    """The run config (flags + dataset facts) after every disk check; does not write anything except the
+    synthetic records of ``--create_synthetic``. Raises ``ValueError`` / ``FileNotFoundError`` naming the flag."""
+    config = dict(config)
+    config["record_dir"] = os.path.abspath(config["record_dir"])
+    config["model_dir"] = os.path.abspath(config["model_dir"])
+    create_synthetic_if_missing(config)
+    if not os.path.isdir(config["record_dir"]):
+        raise FileNotFoundError(f"--record_dir={config['record_dir']!r} does not exist (or pass --create_synthetic)")
+    info = records.load_dataset_info(config["record_dir"])
+    _check_split(config, "train_split")
+    if config["val_every"] or config["image_summary_every"]:
+        _check_split(config, "val_split")
+    num_classes = int(info["num_classes"])
+    histogram = info.get("class_histogram", {}).get(config["train_split"])
+    try:
+        weights = parse_class_weights(config["class_weights"], num_classes, histogram)
+    except ValueError as error:
+        raise ValueError(f"--class_weights={config['class_weights']!r}: {error}") from None
+    stored_size = info.get("image_size")
+    image_size = _check_sizes(config, list(stored_size) if stored_size else None)
+    for stream in ("rgb", "depth"):
+        path = config[f"{stream}_init"]
+        if path and not os.path.exists(path):
+            raise FileNotFoundError(f"--{stream}_init={path!r} does not exist")
+    config.update(
+        num_classes=num_classes,
+        class_names=list(info.get("class_names") or [str(i) for i in range(num_classes)]),
+        ignore_label=int(info.get("ignore_label", records.IGNORE_LABEL)),
+        dataset=info.get("dataset"),
+        image_size=list(image_size) if image_size else None,
+        class_weight_values=None if weights is None else [float(w) for w in weights],
+        created_by=f"rfbnet_tf.train {__version__}",
+    )
+    config["previous_run"] = _check_resume(config, config["model_dir"]) is not None
+    return config
+
+
+def write_run_config(config):
+    """Write ``model_dir/flags.json`` (atomically)."""
+    os.makedirs(config["model_dir"], exist_ok=True)
+    content = {k: v for k, v in config.items() if k != "previous_run"}
+    checkpoints.write_json_atomically(os.path.join(config["model_dir"], checkpoints.FLAGS_FILENAME), content)

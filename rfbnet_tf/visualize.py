@@ -1,0 +1,67 @@
+"""Colour label maps for display (TensorBoard images, predict outputs).
+
+The default palette is the PASCAL VOC colour map (``VOCdevkit/VOCcode/VOClabelcolormap.m``: the bits of the
+class id spread over the high bits of R, G, B), 256 entries, except that the ignore label 255 is black.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+IGNORE_LABEL = 255
+
+
+def voc_palette(size: int = 256) -> np.ndarray:
+    """The PASCAL VOC colour map, ``(size, 3)`` uint8; entry 255 (the ignore label) is black here."""
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 1 <= size <= 256:
+        raise ValueError(f"size must be an int in [1, 256], received {size!r}")
+    palette = np.zeros((size, 3), np.uint8)
+    for index in range(size):
+        value, red, green, blue = index, 0, 0, 0
+        for bit in range(8):
+            red |= ((value >> 0) & 1) << (7 - bit)
+            green |= ((value >> 1) & 1) << (7 - bit)
+            blue |= ((value >> 2) & 1) << (7 - bit)
+            value >>= 3
+        palette[index] = (red, green, blue)
+    if size > IGNORE_LABEL:
+        palette[IGNORE_LABEL] = 0
+    return palette
+
+
+_DEFAULT_PALETTE = voc_palette()
+
+
+def colorize(label_map, palette=None) -> np.ndarray:
+    """Colour an integer label map ``(..., H, W)`` into uint8 RGB ``(..., H, W, 3)``.
+
+    Args:
+      label_map: integer array (numpy or anything ``np.asarray`` accepts, e.g. an eager tensor).
+      palette: ``(N, 3)`` colours (0..255) indexed by label; default :func:`voc_palette` (ignore 255 → black).
+        With a custom palette, label 255 is black unless the palette has an entry 255.
+
+    Raises:
+      ValueError: non-integer labels, a label < 0, or a label without a colour in the palette.
+    """
+    labels = np.asarray(label_map)
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"label_map must hold integers, received dtype {labels.dtype}")
+    if palette is None:
+        colours = _DEFAULT_PALETTE
+    else:
+        colours = np.asarray(palette)
+        if colours.ndim != 2 or colours.shape[1] != 3 or colours.shape[0] == 0:
+            raise ValueError(f"palette must have shape (N, 3), received {colours.shape}")
+        if np.any(colours < 0) or np.any(colours > 255):
+            raise ValueError("palette colours must lie in 0..255")
+        colours = colours.astype(np.uint8)
+    size = colours.shape[0]
+    bad = (labels < 0) | ((labels >= size) & (labels != IGNORE_LABEL))
+    if bad.any():
+        raise ValueError(
+            f"labels must lie in [0, {size}) or equal {IGNORE_LABEL}, received values {np.unique(labels[bad])[:10].tolist()}"
+        )
+    if size <= IGNORE_LABEL:  # custom short palette: the ignore label is black
+        colours = np.concatenate([colours, np.zeros((IGNORE_LABEL + 1 - size, 3), np.uint8)])
+    return colours[labels]
+

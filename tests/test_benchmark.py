@@ -1,0 +1,249 @@
+"""The benchmark's plumbing: FLOPs of tiny known graphs equal hand counts, latency statistics, JSON fields of a
+tiny run, targets and comparison output, the training-step and pipeline measurements, flag errors."""
+
+import json
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import layers
+
+from rfbnet_tf import benchmark
+from rfbnet_tf.profiling import flops, machine, pipeline_rate, timing
+from rfbnet_tf.profiling.backend_functions import make_trainer, random_inputs, random_labels
+
+H, W, K, CIN, COUT = 6, 10, 3, 4, 5
+
+
+def _graph(layer, shape):
+    inp = keras.Input(shape)
+    return flops.traced_graph(keras.Model(inp, layer(inp)), (1,) + shape)
+
+
+# ------------------------------------------------------------------------------------------------ FLOPs
+
+
+def test_conv_flops_equal_hand_count_and_tf_profiler():
+    graph = _graph(layers.Conv2D(COUT, K, padding="same", use_bias=False), (H, W, CIN))
+    count = flops.graph_flops(graph)
+    assert count.total == count.multiply_add == 2 * H * W * K * K * CIN * COUT == 21600
+    assert count.by_op_type == {"Conv2D": 21600}
+    assert flops.profiler_float_ops(graph) == 21600
+
+
+def test_bias_relu_and_dilation_counts():
+    # bias and ReLU: one FLOP per output element each; a dilated conv (SpaceToBatchND) counts without padding
+    conv = layers.Conv2D(COUT, K, padding="same", dilation_rate=4, activation="relu")
+    count = flops.graph_flops(_graph(conv, (H, W, CIN)))
+    assert count.multiply_add == 2 * H * W * K * K * CIN * COUT
+    assert count.by_op_type["BiasAdd"] == count.by_op_type["Relu"] == H * W * COUT
+    assert count.total == 21600 + 2 * H * W * COUT
+
+
+def test_depthwise_transposed_and_matmul_counts():
+    depthwise = flops.graph_flops(_graph(layers.DepthwiseConv2D(K, padding="same", use_bias=False), (H, W, CIN)))
+    assert depthwise.total == 2 * H * W * CIN * K * K
+    transposed = layers.Conv2DTranspose(COUT, 4, strides=2, padding="same", use_bias=False)
+    count = flops.graph_flops(_graph(transposed, (H, W, CIN)))
+    assert count.by_op_type == {"Conv2DBackpropInput": 2 * H * W * CIN * 4 * 4 * COUT}
+    dense = flops.graph_flops(_graph(layers.Dense(7, use_bias=False), (3,)))
+    assert dense.total == 2 * 1 * 3 * 7
+    pooled = flops.graph_flops(_graph(layers.MaxPooling2D(2), (H, W, CIN)))
+    assert pooled.total == (H // 2) * (W // 2) * CIN * 4
+
+
+def test_model_flops_of_multimodal_inputs_and_errors():
+    rgb, depth = keras.Input((4, 4, 3), name="rgb"), keras.Input((4, 4, 1), name="depth")
+    model = keras.Model({"rgb": rgb, "depth": depth}, layers.Concatenate()([rgb, depth]) * 2.0)
+    assert flops.model_flops(model, {"rgb": (1, 4, 4, 3), "depth": (1, 4, 4, 1)}).total == 4 * 4 * 4  # one Mul
+    with pytest.raises(ValueError, match=r"\(1, None, 4, 3\)"):
+        flops.input_signature((1, None, 4, 3))
+    with pytest.raises(ValueError, match="tf.Graph"):
+        flops.graph_flops("not a graph")
+
+
+# ------------------------------------------------------------------------------------------------ timing
+
+
+def test_summarize_matches_hand_computed_percentiles():
+    stats = timing.summarize([1.0, 2.0, 3.0, 4.0, 10.0])
+    assert stats["median_s"] == 3.0 and stats["min_s"] == 1.0 and stats["runs"] == 5
+    assert stats["p10_s"] == pytest.approx(1.4)  # numpy linear interpolation: 1 + 0.4·(2 − 1)
+    assert stats["p90_s"] == pytest.approx(7.6)  # 4 + 0.6·(10 − 4)
+    assert stats["mean_s"] == pytest.approx(4.0)
+
+
+def test_time_interleaved_runs_round_robin_with_warmup():
+    calls, ticks = [], iter(range(1000))
+    fns = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    result = timing.time_interleaved(fns, warmup=2, runs=3, clock=lambda: next(ticks))
+    assert calls == ["a", "a", "b", "b"] + ["a", "b"] * 3
+    assert result["a"]["median_s"] == result["b"]["median_s"] == 1.0  # each call spans one clock tick
+    with pytest.raises(ValueError, match="runs must be an int >= 1, received 0"):
+        timing.time_callable(lambda: None, runs=0)
+
+
+# ------------------------------------------------------------------------------------------------ arguments
+
+
+def test_size_and_model_arguments():
+    assert benchmark.parse_size("1024x512") == (1024, 512)
+    with pytest.raises(ValueError, match="'1024-512'"):
+        benchmark.parse_size("1024-512")
+    assert benchmark.sizes_for("erfnet_enc") == [(1024, 512), (640, 480)]
+    assert benchmark.sizes_for("adapnet_pp") == [(768, 384)]
+    with pytest.raises(ValueError, match="multiples of 32, received 48x32"):
+        benchmark.sizes_for("rfbnet_adapnet_pp", [(48, 32)])
+    with pytest.raises(ValueError, match="unknown model"):
+        benchmark.check_models(["resnet"])
+
+
+def test_binary_rejects_bad_flags_before_any_work():
+    from absl import app, flags
+
+    values = flags.FlagValues()
+    benchmark.define_flags(values)
+    values(["benchmark", "--models=erfnet_enc", "--sizes=100x10"])
+    start = time.perf_counter()
+    with pytest.raises(app.UsageError, match="multiples of 16, received 100x10"):
+        benchmark.main(["benchmark"], flag_values=values)
+    assert time.perf_counter() - start < 5
+
+
+# ------------------------------------------------------------------------------------------------ a tiny run
+
+
+@pytest.fixture(scope="module")
+def tiny_run():
+    return benchmark.run_benchmark(
+        models=["erfnet_enc"], sizes=[(32, 32)], runs=2, throughput_batch=2, throughput_runs=1, train_batch=0,
+        matmul_size=64, log=lambda *_: None,
+    )
+
+
+def test_tiny_run_json_fields(tiny_run, tmp_path):
+    for key in ("machine", "load_average_start", "load_average_end", "settings", "flops_method", "matmul_reference",
+                "results", "targets"):
+        assert key in tiny_run
+    assert {"cpu_model", "logical_cores", "ram_bytes", "backend", "versions"} <= set(tiny_run["machine"])
+    assert tiny_run["matmul_reference"]["flops"] == 2 * 64**3
+    (row,) = tiny_run["results"]
+    assert row["size"] == [32, 32] and row["input_shape"] == [1, 32, 32, 3]
+    assert row["params_trainable"] == 1876495  # erfnet_enc, 19 classes (pinned by the model tests)
+    inference = row["inference"]
+    for path in ("plain", "optimized"):
+        stats = inference[path]
+        assert stats["runs"] == 2 and stats["p10_s"] <= stats["median_s"] <= stats["p90_s"]
+        assert stats["flops_per_s"] == pytest.approx(row["flops"]["total"] / stats["median_s"])
+        assert stats["fraction_of_matmul"] == pytest.approx(stats["flops_per_s"] / inference["matmul"]["flops_per_s"])
+    assert inference["optimized"]["max_abs_output_difference"] <= 1e-4 * max(1.0, inference["optimized"]["max_abs_output"])
+    assert row["batch_norm_folding"] == {"batch_norm_before": 29, "batch_norm_after": 3, "folded": 26}
+    assert row["throughput"]["batch"] == 2
+    assert row["throughput"]["examples_per_s"] == pytest.approx(2 / row["throughput"]["median_s"])
+    assert "train_step" not in row
+    assert row["memory"]["process_peak_rss_bytes"] >= row["memory"]["model_peak_rss_bytes"] > 0
+    path = tmp_path / "out" / "run.json"
+    benchmark.write_json(tiny_run, str(path))
+    assert json.loads(path.read_text())["results"][0]["flops"] == row["flops"]
+
+
+def test_tiny_run_flops_equal_the_model_graph_count(tiny_run):
+    keras.utils.set_random_seed(0)
+    model = benchmark.build_model("erfnet_enc", 19)
+    expected = flops.model_flops(model, (1, 32, 32, 3))
+    assert tiny_run["results"][0]["flops"]["total"] == expected.total
+    # the convolutions dominate: 2·|out|·k·k·C_in summed by hand over ERFNet's layers at 32×32
+    conv = 2 * (16 * 16 * 9 * 3 * 13 + 8 * 8 * 9 * 16 * 48 + 4 * 4 * 9 * 64 * 64)  # the 3 downsampler convs
+    conv += 2 * (5 * 4 * 8 * 8 * 3 * 64 * 64 + 8 * 4 * 4 * 4 * 3 * 128 * 128)  # 3×1 / 1×3 convs of 13 units
+    conv += 2 * 4 * 4 * 128 * 19  # head
+    assert expected.multiply_add == conv
+
+
+def test_compare_and_table_output(tiny_run):
+    text = benchmark.compare(tiny_run, tiny_run)
+    assert "| erfnet_enc | 32×32 | 1.00 | 1.00 | 1.00 | - | 1.00 |" in text
+    assert "no (model, size) in common" in benchmark.compare(tiny_run, {"results": []})
+    table = benchmark.format_table(tiny_run)
+    assert "| erfnet_enc | 32×32 | 1.88 |" in table
+
+
+def _row(model, size, plain, optimized, total_flops, fraction=None):
+    return {
+        "model": model,
+        "size": list(size),
+        "flops": {"total": total_flops},
+        "inference": {
+            "plain": {"median_s": plain, "fraction_of_matmul": fraction},
+            "optimized": {"median_s": optimized, "fraction_of_matmul": fraction},
+        },
+    }
+
+
+def test_targets_from_results():
+    results = [
+        _row("ssma_erfnet_enc", (1024, 512), 2.0, 1.5, 88e9),
+        _row("rfbnet_erfnet_enc", (1024, 512), 1.6, 1.2, 60e9),
+        _row("erfnet_enc", (1024, 512), 0.4, 0.35, 43e9, fraction=0.9),
+        _row("rfbnet_erfnet_enc", (640, 480), 1.0, 1.0, 35e9),
+    ]
+    found = benchmark.targets(results)
+    (entry,) = found["rfbnet_vs_ssma"]
+    assert entry["plain_ratio"] == pytest.approx(1.25) and entry["optimized_ratio"] == pytest.approx(1.25)
+    assert entry["met"] and entry["ssma_flops"] == 88e9 and entry["rfbnet_flops"] == 60e9
+    assert found["erfnet_matmul_fraction"] == [{"size": [1024, 512], "plain": 0.9, "optimized": 0.9, "met": True}]
+    results[1]["inference"]["optimized"]["median_s"] = 3.0
+    assert not benchmark.targets(results)["rfbnet_vs_ssma"][0]["met"]
+
+
+# ------------------------------------------------------------------------------------------------ training, pipeline
+
+
+def _tiny_rgb_model(num_classes):
+    inp = keras.Input((None, None, 3), name="rgb")
+    return keras.Model(inp, layers.Conv2D(num_classes, 3, padding="same", name="head")(inp))
+
+
+def test_training_step_updates_the_weights():
+    model = _tiny_rgb_model(4)
+    before = model.get_weights()[0].copy()
+    inputs = {"rgb": random_inputs("erfnet_enc", 2, 8, 8)}
+    labels = random_labels(2, 8, 8, 4)
+    assert labels.dtype == np.int32 and set(np.unique(labels)) <= {0, 1, 2, 3, 255} and (labels == 255).any()
+    step = make_trainer(model, "erfnet_enc", 4)((inputs, labels))
+    loss = float(keras.ops.convert_to_numpy(step()))
+    assert np.isfinite(loss) and loss > 0
+    assert not np.allclose(model.get_weights()[0], before)
+    with pytest.raises(ValueError, match="must be a dict"):
+        make_trainer(model, "erfnet_enc", 4)((inputs["rgb"], labels))
+
+
+def test_pipeline_rates_plumbing(tmp_path, monkeypatch):
+    record_dir = pipeline_rate.synthetic_records(str(tmp_path / "records"), size=(32, 32), count=2)
+    delay = 0.05
+
+    def slow_trainer(model, model_name, num_classes, weight_decay=None):  # a step of known duration
+        def feed(batch_source):
+            iterator = iter(batch_source.repeat())
+            return lambda: (next(iterator), time.sleep(delay))
+
+        return feed
+
+    monkeypatch.setattr(pipeline_rate, "make_trainer", slow_trainer)
+    rates = pipeline_rate.pipeline_rates(record_dir, "erfnet_enc", batch_size=2, num_batches=2, train_steps=2)
+    assert rates["image_size"] == [32, 32] and rates["batch_size"] == 2
+    assert 0.5 * 2 / delay < rates["model_alone"] <= 2 / delay  # 2 examples per 50 ms step
+    assert rates["feeding_training"] <= 2 / delay
+    assert rates["bottleneck"] == ("pipeline" if rates["pipeline_alone"] < rates["model_alone"] else "model")
+    assert rates["overlap"] == pytest.approx(rates["feeding_training"] / min(rates["pipeline_alone"], rates["model_alone"]))
+
+
+def test_machine_description():
+    description = machine.describe_machine()
+    assert description["backend"] == keras.backend.backend()
+    assert description["versions"]["tensorflow"] == tf.__version__
+    assert description["logical_cores"] >= 1 and description["ram_bytes"] > 2**20
+    assert len(machine.load_average()) == 3
+    assert machine.peak_rss_bytes() > 2**20
+    assert machine.device_memory_peak_bytes() is None or machine.device_memory_peak_bytes() >= 0

@@ -1,0 +1,152 @@
+"""experiments/*.flags: every flagfile parses with the train binary's own flag definitions (all flags known and
+valid), names a registered model, has its documentation header, uses the paper's schedule for its row, and its
+--rgb_init/--depth_init point at the model_dirs of matching unimodal flagfiles.  Nothing is trained."""
+
+import glob
+import os
+
+import pytest
+from absl import flags
+
+from rfbnet_tf import train_flags
+from rfbnet_tf.models import MODEL_NAMES, is_multimodal
+from rfbnet_tf.training.run_setup import size_multiple
+from rfbnet_tf.training.stream_init import backbone_of
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXPERIMENTS = os.path.join(REPO, "experiments")
+FILES = sorted(glob.glob(os.path.join(EXPERIMENTS, "*.flags")))
+
+# Paper rows → flagfile stem (Tables I-IV).
+TABLE_ROWS = {
+    "II": ["cityscapes_erfnet_enc_rgb", "cityscapes_ssma_erfnet_enc", "cityscapes_rfbnet_erfnet_enc",
+           "cityscapes_adapnet_pp_rgb", "cityscapes_ssma_adapnet_pp", "cityscapes_rfbnet_adapnet_pp"],
+    "III": ["scannet_erfnet_enc_rgb", "scannet_erfnet_enc_depth", "scannet_ssma_erfnet_enc",
+            "scannet_ssma_erfnet_enc_shrink", "scannet_rfbnet_erfnet_enc_noshrink", "scannet_rfbnet_erfnet_enc"],
+    "IV": ["scannet_rfbnet_erfnet_enc_none", "scannet_rfbnet_erfnet_enc_g", "scannet_rfbnet_erfnet_enc_gt",
+           "scannet_rfbnet_erfnet_enc_gr"],
+    "I": ["scannet_adapnet_pp_rgb", "scannet_ssma_adapnet_pp", "scannet_rfbnet_adapnet_pp"],
+}
+# Table IV: (gates, add_point) per row; all with the depth shrunk (its G+R row equals Table III's 62.6).
+TABLE_IV = {"scannet_rfbnet_erfnet_enc_none": (False, None), "scannet_rfbnet_erfnet_enc_g": (True, None),
+            "scannet_rfbnet_erfnet_enc_gt": (True, "T"), "scannet_rfbnet_erfnet_enc_gr": (True, "R")}
+# Paper Sec. IV-B: (batch, steps) of ERFNetEnc; batch of AdapNet++ (unimodal 7, multimodal 6).
+SCHEDULE = {("erfnet_enc", False): (12, 100000), ("erfnet_enc", True): (9, 25000),
+            ("adapnet_pp", False): (7, None), ("adapnet_pp", True): (6, None)}
+WEIGHT_DECAY = {"erfnet_enc": 1e-4, "adapnet_pp": 5e-4}
+
+
+def _stem(path):
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def _parse(path):
+    """The resolved train config of a flagfile, parsed exactly as ``python -m rfbnet_tf.train`` does."""
+    values = flags.FlagValues()
+    train_flags.define_flags(values)
+    values(["train", f"--flagfile={path}"])  # absl: unknown flags and validator failures raise here
+    return train_flags.resolve_config(values)
+
+
+@pytest.fixture(scope="module")
+def configs():
+    cwd = os.getcwd()
+    os.chdir(REPO)  # flagfiles name paths relative to the repository root (nested --flagfile included)
+    try:
+        return {_stem(path): _parse(path) for path in FILES}
+    finally:
+        os.chdir(cwd)
+
+
+def test_every_paper_row_and_the_synthetic_default_exist():
+    stems = {_stem(path) for path in FILES}
+    for table, rows in TABLE_ROWS.items():
+        missing = [row for row in rows if row not in stems]
+        assert not missing, f"Table {table} rows without a flagfile: {missing}"
+    assert "synthetic" in stems
+
+
+def test_flagfiles_parse_with_known_valid_flags(configs):
+    assert set(configs) == {_stem(path) for path in FILES}
+    for stem, config in configs.items():
+        assert config["model"] in MODEL_NAMES, stem
+        multiple = size_multiple(config)
+        for key in ("image_size", "crop_size"):
+            if config[key] is not None:
+                assert all(v % multiple == 0 for v in config[key]), (stem, key, config[key], multiple)
+        expected_dir = "runs/scannet_rfbnet_erfnet_enc" if stem == "scannet_rfbnet_erfnet_enc_gr" else f"runs/{stem}"
+        assert config["model_dir"] == expected_dir, stem
+
+
+def test_header_documents_command_result_and_hardware():
+    for path in FILES:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+        header = []
+        for line in lines:
+            if not line.startswith("#"):
+                break
+            header.append(line)
+        text = "\n".join(header)
+        assert f"python -m rfbnet_tf.train --flagfile=experiments/{_stem(path)}.flags" in text, path
+        assert "Paper result:" in text and "Hardware" in text, path
+        assert not any(line.startswith("#") for line in lines[len(header):]), f"{path}: comments after the flags"
+
+
+def test_paper_schedule_per_row(configs):
+    for stem, config in configs.items():
+        if stem == "synthetic":
+            continue
+        backbone = backbone_of(config["model"])
+        batch, steps = SCHEDULE[(backbone, is_multimodal(config["model"]))]
+        assert config["batch_size"] == batch, stem
+        if steps is not None:
+            assert config["steps"] == steps, stem
+        assert config["weight_decay"] == pytest.approx(WEIGHT_DECAY[backbone]), stem
+        if backbone == "erfnet_enc":
+            assert config["learning_rate"] == pytest.approx(5e-4), stem
+        dataset = stem.split("_")[0]
+        assert config["record_dir"] == f"data/{dataset}", stem
+        if dataset == "scannet":
+            assert config["image_size"] == [480, 640] and config["crop_size"] is None, stem
+        else:
+            assert config["image_size"] == [512, 1024] and config["crop_size"] == [384, 768], stem
+
+
+def test_table_iv_settings_and_table_iii_shrink(configs):
+    for stem, (gates, add_point) in TABLE_IV.items():
+        options = configs[stem]["model_options"]
+        assert (options["gates"], options["add_point"], options["shrink_depth"]) == (gates, add_point, True), stem
+    assert configs["scannet_ssma_erfnet_enc"]["model_options"]["shrink_depth"] is False
+    assert configs["scannet_ssma_erfnet_enc_shrink"]["model_options"]["shrink_depth"] is True
+    assert configs["scannet_rfbnet_erfnet_enc_noshrink"]["model_options"]["shrink_depth"] is False
+    assert configs["scannet_rfbnet_erfnet_enc"]["model_options"]["shrink_depth"] is True
+
+
+def test_init_paths_point_at_matching_unimodal_runs(configs):
+    by_model_dir = {config["model_dir"]: config for stem, config in configs.items()
+                    if stem != "scannet_rfbnet_erfnet_enc_gr"}
+    for stem, config in configs.items():
+        multimodal = is_multimodal(config["model"])
+        for stream in ("rgb", "depth"):
+            init = config[f"{stream}_init"]
+            if not multimodal or stem == "synthetic":
+                assert init is None, (stem, stream)
+                continue
+            assert init in by_model_dir, f"{stem}: --{stream}_init={init} is no flagfile's model_dir"
+            source = by_model_dir[init]
+            assert not is_multimodal(source["model"]), (stem, stream)
+            assert backbone_of(source["model"]) == backbone_of(config["model"]), (stem, stream)
+            assert source["model_options"]["modality"] == stream, (stem, stream)
+            for key in ("record_dir", "image_size", "crop_size", "depth_input"):
+                assert source[key] == config[key], (stem, stream, key)
+            if stream == "depth":
+                assert source["model_options"]["depth_channels"] == config["model_options"]["depth_channels"]
+
+
+def test_synthetic_default_is_small(configs):
+    config = configs["synthetic"]
+    assert config["create_synthetic"] and config["record_dir"] == "data/synthetic"
+    assert config["image_size"] == [128, 160] and config["synthetic_size"] == [128, 160]
+    assert config["steps"] <= 500 and config["batch_size"] <= 8
+    assert config["rgb_init"] is None and config["depth_init"] is None

@@ -1,0 +1,339 @@
+"""The train binary and its pieces: loss, weight decay, poly schedule, flags, end-to-end runs on tiny records.
+
+End-to-end runs use 32x48 synthetic records (6 train / 2 val frames) and a handful of steps.
+"""
+
+import glob
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from absl import flags
+
+from rfbnet_tf import checkpoints, train_flags
+from rfbnet_tf.training import losses, optimization, run_setup, steps
+from rfbnet_tf.training.class_weights import median_frequency_weights, parse_class_weights
+from tests import train_fixtures
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+# ------------------------------------------------------------------------------------------ loss
+
+
+def test_cross_entropy_ignores_255_by_hand():
+    labels = np.array([[[0, 255], [1, 1]]])
+    logits = np.array([[[[2.0, 0.0], [100.0, -100.0]], [[0.0, 0.0], [1.0, 3.0]]]], np.float32)
+    a, b = math.log(1 + math.exp(-2)), math.log(2)  # -log softmax of the true class
+    assert float(losses.segmentation_loss(labels, logits)) == pytest.approx((2 * a + b) / 3, rel=1e-6)
+    # Class weights: Σ w·ce over the valid pixels divided by their number (TF1 SUM_BY_NONZERO_WEIGHTS).
+    weighted = losses.segmentation_loss(labels, logits, class_weights=[2.0, 0.5])
+    assert float(weighted) == pytest.approx((2 * a + 0.5 * b + 0.5 * a) / 3, rel=1e-6)
+    total, count = losses.cross_entropy_sums(labels, logits)
+    assert float(count) == 3 and float(total) == pytest.approx(2 * a + b, rel=1e-6)
+    assert float(losses.segmentation_loss(np.full((1, 2, 2), 255), logits)) == 0.0
+
+
+def test_aux_loss_weights():
+    assert losses.aux_loss_weights(1) == (1.0,)
+    assert losses.aux_loss_weights(3) == (1.0, 0.6, 0.5)
+
+
+def _tiny_model():
+    inputs = keras.Input((4, 4, 2))
+    x = keras.layers.Conv2D(3, 3, padding="same", name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
+    x = keras.layers.Dense(2, name="dense")(x)
+    model = keras.Model(inputs, x)
+    rng = np.random.default_rng(0)
+    for variable in model.weights:
+        variable.assign(rng.normal(size=variable.shape).astype("float32") + 0.5)
+    return model
+
+
+def test_weight_decay_is_half_lambda_sum_of_squared_kernels():
+    model = _tiny_model()
+    kernels = [model.get_layer("conv").kernel, model.get_layer("dw").kernel, model.get_layer("dense").kernel]
+    expected = 3e-3 * sum(float(np.sum(np.square(k.numpy()))) for k in kernels) / 2
+    assert sorted(v.path for v in losses.decayed_variables(model)) == sorted(k.path for k in kernels)
+    assert float(losses.l2_weight_decay(model, 3e-3)) == pytest.approx(expected, rel=1e-6)
+    with tf.GradientTape() as tape:
+        penalty = losses.l2_weight_decay(model, 3e-3)
+    gradients = tape.gradient(penalty, [kernels[0], model.get_layer("conv").bias])
+    np.testing.assert_allclose(gradients[0], 3e-3 * kernels[0].numpy(), rtol=1e-6)
+    assert gradients[1] is None  # biases are not decayed
+    with pytest.raises(ValueError, match="-1"):
+        losses.l2_weight_decay(model, -1)
+
+
+def test_train_step_adds_weight_decay_to_loss_and_gradient():
+    """One SGD step with and without decay from the same weights: loss differs by λΣ‖W‖²/2 and the kernels
+    by exactly -lr·λ·W."""
+    strategy = tf.distribute.get_strategy()
+    labels = np.array([[[0, 1, 255, 1]] * 4])
+    batch = (np.random.default_rng(1).normal(size=(1, 4, 4, 2)).astype("float32"), labels)
+    results, updated = {}, {}
+    for decay in (0.0, 0.01):
+        model = _tiny_model()
+        initial = model.get_layer("dense").kernel.numpy()
+        optimizer = keras.optimizers.SGD(learning_rate=0.1)
+        step = tf.Variable(0, dtype=tf.int64)
+        train_step = steps.make_train_step(model, optimizer, strategy, step, num_classes=2, weight_decay=decay,
+                                           modality="x")
+        results[decay] = train_step(iter(tf.data.Dataset.from_tensors(({"x": batch[0]}, batch[1]))))
+        updated[decay] = model.get_layer("dense").kernel.numpy()
+    expected_penalty = float(losses.l2_weight_decay(_tiny_model(), 0.01))
+    assert float(results[0.01]["weight_decay"]) == pytest.approx(expected_penalty, rel=1e-6)
+    assert float(results[0.01]["loss"] - results[0.0]["loss"]) == pytest.approx(expected_penalty, rel=1e-5)
+    assert float(results[0.0]["cross_entropy"]) == pytest.approx(float(results[0.01]["cross_entropy"]), rel=1e-6)
+    np.testing.assert_allclose(updated[0.01] - updated[0.0], -0.1 * 0.01 * initial, rtol=1e-4, atol=1e-7)
+    assert int(step.numpy()) == 1
+    assert int(np.sum(results[0.0]["confusion"])) == 12  # 16 pixels, 4 labelled 255
+
+
+# ------------------------------------------------------------------------------------------ schedule
+
+
+def test_poly_learning_rate():
+    schedule = optimization.poly_schedule(5e-4, 100, power=0.9)
+    for step in (0, 1, 10, 50, 99, 100):
+        assert float(schedule(step)) == pytest.approx(5e-4 * (1 - step / 100) ** 0.9, rel=1e-5, abs=1e-12)
+    assert float(schedule(150)) == 0.0
+    with pytest.raises(ValueError, match="0"):
+        optimization.poly_schedule(5e-4, 0)
+
+
+def test_median_frequency_weights():
+    # frequencies 0.1, 0.2, 0.7, 0 -> median of present (0.2) / f; absent class -> 0
+    np.testing.assert_allclose(median_frequency_weights([10, 20, 70, 0]), [2.0, 1.0, 0.2 / 0.7, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(parse_class_weights("1,2,3", 3), [1, 2, 3])
+    with pytest.raises(ValueError, match="3 values"):
+        parse_class_weights("1,2", 3)
+
+
+# ------------------------------------------------------------------------------------------ flags
+
+
+def _parse(*argv):
+    flag_values = flags.FlagValues()
+    train_flags.define_flags(flag_values)
+    flag_values(["train", "--record_dir=r", "--model_dir=m", *argv])
+    return flag_values
+
+
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["--batch_size=0"], "--batch_size=0"),
+        (["--learning_rate=-1"], "--learning_rate=-1"),
+        (["--image_size=32,x"], "--image_size"),
+        (["--crop_size=64"], "--crop_size"),
+        (["--model=erfnet_enc", "--gates=false"], "--gates=False does not apply"),
+        (["--image_size=32,48", "--crop_size=64,64"], "larger than --image_size"),
+        (["--model=nope"], "--model"),
+        (["--class_weights=1,a"], "--class_weights"),
+        (["--distribution_strategy=gpu"], "--distribution_strategy"),
+    ],
+)
+def test_bad_flags_fail_at_parse_time(argv, match):
+    with pytest.raises(flags.IllegalFlagValueError, match=match):
+        _parse(*argv)
+
+
+def test_flags_resolve_model_options_and_paper_weight_decay():
+    config = train_flags.resolve_config(_parse("--add_point=none", "--depth_input=depth", "--gates=false"))
+    assert config["model_options"] == {"depth_channels": 1, "shrink_depth": True, "gates": False,
+                                       "add_point": None, "combination": "ssma"}
+    assert config["weight_decay"] == 1e-4  # ERFNetEnc (Sec. IV-B)
+    assert train_flags.resolve_config({"record_dir": "r", "model_dir": "m", "model": "adapnet_pp"})[
+        "weight_decay"] == 5e-4
+    with pytest.raises(ValueError, match="--steps=0"):
+        train_flags.resolve_config({"record_dir": "r", "model_dir": "m", "steps": 0})
+    with pytest.raises(ValueError, match="--bogus"):
+        train_flags.resolve_config({"record_dir": "r", "model_dir": "m", "bogus": 1})
+
+
+# ------------------------------------------------------------------------------------------ end to end
+
+BASE = train_fixtures.TINY_RUN
+
+
+@pytest.fixture(scope="module")
+def record_dir(tmp_path_factory):
+    return train_fixtures.make_records(tmp_path_factory.mktemp("records"))
+
+
+@pytest.mark.parametrize(
+    "overrides, error, match",
+    [
+        (dict(record_dir="/does/not/exist"), FileNotFoundError, "does not exist"),
+        (dict(val_split="test", val_every=5), ValueError, "--val_split='test'"),
+        (dict(class_weights="1,2"), ValueError, "--class_weights='1.0,2.0'.*10 values"),
+        (dict(crop_size=[24, 48]), ValueError, "--crop_size=.*multiples of 16"),
+        (dict(rgb_init="/no/model"), FileNotFoundError, "--rgb_init='/no/model'"),
+    ],
+)
+def test_disk_checks_fail_before_work(record_dir, tmp_path, overrides, error, match):
+    flags_ = {**BASE, "record_dir": record_dir, "model_dir": str(tmp_path / "run"), "steps": 2, **overrides}
+    with pytest.raises(error, match=match):
+        run_setup.prepare_run(train_flags.resolve_config(flags_))
+    assert not os.path.exists(tmp_path / "run")
+
+
+def _events(directory):
+    """{tag: [(step, value or None)]} of the event files in ``directory``."""
+    found = {}
+    for path in glob.glob(os.path.join(directory, "events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(path):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                tensor = tf.make_ndarray(value.tensor)
+                scalar = float(tensor) if tensor.dtype != object and tensor.size == 1 else None
+                found.setdefault(value.tag, []).append((event.step, scalar))
+    return found
+
+
+@pytest.fixture(scope="module")
+def rfbnet_run(record_dir, unimodal_run, tmp_path_factory):
+    """rfbnet_erfnet_enc, 30 steps, its RGB encoder initialised from the unimodal run (two-stage training)."""
+    from rfbnet_tf.train import train
+
+    model_dir = str(tmp_path_factory.mktemp("rfbnet") / "run")
+    flags_ = dict(BASE, record_dir=record_dir, model_dir=model_dir, model="rfbnet_erfnet_enc", steps=30,
+                  learning_rate=2e-3, summary_every=5, checkpoint_every=15, val_every=30, image_summary_every=30,
+                  rgb_init=unimodal_run[1])
+    return train(flags_), model_dir
+
+
+def test_rfbnet_loss_falls_and_model_dir_is_complete(rfbnet_run):
+    summary, model_dir = rfbnet_run
+    losses_ = summary["losses"]
+    assert len(losses_) == 30 and summary["step"] == 30 and summary["start_step"] == 0
+    assert np.mean(losses_[-5:]) < 0.8 * np.mean(losses_[:5]), losses_
+    config = checkpoints.load_run_config(model_dir)
+    assert config["model"] == "rfbnet_erfnet_enc" and config["num_classes"] == 10
+    assert config["class_names"][0] == "floor" and config["image_size"] == [32, 48]
+    assert config["depth_input"] == "hha" and config["model_options"]["depth_channels"] == 3
+    assert checkpoints.checkpoint_step(checkpoints.latest_checkpoint(model_dir)) == 30
+    assert os.path.isfile(os.path.join(model_dir, "final.weights.h5"))
+    assert 0.0 <= summary["val_miou"] <= 1.0
+    train_events = _events(os.path.join(model_dir, "logs", "train"))
+    val_events = _events(os.path.join(model_dir, "logs", "val"))
+    for tag in ("loss/total", "loss/cross_entropy", "loss/weight_decay", "learning_rate", "miou", "iou/floor"):
+        assert tag in train_events, sorted(train_events)
+    for tag in ("miou", "loss/cross_entropy", "images/rgb", "images/depth", "images/ground_truth",
+                "images/prediction", "gates/G_Rin", "gates/G_Dout"):
+        assert tag in val_events, sorted(val_events)
+    # The learning rate logged at step 5 is the one step 5 used: poly at 4 of 30 steps.
+    learning_rate = dict(train_events["learning_rate"])[5]
+    assert learning_rate == pytest.approx(2e-3 * (1 - 4 / 30) ** 0.9, rel=1e-5)
+    # The last checkpoint and final.weights.h5 hold the same weights.
+    from_checkpoint, _, step = checkpoints.restore_model(model_dir)
+    from_final, _, final_step = checkpoints.restore_model(model_dir, "final")
+    assert step == final_step == 30
+    for a, b in zip(from_checkpoint.weights, from_final.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+_fast_graphs = pytest.fixture(scope="module", autouse=True)(train_fixtures.fast_graphs)
+
+
+@pytest.fixture(scope="module")
+def unimodal_run(tmp_path_factory):
+    """A model_dir of an RGB erfnet_enc laid out as the binary writes it (flags.json, final.weights.h5), with
+    random weights: the source of two-stage initialisation (no training needed to check the copy)."""
+    model_dir = str(tmp_path_factory.mktemp("unimodal") / "run")
+    os.makedirs(model_dir)
+    config = {"model": "erfnet_enc", "num_classes": 10, "model_options": {"modality": "rgb", "depth_channels": 3}}
+    model = checkpoints.build_from_run_config(config)
+    rng = np.random.default_rng(5)
+    for variable in model.trainable_weights:  # batch-norm moving statistics keep their valid initial values
+        variable.assign(rng.normal(size=variable.shape).astype("float32") * 0.05)
+    checkpoints.write_json_atomically(os.path.join(model_dir, "flags.json"), config)
+    checkpoints.save_weights_atomically(model, checkpoints.final_weights_path(model_dir))
+    return None, model_dir
+
+
+def test_two_stage_init_loads_the_unimodal_encoder(unimodal_run, rfbnet_run):
+    from rfbnet_tf.models import build_model
+    from rfbnet_tf.models.weight_transfer import _weight_layers
+    from rfbnet_tf.training.stream_init import initialize_streams
+
+    source_dir = unimodal_run[1]
+    summary, rfbnet_dir = rfbnet_run
+    assert len(summary["init"]["rgb"]["loaded"]) > 10 and "head" in summary["init"]["rgb"]["skipped"]
+    config = checkpoints.load_run_config(rfbnet_dir)
+    target = build_model(config["model"], config["num_classes"], **config["model_options"])
+    report = initialize_streams(target, config, {"rgb": source_dir, "depth": None})
+    source, _, _ = checkpoints.restore_model(source_dir)
+    source_layers, target_layers = dict(_weight_layers(source)), dict(_weight_layers(target))
+    assert report["rgb"]["loaded"] == summary["init"]["rgb"]["loaded"]
+    for name in report["rgb"]["loaded"]:
+        for a, b in zip(source_layers[name].get_weights(), target_layers[name].get_weights()):
+            np.testing.assert_array_equal(a, b)
+    assert any(name.startswith("rgb_s0_u") for name in report["rgb"]["loaded"])  # units inside the RFBs
+    with pytest.raises(ValueError, match="holds a 'rgb' model, not a 'depth' one"):
+        initialize_streams(target, config, {"depth": source_dir})
+    with pytest.raises(ValueError, match="multimodal model 'rfbnet_erfnet_enc'"):
+        initialize_streams(target, config, {"rgb": rfbnet_dir})
+    with pytest.raises(ValueError, match="no 'depth' stream"):
+        initialize_streams(source, checkpoints.load_run_config(source_dir), {"depth": source_dir})
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(record_dir, tmp_path):
+    from rfbnet_tf.train import train
+
+    model_dir = str(tmp_path / "nan")
+    flags_ = dict(BASE, record_dir=record_dir, model_dir=model_dir, model="erfnet_enc", modality="depth",
+                  depth_input="depth", steps=10, checkpoint_every=1, learning_rate=1e30)
+    with pytest.raises(FloatingPointError, match=r"at step (\d+)") as error:
+        train(flags_)
+    failed_at = int(error.value.args[0].split("at step ")[1].split(":")[0])
+    assert 2 <= failed_at <= 10
+    latest = checkpoints.latest_checkpoint(model_dir)
+    assert checkpoints.checkpoint_step(latest) == failed_at - 1 and latest in error.value.args[0]
+    model, _, _ = checkpoints.restore_model(model_dir)
+    assert all(np.all(np.isfinite(w.numpy())) for w in model.weights)
+    assert not os.path.exists(os.path.join(model_dir, "final.weights.h5"))
+
+
+def test_resume_refuses_another_model(record_dir, rfbnet_run):
+    with pytest.raises(ValueError, match="model='rfbnet_erfnet_enc'.*model='erfnet_enc'"):
+        run_setup.prepare_run(train_flags.resolve_config(
+            dict(BASE, record_dir=record_dir, model_dir=rfbnet_run[1], model="erfnet_enc", steps=2)))
+
+
+def test_mirrored_strategy_on_two_logical_cpus(record_dir, tmp_path):
+    model_dir = str(tmp_path / "mirrored")
+    flags_ = dict(BASE, record_dir=record_dir, model_dir=model_dir, model="erfnet_enc", modality="depth",
+                  depth_input="depth", steps=3, checkpoint_every=3, distribution_strategy="mirrored")
+    code = train_fixtures.SUBPROCESS_PRELUDE + textwrap.dedent(f"""
+        import json
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from rfbnet_tf import train
+        from rfbnet_tf.training import distribution
+        built = []
+        original = distribution.synchronize_batch_norm
+        distribution.synchronize_batch_norm = lambda model: built.append(model) or original(model)
+        summary = train.train({flags_!r})
+        layers = distribution.batch_norm_layers(built[0])
+        summary["bn_layers"] = len(layers)
+        summary["bn_synchronized"] = all(layer.synchronized for layer in layers)
+        print("SUMMARY" + json.dumps({{k: v for k, v in summary.items() if k != "init"}}))
+    """)
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=400)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout.split("SUMMARY", 1)[1])
+    assert summary["num_replicas"] == 2 and summary["step"] == 3
+    assert summary["bn_layers"] > 10 and summary["bn_synchronized"]
+    assert all(np.isfinite(summary["losses"]))
+    assert checkpoints.checkpoint_step(checkpoints.latest_checkpoint(model_dir)) == 3
