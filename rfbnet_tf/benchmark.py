@@ -8,6 +8,8 @@ family at 1024×512 and 640×480, the AdapNet++ family at 768×384):
 * FLOPs counted from the traced TensorFlow graph at batch 1 (``rfbnet_tf.profiling.flops``: per-op rules on the
   concrete function's static shapes; a multiply-add = 2 FLOPs); null under other backends unless
   ``--flops_json`` (default: ``--compare_json``) names a previous TensorFlow JSON to take them from;
+* the pairs of ``--head_to_head`` (default SSMA(ERFNetEnc) vs RFBNet(ERFNetEnc), the paper's speed claim) also
+  side by side: both models timed interleaved, so a load change on a shared machine cannot favour either;
 * inference latency at batch 1 of the plain path and of the optimised path (BN folded + XLA,
   ``rfbnet_tf.profiling.inference_graph``): ``--warmup`` untimed calls, then median, p10, p90 over ``--runs``
   runs, interleaved round-robin with the reference matrix product (``--matmul_size``) so that the model's
@@ -44,6 +46,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 
 import keras
 import numpy as np
@@ -87,6 +90,14 @@ def parse_size(text):
     if width < 1 or height < 1:
         raise ValueError(f"size must be two positive ints WIDTHxHEIGHT, received {text!r}")
     return width, height
+
+
+def parse_pair(text):
+    """``"a:b"`` → ``("a", "b")``, both model names."""
+    parts = tuple(str(text).split(":"))
+    if len(parts) != 2:
+        raise ValueError(f"head-to-head pair must be MODEL_A:MODEL_B, received {text!r}")
+    return tuple(check_models(parts))
 
 
 def check_models(models):
@@ -216,20 +227,37 @@ def _op_profile(model, model_name, width, height, top=12):
 
 
 def benchmark_model(model_name, sizes, settings, matmul, reference_table=None, reference_path=None, log=print):
-    """Every measurement of one model at each size; returns a list of result dicts (one per size)."""
+    """Every measurement of one model at each size; returns a list of result dicts (one per size).
+
+    Each row's ``wall_seconds`` tells where the benchmark's own time went (building and folding the model are
+    counted in its first size's row).
+    """
+    clock = time.perf_counter()
+
+    def lap(phases, name):
+        nonlocal clock
+        now = time.perf_counter()
+        phases[name] = round(now - clock, 2)
+        clock = now
+
+    setup = {}
     keras.utils.set_random_seed(settings["seed"])
     model = build_model(model_name, settings["num_classes"])
     trainable = int(sum(np.prod(v.shape) for v in model.trainable_variables))
     total = int(sum(np.prod(v.shape) for v in model.variables))
+    lap(setup, "build")
     folded, fold_info = (optimized_model(model) if settings["optimized"] else (None, None))
+    lap(setup, "fold_batch_norm")
     rows = []
     machine.reset_peak_rss()
     machine.reset_device_memory_peak()
     for width, height in sizes:
+        phases = dict(setup) if not rows else {}
         load = machine.load_average()
         log(f"[benchmark] {model_name} {width}x{height} (load average {load})")
         flops, flops_source = _count_flops(model, model_name, width, height, reference_table or {}, reference_path)
         flops_total = None if flops is None else flops["total"]
+        lap(phases, "flops")
         inputs = random_inputs(model_name, 1, height, width)
         row = {
             "model": model_name,
@@ -243,19 +271,24 @@ def benchmark_model(model_name, sizes, settings, matmul, reference_table=None, r
             "load_average_start": load,
             "batch_norm_folding": fold_info,
             "inference": _measure_inference(model, folded, inputs, flops_total, settings, matmul),
+            "wall_seconds": phases,
         }
+        lap(phases, "inference")
         if settings["throughput_batch"] > 0:
             row["throughput"] = _measure_throughput(model, folded, model_name, width, height, flops_total, settings)
+            lap(phases, "throughput")
         if settings["profile"] and keras.backend.backend() == "tensorflow":
             row["op_profile"] = {"plain": _op_profile(model, model_name, width, height)}
             if folded is not None:
                 row["op_profile"]["folded"] = _op_profile(folded, model_name, width, height)
+            lap(phases, "op_profile")
         rows.append(row)
     if settings["train_batch"] > 0:
         # Last: a training step changes the weights and builds optimizer state. At the model's first size only
         # unless --train_all_sizes (tracing a training step costs far more than timing it).
         for row, (width, height) in list(zip(rows, sizes))[: None if settings["train_all_sizes"] else 1]:
             row["train_step"] = _measure_train_step(model, model_name, width, height, settings["num_classes"], settings)
+            lap(row["wall_seconds"], "train_step")
     for row in rows:
         row["memory"] = {
             "process_peak_rss_bytes": machine.peak_rss_bytes(),  # whole run so far
@@ -268,11 +301,50 @@ def benchmark_model(model_name, sizes, settings, matmul, reference_table=None, r
     return rows
 
 
-def targets(results):
+def head_to_head(pair, sizes, settings, matmul, log=print):
+    """Two models measured side by side: both built at once and timed interleaved round-robin with the matrix
+    product (plain and optimised paths), so that load changes on a shared machine hit both alike.
+
+    Returns one dict per size: ``{"models": [a, b], "size", "<model>": {"plain", "optimized"} stats,
+    "ratio": {"plain", "optimized"}}`` with ratio = latency(a) / latency(b) (> 1: ``b`` is faster).
+    """
+    first, second = check_models(pair)
+    models, folded = {}, {}
+    for name in (first, second):
+        keras.utils.set_random_seed(settings["seed"])
+        models[name] = build_model(name, settings["num_classes"])
+        if settings["optimized"]:
+            folded[name] = optimized_model(models[name])[0]
+    rows = []
+    for width, height in sizes:
+        log(f"[benchmark] head to head {first} vs {second} {width}x{height} (load average {machine.load_average()})")
+        callables = {"matmul": matmul}
+        for name in (first, second):
+            inputs = random_inputs(name, 1, height, width)
+            callables[f"{name}/plain"] = plain_inference(models[name], inputs)
+            if name in folded:
+                callables[f"{name}/optimized"] = optimized_inference(folded[name], inputs, settings["jit_compile"])
+        stats = time_interleaved(callables, warmup=settings["warmup"], runs=settings["runs"])
+        row = {"models": [first, second], "size": [width, height], "matmul": stats["matmul"], "ratio": {}}
+        for name in (first, second):
+            row[name] = {path: stats[f"{name}/{path}"] for path in ("plain", "optimized") if f"{name}/{path}" in stats}
+        for path in row[second]:
+            row["ratio"][path] = row[first][path]["median_s"] / row[second][path]["median_s"]
+        rows.append(row)
+    del models, folded
+    keras.backend.clear_session()
+    gc.collect()
+    return rows
+
+
+def targets(results, head_to_head_rows=()):
     """The speed targets of the brief, evaluated on ``results``.
 
     * ``rfbnet_vs_ssma``: per size, latency(ssma_erfnet_enc) / latency(rfbnet_erfnet_enc) (> 1: RFBNet faster),
-      both paths, with both models' FLOPs;
+      both paths, with both models' FLOPs: ``{path}_ratio`` from the per-model measurements (taken minutes apart,
+      so load changes distort it), ``{path}_load_normalized_ratio`` = the same with each latency multiplied by the
+      matrix product's FLOP/s measured interleaved with it, and ``{path}_head_to_head_ratio`` from
+      ``head_to_head`` (both models interleaved; decides ``met`` when present);
     * ``erfnet_matmul_fraction``: erfnet_enc's achieved FLOP/s / the matrix product's at 1024×512 (≥ 0.6 wanted).
     """
     by_key = {(r["model"], tuple(r["size"])): r for r in results}
@@ -283,10 +355,22 @@ def targets(results):
             entry = {"size": list(size)}
             for path in ("plain", "optimized"):
                 if path in row["inference"] and path in ssma["inference"]:
-                    entry[f"{path}_ratio"] = ssma["inference"][path]["median_s"] / row["inference"][path]["median_s"]
+                    a, b = ssma["inference"], row["inference"]
+                    entry[f"{path}_ratio"] = a[path]["median_s"] / b[path]["median_s"]
+                    if "matmul" in a and "matmul" in b:
+                        entry[f"{path}_load_normalized_ratio"] = (a[path]["median_s"] * a["matmul"]["flops_per_s"]) / (
+                            b[path]["median_s"] * b["matmul"]["flops_per_s"]
+                        )
+            for h2h in head_to_head_rows:
+                if h2h["models"] == ["ssma_erfnet_enc", "rfbnet_erfnet_enc"] and tuple(h2h["size"]) == size:
+                    for path, ratio in h2h["ratio"].items():
+                        entry[f"{path}_head_to_head_ratio"] = ratio
             entry["ssma_flops"] = (ssma["flops"] or {}).get("total")
             entry["rfbnet_flops"] = (row["flops"] or {}).get("total")
-            entry["met"] = entry.get("optimized_ratio", entry.get("plain_ratio", 0)) > 1.0
+            decisive = [k for k in ("optimized_head_to_head_ratio", "plain_head_to_head_ratio",
+                                    "optimized_load_normalized_ratio", "optimized_ratio", "plain_ratio") if k in entry]
+            entry["decided_by"] = decisive[0] if decisive else None
+            entry["met"] = bool(decisive) and entry[decisive[0]] > 1.0
             out["rfbnet_vs_ssma"].append(entry)
         if name == "erfnet_enc" and size == (1024, 512):
             entry = {"size": list(size)}
@@ -314,6 +398,7 @@ def run_benchmark(
     optimized=True,
     jit_compile=None,
     profile=False,
+    head_to_head_pairs=(("ssma_erfnet_enc", "rfbnet_erfnet_enc"),),
     pipeline=False,
     record_dir=None,
     pipeline_model="rfbnet_erfnet_enc",
@@ -328,10 +413,11 @@ def run_benchmark(
 ):
     """Run the benchmark (see the module docstring); returns the JSON-ready result dict.
 
-    ``sizes``: list of (W, H) applied to every model (default: each family's sizes). ``throughput_batch=0`` /
-    ``train_batch=0`` skip those measurements. ``jit_compile``: XLA in the optimised path (default: on under
-    TensorFlow). ``flops_reference``: path of a previous TensorFlow JSON whose FLOPs are reused under other
-    backends. ``pipeline_size``: (h, w) of the synthetic records made when ``record_dir`` is None.
+    ``sizes``: list of (W, H) applied to every model (default: each family's sizes). ``head_to_head_pairs``:
+    pairs of models also measured side by side (``head_to_head``) at their common sizes when both are requested.
+    ``throughput_batch=0`` / ``train_batch=0`` skip those measurements. ``jit_compile``: XLA in the optimised path
+    (default: on under TensorFlow). ``flops_reference``: path of a previous TensorFlow JSON whose FLOPs are reused
+    under other backends. ``pipeline_size``: (h, w) of the synthetic records made when ``record_dir`` is None.
     """
     models = check_models(models if models is not None else MODEL_NAMES)
     sizes = [tuple(s) for s in sizes] if sizes else None
@@ -384,9 +470,16 @@ def run_benchmark(
     result["results"] = []
     for name in models:
         result["results"].extend(
-            benchmark_model(name, per_model_sizes[name], settings, matmul, _flops_lookup(reference), flops_reference, log)
+            benchmark_model(
+                name, per_model_sizes[name], settings, matmul, _flops_lookup(reference), flops_reference, log
+            )
         )
-    result["targets"] = targets(result["results"])
+    result["head_to_head"] = []
+    for pair in head_to_head_pairs or ():
+        if all(name in models for name in pair):
+            common = [size for size in per_model_sizes[pair[0]] if size in per_model_sizes[pair[1]]]
+            result["head_to_head"].extend(head_to_head(pair, common, settings, matmul, log))
+    result["targets"] = targets(result["results"], result["head_to_head"])
     if pipeline:
         result["pipeline"] = _pipeline(record_dir, pipeline_model, pipeline_size, pipeline_examples, pipeline_batch,
                                        pipeline_batches, pipeline_steps, seed, log)
@@ -436,7 +529,8 @@ def format_table(result):
         opt = inf.get("optimized")
         thr = row.get("throughput")
         train = row.get("train_step")
-        memory = row.get("memory", {}).get("model_peak_rss_bytes") or row.get("memory", {}).get("process_peak_rss_bytes")
+        memory = row.get("memory", {})
+        memory = memory.get("model_peak_rss_bytes") or memory.get("process_peak_rss_bytes")
         cells = (
             row["model"],
             f"{row['size'][0]}×{row['size'][1]}",
@@ -457,12 +551,22 @@ def format_table(result):
         f"matrix product {ref['n']}×{ref['n']} fp32: {ref['flops_per_s'] / 1e9:.1f} GFLOP/s standalone; "
         f"load average start {result['load_average_start']} end {result.get('load_average_end')}"
     )
+    for row in result.get("head_to_head", []):
+        a, b = row["models"]
+        cells = ", ".join(
+            f"{path} {row[a][path]['median_s'] * 1e3:.0f} vs {row[b][path]['median_s'] * 1e3:.0f} ms ({ratio:.2f}×)"
+            for path, ratio in row["ratio"].items()
+        )
+        lines.append(f"head to head at {row['size'][0]}×{row['size'][1]}, {a} vs {b} (interleaved): {cells}")
     for entry in result["targets"]["rfbnet_vs_ssma"]:
-        ratios = ", ".join(f"{k.split('_')[0]} {v:.2f}×" for k, v in entry.items() if k.endswith("_ratio"))
+        ratios = ", ".join(
+            f"{k[: -len('_ratio')]} {v:.2f}×" for k, v in entry.items() if k.endswith("_ratio")
+        )
         lines.append(
             f"target rfbnet_erfnet_enc faster than ssma_erfnet_enc at {entry['size'][0]}×{entry['size'][1]}: "
             f"latency ratio ssma/rfbnet {ratios}; GFLOPs {(entry['rfbnet_flops'] or 0) / 1e9:.1f} vs "
-            f"{(entry['ssma_flops'] or 0) / 1e9:.1f} → {'met' if entry['met'] else 'NOT met'}"
+            f"{(entry['ssma_flops'] or 0) / 1e9:.1f} → {'met' if entry['met'] else 'NOT met'} "
+            f"(decided by {entry['decided_by']})"
         )
     for entry in result["targets"]["erfnet_matmul_fraction"]:
         lines.append(
@@ -510,7 +614,8 @@ def compare(result, previous):
             _ratio(get(row, "train_step", "median_s"), get(old, "train_step", "median_s")),
             _ratio(get(row, "inference", "matmul", "flops_per_s"), get(old, "inference", "matmul", "flops_per_s")),
         )
-        cells = [row["model"], f"{row['size'][0]}×{row['size'][1]}"] + ["-" if v is None else f"{v:.2f}" for v in values]
+        cells = [row["model"], f"{row['size'][0]}×{row['size'][1]}"]
+        cells += ["-" if v is None else f"{v:.2f}" for v in values]
         lines.append("| " + " | ".join(cells) + " |")
     if not matched:
         lines.append("(no (model, size) in common with the previous run)")
@@ -562,6 +667,8 @@ def define_flags(flag_values=None):
     flags.DEFINE_boolean("optimized", True, "Also time the optimised inference path (BN folded + XLA).", **on)
     flags.DEFINE_boolean("jit_compile", None, "XLA in the optimised path (default: on under TensorFlow).", **on)
     flags.DEFINE_boolean("profile", False, "Per-op-type time of each model's graph (TensorFlow).", **on)
+    flags.DEFINE_list("head_to_head", ["ssma_erfnet_enc:rfbnet_erfnet_enc"], "Pairs A:B of models also timed side "
+                      "by side (interleaved) at their common sizes when both are benchmarked; empty disables.", **on)
     flags.DEFINE_boolean("pipeline", False, "Measure the input pipeline alone and feeding training.", **on)
     flags.DEFINE_string("record_dir", None, "Prepared records for --pipeline (default: tiny synthetic records in a "
                         "temporary directory).", **on)
@@ -608,6 +715,7 @@ def main(argv, flag_values=None):
             optimized=f.optimized,
             jit_compile=f.jit_compile,
             profile=f.profile,
+            head_to_head_pairs=[parse_pair(p) for p in f.head_to_head],
             pipeline=f.pipeline,
             record_dir=f.record_dir,
             pipeline_model=f.pipeline_model,

@@ -32,6 +32,7 @@ Reload::
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import shutil
@@ -118,6 +119,20 @@ def save_module(module: serving.ServingModule, export_dir, *, config=None, step=
     return export_dir
 
 
+def run_summary(model_dir) -> str:
+    """Closing lines of the main job: the evaluated mIoU (if evaluate ran) and where the TensorBoard logs are."""
+    lines = []
+    for name in sorted(os.listdir(os.path.join(model_dir, "eval"))) if os.path.isdir(os.path.join(model_dir, "eval")) else []:
+        if name.endswith(".json"):
+            with open(os.path.join(model_dir, "eval", name), encoding="utf-8") as f:
+                result = json.load(f)
+            if result.get("miou") is not None:
+                lines.append(f"mIoU ({name[:-5]}): {100 * result['miou']:.2f}%")
+    logs = os.path.join(model_dir, "logs")
+    lines.append(f"TensorBoard logs: {logs}  (pip install tensorboard; tensorboard --logdir {logs})")
+    return "\n".join(lines)
+
+
 def export_model(model_dir, export_dir=None, *, checkpoint=None, size_policy=None, overwrite=False,
                  verify=True) -> str:
     """Export the trained run in ``model_dir`` as a SavedModel; returns the export directory.
@@ -172,6 +187,7 @@ def main(argv):
         path = export_model(FLAGS.model_dir, FLAGS.export_dir, checkpoint=FLAGS.checkpoint,
                             size_policy=FLAGS.size_policy, overwrite=FLAGS.overwrite, verify=FLAGS.verify)
         print(f"SavedModel written to {path}")
+        print(run_summary(FLAGS.model_dir))
     except (FileNotFoundError, FileExistsError) as error:  # a missing / existing path: the message says it all
         logging.error("%s", error)
         sys.exit(1)

@@ -98,6 +98,9 @@ def test_size_and_model_arguments():
         benchmark.sizes_for("rfbnet_adapnet_pp", [(48, 32)])
     with pytest.raises(ValueError, match="unknown model"):
         benchmark.check_models(["resnet"])
+    assert benchmark.parse_pair("ssma_erfnet_enc:rfbnet_erfnet_enc") == ("ssma_erfnet_enc", "rfbnet_erfnet_enc")
+    with pytest.raises(ValueError, match="MODEL_A:MODEL_B, received 'erfnet_enc'"):
+        benchmark.parse_pair("erfnet_enc")
 
 
 def test_binary_rejects_bad_flags_before_any_work():
@@ -138,11 +141,13 @@ def test_tiny_run_json_fields(tiny_run, tmp_path):
         assert stats["runs"] == 2 and stats["p10_s"] <= stats["median_s"] <= stats["p90_s"]
         assert stats["flops_per_s"] == pytest.approx(row["flops"]["total"] / stats["median_s"])
         assert stats["fraction_of_matmul"] == pytest.approx(stats["flops_per_s"] / inference["matmul"]["flops_per_s"])
-    assert inference["optimized"]["max_abs_output_difference"] <= 1e-4 * max(1.0, inference["optimized"]["max_abs_output"])
+    optimized = inference["optimized"]
+    assert optimized["max_abs_output_difference"] <= 1e-4 * max(1.0, optimized["max_abs_output"])
     assert row["batch_norm_folding"] == {"batch_norm_before": 29, "batch_norm_after": 3, "folded": 26}
     assert row["throughput"]["batch"] == 2
     assert row["throughput"]["examples_per_s"] == pytest.approx(2 / row["throughput"]["median_s"])
-    assert "train_step" not in row
+    assert "train_step" not in row and tiny_run["head_to_head"] == []
+    assert {"build", "fold_batch_norm", "flops", "inference", "throughput"} <= set(row["wall_seconds"])
     assert row["memory"]["process_peak_rss_bytes"] >= row["memory"]["model_peak_rss_bytes"] > 0
     path = tmp_path / "out" / "run.json"
     benchmark.write_json(tiny_run, str(path))
@@ -169,7 +174,7 @@ def test_compare_and_table_output(tiny_run):
     assert "| erfnet_enc | 32×32 | 1.88 |" in table
 
 
-def _row(model, size, plain, optimized, total_flops, fraction=None):
+def _row(model, size, plain, optimized, total_flops, fraction=None, matmul=1e11):
     return {
         "model": model,
         "size": list(size),
@@ -177,13 +182,14 @@ def _row(model, size, plain, optimized, total_flops, fraction=None):
         "inference": {
             "plain": {"median_s": plain, "fraction_of_matmul": fraction},
             "optimized": {"median_s": optimized, "fraction_of_matmul": fraction},
+            "matmul": {"flops_per_s": matmul},
         },
     }
 
 
 def test_targets_from_results():
     results = [
-        _row("ssma_erfnet_enc", (1024, 512), 2.0, 1.5, 88e9),
+        _row("ssma_erfnet_enc", (1024, 512), 2.0, 1.5, 88e9, matmul=5e10),  # measured under heavier load
         _row("rfbnet_erfnet_enc", (1024, 512), 1.6, 1.2, 60e9),
         _row("erfnet_enc", (1024, 512), 0.4, 0.35, 43e9, fraction=0.9),
         _row("rfbnet_erfnet_enc", (640, 480), 1.0, 1.0, 35e9),
@@ -191,10 +197,16 @@ def test_targets_from_results():
     found = benchmark.targets(results)
     (entry,) = found["rfbnet_vs_ssma"]
     assert entry["plain_ratio"] == pytest.approx(1.25) and entry["optimized_ratio"] == pytest.approx(1.25)
-    assert entry["met"] and entry["ssma_flops"] == 88e9 and entry["rfbnet_flops"] == 60e9
+    # latency × the matmul rate measured with it: 1.5·5e10 / (1.2·1e11)
+    assert entry["optimized_load_normalized_ratio"] == pytest.approx(0.625)
+    assert not entry["met"] and entry["decided_by"] == "optimized_load_normalized_ratio"
+    assert entry["ssma_flops"] == 88e9 and entry["rfbnet_flops"] == 60e9
     assert found["erfnet_matmul_fraction"] == [{"size": [1024, 512], "plain": 0.9, "optimized": 0.9, "met": True}]
-    results[1]["inference"]["optimized"]["median_s"] = 3.0
-    assert not benchmark.targets(results)["rfbnet_vs_ssma"][0]["met"]
+    side_by_side = [{"models": ["ssma_erfnet_enc", "rfbnet_erfnet_enc"], "size": [1024, 512],
+                     "ratio": {"plain": 1.3, "optimized": 1.4}}]
+    entry = benchmark.targets(results, side_by_side)["rfbnet_vs_ssma"][0]
+    assert entry["optimized_head_to_head_ratio"] == 1.4 and entry["plain_head_to_head_ratio"] == 1.3
+    assert entry["met"] and entry["decided_by"] == "optimized_head_to_head_ratio"
 
 
 # ------------------------------------------------------------------------------------------------ training, pipeline
@@ -236,7 +248,8 @@ def test_pipeline_rates_plumbing(tmp_path, monkeypatch):
     assert 0.5 * 2 / delay < rates["model_alone"] <= 2 / delay  # 2 examples per 50 ms step
     assert rates["feeding_training"] <= 2 / delay
     assert rates["bottleneck"] == ("pipeline" if rates["pipeline_alone"] < rates["model_alone"] else "model")
-    assert rates["overlap"] == pytest.approx(rates["feeding_training"] / min(rates["pipeline_alone"], rates["model_alone"]))
+    slower = min(rates["pipeline_alone"], rates["model_alone"])
+    assert rates["overlap"] == pytest.approx(rates["feeding_training"] / slower)
 
 
 def test_machine_description():
@@ -247,3 +260,23 @@ def test_machine_description():
     assert len(machine.load_average()) == 3
     assert machine.peak_rss_bytes() > 2**20
     assert machine.device_memory_peak_bytes() is None or machine.device_memory_peak_bytes() >= 0
+
+
+def test_head_to_head_times_both_models_interleaved(monkeypatch):
+    def tiny_model(name, num_classes):  # stand-ins: a cheap model and one 8× wider
+        inp = keras.Input((None, None, 3), name="rgb")
+        width = 4 if name == "erfnet_enc" else 32
+        return keras.Model(inp, layers.Conv2D(num_classes, 1)(layers.Conv2D(width, 3, padding="same")(inp)))
+
+    monkeypatch.setattr(benchmark, "build_model", tiny_model)
+    settings = {"seed": 0, "num_classes": 3, "optimized": True, "jit_compile": False, "warmup": 1, "runs": 2}
+    calls = []
+    matmul = lambda: calls.append("matmul")  # noqa: E731
+    (row,) = benchmark.head_to_head(("erfnet_enc", "adapnet_pp"), [(32, 32)], settings, matmul, log=lambda *_: 0)
+    assert calls == ["matmul"] * 3  # one warm-up + one call per round, in the same rounds as the models
+    assert row["models"] == ["erfnet_enc", "adapnet_pp"] and row["size"] == [32, 32]
+    assert set(row["erfnet_enc"]) == {"plain", "optimized"} and row["erfnet_enc"]["plain"]["runs"] == 2
+    for path in ("plain", "optimized"):
+        assert row["ratio"][path] == pytest.approx(
+            row["erfnet_enc"][path]["median_s"] / row["adapnet_pp"][path]["median_s"]
+        )

@@ -153,3 +153,14 @@ def test_clear_errors(run, tmp_path):
         serving.input_spec(config | {"image_size": [40, 56]}, "resize")
     with pytest.raises(ValueError, match="needs the run's image_size"):
         serving.input_spec(config | {"image_size": None}, "resize")
+
+
+def test_run_summary_reports_miou_and_log_dir(tmp_path):
+    import json
+
+    from rfbnet_tf.export import run_summary
+
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "val.json").write_text(json.dumps({"miou": 0.3851}))
+    text = run_summary(str(tmp_path))
+    assert "mIoU (val): 38.51%" in text and str(tmp_path / "logs") in text

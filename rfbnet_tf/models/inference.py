@@ -71,7 +71,11 @@ def _preact_sites(layer):
 
 def _easpp_sites(layer):
     names = sorted(n[: -len("_conv")] for n in vars(layer) if n.endswith("_conv") and not n.startswith("_"))
-    return [FoldSite((f"{n}_conv",), f"{n}_bn") for n in names if isinstance(getattr(layer, f"{n}_bn", None), layers.BatchNormalization)]
+    return [
+        FoldSite((f"{n}_conv",), f"{n}_bn")
+        for n in names
+        if isinstance(getattr(layer, f"{n}_bn", None), layers.BatchNormalization)
+    ]
 
 
 def _gfu_sites(layer):
@@ -89,7 +93,9 @@ FOLD_RULES = {
     GatedFusionUnit: _gfu_sites,
     SSMABlock: _ssma_sites,
 }
-"""Composite layer class → the conv → BN pairs its ``call`` contains (read from each layer's ``call``)."""
+"""Composite layer class → the conv → BN pairs its ``call`` contains (read from each layer's ``call``; a change
+there that breaks a rule makes ``tests/test_inference_graph.py`` fail). A composite layer without a rule keeps its
+BNs: always correct, only slower."""
 
 NESTED_UNITS = {ResidualFusionBlock: ("rgb_unit", "depth_unit", "gfu")}
 """Composite layers that own other composite layers; units inside an RFB keep their tap convolution unfolded."""
@@ -184,7 +190,9 @@ def _fold_site(parent, site):
         _replace_sublayer(parent, attribute, _folded_conv_layer(conv, scale[part], shift[part]))
         start += cout
     if start != scale.shape[0]:
-        raise ValueError(f"{parent.name}: convs {site.convs} give {start} channels, BN {site.bn!r} has {scale.shape[0]}")
+        raise ValueError(
+            f"{parent.name}: convs {site.convs} give {start} channels, BN {site.bn!r} has {scale.shape[0]}"
+        )
     _replace_sublayer(parent, site.bn, FoldedBatchNorm(name=bn.name))
 
 

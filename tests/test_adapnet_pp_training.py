@@ -1,0 +1,74 @@
+"""The AdapNet++ family end to end (issue: AdapNet++, SSMA(AdapNet++), RFBNet(AdapNet++)): a few training steps on
+tiny synthetic records, two-stage initialisation from a unimodal AdapNet++ run, checkpoint restore, export."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from rfbnet_tf import checkpoints
+from rfbnet_tf.models.weight_transfer import _weight_layers
+from tests import train_fixtures
+
+_fast_graphs = pytest.fixture(scope="module", autouse=True)(train_fixtures.fast_graphs)
+
+RUN = dict(train_fixtures.TINY_RUN, batch_size=1, steps=2, checkpoint_every=2, summary_every=1,
+           image_size=[64, 64], learning_rate=1e-4)
+
+
+@pytest.fixture(scope="module")
+def record_dir(tmp_path_factory):
+    from rfbnet_tf.prepare_data import prepare
+
+    path = str(tmp_path_factory.mktemp("records64"))
+    prepare("synthetic", path, synthetic_train=3, synthetic_val=1, synthetic_size=(64, 64), num_workers=1,
+            progress=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def unimodal_dir(record_dir, tmp_path_factory):
+    from rfbnet_tf.train import train
+
+    model_dir = str(tmp_path_factory.mktemp("adapnet") / "run")
+    summary = train(dict(RUN, record_dir=record_dir, model_dir=model_dir, model="adapnet_pp", modality="rgb",
+                         aux_losses=True))
+    assert summary["step"] == 2 and all(np.isfinite(summary["losses"]))
+    return model_dir
+
+
+def test_ssma_adapnet_pp_trains(record_dir, tmp_path):
+    from rfbnet_tf.train import train
+
+    summary = train(dict(RUN, record_dir=record_dir, model_dir=str(tmp_path / "ssma"), model="ssma_adapnet_pp",
+                         steps=1, checkpoint_every=1))
+    assert summary["step"] == 1 and np.isfinite(summary["losses"][0])
+
+
+def test_rfbnet_adapnet_pp_two_stage_train_restore_export(record_dir, unimodal_dir, tmp_path):
+    from rfbnet_tf.export import export_model
+    from rfbnet_tf.train import train
+
+    model_dir = str(tmp_path / "rfbnet")
+    summary = train(dict(RUN, record_dir=record_dir, model_dir=model_dir, model="rfbnet_adapnet_pp",
+                         aux_losses=True, rgb_init=unimodal_dir, learning_rate=1e-12))
+    assert summary["step"] == 2 and all(np.isfinite(summary["losses"]))
+    loaded = summary["init"]["rgb"]["loaded"]
+    assert any(name.startswith("rgb_s0_u") for name in loaded)  # bottleneck units inside the RFBs
+
+    # With a negligible learning rate (Adam steps are about lr) the trained encoder still holds the unimodal
+    # weights (BN moving statistics aside: they are not trainable weights).
+    source, _, _ = checkpoints.restore_model(unimodal_dir)
+    target, config, step = checkpoints.restore_model(model_dir)
+    assert step == 2 and config["model"] == "rfbnet_adapnet_pp"
+    source_layers, target_layers = dict(_weight_layers(source)), dict(_weight_layers(target))
+    for name in loaded:
+        for a, b in zip(source_layers[name].trainable_weights, target_layers[name].trainable_weights):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=0, atol=1e-9)
+
+    export_dir = export_model(model_dir, str(tmp_path / "export"))
+    served = tf.saved_model.load(export_dir).signatures["serving_default"]
+    rng = np.random.default_rng(0)
+    out = served(rgb=tf.constant(rng.integers(0, 255, (1, 64, 64, 3), dtype=np.uint8)),
+                 depth=tf.constant(rng.integers(0, 255, (1, 64, 64, 3), dtype=np.uint8)))
+    assert out["class_ids"].shape == (1, 64, 64) and out["probabilities"].shape == (1, 64, 64, 10)
+    np.testing.assert_allclose(out["probabilities"].numpy().sum(-1), 1.0, atol=1e-4)
