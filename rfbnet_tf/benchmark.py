@@ -10,7 +10,7 @@ family at 1024×512 and 640×480, the AdapNet++ family at 768×384):
   ``--flops_json`` (default: ``--compare_json``) names a previous TensorFlow JSON to take them from;
 * the pairs of ``--head_to_head`` (default SSMA(ERFNetEnc) vs RFBNet(ERFNetEnc), the paper's speed claim) also
   side by side: both models timed interleaved, so a load change on a shared machine cannot favour either;
-* inference latency at batch 1 of the plain path and of the optimised path (BN folded + XLA,
+* inference latency at batch 1 of the plain path and of the optimised path (BN folded; ``--jit_compile`` adds XLA;
   ``rfbnet_tf.profiling.inference_graph``): ``--warmup`` untimed calls, then median, p10, p90 over ``--runs``
   runs, interleaved round-robin with the reference matrix product (``--matmul_size``) so that the model's
   achieved FLOP/s is reported as a fraction of what the machine's matrix product achieves *under the same load*;
@@ -135,6 +135,14 @@ def _positive_int(name, value, minimum=1):
 
 
 # --------------------------------------------------------------------------------------------- measurement
+
+
+def _command_line():
+    """How this process was started, as a user would type it (``python -m rfbnet_tf.benchmark ...``)."""
+    argv = list(sys.argv)
+    if argv and os.path.basename(argv[0]) == "benchmark.py":
+        argv[0] = "python -m rfbnet_tf.benchmark"
+    return " ".join(argv)
 
 
 def _flops_lookup(reference):
@@ -416,7 +424,7 @@ def run_benchmark(
     ``sizes``: list of (W, H) applied to every model (default: each family's sizes). ``head_to_head_pairs``:
     pairs of models also measured side by side (``head_to_head``) at their common sizes when both are requested.
     ``throughput_batch=0`` / ``train_batch=0`` skip those measurements. ``jit_compile``: XLA in the optimised path
-    (default: on under TensorFlow). ``flops_reference``: path of a previous TensorFlow JSON whose FLOPs are reused
+    (default: off). ``flops_reference``: path of a previous TensorFlow JSON whose FLOPs are reused
     under other backends. ``pipeline_size``: (h, w) of the synthetic records made when ``record_dir`` is None.
     """
     models = check_models(models if models is not None else MODEL_NAMES)
@@ -444,7 +452,7 @@ def run_benchmark(
     result = {
         "schema_version": SCHEMA_VERSION,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(sys.argv),
+        "command": _command_line(),
         "machine": machine.describe_machine(),
         "load_average_start": machine.load_average(),
         "settings": settings,
@@ -664,8 +672,9 @@ def define_flags(flag_values=None):
                          "first size only).", **on)
     flags.DEFINE_integer("num_classes", 19, "Output classes of the models (19 = Cityscapes).", lower_bound=2, **on)
     flags.DEFINE_integer("matmul_size", 2048, "n of the reference n×n fp32 matrix product.", lower_bound=1, **on)
-    flags.DEFINE_boolean("optimized", True, "Also time the optimised inference path (BN folded + XLA).", **on)
-    flags.DEFINE_boolean("jit_compile", None, "XLA in the optimised path (default: on under TensorFlow).", **on)
+    flags.DEFINE_boolean("optimized", True, "Also time the optimised inference path (BN folded).", **on)
+    flags.DEFINE_boolean("jit_compile", False, "Compile the optimised path with XLA (TensorFlow; slower for RFBNet "
+                         "on the 2-core CPU).", **on)
     flags.DEFINE_boolean("profile", False, "Per-op-type time of each model's graph (TensorFlow).", **on)
     flags.DEFINE_list("head_to_head", ["ssma_erfnet_enc:rfbnet_erfnet_enc"], "Pairs A:B of models also timed side "
                       "by side (interleaved) at their common sizes when both are benchmarked; empty disables.", **on)

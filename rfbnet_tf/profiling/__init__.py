@@ -6,6 +6,7 @@
 * ``matmul_reference`` — the fp32 matrix product that tells what the machine can do;
 * ``machine`` — description of the machine and the process (CPU, RAM, load average, peak memory, versions);
 * ``backend_functions`` — compiled inference and training-step callables for the active Keras backend;
+* ``inference_graph`` — the plain and the optimised (BN-folded) inference paths the benchmark compares;
 * ``op_profile`` — where inference time goes, per TensorFlow op type;
 * ``pipeline_rate`` — examples/s of the input pipeline alone and feeding training steps.
 """

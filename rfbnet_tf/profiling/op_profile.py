@@ -6,7 +6,9 @@ The inference function is traced in a ``tf.function``, its variables are frozen 
 optimises the frozen graph as it would the ``tf.function`` (e.g. ``Conv2D + BiasAdd + Relu`` fused into one
 ``_FusedConv2D``, reported under the op type the trace names). Times are summed per op type over ``runs`` runs
 (after one warm-up run) and divided by ``runs``. On a machine with other load, absolute times are inflated but
-the shares show the bottleneck.
+the shares show the bottleneck. Caveat: with the weights frozen into constants grappler can also fold a BN's
+multiplication into the convolution filter on its own, so the profile of an unfolded model understates the BN
+cost of the ``tf.function`` path (whose weights are variables).
 """
 
 import collections
