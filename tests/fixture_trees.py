@@ -163,3 +163,21 @@ def write_scannet_tree(root, scenes=None, frame_indices=(0, 100, 150), seed=0) -
                 for line in SCANNET_DEPTH_INTRINSICS:  # as SensReader's save_mat_to_file
                     np.savetxt(handle, line[np.newaxis], fmt="%f")
     return truth
+
+
+def read_records(record_dir, split):
+    """Every example of ``split`` in ``record_dir``, parsed to numpy arrays, in shard/file order."""
+    import tensorflow as tf
+
+    from rfbnet_tf.datasets import records
+
+    out = []
+    for path in records.shard_files(record_dir, split):
+        for serialized in tf.data.TFRecordDataset(path):
+            out.append({k: v.numpy() for k, v in records.parse_example(serialized).items()})
+    return out
+
+
+def read_records_by_name(record_dir, split):
+    """``read_records`` keyed by the decoded frame name."""
+    return {example["name"].decode(): example for example in read_records(record_dir, split)}

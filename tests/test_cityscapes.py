@@ -20,13 +20,7 @@ def expected_train_ids(label_ids):
     return np.vectorize(lambda i: OFFICIAL_TRAIN_IDS.get(int(i), 255), otypes=[np.uint8])(label_ids)
 
 
-def read_records(record_dir, split):
-    out = {}
-    for path in records.shard_files(record_dir, split):
-        for serialized in tf.data.TFRecordDataset(path):
-            parsed = records.parse_example(serialized)
-            out[parsed["name"].numpy().decode()] = {k: v.numpy() for k, v in parsed.items()}
-    return out
+read_records = fixture_trees.read_records_by_name
 
 
 def test_label_table_is_the_official_one():

@@ -11,17 +11,13 @@ import tensorflow as tf
 
 from rfbnet_tf import prepare_data
 from rfbnet_tf.datasets import records, synthetic
+from tests import fixture_trees
 
 SIZE = (32, 48)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def read_records(record_dir, split):
-    out = []
-    for path in records.shard_files(record_dir, split):
-        for serialized in tf.data.TFRecordDataset(path):
-            out.append({k: v.numpy() for k, v in records.parse_example(serialized).items()})
-    return out
+read_records = fixture_trees.read_records
 
 
 @pytest.fixture(scope="module")

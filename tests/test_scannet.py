@@ -20,13 +20,7 @@ def expected_train_id(scannet_id):
     return BENCHMARK_NYU40.index(nyu40) if nyu40 in BENCHMARK_NYU40 else 255
 
 
-def read_records(record_dir, split):
-    out = {}
-    for path in records.shard_files(record_dir, split):
-        for serialized in tf.data.TFRecordDataset(path):
-            parsed = records.parse_example(serialized)
-            out[parsed["name"].numpy().decode()] = {k: v.numpy() for k, v in parsed.items()}
-    return out
+read_records = fixture_trees.read_records_by_name
 
 
 def test_nyu40_table_and_class_names():
