@@ -10,6 +10,7 @@
                            ``model``, ``optimizer``, ``step`` and the training data ``iterator``
 ``final.weights.h5``       Keras weights after the last step (written atomically)
 ``train_summary.json``     the dict ``train()`` returned (``step``, losses, mIoU ...), written at the end
+``val_history.json``       every validation of the run: ``[{step, miou, loss, pixel_accuracy}, ...]``
 ``logs/train``, ``logs/val``  TensorBoard event files
 ``eval/``, ``export/``     outputs of the evaluate and export binaries
 =========================  ==========================================================================
@@ -31,6 +32,7 @@ FLAGS_FILENAME = "flags.json"
 CHECKPOINT_SUBDIR = "checkpoints"
 FINAL_WEIGHTS_FILENAME = "final.weights.h5"
 SUMMARY_FILENAME = "train_summary.json"
+VAL_HISTORY_FILENAME = "val_history.json"
 LOGS_SUBDIR = "logs"
 TRAIN_LOGS_SUBDIR = os.path.join(LOGS_SUBDIR, "train")
 VAL_LOGS_SUBDIR = os.path.join(LOGS_SUBDIR, "val")
@@ -72,6 +74,20 @@ def save_weights_atomically(model, path):
     temporary = os.path.join(directory, f".tmp-{os.getpid()}-{name}")
     model.save_weights(temporary)
     os.replace(temporary, path)
+
+
+def read_val_history(model_dir) -> list:
+    """The validations recorded in ``model_dir/val_history.json`` (``[]`` if there is none yet)."""
+    path = os.path.join(os.fspath(model_dir), VAL_HISTORY_FILENAME)
+    if not os.path.isfile(path):
+        return []
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)["validations"]
+
+
+def write_val_history(model_dir, validations: list):
+    """Write ``model_dir/val_history.json`` atomically."""
+    write_json_atomically(os.path.join(os.fspath(model_dir), VAL_HISTORY_FILENAME), {"validations": validations})
 
 
 def load_run_config(model_dir) -> dict:

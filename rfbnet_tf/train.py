@@ -18,6 +18,8 @@ What a run does:
   ``--checkpoint_every`` steps and at the end;
 * stops with ``FloatingPointError`` when the loss is NaN or infinite, without saving: the last checkpoint (all
   of whose steps had finite losses) stays the latest;
+* appends every validation (step, mIoU, loss, pixel accuracy) to ``model_dir/val_history.json``, so the
+  learning curve survives a resume;
 * writes ``final.weights.h5`` and ``train_summary.json``.
 """
 
@@ -136,6 +138,9 @@ class _Trainer:
                                                 **kwargs)
         self.eval_step = steps.make_eval_step(self.model, strategy, **kwargs)
         self.writers = summaries.SummaryWriters(config["model_dir"], enabled=self.chief)
+        # Validations of earlier sessions of this run (up to the step it resumes from), then this session's.
+        self.val_history = [entry for entry in checkpoints.read_val_history(config["model_dir"])
+                            if entry["step"] <= self.start_step]
         self.summary_batch = None
         self.gates = None
 
@@ -230,6 +235,10 @@ class _Trainer:
             if config["val_every"] and (step % config["val_every"] == 0 or last):
                 val = self.validate()
                 logging.info("step %d: val loss %.4f, mIoU %.4f", step, val["loss"], val["miou"])
+                self.val_history.append({"step": step, "miou": float(val["miou"]), "loss": float(val["loss"]),
+                                         "pixel_accuracy": float(val["pixel_accuracy"])})
+                if self.chief:
+                    checkpoints.write_val_history(config["model_dir"], self.val_history)
                 summaries.write_scalars(self.writers.val, step, {
                     "loss/cross_entropy": val["loss"], "pixel_accuracy": val["pixel_accuracy"],
                     **summaries.iou_scalars(val["miou"], val["per_class_iou"], config["class_names"])})
@@ -260,6 +269,7 @@ def _summary(config, trainer, losses, val, checkpoint, seconds):
         "num_replicas": trainer.strategy.num_replicas_in_sync,
         "synchronized_batch_norm": trainer.strategy.num_replicas_in_sync > 1,
         "seconds": seconds,
+        "val_history": trainer.val_history,
     }
     if val is not None:
         summary.update(val_loss=val["loss"], val_miou=val["miou"],
@@ -274,7 +284,8 @@ def train(flag_source) -> dict:
 
     Returns a summary dict: ``step`` (final), ``start_step`` (where this call began: > 0 when it resumed),
     ``steps_run``, ``losses`` (this call's per-step total losses), ``final_loss``, ``val_miou`` /
-    ``val_per_class_iou`` / ``val_loss`` (last validation, if any), ``checkpoint`` (latest), ``final_weights``,
+    ``val_per_class_iou`` / ``val_loss`` (last validation, if any), ``val_history`` (every validation of
+    the run, resumed sessions included), ``checkpoint`` (latest), ``final_weights``,
     ``init`` (two-stage loading report), ``num_replicas``, ``seconds``.  ``train_summary.json`` holds the same
     without ``losses``.
 

@@ -15,7 +15,8 @@ from rfbnet_tf.training.stream_init import backbone_of
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPERIMENTS = os.path.join(REPO, "experiments")
-FILES = sorted(glob.glob(os.path.join(EXPERIMENTS, "*.flags")))
+FILES = sorted(path for path in glob.glob(os.path.join(EXPERIMENTS, "*.flags"))
+               if not os.path.basename(path).startswith("study_"))  # study flagfiles: tests/test_study.py
 
 # Paper rows → flagfile stem (Tables I-IV).
 TABLE_ROWS = {

@@ -1,0 +1,136 @@
+"""Train and evaluate every (row, seed) run of a study, resumably (paper Sec. IV-B protocol, small scale).
+
+Order: every unimodal row for every seed first, then the multimodal rows, whose RGB and depth encoders start
+from the unimodal runs *of the same seed* (two-stage training) unless ``two_stage`` is off.  Every run of a
+seed sees the same records and the same ``--seed``: the design is paired.
+
+A run lives in ``study_dir/<row>/seed<k>/`` (a normal ``model_dir``).  It is finished when its
+``train_summary.json`` reached the row's steps and its ``eval/val.json`` scores that step; a finished run is
+skipped, an unfinished one is resumed by ``rfbnet_tf.train`` from its own checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import gc
+import io
+import json
+import os
+import time
+
+import keras
+from absl import logging
+
+from rfbnet_tf import checkpoints, evaluate, train
+from rfbnet_tf.study import rows as rows_lib
+
+EVAL_SPLIT = "val"
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyConfig:
+    """The settings every run of a study shares (flags of ``python -m rfbnet_tf.study``)."""
+
+    study_dir: str
+    record_dir: str
+    rows: tuple
+    seeds: tuple
+    image_size: tuple = (128, 160)
+    train_frames: int = 400
+    val_frames: int = 100
+    unimodal_steps: int = 1000
+    multimodal_steps: int = 500
+    batch_size: int = 4
+    learning_rate: float = 1e-3
+    val_every: int = 100
+    checkpoint_every: int = 100
+    two_stage: bool = True
+    augment: bool = True
+
+    def steps_of(self, row) -> int:
+        return self.multimodal_steps if row.multimodal else self.unimodal_steps
+
+
+def run_dir(study_dir, row_name, seed) -> str:
+    """``study_dir/<row>/seed<k>``."""
+    return os.path.join(os.fspath(study_dir), row_name, f"seed{seed}")
+
+
+def eval_path(model_dir) -> str:
+    return os.path.join(model_dir, checkpoints.EVAL_SUBDIR, f"{evaluate.result_name(EVAL_SPLIT, False)}.json")
+
+
+def _read_json(path):
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def is_finished(model_dir, steps) -> bool:
+    """True when the run trained ``steps`` steps and its evaluation scores that step."""
+    summary_path = os.path.join(model_dir, checkpoints.SUMMARY_FILENAME)
+    if not (os.path.isfile(summary_path) and os.path.isfile(eval_path(model_dir))):
+        return False
+    return _read_json(summary_path).get("step") == steps and _read_json(eval_path(model_dir)).get(
+        "checkpoint_step") == steps
+
+
+def train_flags_of(config: StudyConfig, row, seed) -> dict:
+    """The train flags of ``row`` at ``seed``."""
+    flags = dict(
+        record_dir=config.record_dir, image_size=list(config.image_size), batch_size=config.batch_size,
+        steps=config.steps_of(row), learning_rate=config.learning_rate, val_every=config.val_every,
+        val_batch_size=8, checkpoint_every=config.checkpoint_every, summary_every=config.val_every,
+        image_summary_every=0, augment=config.augment, seed=seed, progress=False,
+        model_dir=run_dir(config.study_dir, row.name, seed),
+    )
+    flags.update(row.train_flags())
+    if row.multimodal and config.two_stage:
+        sources = rows_lib.source_rows(config.rows)
+        for stream in ("rgb", "depth"):
+            if stream not in sources:
+                raise ValueError(f"two-stage init needs a unimodal {stream} row; add one or pass --notwo_stage")
+            flags[f"{stream}_init"] = run_dir(config.study_dir, sources[stream].name, seed)
+    return flags
+
+
+def ordered_runs(config: StudyConfig) -> list:
+    """``[(row, seed), ...]``: unimodal rows first (they initialise the others), each row over every seed."""
+    ordered = sorted(config.rows, key=lambda row: row.multimodal)  # stable: flagfile order within each group
+    return [(row, seed) for row in ordered for seed in config.seeds]
+
+
+def run_one(config: StudyConfig, row, seed) -> dict:
+    """Train (or resume) and evaluate one run; returns ``{"row", "seed", "model_dir", "skipped", "seconds"}``."""
+    model_dir = run_dir(config.study_dir, row.name, seed)
+    steps = config.steps_of(row)
+    if is_finished(model_dir, steps):
+        return {"row": row.name, "seed": seed, "model_dir": model_dir, "skipped": True, "seconds": 0.0}
+    started = time.perf_counter()
+    summary_path = os.path.join(model_dir, checkpoints.SUMMARY_FILENAME)
+    trained = os.path.isfile(summary_path) and _read_json(summary_path).get("step") == steps
+    if not trained:
+        train.train(train_flags_of(config, row, seed))
+    table = io.StringIO()
+    with contextlib.redirect_stdout(table):  # the per-class table: kept in the run, not on the console
+        evaluate.evaluate(model_dir, split=EVAL_SPLIT, progress=False)
+    with open(os.path.join(model_dir, checkpoints.EVAL_SUBDIR, "val_table.txt"), "w", encoding="utf-8") as handle:
+        handle.write(table.getvalue())
+    keras.backend.clear_session()  # a fresh graph per run: 27 runs in one process must not accumulate state
+    gc.collect()
+    return {"row": row.name, "seed": seed, "model_dir": model_dir, "skipped": False,
+            "seconds": time.perf_counter() - started}
+
+
+def run_all(config: StudyConfig, progress=print) -> list:
+    """Every run of the study, in :func:`ordered_runs` order; ``progress`` receives one line per run."""
+    done, total = [], len(ordered_runs(config))
+    started = time.perf_counter()
+    for index, (row, seed) in enumerate(ordered_runs(config), 1):
+        result = run_one(config, row, seed)
+        done.append(result)
+        elapsed = time.perf_counter() - started
+        state = "finished earlier, skipped" if result["skipped"] else f"{result['seconds']:.0f} s"
+        progress(f"[{index}/{total}] {row.name} seed {seed}: {state} (study {elapsed / 60:.1f} min)")
+        logging.info("study run %s seed %d done in %s", row.name, seed, state)
+    return done
