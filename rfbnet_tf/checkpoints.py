@@ -26,6 +26,7 @@ import json
 import os
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 FLAGS_FILENAME = "flags.json"
@@ -152,6 +153,7 @@ def restore_model(model_dir, checkpoint=None):
     Raises:
       FileNotFoundError: no flags.json, or no checkpoint / weights file (naming the directory or path).
       ValueError: the weights do not fit the model built from flags.json.
+      NonFiniteWeightsError (a ValueError): the weights hold NaN / inf values.
     """
     model_dir = os.fspath(model_dir)
     config = load_run_config(model_dir)
@@ -176,6 +178,7 @@ def restore_model(model_dir, checkpoint=None):
             model.load_weights(path)
         except Exception as error:  # Keras raises several types for a mismatched file
             raise ValueError(f"cannot load {path!r} into the model of {model_dir!r}: {error}") from error
+        check_finite(model.weights, f"weights file {path!r}")
         is_final = os.path.abspath(path) == os.path.abspath(final_weights_path(model_dir))
         return model, config, (_final_step(model_dir) if is_final else None)
     if not tf.io.gfile.exists(f"{checkpoint}.index"):
@@ -186,6 +189,7 @@ def restore_model(model_dir, checkpoint=None):
         status.assert_existing_objects_matched()
     except (AssertionError, ValueError, tf.errors.OpError) as error:
         raise ValueError(f"checkpoint {checkpoint!r} does not fit the model of {model_dir!r}: {error}") from error
+    check_finite(model.weights, f"checkpoint {checkpoint!r}")
     return model, config, checkpoint_step(checkpoint)
 
 
@@ -195,3 +199,29 @@ def inference_model(model) -> keras.Model:
     if len(model.outputs) == 1:
         return model
     return keras.Model(model.inputs, model.outputs[0], name=f"{model.name}_inference")
+
+
+class NonFiniteWeightsError(ValueError):
+    """Weights hold NaN or infinite values: such a state is never saved, resumed or scored."""
+
+
+def non_finite_variables(variables) -> list:
+    """``[(name, count), ...]`` of the variables holding NaN / inf values (empty when all are finite)."""
+    found = []
+    for variable in variables:
+        values = keras.ops.convert_to_numpy(variable)
+        if values.dtype.kind == "f":
+            count = int(values.size - np.isfinite(values).sum())
+            if count:
+                found.append((variable.path if hasattr(variable, "path") else variable.name, count))
+    return found
+
+
+def check_finite(variables, what: str):
+    """Raise :class:`NonFiniteWeightsError` (one line naming ``what`` and the first bad variables) unless every
+    floating-point value of ``variables`` is finite."""
+    bad = non_finite_variables(variables)
+    if bad:
+        total = sum(count for _, count in bad)
+        names = ", ".join(f"{name} ({count})" for name, count in bad[:3])
+        raise NonFiniteWeightsError(f"{what} holds {total:,} non-finite values in {len(bad)} variables, e.g. {names}")

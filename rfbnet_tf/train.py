@@ -5,7 +5,9 @@ Flags: :mod:`rfbnet_tf.train_flags` (``--helpfull``).  Python: ``train(flags_dic
 What a run does:
 
 * checks every flag, the records and the model_dir before any work (:mod:`rfbnet_tf.train_flags`,
-  :mod:`rfbnet_tf.training.run_setup`), then writes ``model_dir/flags.json``;
+  :mod:`rfbnet_tf.training.run_setup`);
+* takes ``model_dir/.lock`` (:mod:`rfbnet_tf.training.run_lock`; a second trainer on the same model_dir stops
+  with a one-line message, a lock of a dead process is taken over), then writes ``model_dir/flags.json``;
 * builds the model under the ``--distribution_strategy`` scope (synchronized batch norm with several replicas,
   :mod:`rfbnet_tf.training.distribution`), Adam with the poly schedule (:mod:`rfbnet_tf.training.optimization`);
 * resumes from ``model_dir/checkpoints`` if a checkpoint exists: model, optimizer, step, dropout RNG states and
@@ -16,8 +18,9 @@ What a run does:
 * trains with a custom loop (:mod:`rfbnet_tf.training.steps`), a Keras progress bar, TensorBoard summaries
   (:mod:`rfbnet_tf.training.summaries`), validation every ``--val_every`` steps and checkpoints every
   ``--checkpoint_every`` steps and at the end;
-* stops with ``FloatingPointError`` when the loss is NaN or infinite, without saving: the last checkpoint (all
-  of whose steps had finite losses) stays the latest;
+* stops with ``FloatingPointError`` when the loss is NaN or infinite, or when a checkpoint is due and a weight or
+  optimizer slot is NaN / inf, without saving: no checkpoint ever holds a non-finite value, the last good one stays
+  the latest (and resuming or evaluating a non-finite checkpoint of an older run is refused in one line);
 * appends every validation (step, mIoU, loss, pixel accuracy) to ``model_dir/val_history.json``, so the
   learning curve survives a resume;
 * writes ``final.weights.h5`` and ``train_summary.json``.
@@ -25,6 +28,7 @@ What a run does:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -39,7 +43,7 @@ from rfbnet_tf.datasets import augment as augment_lib
 from rfbnet_tf.datasets import pipeline
 from rfbnet_tf.metrics import mean_iou, pixel_accuracy
 from rfbnet_tf.models import gate_model, is_multimodal
-from rfbnet_tf.training import distribution, optimization, run_setup, steps, stream_init, summaries
+from rfbnet_tf.training import distribution, optimization, run_lock, run_setup, steps, stream_init, summaries
 
 
 def _seed_states(model):
@@ -124,6 +128,7 @@ class _Trainer:
                     f"checkpoint {latest!r} does not hold this run's state (was --checkpoint_data_iterator "
                     f"changed?): {error}"
                 ) from None
+            checkpoints.check_finite(self.model.variables, f"checkpoint {latest!r}")  # older runs could write one
             logging.info("resumed from %s at step %d", latest, int(self.step.numpy()))
             if config["rgb_init"] or config["depth_init"]:
                 logging.info("--rgb_init / --depth_init ignored: the run resumes from its own checkpoint")
@@ -190,6 +195,17 @@ class _Trainer:
 
     # ------------------------------------------------------------------------------------- the loop
 
+    def _save(self, step, last_good):
+        """Checkpoint the training state at ``step``, unless a weight or optimizer slot went NaN / inf (a finite
+        loss can come with an update that overflowed): then stop without writing, keeping ``last_good``."""
+        try:
+            checkpoints.check_finite(self.model.variables + self.optimizer.variables, f"the training state at step {step}")
+        except checkpoints.NonFiniteWeightsError as error:
+            self.writers.flush()
+            raise FloatingPointError(f"{error}: training stopped without saving it; the last good checkpoint "
+                                     f"{last_good!r} is kept (lower --learning_rate or check the data)") from None
+        return self.manager.save(checkpoint_number=step)
+
     def run(self):
         config = self.config
         total_steps = config["steps"]
@@ -245,11 +261,11 @@ class _Trainer:
             if config["image_summary_every"] and (step % config["image_summary_every"] == 0 or last):
                 self.write_images(step)
             if step % config["checkpoint_every"] == 0 or last:
-                last_good = self.manager.save(checkpoint_number=step)
+                last_good = self._save(step, last_good)
                 self.writers.flush()
         if self.manager.latest_checkpoint is None or checkpoints.checkpoint_step(
                 self.manager.latest_checkpoint) != step:
-            last_good = self.manager.save(checkpoint_number=step)
+            last_good = self._save(step, last_good)
         self.writers.close()
         return losses, val, last_good
 
@@ -291,6 +307,7 @@ def train(flag_source) -> dict:
 
     Raises:
       ValueError / FileNotFoundError: bad flags, records or model_dir (before any work).
+      run_lock.RunDirectoryLocked: another live trainer holds ``model_dir/.lock``.
       FloatingPointError: the loss became NaN / inf (the last good checkpoint is kept).
     """
     started = time.perf_counter()
@@ -303,19 +320,23 @@ def train(flag_source) -> dict:
     if config["mixed_precision"]:
         keras.mixed_precision.set_global_policy(
             "mixed_bfloat16" if config["distribution_strategy"] == "tpu" else "mixed_float16")
+    chief = distribution.is_chief(strategy)
     try:
-        if distribution.is_chief(strategy):
-            run_setup.write_run_config(config)
-        trainer = _Trainer(config, strategy)
-        logging.info("training %s from step %d to %d on %d replica(s); model_dir %s", config["model"],
-                     trainer.start_step, config["steps"], strategy.num_replicas_in_sync, config["model_dir"])
-        losses, val, checkpoint = trainer.run()
-        summary = _summary(config, trainer, losses, val, checkpoint, time.perf_counter() - started)
-        if trainer.chief:
-            checkpoints.save_weights_atomically(trainer.model, checkpoints.final_weights_path(config["model_dir"]))
-            checkpoints.write_json_atomically(
-                os.path.join(config["model_dir"], checkpoints.SUMMARY_FILENAME),
-                {k: v for k, v in summary.items() if k != "losses"})
+        # One trainer per model_dir: the chief holds model_dir/.lock before it writes anything there.
+        with run_lock.RunLock(config["model_dir"]) if chief else contextlib.nullcontext():
+            if chief:
+                run_setup.write_run_config(config)
+            trainer = _Trainer(config, strategy)
+            logging.info("training %s from step %d to %d on %d replica(s); model_dir %s", config["model"],
+                         trainer.start_step, config["steps"], strategy.num_replicas_in_sync, config["model_dir"])
+            losses, val, checkpoint = trainer.run()
+            summary = _summary(config, trainer, losses, val, checkpoint, time.perf_counter() - started)
+            if trainer.chief:
+                checkpoints.save_weights_atomically(trainer.model,
+                                                    checkpoints.final_weights_path(config["model_dir"]))
+                checkpoints.write_json_atomically(
+                    os.path.join(config["model_dir"], checkpoints.SUMMARY_FILENAME),
+                    {k: v for k, v in summary.items() if k != "losses"})
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     logging.info("done: step %d, final loss %s, model_dir %s", summary["step"], summary["final_loss"],
