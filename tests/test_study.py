@@ -101,11 +101,12 @@ def test_bad_rows_are_named(text, message):
 
 
 def test_claims_use_per_seed_pairs_and_the_best_unimodal_row():
-    per_seed = {"rgb": [40.0, 50.0, 45.0], "depth": [48.0, 44.0, 47.0], "rfbnet": [55.0, 56.0, 50.0]}
+    per_seed = {"rgb": {0: 40.0, 1: 50.0, 2: 45.0}, "depth": {0: 48.0, 1: 44.0, 2: 47.0},
+                "rfbnet": {0: 55.0, 1: 56.0, 2: 50.0, 3: 99.0}}  # seed 3 unfinished elsewhere: not paired
     claim = next(c for c in claims_lib.CLAIMS if c.id == "1b")
     result = claims_lib.evaluate_claim(claim, per_seed)
     assert result["differences"] == pytest.approx([7.0, 6.0, 3.0])  # against max(rgb, depth) of each seed
-    assert result["sign_count"] == "3/3" and result["verdict"] == "reproduced"
+    assert result["sign_count"] == "3/3" and result["verdict"] == "reproduced" and result["seeds"] == [0, 1, 2]
     assert result["paper"]["difference"] == pytest.approx(5.9)
     missing = claims_lib.evaluate_claim(next(c for c in claims_lib.CLAIMS if c.id == "2b"), per_seed)
     assert missing["status"] == "not run" and missing["missing_rows"] == ["ssma_shrink"]
@@ -194,6 +195,13 @@ def test_rerun_skips_finished_runs_and_resumes_an_unfinished_one(smoke_study):
     tf.compat.v1.train.update_checkpoint_state(checkpoint_dir, step1, all_model_checkpoint_paths=[step1])
     os.remove(os.path.join(model_dir, "train_summary.json"))
     os.remove(runner.eval_path(model_dir))
+    # A report of the study while it runs: finished runs only, claims paired over the seeds finished in all rows.
+    partial = report_lib.build_report(config)
+    assert not partial["complete"]
+    ssma = next(row for row in partial["rows"] if row["name"] == "ssma")
+    assert ssma["seeds"] == [1] and ssma["miou_per_seed"] == pytest.approx([_eval_miou(config, "ssma", 1)])
+    claim = next(claim for claim in partial["claims"] if claim["id"] == "1a")
+    assert claim["seeds"] == [1] and claim["ci95"] is None and claim["verdict"] == "inconclusive"
     tf.config.run_functions_eagerly(True)
     lines = []
     try:

@@ -55,18 +55,21 @@ CLAIMS = (
 
 
 def evaluate_claim(claim: Claim, per_seed: dict) -> dict:
-    """The claim's result from ``per_seed`` (``{row name: [val mIoU % per seed]}``, same seeds in every row):
-    paired differences with their interval, the sign count and the verdict; ``{"status": "not run"}`` if a row
-    is missing."""
+    """The claim's result from ``per_seed`` (``{row name: {seed: val mIoU %}}``), paired over the seeds finished
+    in every row of the claim: differences with their interval, the sign count and the verdict;
+    ``{"status": "not run"}`` when a row is missing or no seed is finished in all of them."""
     result = {"id": claim.id, "text": claim.text, "a": claim.a, "b": list(claim.b),
               "paper": {"a": claim.paper_a, "b": claim.paper_b, "difference": claim.paper_difference},
               "expected_sign": claim.expected_sign}
-    missing = [name for name in claim.rows if name not in per_seed]
+    missing = [name for name in claim.rows if not per_seed.get(name)]
     if missing:
         return {**result, "status": "not run", "missing_rows": missing}
-    a = np.asarray(per_seed[claim.a], np.float64)
-    b = np.max(np.stack([np.asarray(per_seed[name], np.float64) for name in claim.b]), axis=0)
+    seeds = sorted(set.intersection(*(set(per_seed[name]) for name in claim.rows)))
+    if not seeds:
+        return {**result, "status": "not run", "missing_rows": [], "seeds": []}
+    a = np.asarray([per_seed[claim.a][seed] for seed in seeds], np.float64)
+    b = np.max([[per_seed[name][seed] for seed in seeds] for name in claim.b], axis=0)
     paired = statistics.paired_difference(a, b)
     agreeing = paired["positive"] if claim.expected_sign > 0 else paired["negative"]
-    return {**result, "status": "run", **paired, "sign_count": f"{agreeing}/{paired['n']}",
+    return {**result, "status": "run", "seeds": seeds, **paired, "sign_count": f"{agreeing}/{paired['n']}",
             "verdict": statistics.verdict(paired["ci95"], claim.expected_sign)}

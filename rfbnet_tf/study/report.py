@@ -82,25 +82,31 @@ def build_report(config: runner.StudyConfig) -> dict:
     rows, per_seed = [], {}
     class_names = None
     for row in config.rows:
-        runs = [collect_run(runner.run_dir(config.study_dir, row.name, seed)) for seed in config.seeds]
-        values = [run["miou"] for run in runs]
-        per_seed[row.name] = values
-        class_names = class_names or list(runs[0]["per_class_iou"])
+        directories = {seed: runner.run_dir(config.study_dir, row.name, seed) for seed in config.seeds}
+        runs = {seed: collect_run(path) for seed, path in directories.items()
+                if runner.is_finished(path, config.steps_of(row))}  # a study still running: finished runs only
+        per_seed[row.name] = {seed: run["miou"] for seed, run in runs.items()}
+        entry = {"name": row.name, "model": row.model, "flags": row.train_flags(), "multimodal": row.multimodal,
+                 "steps": config.steps_of(row), "seeds": sorted(runs), "paper": row.paper_miou}
+        if not runs:
+            rows.append({**entry, "miou_per_seed": [], "mean": None})
+            continue
+        values = [runs[seed]["miou"] for seed in sorted(runs)]
+        class_names = class_names or list(next(iter(runs.values()))["per_class_iou"])
         per_class = {}
         for name in class_names:  # a class absent from a run's labels and predictions has no IoU there
-            present = [run["per_class_iou"][name] for run in runs if run["per_class_iou"][name] is not None]
+            present = [run["per_class_iou"][name] for run in runs.values() if run["per_class_iou"][name] is not None]
             per_class[name] = statistics.describe(present)["mean"] if present else None
-        rows.append({"name": row.name, "model": row.model, "flags": row.train_flags(),
-                     "multimodal": row.multimodal, "steps": config.steps_of(row), "seeds": list(config.seeds),
-                     "miou_per_seed": values, **statistics.describe(values), "paper": row.paper_miou,
-                     "per_class_iou_mean": per_class, "curves": [run["curve"] for run in runs],
-                     "convergence": convergence([run["curve"] for run in runs]),
-                     "train_seconds": sum(run["train_seconds"] or 0.0 for run in runs),
+        curves = [runs[seed]["curve"] for seed in sorted(runs)]
+        rows.append({**entry, "miou_per_seed": values, **statistics.describe(values),
+                     "per_class_iou_mean": per_class, "curves": curves, "convergence": convergence(curves),
+                     "train_seconds": sum(run["train_seconds"] or 0.0 for run in runs.values()),
                      **model_cost(row, len(class_names), config.image_size)})
     results = [claims_lib.evaluate_claim(claim, per_seed) for claim in claims_lib.CLAIMS]
     return {"created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "settings": {key: (list(v) if isinstance(v, tuple) else v) for key, v in vars(config).items()
                          if key != "rows"},
+            "complete": all(len(row["seeds"]) == len(config.seeds) for row in rows),
             "class_names": class_names, "rows": rows, "claims": results,
             "shrink_scale": shrink_scale(config.image_size)}
 
@@ -122,12 +128,15 @@ def render_markdown(report: dict) -> str:
              f"{settings['image_size'][0]}×{settings['image_size'][1]}, batch {settings['batch_size']}, "
              f"lr {settings['learning_rate']:g} (poly), unimodal {settings['unimodal_steps']} steps, multimodal "
              f"{settings['multimodal_steps']} steps, two-stage init: {settings['two_stage']}, seeds "
-             f"{settings['seeds']}. Paper numbers: ScanNet val mIoU (Tables III/IV), shown for their order, not "
+             f"{settings['seeds']}{'' if report['complete'] else ' (**incomplete: a study still running; finished runs only**)'}. Paper numbers: ScanNet val mIoU (Tables III/IV), shown for their order, not "
              "their level (another dataset).", "",
              "## Rows (val mIoU %, over seeds)", "",
              "| row | model | mean ± std | min | max | per seed | paper | gain in last quarter | params | GFLOPs |",
              "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |"]
     for row in report["rows"]:
+        if row["mean"] is None:
+            lines.append(f"| `{row['name']}` | {row['model']} | not finished | | | | {_fmt(row['paper'])} | | | |")
+            continue
         gain = row["convergence"]["gain_last_quarter"] if row["convergence"] else None
         seeds = ", ".join(_fmt(v) for v in row["miou_per_seed"])
         lines.append(f"| `{row['name']}` | {row['model']} | {row['mean']:.1f} ± {row['std']:.1f} | "
@@ -154,7 +163,7 @@ def render_markdown(report: dict) -> str:
               "## Per-class IoU (%, mean over seeds)", "",
               "| row | " + " | ".join(report["class_names"]) + " |",
               "| --- |" + " ---: |" * len(report["class_names"])]
-    for row in report["rows"]:
+    for row in (row for row in report["rows"] if row["mean"] is not None):
         lines.append(f"| `{row['name']}` | " + " | ".join(_fmt(row["per_class_iou_mean"][name])
                                                          for name in report["class_names"]) + " |")
     lines += ["", f"Chart: `{CHART_PNG}` (left: val mIoU per row with seeds and the paper's value; right: val "
@@ -165,14 +174,16 @@ def render_markdown(report: dict) -> str:
 def write_report(config: runner.StudyConfig) -> dict:
     """Build the report and write ``report.json``, ``report.md`` and ``chart.png`` into the study directory."""
     report = build_report(config)
+    if all(row["mean"] is None for row in report["rows"]):
+        raise ValueError(f"no finished run in {config.study_dir}: nothing to report yet")
     checkpoints.write_json_atomically(os.path.join(config.study_dir, REPORT_JSON), report)
     markdown_path = os.path.join(config.study_dir, REPORT_MD)
     with open(f"{markdown_path}.tmp", "w", encoding="utf-8") as handle:
         handle.write(render_markdown(report))
     os.replace(f"{markdown_path}.tmp", markdown_path)
+    finished = [row for row in report["rows"] if row["mean"] is not None]
     chart.write_chart(os.path.join(config.study_dir, CHART_PNG),
-                      [{"name": row["name"], "seeds": row["miou_per_seed"], "paper": row["paper"]}
-                       for row in report["rows"]],
-                      {row["name"]: row["curves"] for row in report["rows"]},
+                      [{"name": row["name"], "seeds": row["miou_per_seed"], "paper": row["paper"]} for row in finished],
+                      {row["name"]: row["curves"] for row in finished},
                       title="Tables III/IV on synthetic RGB-D: val mIoU (%)")
     return report
