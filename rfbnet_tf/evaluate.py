@@ -43,6 +43,7 @@ import tensorflow as tf
 from absl import logging
 
 from rfbnet_tf import checkpoints, metrics
+from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.datasets import pipeline, records
 from rfbnet_tf.inference import confusion_plot, serving
 from rfbnet_tf.prepare_data import Progress
@@ -160,7 +161,7 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
             f"predicts {num_classes}"
         )
     total = _split_size(info, split, record_dir)
-    ignore_label = int(info.get("ignore_label", records.IGNORE_LABEL))
+    ignore_label = int(info.get("ignore_label", IGNORE_LABEL))
     class_names = _class_names(info, config, num_classes)
 
     model, config, step = checkpoints.restore_model(model_dir, checkpoint)

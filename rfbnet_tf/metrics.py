@@ -24,7 +24,8 @@ import numbers
 import keras
 import numpy as np
 
-IGNORE_LABEL = 255
+from rfbnet_tf.constants import IGNORE_LABEL
+
 
 
 def _check_num_classes(num_classes):

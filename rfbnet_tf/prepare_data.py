@@ -42,6 +42,7 @@ import time
 import numpy as np
 from absl import logging
 
+from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.datasets import records
 
 DATASETS = ("synthetic", "cityscapes", "scannet")
@@ -145,7 +146,7 @@ def check_frame(frame: dict, num_classes: int) -> str | None:
         raise ValueError(
             f"frame {name!r}: label must be uint8 (H, W) = {size}, got {label.dtype} {label.shape}"
         )
-    bad = np.unique(label[(label >= num_classes) & (label != records.IGNORE_LABEL)])
+    bad = np.unique(label[(label >= num_classes) & (label != IGNORE_LABEL)])
     if bad.size:
         raise ValueError(f"frame {name!r}: label values {bad.tolist()} outside 0..{num_classes - 1} and 255")
     matrix = np.asarray(frame["intrinsics"], dtype=np.float64)
@@ -184,7 +185,7 @@ class FrameStats:
     def of_frame(cls, rgb, hha, depth_m, label, num_classes):
         rgb64, hha64 = rgb.reshape(-1, 3).astype(np.float64), hha.reshape(-1, 3).astype(np.float64)
         valid_depth = depth_m[depth_m > 0].astype(np.float64)
-        labels = label[label != records.IGNORE_LABEL]
+        labels = label[label != IGNORE_LABEL]
         return cls(
             num_classes, rgb64.shape[0], rgb64.sum(0), (rgb64**2).sum(0), hha64.sum(0),
             (hha64**2).sum(0), float(valid_depth.sum()), float((valid_depth**2).sum()),
@@ -564,7 +565,7 @@ def _dataset_info(dataset, source, results, existing, options, input_dir, seed, 
         "dataset": dataset,
         "num_classes": len(source.class_names),
         "class_names": list(source.class_names),
-        "ignore_label": records.IGNORE_LABEL,
+        "ignore_label": IGNORE_LABEL,
         "image_size": image_size,
         "splits": splits,
         "normalization": normalization,

@@ -57,6 +57,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
+from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.datasets import pixel_kernels
 
 IMAGE_KEYS = ("rgb", "hha", "depth", "depth_raw")
@@ -64,8 +65,8 @@ IMAGE_KEYS = ("rgb", "hha", "depth", "depth_raw")
 LABEL_KEYS = ("label",)
 """Spatial keys resampled nearest-neighbour and padded with :data:`LABEL_FILL`."""
 IMAGE_FILL = 0.0
-LABEL_FILL = 255
-"""The ignore label (``records.IGNORE_LABEL``)."""
+LABEL_FILL = IGNORE_LABEL
+"""The ignore label (``rfbnet_tf.constants.IGNORE_LABEL``)."""
 
 _VALUE_RANGE = {"rgb": (0.0, 255.0), "hha": (0.0, 255.0), "depth": (0.0, None)}
 """Valid value range per noisy key; depth 0 means missing/out-of-image and is kept at 0."""

@@ -44,7 +44,8 @@ import struct
 import cv2
 import numpy as np
 
-IGNORE_LABEL = 255
+from rfbnet_tf.constants import IGNORE_LABEL  # noqa: F401 (re-exported: records.IGNORE_LABEL)
+
 DATASET_INFO_FILENAME = "dataset_info.json"
 RGB_FORMATS = ("png", "jpeg")
 IMAGE_KEYS = ("rgb", "hha", "depth", "depth_raw", "label")
