@@ -64,6 +64,7 @@ from rfbnet_tf.profiling.inference_graph import (
 )
 from rfbnet_tf.profiling.matmul_reference import matmul_flops, matmul_function
 from rfbnet_tf.profiling.timing import time_callable, time_interleaved
+from rfbnet_tf.utils import files
 
 SCHEMA_VERSION = 1
 DEFAULT_SIZES = {"erfnet_enc": ((1024, 512), (640, 480)), "adapnet_pp": ((768, 384),)}
@@ -644,10 +645,7 @@ def write_json(result, path):
     """Write ``result`` to ``path`` atomically (parent directories created)."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    temporary = f"{path}.tmp"
-    with open(temporary, "w") as f:
-        json.dump(result, f, indent=2, default=_json_default)
-    os.replace(temporary, path)
+    files.write_json_atomically(path, result, sort_keys=False, default=_json_default)
 
 
 # --------------------------------------------------------------------------------------------- binary

@@ -46,7 +46,8 @@ from rfbnet_tf import checkpoints, metrics
 from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.datasets import pipeline, records
 from rfbnet_tf.inference import confusion_plot, serving
-from rfbnet_tf.prepare_data import Progress
+from rfbnet_tf.utils import files
+from rfbnet_tf.utils.progress import Progress
 
 DEFAULT_SPLIT = "val"
 
@@ -216,7 +217,7 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
     os.makedirs(output_dir, exist_ok=True)
     name = result_name(split, full_resolution)
     json_path = os.path.join(output_dir, f"{name}.json")
-    checkpoints.write_json_atomically(json_path, result)
+    files.write_json_atomically(json_path, result)
     image, _ = confusion_plot.render_confusion(confusion, class_names)
     png_path = os.path.join(output_dir, f"{name}_confusion.png")
     if not cv2.imwrite(png_path, cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):

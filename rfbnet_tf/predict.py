@@ -38,7 +38,7 @@ from absl import logging
 from rfbnet_tf import checkpoints, visualize
 from rfbnet_tf.datasets import records
 from rfbnet_tf.inference import depth_input, error_map, image_files, serving
-from rfbnet_tf.prepare_data import Progress
+from rfbnet_tf.utils.progress import Progress
 
 
 def _write_png(path, image):

@@ -33,10 +33,8 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
-import math
 import multiprocessing
 import os
-import sys
 import time
 
 import numpy as np
@@ -44,6 +42,8 @@ from absl import logging
 
 from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.datasets import records
+from rfbnet_tf.utils.files import write_json_atomically
+from rfbnet_tf.utils.progress import Progress
 
 DATASETS = ("synthetic", "cityscapes", "scannet")
 DEFAULT_EXAMPLES_PER_SHARD = 256
@@ -264,45 +264,7 @@ def _worker_pool(num_workers: int):
     return multiprocessing.get_context("spawn").Pool(num_workers)
 
 
-# --------------------------------------------------------------------------- progress, shards
-
-
-class Progress:
-    """A one-line progress bar on stderr: ``label count/total [pct] rate frames/s ETA``."""
-
-    def __init__(self, label: str, total: int, enabled: bool = True, stream=None, interval=0.25):
-        self.label, self.total, self.enabled = label, total, enabled
-        self.stream = stream or sys.stderr
-        self.interval, self.count, self.start, self.last = interval, 0, time.monotonic(), 0.0
-
-    @staticmethod
-    def _clock(seconds: float) -> str:
-        if not math.isfinite(seconds):
-            return "--:--"
-        minutes, secs = divmod(int(round(seconds)), 60)
-        hours, minutes = divmod(minutes, 60)
-        return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
-
-    def line(self) -> str:
-        elapsed = max(time.monotonic() - self.start, 1e-9)
-        rate = self.count / elapsed
-        eta = (self.total - self.count) / rate if rate > 0 else float("inf")
-        percent = 100.0 * self.count / self.total if self.total else 100.0
-        return (f"{self.label}: {self.count}/{self.total} [{percent:3.0f}%] {rate:.2f} frames/s, "
-                f"elapsed {self._clock(elapsed)}, ETA {self._clock(eta)}")
-
-    def update(self, count: int = 1):
-        self.count += count
-        now = time.monotonic()
-        if self.enabled and (now - self.last >= self.interval or self.count == self.total):
-            self.last = now
-            self.stream.write("\r" + self.line())
-            self.stream.flush()
-
-    def close(self):
-        if self.enabled:
-            self.stream.write("\r" + self.line() + "\n")
-            self.stream.flush()
+# --------------------------------------------------------------------------- shards
 
 
 class ShardWriter:
@@ -361,19 +323,6 @@ def _existing_shards(record_dir: str, split: str) -> list[str]:
     except ValueError:  # an incomplete set: still the split's shards, to be replaced
         prefix = f"{split}-"
         return sorted(n for n in os.listdir(record_dir) if n.startswith(prefix) and n.endswith(".tfrecord"))
-
-
-def write_json_atomically(path: str, content: dict):
-    """Write ``content`` as JSON to ``path`` via a temporary file and ``os.replace``."""
-    temp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(temp, "w", encoding="utf-8") as handle:
-            json.dump(content, handle, indent=1)
-            handle.write("\n")
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
 
 
 # --------------------------------------------------------------------------- prepare
@@ -526,7 +475,7 @@ def prepare(dataset, output_dir, *, input_dir=None, splits=("train", "val"), num
 
     info = _dataset_info(dataset, source, results, existing, options, input_dir, seed,
                          synthetic_size if dataset == "synthetic" else None)
-    write_json_atomically(info_path, info)
+    write_json_atomically(info_path, info, sort_keys=False)
     return {**info, "record_dir": output_dir, "seconds": time.monotonic() - started}
 
 

@@ -40,6 +40,7 @@ from rfbnet_tf.datasets import pipeline
 from rfbnet_tf.metrics import mean_iou, pixel_accuracy
 from rfbnet_tf.models import gate_model, is_multimodal
 from rfbnet_tf.training import distribution, optimization, run_setup, steps, stream_init, summaries
+from rfbnet_tf.utils import files
 
 
 def _seed_states(model):
@@ -313,7 +314,7 @@ def train(flag_source) -> dict:
         summary = _summary(config, trainer, losses, val, checkpoint, time.perf_counter() - started)
         if trainer.chief:
             checkpoints.save_weights_atomically(trainer.model, checkpoints.final_weights_path(config["model_dir"]))
-            checkpoints.write_json_atomically(
+            files.write_json_atomically(
                 os.path.join(config["model_dir"], checkpoints.SUMMARY_FILENAME),
                 {k: v for k, v in summary.items() if k != "losses"})
     finally:
