@@ -51,6 +51,7 @@ import time
 import keras
 import numpy as np
 
+from rfbnet_tf import cli
 from rfbnet_tf.models import MODEL_NAMES, build_model, is_multimodal
 from rfbnet_tf.models.registry import BACKBONES, MODELS
 from rfbnet_tf.profiling import machine
@@ -693,49 +694,46 @@ def define_flags(flag_values=None):
     flags.DEFINE_integer("seed", 0, "Seed of the random weights and inputs.", **on)
 
 
+@cli.exits_on_user_error
 def main(argv, flag_values=None):
     """The binary: run the benchmark with the parsed flags, print the table, write/compare JSON."""
-    from absl import app, flags
+    from absl import flags
 
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    cli.check_no_arguments(argv)
     f = flags.FLAGS if flag_values is None else flag_values
-    try:
-        sizes = [parse_size(s) for s in f.sizes] or None
-        pipeline_width, pipeline_height = parse_size(f.pipeline_size)
-        previous = None
-        if f.compare_json:
-            with open(f.compare_json) as handle:
-                previous = json.load(handle)
-        result = run_benchmark(
-            models=f.models,
-            sizes=sizes,
-            runs=f.runs,
-            warmup=f.warmup,
-            throughput_batch=f.throughput_batch,
-            throughput_runs=f.throughput_runs,
-            train_batch=f.train_batch,
-            train_runs=f.train_runs,
-            train_all_sizes=f.train_all_sizes,
-            num_classes=f.num_classes,
-            matmul_size=f.matmul_size,
-            optimized=f.optimized,
-            jit_compile=f.jit_compile,
-            profile=f.profile,
-            head_to_head_pairs=[parse_pair(p) for p in f.head_to_head],
-            pipeline=f.pipeline,
-            record_dir=f.record_dir,
-            pipeline_model=f.pipeline_model,
-            pipeline_size=(pipeline_height, pipeline_width),
-            pipeline_examples=f.pipeline_examples,
-            pipeline_batch=f.pipeline_batch,
-            pipeline_batches=f.pipeline_batches,
-            pipeline_steps=f.pipeline_steps,
-            flops_reference=f.flops_json or f.compare_json,
-            seed=f.seed,
-        )
-    except (ValueError, FileNotFoundError) as error:
-        raise app.UsageError(str(error)) from error
+    sizes = [parse_size(s) for s in f.sizes] or None
+    pipeline_width, pipeline_height = parse_size(f.pipeline_size)
+    previous = None
+    if f.compare_json:
+        with open(f.compare_json) as handle:
+            previous = json.load(handle)
+    result = run_benchmark(
+        models=f.models,
+        sizes=sizes,
+        runs=f.runs,
+        warmup=f.warmup,
+        throughput_batch=f.throughput_batch,
+        throughput_runs=f.throughput_runs,
+        train_batch=f.train_batch,
+        train_runs=f.train_runs,
+        train_all_sizes=f.train_all_sizes,
+        num_classes=f.num_classes,
+        matmul_size=f.matmul_size,
+        optimized=f.optimized,
+        jit_compile=f.jit_compile,
+        profile=f.profile,
+        head_to_head_pairs=[parse_pair(p) for p in f.head_to_head],
+        pipeline=f.pipeline,
+        record_dir=f.record_dir,
+        pipeline_model=f.pipeline_model,
+        pipeline_size=(pipeline_height, pipeline_width),
+        pipeline_examples=f.pipeline_examples,
+        pipeline_batch=f.pipeline_batch,
+        pipeline_batches=f.pipeline_batches,
+        pipeline_steps=f.pipeline_steps,
+        flops_reference=f.flops_json or f.compare_json,
+        seed=f.seed,
+    )
     print(format_table(result))
     from rfbnet_tf.profiling.op_profile import format_op_table
 
@@ -751,8 +749,10 @@ def main(argv, flag_values=None):
         print(f"\nwrote {f.output_json}")
 
 
-if __name__ == "__main__":
-    from absl import app
+def run():
+    """Entry point of ``rfbnet-benchmark`` and ``python -m rfbnet_tf.benchmark``."""
+    cli.run(main, define_flags)
 
-    define_flags()
-    app.run(main)
+
+if __name__ == "__main__":
+    run()

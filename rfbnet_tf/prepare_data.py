@@ -40,6 +40,7 @@ import time
 import numpy as np
 from absl import logging
 
+from rfbnet_tf import cli
 from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.datasets import records
 from rfbnet_tf.utils.files import write_json_atomically
@@ -530,8 +531,8 @@ def _dataset_info(dataset, source, results, existing, options, input_dir, seed, 
 
 
 def _define_flags():
-    """absl flags of the binary (defined only when run as ``__main__``, so that spawned workers
-    and importers such as the train binary never define them twice)."""
+    """absl flags of the binary (defined only by :func:`run`, so that spawned workers and importers
+    such as the train binary never define them twice)."""
     from absl import flags
 
     flags.DEFINE_enum("dataset", "synthetic", list(DATASETS), "Dataset to convert.")
@@ -553,18 +554,18 @@ def _define_flags():
     flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
 
 
+@cli.exits_on_user_error
 def main(argv):
-    from absl import app, flags
+    from absl import flags
 
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    cli.check_no_arguments(argv)
     FLAGS = flags.FLAGS
     image_size = None
     if FLAGS.image_size:
         try:
             image_size = tuple(int(v) for v in FLAGS.image_size)
         except ValueError:
-            raise app.UsageError(f"--image_size must be height,width, got {FLAGS.image_size}") from None
+            raise ValueError(f"--image_size must be height,width, got {FLAGS.image_size}") from None
     summary = prepare(
         FLAGS.dataset, FLAGS.output_dir, input_dir=FLAGS.input_dir, splits=tuple(FLAGS.splits),
         num_workers=FLAGS.num_workers, examples_per_shard=FLAGS.examples_per_shard,
@@ -581,8 +582,10 @@ def main(argv):
                  summary["seconds"])
 
 
-if __name__ == "__main__":
-    from absl import app
+def run():
+    """Entry point of ``rfbnet-prepare-data`` and ``python -m rfbnet_tf.prepare_data``."""
+    cli.run(main, _define_flags)
 
-    _define_flags()
-    app.run(main)
+
+if __name__ == "__main__":
+    run()

@@ -32,9 +32,9 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import app, flags, logging
+from absl import flags, logging
 
-from rfbnet_tf import checkpoints, train_flags
+from rfbnet_tf import checkpoints, cli, train_flags
 from rfbnet_tf.datasets import augment as augment_lib
 from rfbnet_tf.datasets import pipeline
 from rfbnet_tf.metrics import mean_iou, pixel_accuracy
@@ -324,12 +324,16 @@ def train(flag_source) -> dict:
     return summary
 
 
+@cli.exits_on_user_error
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    cli.check_no_arguments(argv)
     train(flags.FLAGS)
 
 
+def run():
+    """Entry point of ``rfbnet-train`` and ``python -m rfbnet_tf.train``."""
+    cli.run(main, train_flags.define_flags)
+
+
 if __name__ == "__main__":
-    train_flags.define_flags()
-    app.run(main)
+    run()
