@@ -58,7 +58,6 @@ from rfbnet_tf.profiling import machine
 from rfbnet_tf.profiling.backend_functions import random_inputs, random_labels, train_step_function
 from rfbnet_tf.profiling.inference_graph import (
     optimized_inference,
-    optimized_jit_default,
     optimized_model,
     output_difference,
     plain_inference,
@@ -406,7 +405,7 @@ def run_benchmark(
     num_classes=19,
     matmul_size=2048,
     optimized=True,
-    jit_compile=None,
+    jit_compile=False,
     profile=False,
     head_to_head_pairs=(("ssma_erfnet_enc", "rfbnet_erfnet_enc"),),
     pipeline=False,
@@ -443,7 +442,7 @@ def run_benchmark(
         "num_classes": _positive_int("num_classes", num_classes, 2),
         "matmul_size": _positive_int("matmul_size", matmul_size),
         "optimized": bool(optimized),
-        "jit_compile": optimized_jit_default() if jit_compile is None else bool(jit_compile),
+        "jit_compile": bool(jit_compile),
         "profile": bool(profile),
         "seed": seed,
     }

@@ -157,10 +157,6 @@ class MeanIoUMetric(keras.metrics.Metric):
             raise ValueError(f"MeanIoUMetric does not support sample_weight, received {sample_weight!r}")
         self.total_confusion.assign_add(self.batch_confusion(y_true, y_pred))
 
-    def add_confusion(self, confusion):
-        """Add a precomputed (K, K) confusion matrix (e.g. summed over replicas in a custom loop)."""
-        self.total_confusion.assign_add(keras.ops.cast(confusion, "float64"))
-
     def result(self):
         confusion = keras.ops.convert_to_tensor(self.total_confusion)
         true_positive = keras.ops.diagonal(confusion)
