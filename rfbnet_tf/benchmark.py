@@ -51,19 +51,20 @@ import time
 import keras
 import numpy as np
 
+from rfbnet_tf import cli
 from rfbnet_tf.models import MODEL_NAMES, build_model, is_multimodal
 from rfbnet_tf.models.registry import BACKBONES, MODELS
 from rfbnet_tf.profiling import machine
 from rfbnet_tf.profiling.backend_functions import random_inputs, random_labels, train_step_function
 from rfbnet_tf.profiling.inference_graph import (
     optimized_inference,
-    optimized_jit_default,
     optimized_model,
     output_difference,
     plain_inference,
 )
 from rfbnet_tf.profiling.matmul_reference import matmul_flops, matmul_function
 from rfbnet_tf.profiling.timing import time_callable, time_interleaved
+from rfbnet_tf.utils import files
 
 SCHEMA_VERSION = 1
 DEFAULT_SIZES = {"erfnet_enc": ((1024, 512), (640, 480)), "adapnet_pp": ((768, 384),)}
@@ -404,7 +405,7 @@ def run_benchmark(
     num_classes=19,
     matmul_size=2048,
     optimized=True,
-    jit_compile=None,
+    jit_compile=False,
     profile=False,
     head_to_head_pairs=(("ssma_erfnet_enc", "rfbnet_erfnet_enc"),),
     pipeline=False,
@@ -441,7 +442,7 @@ def run_benchmark(
         "num_classes": _positive_int("num_classes", num_classes, 2),
         "matmul_size": _positive_int("matmul_size", matmul_size),
         "optimized": bool(optimized),
-        "jit_compile": optimized_jit_default() if jit_compile is None else bool(jit_compile),
+        "jit_compile": bool(jit_compile),
         "profile": bool(profile),
         "seed": seed,
     }
@@ -644,10 +645,7 @@ def write_json(result, path):
     """Write ``result`` to ``path`` atomically (parent directories created)."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    temporary = f"{path}.tmp"
-    with open(temporary, "w") as f:
-        json.dump(result, f, indent=2, default=_json_default)
-    os.replace(temporary, path)
+    files.write_json_atomically(path, result, sort_keys=False, default=_json_default)
 
 
 # --------------------------------------------------------------------------------------------- binary
@@ -695,49 +693,46 @@ def define_flags(flag_values=None):
     flags.DEFINE_integer("seed", 0, "Seed of the random weights and inputs.", **on)
 
 
+@cli.exits_on_user_error
 def main(argv, flag_values=None):
     """The binary: run the benchmark with the parsed flags, print the table, write/compare JSON."""
-    from absl import app, flags
+    from absl import flags
 
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    cli.check_no_arguments(argv)
     f = flags.FLAGS if flag_values is None else flag_values
-    try:
-        sizes = [parse_size(s) for s in f.sizes] or None
-        pipeline_width, pipeline_height = parse_size(f.pipeline_size)
-        previous = None
-        if f.compare_json:
-            with open(f.compare_json) as handle:
-                previous = json.load(handle)
-        result = run_benchmark(
-            models=f.models,
-            sizes=sizes,
-            runs=f.runs,
-            warmup=f.warmup,
-            throughput_batch=f.throughput_batch,
-            throughput_runs=f.throughput_runs,
-            train_batch=f.train_batch,
-            train_runs=f.train_runs,
-            train_all_sizes=f.train_all_sizes,
-            num_classes=f.num_classes,
-            matmul_size=f.matmul_size,
-            optimized=f.optimized,
-            jit_compile=f.jit_compile,
-            profile=f.profile,
-            head_to_head_pairs=[parse_pair(p) for p in f.head_to_head],
-            pipeline=f.pipeline,
-            record_dir=f.record_dir,
-            pipeline_model=f.pipeline_model,
-            pipeline_size=(pipeline_height, pipeline_width),
-            pipeline_examples=f.pipeline_examples,
-            pipeline_batch=f.pipeline_batch,
-            pipeline_batches=f.pipeline_batches,
-            pipeline_steps=f.pipeline_steps,
-            flops_reference=f.flops_json or f.compare_json,
-            seed=f.seed,
-        )
-    except (ValueError, FileNotFoundError) as error:
-        raise app.UsageError(str(error)) from error
+    sizes = [parse_size(s) for s in f.sizes] or None
+    pipeline_width, pipeline_height = parse_size(f.pipeline_size)
+    previous = None
+    if f.compare_json:
+        with open(f.compare_json) as handle:
+            previous = json.load(handle)
+    result = run_benchmark(
+        models=f.models,
+        sizes=sizes,
+        runs=f.runs,
+        warmup=f.warmup,
+        throughput_batch=f.throughput_batch,
+        throughput_runs=f.throughput_runs,
+        train_batch=f.train_batch,
+        train_runs=f.train_runs,
+        train_all_sizes=f.train_all_sizes,
+        num_classes=f.num_classes,
+        matmul_size=f.matmul_size,
+        optimized=f.optimized,
+        jit_compile=f.jit_compile,
+        profile=f.profile,
+        head_to_head_pairs=[parse_pair(p) for p in f.head_to_head],
+        pipeline=f.pipeline,
+        record_dir=f.record_dir,
+        pipeline_model=f.pipeline_model,
+        pipeline_size=(pipeline_height, pipeline_width),
+        pipeline_examples=f.pipeline_examples,
+        pipeline_batch=f.pipeline_batch,
+        pipeline_batches=f.pipeline_batches,
+        pipeline_steps=f.pipeline_steps,
+        flops_reference=f.flops_json or f.compare_json,
+        seed=f.seed,
+    )
     print(format_table(result))
     from rfbnet_tf.profiling.op_profile import format_op_table
 
@@ -753,8 +748,10 @@ def main(argv, flag_values=None):
         print(f"\nwrote {f.output_json}")
 
 
-if __name__ == "__main__":
-    from absl import app
+def run():
+    """Entry point of ``rfbnet-benchmark`` and ``python -m rfbnet_tf.benchmark``."""
+    cli.run(main, define_flags)
 
-    define_flags()
-    app.run(main)
+
+if __name__ == "__main__":
+    run()

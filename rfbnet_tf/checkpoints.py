@@ -29,6 +29,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from rfbnet_tf.utils.files import write_json_atomically  # noqa: F401 (re-exported: checkpoints.write_json_atomically)
+
 FLAGS_FILENAME = "flags.json"
 CHECKPOINT_SUBDIR = "checkpoints"
 FINAL_WEIGHTS_FILENAME = "final.weights.h5"
@@ -53,16 +55,6 @@ def checkpoint_dir(model_dir) -> str:
 def final_weights_path(model_dir) -> str:
     """``model_dir/final.weights.h5``."""
     return os.path.join(os.fspath(model_dir), FINAL_WEIGHTS_FILENAME)
-
-
-def write_json_atomically(path, content: dict):
-    """Write ``content`` as indented JSON to ``path`` via a temporary file and ``os.replace``."""
-    path = os.fspath(path)
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(content, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    os.replace(temporary, path)
 
 
 def save_weights_atomically(model, path):

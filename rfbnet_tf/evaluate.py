@@ -34,7 +34,6 @@ from __future__ import annotations
 import datetime
 import math
 import os
-import sys
 import time
 
 import cv2
@@ -42,10 +41,12 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from rfbnet_tf import checkpoints, metrics
+from rfbnet_tf import checkpoints, cli, metrics
+from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.datasets import pipeline, records
 from rfbnet_tf.inference import confusion_plot, serving
-from rfbnet_tf.prepare_data import Progress
+from rfbnet_tf.utils import files
+from rfbnet_tf.utils.progress import Progress
 
 DEFAULT_SPLIT = "val"
 
@@ -160,7 +161,7 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
             f"predicts {num_classes}"
         )
     total = _split_size(info, split, record_dir)
-    ignore_label = int(info.get("ignore_label", records.IGNORE_LABEL))
+    ignore_label = int(info.get("ignore_label", IGNORE_LABEL))
     class_names = _class_names(info, config, num_classes)
 
     model, config, step = checkpoints.restore_model(model_dir, checkpoint)
@@ -215,7 +216,7 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
     os.makedirs(output_dir, exist_ok=True)
     name = result_name(split, full_resolution)
     json_path = os.path.join(output_dir, f"{name}.json")
-    checkpoints.write_json_atomically(json_path, result)
+    files.write_json_atomically(json_path, result)
     image, _ = confusion_plot.render_confusion(confusion, class_names)
     png_path = os.path.join(output_dir, f"{name}_confusion.png")
     if not cv2.imwrite(png_path, cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
@@ -239,23 +240,21 @@ def _define_flags():
     flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
 
 
+@cli.exits_on_user_error
 def main(argv):
-    from absl import app, flags
+    from absl import flags
 
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    cli.check_no_arguments(argv)
     FLAGS = flags.FLAGS
-    try:
-        evaluate(FLAGS.model_dir, record_dir=FLAGS.record_dir, split=FLAGS.split, full_resolution=FLAGS.full_resolution,
-                 checkpoint=FLAGS.checkpoint, batch_size=FLAGS.batch_size, output_dir=FLAGS.output_dir,
-                 progress=FLAGS.progress)
-    except (FileNotFoundError, FileExistsError) as error:  # a missing / existing path: the message says it all
-        logging.error("%s", error)
-        sys.exit(1)
+    evaluate(FLAGS.model_dir, record_dir=FLAGS.record_dir, split=FLAGS.split, full_resolution=FLAGS.full_resolution,
+             checkpoint=FLAGS.checkpoint, batch_size=FLAGS.batch_size, output_dir=FLAGS.output_dir,
+             progress=FLAGS.progress)
+
+
+def run():
+    """Entry point of ``rfbnet-evaluate`` and ``python -m rfbnet_tf.evaluate``."""
+    cli.run(main, _define_flags)
 
 
 if __name__ == "__main__":
-    from absl import app
-
-    _define_flags()
-    app.run(main)
+    run()

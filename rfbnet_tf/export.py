@@ -34,14 +34,13 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import shutil
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from rfbnet_tf import checkpoints
+from rfbnet_tf import checkpoints, cli
 from rfbnet_tf.inference import serving
 
 EXPORT_INFO_PATH = os.path.join("assets.extra", "rfbnet_export.json")
@@ -177,24 +176,22 @@ def _define_flags():
     flags.DEFINE_boolean("verify", True, "Reload the export and compare it with the model before moving it into place.")
 
 
+@cli.exits_on_user_error
 def main(argv):
-    from absl import app, flags
+    from absl import flags
 
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    cli.check_no_arguments(argv)
     FLAGS = flags.FLAGS
-    try:
-        path = export_model(FLAGS.model_dir, FLAGS.export_dir, checkpoint=FLAGS.checkpoint,
-                            size_policy=FLAGS.size_policy, overwrite=FLAGS.overwrite, verify=FLAGS.verify)
-        print(f"SavedModel written to {path}")
-        print(run_summary(FLAGS.model_dir))
-    except (FileNotFoundError, FileExistsError) as error:  # a missing / existing path: the message says it all
-        logging.error("%s", error)
-        sys.exit(1)
+    path = export_model(FLAGS.model_dir, FLAGS.export_dir, checkpoint=FLAGS.checkpoint,
+                        size_policy=FLAGS.size_policy, overwrite=FLAGS.overwrite, verify=FLAGS.verify)
+    print(f"SavedModel written to {path}")
+    print(run_summary(FLAGS.model_dir))
+
+
+def run():
+    """Entry point of ``rfbnet-export`` and ``python -m rfbnet_tf.export``."""
+    cli.run(main, _define_flags)
 
 
 if __name__ == "__main__":
-    from absl import app
-
-    _define_flags()
-    app.run(main)
+    run()

@@ -24,7 +24,8 @@ import numbers
 import keras
 import numpy as np
 
-IGNORE_LABEL = 255
+from rfbnet_tf.constants import IGNORE_LABEL
+
 
 
 def _check_num_classes(num_classes):
@@ -155,10 +156,6 @@ class MeanIoUMetric(keras.metrics.Metric):
         if sample_weight is not None:
             raise ValueError(f"MeanIoUMetric does not support sample_weight, received {sample_weight!r}")
         self.total_confusion.assign_add(self.batch_confusion(y_true, y_pred))
-
-    def add_confusion(self, confusion):
-        """Add a precomputed (K, K) confusion matrix (e.g. summed over replicas in a custom loop)."""
-        self.total_confusion.assign_add(keras.ops.cast(confusion, "float64"))
 
     def result(self):
         confusion = keras.ops.convert_to_tensor(self.total_confusion)

@@ -29,16 +29,15 @@ Per frame ``{stem}``, in ``--output_dir``:
 from __future__ import annotations
 
 import os
-import sys
 
 import cv2
 import numpy as np
 from absl import logging
 
-from rfbnet_tf import checkpoints, visualize
+from rfbnet_tf import checkpoints, cli, visualize
 from rfbnet_tf.datasets import records
 from rfbnet_tf.inference import depth_input, error_map, image_files, serving
-from rfbnet_tf.prepare_data import Progress
+from rfbnet_tf.utils.progress import Progress
 
 
 def _write_png(path, image):
@@ -194,24 +193,22 @@ def _define_flags():
     flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
 
 
+@cli.exits_on_user_error
 def main(argv):
-    from absl import app, flags
+    from absl import flags
 
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    cli.check_no_arguments(argv)
     FLAGS = flags.FLAGS
-    try:
-        predict(FLAGS.model_dir, FLAGS.rgb, FLAGS.output_dir, depth=FLAGS.depth, label=FLAGS.label,
-                compare_model_dir=FLAGS.compare_model_dir, intrinsics=FLAGS.intrinsics, max_depth=FLAGS.max_depth,
-                alpha=FLAGS.alpha, checkpoint=FLAGS.checkpoint, compare_checkpoint=FLAGS.compare_checkpoint,
-                size_policy=FLAGS.size_policy, progress=FLAGS.progress)
-    except (FileNotFoundError, FileExistsError) as error:  # a missing / existing path: the message says it all
-        logging.error("%s", error)
-        sys.exit(1)
+    predict(FLAGS.model_dir, FLAGS.rgb, FLAGS.output_dir, depth=FLAGS.depth, label=FLAGS.label,
+            compare_model_dir=FLAGS.compare_model_dir, intrinsics=FLAGS.intrinsics, max_depth=FLAGS.max_depth,
+            alpha=FLAGS.alpha, checkpoint=FLAGS.checkpoint, compare_checkpoint=FLAGS.compare_checkpoint,
+            size_policy=FLAGS.size_policy, progress=FLAGS.progress)
+
+
+def run():
+    """Entry point of ``rfbnet-predict`` and ``python -m rfbnet_tf.predict``."""
+    cli.run(main, _define_flags)
 
 
 if __name__ == "__main__":
-    from absl import app
-
-    _define_flags()
-    app.run(main)
+    run()

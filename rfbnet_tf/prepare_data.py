@@ -33,16 +33,18 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
-import math
 import multiprocessing
 import os
-import sys
 import time
 
 import numpy as np
 from absl import logging
 
+from rfbnet_tf import cli
+from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.datasets import records
+from rfbnet_tf.utils.files import write_json_atomically
+from rfbnet_tf.utils.progress import Progress
 
 DATASETS = ("synthetic", "cityscapes", "scannet")
 DEFAULT_EXAMPLES_PER_SHARD = 256
@@ -145,7 +147,7 @@ def check_frame(frame: dict, num_classes: int) -> str | None:
         raise ValueError(
             f"frame {name!r}: label must be uint8 (H, W) = {size}, got {label.dtype} {label.shape}"
         )
-    bad = np.unique(label[(label >= num_classes) & (label != records.IGNORE_LABEL)])
+    bad = np.unique(label[(label >= num_classes) & (label != IGNORE_LABEL)])
     if bad.size:
         raise ValueError(f"frame {name!r}: label values {bad.tolist()} outside 0..{num_classes - 1} and 255")
     matrix = np.asarray(frame["intrinsics"], dtype=np.float64)
@@ -184,7 +186,7 @@ class FrameStats:
     def of_frame(cls, rgb, hha, depth_m, label, num_classes):
         rgb64, hha64 = rgb.reshape(-1, 3).astype(np.float64), hha.reshape(-1, 3).astype(np.float64)
         valid_depth = depth_m[depth_m > 0].astype(np.float64)
-        labels = label[label != records.IGNORE_LABEL]
+        labels = label[label != IGNORE_LABEL]
         return cls(
             num_classes, rgb64.shape[0], rgb64.sum(0), (rgb64**2).sum(0), hha64.sum(0),
             (hha64**2).sum(0), float(valid_depth.sum()), float((valid_depth**2).sum()),
@@ -263,45 +265,7 @@ def _worker_pool(num_workers: int):
     return multiprocessing.get_context("spawn").Pool(num_workers)
 
 
-# --------------------------------------------------------------------------- progress, shards
-
-
-class Progress:
-    """A one-line progress bar on stderr: ``label count/total [pct] rate frames/s ETA``."""
-
-    def __init__(self, label: str, total: int, enabled: bool = True, stream=None, interval=0.25):
-        self.label, self.total, self.enabled = label, total, enabled
-        self.stream = stream or sys.stderr
-        self.interval, self.count, self.start, self.last = interval, 0, time.monotonic(), 0.0
-
-    @staticmethod
-    def _clock(seconds: float) -> str:
-        if not math.isfinite(seconds):
-            return "--:--"
-        minutes, secs = divmod(int(round(seconds)), 60)
-        hours, minutes = divmod(minutes, 60)
-        return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
-
-    def line(self) -> str:
-        elapsed = max(time.monotonic() - self.start, 1e-9)
-        rate = self.count / elapsed
-        eta = (self.total - self.count) / rate if rate > 0 else float("inf")
-        percent = 100.0 * self.count / self.total if self.total else 100.0
-        return (f"{self.label}: {self.count}/{self.total} [{percent:3.0f}%] {rate:.2f} frames/s, "
-                f"elapsed {self._clock(elapsed)}, ETA {self._clock(eta)}")
-
-    def update(self, count: int = 1):
-        self.count += count
-        now = time.monotonic()
-        if self.enabled and (now - self.last >= self.interval or self.count == self.total):
-            self.last = now
-            self.stream.write("\r" + self.line())
-            self.stream.flush()
-
-    def close(self):
-        if self.enabled:
-            self.stream.write("\r" + self.line() + "\n")
-            self.stream.flush()
+# --------------------------------------------------------------------------- shards
 
 
 class ShardWriter:
@@ -360,19 +324,6 @@ def _existing_shards(record_dir: str, split: str) -> list[str]:
     except ValueError:  # an incomplete set: still the split's shards, to be replaced
         prefix = f"{split}-"
         return sorted(n for n in os.listdir(record_dir) if n.startswith(prefix) and n.endswith(".tfrecord"))
-
-
-def write_json_atomically(path: str, content: dict):
-    """Write ``content`` as JSON to ``path`` via a temporary file and ``os.replace``."""
-    temp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(temp, "w", encoding="utf-8") as handle:
-            json.dump(content, handle, indent=1)
-            handle.write("\n")
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
 
 
 # --------------------------------------------------------------------------- prepare
@@ -525,7 +476,7 @@ def prepare(dataset, output_dir, *, input_dir=None, splits=("train", "val"), num
 
     info = _dataset_info(dataset, source, results, existing, options, input_dir, seed,
                          synthetic_size if dataset == "synthetic" else None)
-    write_json_atomically(info_path, info)
+    write_json_atomically(info_path, info, sort_keys=False)
     return {**info, "record_dir": output_dir, "seconds": time.monotonic() - started}
 
 
@@ -564,7 +515,7 @@ def _dataset_info(dataset, source, results, existing, options, input_dir, seed, 
         "dataset": dataset,
         "num_classes": len(source.class_names),
         "class_names": list(source.class_names),
-        "ignore_label": records.IGNORE_LABEL,
+        "ignore_label": IGNORE_LABEL,
         "image_size": image_size,
         "splits": splits,
         "normalization": normalization,
@@ -580,8 +531,8 @@ def _dataset_info(dataset, source, results, existing, options, input_dir, seed, 
 
 
 def _define_flags():
-    """absl flags of the binary (defined only when run as ``__main__``, so that spawned workers
-    and importers such as the train binary never define them twice)."""
+    """absl flags of the binary (defined only by :func:`run`, so that spawned workers and importers
+    such as the train binary never define them twice)."""
     from absl import flags
 
     flags.DEFINE_enum("dataset", "synthetic", list(DATASETS), "Dataset to convert.")
@@ -603,18 +554,18 @@ def _define_flags():
     flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
 
 
+@cli.exits_on_user_error
 def main(argv):
-    from absl import app, flags
+    from absl import flags
 
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    cli.check_no_arguments(argv)
     FLAGS = flags.FLAGS
     image_size = None
     if FLAGS.image_size:
         try:
             image_size = tuple(int(v) for v in FLAGS.image_size)
         except ValueError:
-            raise app.UsageError(f"--image_size must be height,width, got {FLAGS.image_size}") from None
+            raise ValueError(f"--image_size must be height,width, got {FLAGS.image_size}") from None
     summary = prepare(
         FLAGS.dataset, FLAGS.output_dir, input_dir=FLAGS.input_dir, splits=tuple(FLAGS.splits),
         num_workers=FLAGS.num_workers, examples_per_shard=FLAGS.examples_per_shard,
@@ -631,8 +582,10 @@ def main(argv):
                  summary["seconds"])
 
 
-if __name__ == "__main__":
-    from absl import app
+def run():
+    """Entry point of ``rfbnet-prepare-data`` and ``python -m rfbnet_tf.prepare_data``."""
+    cli.run(main, _define_flags)
 
-    _define_flags()
-    app.run(main)
+
+if __name__ == "__main__":
+    run()

@@ -36,14 +36,15 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import app, flags, logging
+from absl import flags, logging
 
-from rfbnet_tf import checkpoints, train_flags
+from rfbnet_tf import checkpoints, cli, train_flags
 from rfbnet_tf.datasets import augment as augment_lib
 from rfbnet_tf.datasets import pipeline
 from rfbnet_tf.metrics import mean_iou, pixel_accuracy
 from rfbnet_tf.models import gate_model, is_multimodal
 from rfbnet_tf.training import distribution, optimization, run_lock, run_setup, steps, stream_init, summaries
+from rfbnet_tf.utils import files
 
 
 def _seed_states(model):
@@ -334,7 +335,7 @@ def train(flag_source) -> dict:
             if trainer.chief:
                 checkpoints.save_weights_atomically(trainer.model,
                                                     checkpoints.final_weights_path(config["model_dir"]))
-                checkpoints.write_json_atomically(
+                files.write_json_atomically(
                     os.path.join(config["model_dir"], checkpoints.SUMMARY_FILENAME),
                     {k: v for k, v in summary.items() if k != "losses"})
     finally:
@@ -344,12 +345,16 @@ def train(flag_source) -> dict:
     return summary
 
 
+@cli.exits_on_user_error
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    cli.check_no_arguments(argv)
     train(flags.FLAGS)
 
 
+def run():
+    """Entry point of ``rfbnet-train`` and ``python -m rfbnet_tf.train``."""
+    cli.run(main, train_flags.define_flags)
+
+
 if __name__ == "__main__":
-    train_flags.define_flags()
-    app.run(main)
+    run()

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-IGNORE_LABEL = 255
+from rfbnet_tf.constants import IGNORE_LABEL
+
 
 
 def voc_palette(size: int = 256) -> np.ndarray:

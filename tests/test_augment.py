@@ -1,7 +1,6 @@
 """Tests of rfbnet_tf.datasets.augment: each op on hand-checkable inputs, eagerly and in
 ``Dataset.map``, plus the composed ``augment`` (alignment, label values, determinism)."""
 
-import dataclasses
 import math
 
 import numpy as np
@@ -46,7 +45,7 @@ def in_dataset_map(fn, example):
         ("scale_range", 1.0), ("rotation_degrees", -1.0), ("rotation_degrees", float("nan")),
         ("crop_size", (0, 8)), ("crop_size", (8.5, 8)), ("brightness", -3.0),
         ("contrast", 1.5), ("saturation", "x"), ("hue", 0.7), ("rgb_noise_std", -1.0),
-        ("depth_noise_std", float("inf")), ("warp_backend", "pillow"),
+        ("depth_noise_std", float("inf")),
     ],
 )
 def test_config_rejects_bad_values_naming_them(field, value):
@@ -399,30 +398,6 @@ def test_augment_without_ops_only_casts_images():
     for key, value in example.items():
         np.testing.assert_array_equal(out[key], value)
     assert out["hha"].dtype == np.float32 and out["label"].dtype == np.uint8
-
-
-def test_opencv_backend_agrees_with_tensorflow():
-    example = grid_example()
-    exact = A.AugmentConfig.disabled(flip=0.5, crop_size=(40, 20))  # integer maps
-    smooth = A.AugmentConfig.disabled(scale_range=(0.7, 1.4), rotation_degrees=15.0)
-    for seed in range(2):
-        tf_out = numpy_of(A.augment(example, exact, seed))
-        cv_out = numpy_of(A.augment(example, _with_backend(exact, "opencv"), seed))
-        for key in example:
-            np.testing.assert_array_equal(cv_out[key], tf_out[key])
-    example["label"] = example["label"].astype(np.int32)  # not an OpenCV dtype
-    tf_out = numpy_of(A.augment(example, smooth, 3))
-    cv_out = in_dataset_map(lambda e: A.augment(e, _with_backend(smooth, "opencv"), 3), example)
-    inside = tf_out["label"][..., 0] != A.LABEL_FILL
-    # OpenCV quantises sample positions to 1/32 px and rounds uint8 results
-    np.testing.assert_allclose(cv_out["rgb"][inside], tf_out["rgb"][inside], atol=2.0)
-    np.testing.assert_allclose(cv_out["depth"][inside], tf_out["depth"][inside], atol=0.05)
-    assert cv_out["label"].dtype == np.int32
-    assert (cv_out["label"] == tf_out["label"]).mean() > 0.97
-
-
-def _with_backend(config, backend):
-    return dataclasses.replace(config, warp_backend=backend)
 
 
 # --------------------------------------------------------------------------- fused pixel kernels

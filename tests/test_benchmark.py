@@ -103,15 +103,18 @@ def test_size_and_model_arguments():
         benchmark.parse_pair("erfnet_enc")
 
 
-def test_binary_rejects_bad_flags_before_any_work():
-    from absl import app, flags
+def test_binary_rejects_bad_flags_before_any_work(capsys):
+    from absl import flags
 
     values = flags.FlagValues()
     benchmark.define_flags(values)
     values(["benchmark", "--models=erfnet_enc", "--sizes=100x10"])
     start = time.perf_counter()
-    with pytest.raises(app.UsageError, match="multiples of 16, received 100x10"):
+    with pytest.raises(SystemExit) as exit_info:
         benchmark.main(["benchmark"], flag_values=values)
+    assert exit_info.value.code == 1
+    stderr = capsys.readouterr().err
+    assert stderr.count("\n") == 1 and stderr.startswith("error: ") and "multiples of 16, received 100x10" in stderr
     assert time.perf_counter() - start < 5
 
 

@@ -1,6 +1,5 @@
 """Tests of the prepare_data binary and function on the synthetic dataset (32×48 frames)."""
 
-import io
 import os
 import subprocess
 import sys
@@ -162,15 +161,3 @@ def test_frame_stats_hand_values():
     np.testing.assert_allclose(norm["depth"]["mean"], [2.0])  # 1, 3, 2 (0 = missing excluded)
     np.testing.assert_allclose(norm["depth"]["std"], [np.sqrt(2.0 / 3.0)])
     assert stats.histogram.tolist() == [1, 0, 2]
-
-
-def test_progress_line():
-    stream = io.StringIO()
-    bar = prepare_data.Progress("synthetic/train", 4, stream=stream, interval=0.0)
-    for _ in range(3):
-        bar.update()
-    assert "synthetic/train: 3/4 [ 75%]" in stream.getvalue() and "frames/s" in stream.getvalue()
-    assert "ETA" in bar.line()
-    bar.close()
-    assert stream.getvalue().endswith("\n")
-    assert prepare_data.Progress._clock(3725) == "1:02:05" and prepare_data.Progress._clock(65) == "01:05"

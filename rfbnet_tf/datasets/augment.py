@@ -37,8 +37,8 @@ Conventions shared by every op:
 :func:`augment` composes flip → scale → rotation → crop into ONE affine map and resamples each
 spatial key once, directly at the crop size (cheaper than resizing to up to 2× and rotating the
 large image, and no double interpolation), with ``tf.raw_ops.ImageProjectiveTransformV3`` (no
-tensorflow-addons) or, with ``warp_backend="opencv"``, ``cv2.warpAffine`` (see
-:data:`WARP_BACKENDS`).  Colour jitter (RGB only) and Gaussian noise follow.
+tensorflow-addons; pure graph, no Python in the pipeline).  Colour jitter (RGB only) and Gaussian noise
+follow.
 
 Speed: the per-pixel work runs in fused XLA kernels of :mod:`rfbnet_tf.datasets.pixel_kernels`
 (the warp itself when input and output sizes are static, masking, the colour map, noise
@@ -53,10 +53,10 @@ import dataclasses
 import math
 import numbers
 
-import cv2
 import numpy as np
 import tensorflow as tf
 
+from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.datasets import pixel_kernels
 
 IMAGE_KEYS = ("rgb", "hha", "depth", "depth_raw")
@@ -64,8 +64,8 @@ IMAGE_KEYS = ("rgb", "hha", "depth", "depth_raw")
 LABEL_KEYS = ("label",)
 """Spatial keys resampled nearest-neighbour and padded with :data:`LABEL_FILL`."""
 IMAGE_FILL = 0.0
-LABEL_FILL = 255
-"""The ignore label (``records.IGNORE_LABEL``)."""
+LABEL_FILL = IGNORE_LABEL
+"""The ignore label (``rfbnet_tf.constants.IGNORE_LABEL``)."""
 
 _VALUE_RANGE = {"rgb": (0.0, 255.0), "hha": (0.0, 255.0), "depth": (0.0, None)}
 """Valid value range per noisy key; depth 0 means missing/out-of-image and is kept at 0."""
@@ -130,9 +130,6 @@ class AugmentConfig:
       depth_noise_std: std of additive Gaussian noise on ``"depth"`` (completed depth), in
         metres; pixels with depth 0 (missing / out of image) stay 0.  ``"depth_raw"`` and
         labels never get noise.
-      warp_backend: resampler of the geometric ops, one of :data:`WARP_BACKENDS`
-        (``"tensorflow"``: ``ImageProjectiveTransformV3``, pure graph; ``"opencv"``:
-        ``cv2.warpAffine``, faster on CPU but runs Python inside the input pipeline).
     """
 
     flip: float = 0.5
@@ -146,7 +143,6 @@ class AugmentConfig:
     rgb_noise_std: float = 3.0
     hha_noise_std: float = 3.0
     depth_noise_std: float = 0.01
-    warp_backend: str = "tensorflow"
 
     def __post_init__(self):
         _check_range("flip", self.flip, 0.0, 1.0)
@@ -172,10 +168,6 @@ class AugmentConfig:
         _check_range("hue", self.hue, 0.0, 0.5)
         for name in ("rgb_noise_std", "hha_noise_std", "depth_noise_std"):
             _check_range(name, getattr(self, name), 0.0, float("inf"))
-        if self.warp_backend not in WARP_BACKENDS:
-            raise ValueError(
-                f"warp_backend must be one of {WARP_BACKENDS}, got {self.warp_backend!r}"
-            )
 
     @classmethod
     def disabled(cls, **overrides) -> "AugmentConfig":
@@ -332,49 +324,6 @@ def _transform_tensorflow(image, matrix, out_size, nearest, fill_value):
     )[0]
 
 
-def _opencv_warp(image, matrix, out_size, nearest, fill_value):
-    """numpy body of the OpenCV backend: ``cv2.warpAffine`` with the same inverse map; labels
-    get ``fill_value`` outside, images replicate their edge pixels (as the TensorFlow
-    backend)."""
-    flags = (cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR) | cv2.WARP_INVERSE_MAP
-    border = cv2.BORDER_CONSTANT if nearest else cv2.BORDER_REPLICATE
-    out = cv2.warpAffine(
-        image, matrix[:2].astype(np.float64), (int(out_size[1]), int(out_size[0])), flags=flags,
-        borderMode=border, borderValue=(float(fill_value),) * 4,
-    )
-    return out.reshape(int(out_size[0]), int(out_size[1]), image.shape[-1])
-
-
-_OPENCV_DTYPES = (tf.uint8, tf.uint16, tf.int16, tf.float32, tf.float64)
-"""dtypes ``cv2.warpAffine`` takes; others (e.g. int32 labels) go through float32 (exact for
-integers below 2**24)."""
-
-
-def _transform_opencv(image, matrix, out_size, nearest, fill_value):
-    image = tf.convert_to_tensor(image)
-    dtype = image.dtype if image.dtype in _OPENCV_DTYPES else tf.float32
-    out = tf.numpy_function(
-        lambda i, m, o: _opencv_warp(i, m, o, nearest, fill_value),
-        [tf.cast(image, dtype), matrix, out_size], dtype, stateful=False,
-    )
-    out.set_shape([None, None, image.shape[-1]])
-    return tf.cast(out, image.dtype)
-
-
-_TRANSFORMS = {"tensorflow": _transform_tensorflow, "opencv": _transform_opencv}
-WARP_BACKENDS = tuple(_TRANSFORMS)
-"""Resamplers of the geometric ops, same inverse affine map and pixel-centre convention:
-``"tensorflow"`` = ``tf.raw_ops.ImageProjectiveTransformV3`` (pure graph; no Python in the
-pipeline), ``"opencv"`` = ``cv2.warpAffine`` through ``tf.numpy_function`` (warps uint8 images
-natively, faster on CPU; it quantises sample positions to 1/32 pixel and rounds uint8 results)."""
-
-
-def _check_backend(backend):
-    if backend not in WARP_BACKENDS:
-        raise ValueError(f"backend must be one of {WARP_BACKENDS}, got {backend!r}")
-    return backend
-
-
 def _static(size) -> tf.TensorShape:
     return tf.TensorShape([None, None] if size is None else size)
 
@@ -384,26 +333,12 @@ def _first_spatial_key(example) -> str:
     return (images + labels)[0]
 
 
-def _image_groups(example, images, backend):
-    """Image keys warped together: one key at a time as float32 for TensorFlow (its uint8 path
-    truncates; stacking keys saves little in ``ImageProjectiveTransformV3``, whose cost is
-    mostly per channel, and the channel concat/split cost more than that); per dtype for
-    OpenCV (uint8 is its fast path and it rounds)."""
-    if backend == "tensorflow":
-        return [([key], tf.float32) for key in images]
-    dtypes = {key: tf.as_dtype(example[key].dtype) for key in images}
-    return [
-        ([key for key in images if dtypes[key] == dtype], dtype)
-        for dtype in sorted(set(dtypes.values()), key=lambda d: d.name)
-    ]
-
-
-def _warp(example, matrix, out_size, static_size=None, backend="tensorflow"):
+def _warp(example, matrix, out_size, static_size=None):
     """Resample every spatial key through ``matrix`` (output pixel → input pixel).
 
     Labels are warped nearest-neighbour with :data:`LABEL_FILL`, keeping their dtype, together
     with a channel of ones whose warp marks the output pixels whose nearest source pixel lies
-    in the image.  Images of one group are stacked along channels and warped in one call,
+    in the image.  Each image key is warped as float32,
     bilinear, reading the nearest edge pixel past the border (so samples less than a pixel
     outside the border take the border value, as ``tf.image.resize`` does, instead of blending
     with the fill; equal to warping after a 1-pixel edge-replicating pad), then set to
@@ -411,40 +346,32 @@ def _warp(example, matrix, out_size, static_size=None, backend="tensorflow"):
     :func:`~rfbnet_tf.datasets.pixel_kernels.mask_images`): images and labels agree on which
     pixels are padding.  Images come back float32.
 
-    With the TensorFlow backend and static input and output sizes (the training pipeline, whose
+    With static input and output sizes (the training pipeline, whose
     frames are resized to one ``image_size``) the same resampling runs as one fused XLA kernel,
     :func:`~rfbnet_tf.datasets.pixel_kernels.affine_warp` (equal up to float rounding, ~3×
     cheaper); other sizes use ``ImageProjectiveTransformV3`` (XLA would compile once per size).
     """
-    transform = _TRANSFORMS[_check_backend(backend)]
     images, labels = _spatial_keys(example)
     input_static = tf.TensorShape(example[(images + labels)[0]].shape)[:2]
-    if (
-        backend == "tensorflow"
-        and input_static.is_fully_defined()
-        and _static(static_size).is_fully_defined()
-    ):
+    if input_static.is_fully_defined() and _static(static_size).is_fully_defined():
         return _warp_fused(example, images, labels, matrix, tf.TensorShape(static_size))
     out = dict(example)
     size = spatial_size(example)
     label_dtype = tf.as_dtype(example[labels[0]].dtype) if labels else tf.uint8
     nearest = [tf.cast(example[key], label_dtype) for key in labels]
     nearest.append(tf.ones(tf.concat([size, [1]], 0), label_dtype))
-    warped = transform(tf.concat(nearest, axis=-1), matrix, out_size, True, LABEL_FILL)
+    warped = _transform_tensorflow(tf.concat(nearest, axis=-1), matrix, out_size, True, LABEL_FILL)
     warped.set_shape(_static(static_size).concatenate([len(nearest)]))
     for index, key in enumerate(labels):
         out[key] = tf.cast(warped[..., index:index + 1], example[key].dtype)
     inside = tf.equal(warped[..., -1:], 1)
-    for keys, dtype in _image_groups(example, images, backend):
-        stacked = [tf.cast(example[key], dtype) for key in keys]
-        stacked = stacked[0] if len(keys) == 1 else tf.concat(stacked, axis=-1)
-        smooth = transform(stacked, matrix, out_size, False, IMAGE_FILL)
-        smooth = pixel_kernels.mask_images(tf.cast(smooth, tf.float32), inside, IMAGE_FILL)
-        channels = [int(tf.TensorShape(example[key].shape)[-1]) for key in keys]  # static
-        parts = [smooth] if len(keys) == 1 else tf.split(smooth, channels, axis=-1)
-        for key, part in zip(keys, parts):
-            part.set_shape(_static(static_size).concatenate([part.shape[-1]]))
-            out[key] = part
+    # One key at a time, as float32: the uint8 path of ImageProjectiveTransformV3 truncates, and its cost is
+    # mostly per channel, so stacking keys saves less than the channel concat/split costs.
+    for key in images:
+        smooth = _transform_tensorflow(tf.cast(example[key], tf.float32), matrix, out_size, False, IMAGE_FILL)
+        smooth = pixel_kernels.mask_images(smooth, inside, IMAGE_FILL)
+        smooth.set_shape(_static(static_size).concatenate([smooth.shape[-1]]))
+        out[key] = smooth
     return out
 
 
@@ -471,14 +398,13 @@ def _same_size(example) -> tf.TensorShape:
     return tf.TensorShape(example[_first_spatial_key(example)].shape)[:2]
 
 
-def _apply_geometry(example, seed, steps, static_size=None, backend="tensorflow"):
-    _check_backend(backend)
+def _apply_geometry(example, seed, steps, static_size=None):
     size = spatial_size(example)
     total = tf.eye(3)
     for step in steps:
         matrix, size = step(seed, size)
         total = total @ matrix
-    return _warp(example, total, size, static_size, backend)
+    return _warp(example, total, size, static_size)
 
 
 def _float_images(example):
@@ -487,47 +413,47 @@ def _float_images(example):
 
 
 @_graph_code
-def random_flip(example: dict, seed, probability: float = 0.5, *, backend="tensorflow") -> dict:
+def random_flip(example: dict, seed, probability: float = 0.5) -> dict:
     """Horizontal flip of every spatial key with probability ``probability`` (one draw)."""
     probability = _check_range("probability", probability, 0.0, 1.0)
     steps = [lambda s, n: _flip_step(s, n, probability)]
-    return _apply_geometry(example, seed, steps, _same_size(example), backend)
+    return _apply_geometry(example, seed, steps, _same_size(example))
 
 
 @_graph_code
-def random_scale(example: dict, seed, scale_range=(0.5, 2.0), *, backend="tensorflow") -> dict:
+def random_scale(example: dict, seed, scale_range=(0.5, 2.0)) -> dict:
     """Resize every spatial key by s ~ U(scale_range) to ``round(H·s) × round(W·s)``."""
     scale_range = AugmentConfig.disabled(scale_range=scale_range).scale_range
     steps = [lambda s, n: _scale_step(s, n, scale_range)]
-    return _apply_geometry(example, seed, steps, backend=backend)
+    return _apply_geometry(example, seed, steps)
 
 
 @_graph_code
-def rotate(example: dict, degrees, *, backend="tensorflow") -> dict:
+def rotate(example: dict, degrees) -> dict:
     """Rotate every spatial key by ``degrees`` (counter-clockwise as displayed) about the image
     centre, keeping the size; corners outside the source get the fill values."""
     if not _is_real(degrees):
         raise ValueError(f"degrees must be a finite number, got {degrees!r}")
     radians = tf.constant(degrees * math.pi / 180.0, tf.float32)
     steps = [lambda s, n: (_rotation_matrix(n, radians), n)]
-    return _apply_geometry(example, 0, steps, _same_size(example), backend)
+    return _apply_geometry(example, 0, steps, _same_size(example))
 
 
 @_graph_code
-def random_rotation(example: dict, seed, max_degrees: float = 13.0, *, backend="tensorflow") -> dict:
+def random_rotation(example: dict, seed, max_degrees: float = 13.0) -> dict:
     """:func:`rotate` by U(−max_degrees, max_degrees) degrees (one draw for all keys)."""
     max_degrees = _check_range("max_degrees", max_degrees, 0.0, 180.0)
     steps = [lambda s, n: _rotation_step(s, n, max_degrees)]
-    return _apply_geometry(example, seed, steps, _same_size(example), backend)
+    return _apply_geometry(example, seed, steps, _same_size(example))
 
 
 @_graph_code
-def random_crop(example: dict, seed, crop_size, *, backend="tensorflow") -> dict:
+def random_crop(example: dict, seed, crop_size) -> dict:
     """Random ``crop_size`` window, the same for every key; pads (images 0, labels 255) where
     the image is smaller than the window, at a random placement."""
     crop_size = as_size(crop_size, "crop_size")
     steps = [lambda s, n: _crop_step(s, n, crop_size)]
-    return _apply_geometry(example, seed, steps, crop_size, backend)
+    return _apply_geometry(example, seed, steps, crop_size)
 
 
 def _resized(example, keys, labels, size):
@@ -683,7 +609,7 @@ def augment(example: dict, config: AugmentConfig, seed) -> dict:
         input_size = spatial_size(example)
         steps.append(lambda s, n: _crop_step(s, n, input_size))
     if steps:
-        out = _apply_geometry(example, seed, steps, static, config.warp_backend)
+        out = _apply_geometry(example, seed, steps, static)
     else:
         out = _float_images(example)
     if config.brightness or config.contrast or config.saturation or config.hue:

@@ -27,6 +27,7 @@ import os
 
 import numpy as np
 
+from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.datasets import records
 
 NAME = "cityscapes"
@@ -86,7 +87,7 @@ LABEL_ID_TO_TRAIN_ID = {
 
 
 def _lookup_table():
-    table = np.full(256, records.IGNORE_LABEL, dtype=np.uint8)
+    table = np.full(256, IGNORE_LABEL, dtype=np.uint8)
     valid = np.zeros(256, dtype=bool)
     for label_id, train_id in LABEL_ID_TO_TRAIN_ID.items():
         table[label_id & 0xFF] = train_id

@@ -44,7 +44,9 @@ import struct
 import cv2
 import numpy as np
 
-IGNORE_LABEL = 255
+from rfbnet_tf.constants import IGNORE_LABEL  # noqa: F401 (re-exported: records.IGNORE_LABEL)
+from rfbnet_tf.utils.files import read_image_unchanged
+
 DATASET_INFO_FILENAME = "dataset_info.json"
 RGB_FORMATS = ("png", "jpeg")
 IMAGE_KEYS = ("rgb", "hha", "depth", "depth_raw", "label")
@@ -120,11 +122,7 @@ def read_image(path: str, *, channels: int, dtype) -> np.ndarray:
     """
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"missing image file {path!r}")
-    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise ValueError(f"could not decode image {path!r} (corrupt or not an image)")
+    image = read_image_unchanged(path)
     found = 1 if image.ndim == 2 else image.shape[2]
     if found != channels:
         raise ValueError(f"image {path!r} has {found} channels, expected {channels}")

@@ -31,6 +31,7 @@ import os
 
 import numpy as np
 
+from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.datasets import records
 
 NAME = "scannet"
@@ -53,7 +54,7 @@ CLASS_NAMES = (
 NUM_CLASSES = len(CLASS_NAMES)
 _BENCHMARK_NYU40_IDS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 16, 24, 28, 33, 34, 36, 39)
 NYU40_TO_SCANNET20 = {
-    nyu40: _BENCHMARK_NYU40_IDS.index(nyu40) if nyu40 in _BENCHMARK_NYU40_IDS else records.IGNORE_LABEL
+    nyu40: _BENCHMARK_NYU40_IDS.index(nyu40) if nyu40 in _BENCHMARK_NYU40_IDS else IGNORE_LABEL
     for nyu40 in range(41)
 }
 """NYU40 id (0 = unannotated, 1..40) → ScanNet-20 train id, 255 = ignore."""
@@ -141,7 +142,7 @@ def scannet_id_lookup(label_map_path: str) -> tuple[np.ndarray, np.ndarray]:
         raise FileNotFoundError(f"missing ScanNet label map {label_map_path!r}") from None
     if not rows or "id" not in rows[0] or "nyu40id" not in rows[0]:
         raise ValueError(f"{label_map_path!r} needs tab-separated columns 'id' and 'nyu40id'")
-    mapping = {0: records.IGNORE_LABEL}
+    mapping = {0: IGNORE_LABEL}
     for line, row in enumerate(rows, start=2):
         try:
             scannet_id = int(row["id"])
@@ -152,7 +153,7 @@ def scannet_id_lookup(label_map_path: str) -> tuple[np.ndarray, np.ndarray]:
             raise ValueError(f"{label_map_path!r} line {line}: id {scannet_id}, nyu40id {nyu40} out of range")
         mapping[scannet_id] = NYU40_TO_SCANNET20[nyu40]
     size = max(mapping) + 1
-    lookup = np.full(size, records.IGNORE_LABEL, dtype=np.uint8)
+    lookup = np.full(size, IGNORE_LABEL, dtype=np.uint8)
     valid = np.zeros(size, dtype=bool)
     for scannet_id, train_id in mapping.items():
         lookup[scannet_id] = train_id

@@ -102,7 +102,6 @@ CLASS_NAMES: tuple[str, ...] = (
     "table",
 )
 NUM_CLASSES: int = len(CLASS_NAMES)
-IGNORE_LABEL = 255  # never produced: every pixel sees a surface of the closed room
 NATIVE_SIZE = (480, 640)  # (height, width), a Kinect v1 depth frame
 MIN_SIZE = 16
 

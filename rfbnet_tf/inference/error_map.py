@@ -20,11 +20,12 @@ import numbers
 
 import numpy as np
 
+from rfbnet_tf.constants import IGNORE_LABEL
+
 ERROR_COLOUR = (255, 0, 0)
 IMPROVEMENT_COLOUR = (0, 255, 0)
 CORRECT_COLOUR = (0, 0, 0)
 IGNORE_COLOUR = (128, 128, 128)
-IGNORE_LABEL = 255
 
 
 def _label_array(name, value, shape=None):

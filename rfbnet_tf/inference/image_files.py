@@ -12,6 +12,8 @@ import os
 import cv2
 import numpy as np
 
+from rfbnet_tf.utils.files import read_image_unchanged
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 
@@ -76,16 +78,9 @@ def pair_files(rgb, depth=None, label=None) -> list:
     return list(pairs.items())
 
 
-def _read(path):
-    image = cv2.imread(os.fspath(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise ValueError(f"could not decode image {os.fspath(path)!r}")
-    return image
-
-
 def read_rgb(path) -> np.ndarray:
     """uint8 ``(H, W, 3)`` RGB of an 8-bit colour (or grey, replicated) image file."""
-    image = _read(path)
+    image = read_image_unchanged(path)
     if image.dtype != np.uint8:
         raise ValueError(f"RGB image {os.fspath(path)!r} must be 8-bit, received dtype {image.dtype}")
     if image.ndim == 2:
@@ -98,7 +93,7 @@ def read_rgb(path) -> np.ndarray:
 def read_depth_file(path) -> np.ndarray:
     """A depth-side image file as stored: uint8 ``(H, W, 3)`` HHA (RGB channel order, as
     ``records.encode_png`` writes it) or uint16 ``(H, W)`` raw depth in millimetres."""
-    image = _read(path)
+    image = read_image_unchanged(path)
     if image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8:
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     if image.ndim == 2 and image.dtype == np.uint16:
@@ -112,7 +107,7 @@ def read_depth_file(path) -> np.ndarray:
 
 def read_label(path) -> np.ndarray:
     """uint8 ``(H, W)`` train ids (255 = ignore) of a single-channel label PNG."""
-    image = _read(path)
+    image = read_image_unchanged(path)
     if image.ndim != 2 or image.dtype != np.uint8:
         channels = 1 if image.ndim == 2 else image.shape[2]
         raise ValueError(

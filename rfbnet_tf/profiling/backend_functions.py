@@ -24,9 +24,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.models import is_multimodal
 
-IGNORE_LABEL = 255
 TRAIN_LEARNING_RATE = 5e-4  # paper Sec. IV-B (ERFNetEnc models); the value does not change the step time
 TRAIN_SCHEDULE_STEPS = 1000
 

@@ -221,14 +221,6 @@ def model_flops(model, input_shapes):
     return graph_flops(traced_graph(model, input_shapes))
 
 
-def op_type_histogram(graph):
-    """``{op type: count}`` of a graph, most frequent first — to spot needless transposes, resizes or pads."""
-    counts = {}
-    for op in graph.get_operations():
-        counts[op.type] = counts.get(op.type, 0) + 1
-    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
 def profiler_float_ops(graph):
     """TensorFlow's own count (``tf.compat.v1.profiler`` ``float_operation``) of ``graph`` — an independent check."""
     options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()

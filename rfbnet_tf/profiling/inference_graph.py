@@ -35,20 +35,14 @@ def optimized_model(model):
     return folded, {"batch_norm_before": before, "batch_norm_after": after, "folded": before - after}
 
 
-def optimized_jit_default():
-    """Whether the optimised path compiles with XLA by default: no (see the module docstring; JAX always does)."""
-    return False
-
-
 def plain_inference(model, inputs):
     """Zero-argument callable of the plain path."""
     return inference_function(model, inputs, jit_compile=False)
 
 
-def optimized_inference(folded, inputs, jit_compile=None):
-    """Zero-argument callable of the optimised path on an already folded model (``optimized_model``)."""
-    if jit_compile is None:
-        jit_compile = optimized_jit_default()
+def optimized_inference(folded, inputs, jit_compile=False):
+    """Zero-argument callable of the optimised path on an already folded model (``optimized_model``); XLA only
+    with ``jit_compile=True`` (off by default, see the module docstring; JAX always compiles)."""
     if jit_compile and keras.backend.backend() != "tensorflow":
         jit_compile = False  # JAX jit is always XLA; torch has no jit_compile here
     return inference_function(folded, inputs, jit_compile=jit_compile)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import time
 
 import tensorflow as tf
-from absl import app, flags, logging
+from absl import flags
 
+from rfbnet_tf import cli
 from rfbnet_tf.datasets import records
 from rfbnet_tf.study import report as report_lib
 from rfbnet_tf.study import rows as rows_lib
@@ -118,22 +118,21 @@ def run_study(config: runner.StudyConfig, progress=print) -> dict:
     return report
 
 
+@cli.exits_on_user_error
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    try:
-        config = config_from_flags()
-        if FLAGS.smoke:  # toy tensors: tracing every graph would cost more than running it
-            tf.config.run_functions_eagerly(True)
-        report = report_lib.write_report(config) if FLAGS.report_only else run_study(config)
-    except (ValueError, FileNotFoundError) as error:
-        logging.error("%s", error)
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(1)
+    cli.check_no_arguments(argv)
+    config = config_from_flags()
+    if FLAGS.smoke:  # toy tensors: tracing every graph would cost more than running it
+        tf.config.run_functions_eagerly(True)
+    report = report_lib.write_report(config) if FLAGS.report_only else run_study(config)
     for claim in report["claims"]:
         print(f"claim {claim['id']} ({claim['text']}): {claim.get('verdict', claim['status'])}")
 
 
+def run():
+    """Entry point of ``rfbnet-study`` and ``python -m rfbnet_tf.study``."""
+    cli.run(main, define_flags)
+
+
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    run()

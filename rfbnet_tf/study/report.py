@@ -17,6 +17,7 @@ from rfbnet_tf import checkpoints
 from rfbnet_tf.models import build_model
 from rfbnet_tf.profiling.flops import model_flops
 from rfbnet_tf.study import chart, claims as claims_lib, runner, statistics
+from rfbnet_tf.utils import files
 
 REPORT_JSON, REPORT_MD, CHART_PNG = "report.json", "report.md", "chart.png"
 MAX_DILATION = 16  # ERFNetEnc's largest dilation rate (paper Sec. IV-A, the encoder of [ERFNet])
@@ -176,11 +177,8 @@ def write_report(config: runner.StudyConfig) -> dict:
     report = build_report(config)
     if all(row["mean"] is None for row in report["rows"]):
         raise ValueError(f"no finished run in {config.study_dir}: nothing to report yet")
-    checkpoints.write_json_atomically(os.path.join(config.study_dir, REPORT_JSON), report)
-    markdown_path = os.path.join(config.study_dir, REPORT_MD)
-    with open(f"{markdown_path}.tmp", "w", encoding="utf-8") as handle:
-        handle.write(render_markdown(report))
-    os.replace(f"{markdown_path}.tmp", markdown_path)
+    files.write_json_atomically(os.path.join(config.study_dir, REPORT_JSON), report)
+    files.write_text_atomically(os.path.join(config.study_dir, REPORT_MD), render_markdown(report))
     finished = [row for row in report["rows"] if row["mean"] is not None]
     chart.write_chart(os.path.join(config.study_dir, CHART_PNG),
                       [{"name": row["name"], "seeds": row["miou_per_seed"], "paper": row["paper"]} for row in finished],

@@ -21,9 +21,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-IGNORE_LABEL = 255
-AUX_LOSS_WEIGHTS = (0.6, 0.5)
-"""Weights of the auxiliary losses of AdapNet++ (Valada et al., IJCV 2019, Sec. 3.3); the main loss has 1."""
+from rfbnet_tf.constants import AUX_LOSS_WEIGHTS, IGNORE_LABEL  # noqa: F401 (re-exported)
+
 DECAYED_VARIABLE_NAMES = ("kernel", "depthwise_kernel", "pointwise_kernel")
 
 

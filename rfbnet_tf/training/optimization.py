@@ -39,9 +39,3 @@ def make_optimizer(name, schedule, mixed_precision=False):
     if mixed_precision:
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
-
-
-def current_learning_rate(optimizer) -> float:
-    """The learning rate the optimizer applies at its current iteration."""
-    inner = getattr(optimizer, "inner_optimizer", optimizer)
-    return float(keras.ops.convert_to_numpy(inner.learning_rate))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.metrics import MeanIoUMetric
 from rfbnet_tf.training import distribution, losses
 
@@ -34,7 +35,7 @@ def _sum(strategy, value):
 
 
 def make_train_step(model, optimizer, strategy, step, *, num_classes, weight_decay, class_weights=None,
-                    modality=None, ignore_label=losses.IGNORE_LABEL, host_batches=True):
+                    modality=None, ignore_label=IGNORE_LABEL, host_batches=True):
     """A ``tf.function`` ``train_step(iterator) -> dict`` running one step on the next global batch.
 
     ``iterator`` yields global batches ``(inputs, labels)`` split over the replicas by
@@ -81,7 +82,7 @@ def make_train_step(model, optimizer, strategy, step, *, num_classes, weight_dec
 
 
 def make_eval_step(model, strategy, *, num_classes, class_weights=None, modality=None,
-                   ignore_label=losses.IGNORE_LABEL):
+                   ignore_label=IGNORE_LABEL):
     """A ``tf.function`` ``eval_step(inputs, labels) -> (ce_sum, valid_count, confusion)`` summed over replicas
     (inference mode; partial batches allowed)."""
     confusion_of = MeanIoUMetric(num_classes, ignore_label=ignore_label).batch_confusion

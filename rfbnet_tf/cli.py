@@ -1,0 +1,148 @@
+"""What every binary's entry point shares: user errors as one line, shipped flagfiles, ``absl.app.run``.
+
+* :func:`exits_on_user_error` wraps a binary's ``main``.  A *user error* — one of :data:`USER_ERRORS`:
+  ``ValueError`` (a bad flag value, a malformed file), ``FileNotFoundError`` / ``NotADirectoryError`` /
+  ``IsADirectoryError`` (a wrong path), ``FileExistsError`` (an output that exists, no ``--overwrite``),
+  ``PermissionError`` — prints ONE line ``error: <message>`` on stderr and exits with status 1, no traceback;
+  the library functions raise these with messages that name the file or flag.  With ``--verbosity=1`` the
+  traceback is logged too; when absl logs to a file (``--log_dir`` with a log file in use) the line also goes
+  there.  Any other exception is a bug and keeps its traceback.  ``app.UsageError`` (stray positional
+  arguments) stays absl's: usage hint and status 1.
+* :func:`resolve_flagfiles`: ``--flagfile=experiments/NAME.flags`` (or ``--flagfile=NAME.flags``) that names no
+  file from the current directory is read from the flagfiles shipped with the package (the repository's
+  ``experiments/`` for a source or editable install, ``<prefix>/share/rfbnet_tf/experiments`` for a regular
+  one), so ``rfbnet-train --flagfile=experiments/synthetic.flags`` works from any directory.  Such a flagfile
+  is expanded in place, as absl would, with its nested ``--flagfile=experiments/...`` lines read from the same
+  place; the paths it sets (``--record_dir=data/...``, ``--model_dir=runs/...``) stay relative to the current
+  directory.  A file that exists in the current directory always wins.
+* :func:`run`: defines the binary's flags, resolves the flagfiles and calls ``absl.app.run(main)`` — what each
+  binary's ``run()`` (its console-script entry point and its ``python -m`` path) does.
+
+The console scripts of ``setup.py`` are listed in :data:`CONSOLE_SCRIPTS`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+from absl import app, flags, logging
+
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError,
+               PermissionError)
+"""Exceptions reported as one ``error:`` line (exit status 1) instead of a traceback."""
+
+CONSOLE_SCRIPTS = {
+    "rfbnet-prepare-data": "rfbnet_tf.prepare_data:run",
+    "rfbnet-train": "rfbnet_tf.train:run",
+    "rfbnet-evaluate": "rfbnet_tf.evaluate:run",
+    "rfbnet-export": "rfbnet_tf.export:run",
+    "rfbnet-predict": "rfbnet_tf.predict:run",
+    "rfbnet-benchmark": "rfbnet_tf.benchmark:run",
+    "rfbnet-study": "rfbnet_tf.study.__main__:run",
+}
+"""``script name: module:function`` of every binary (``setup.py``'s ``console_scripts`` must match)."""
+
+EXPERIMENTS_DIRNAME = "experiments"
+SHARE_DIR = os.path.join("share", "rfbnet_tf")
+"""Where a regular (non-editable) install puts ``experiments/*.flags``, under ``sys.prefix``."""
+
+
+def error_line(error: BaseException) -> str:
+    """``error: <message>`` on one line (whitespace runs, newlines included, become one space)."""
+    message = " ".join(str(error).split()) or type(error).__name__
+    return f"error: {message}"
+
+
+def report_user_error(error: BaseException):
+    """Print :func:`error_line` to stderr; also log it when absl writes a log file; traceback at -v 1."""
+    line = error_line(error)
+    print(line, file=sys.stderr, flush=True)
+    if not flags.FLAGS.is_parsed():
+        return
+    if logging.get_absl_handler().python_handler.stream not in (sys.stderr, sys.__stderr__):
+        logging.error("%s", line)  # absl's stderrthreshold (default fatal) keeps it off stderr
+    logging.debug("traceback of the error above", exc_info=(type(error), error, error.__traceback__))
+
+
+def exits_on_user_error(main):
+    """Decorator of a binary's ``main``: :data:`USER_ERRORS` → one stderr line and ``sys.exit(1)``."""
+
+    @functools.wraps(main)
+    def wrapped(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except USER_ERRORS as error:
+            report_user_error(error)
+            sys.exit(1)
+
+    return wrapped
+
+
+def check_no_arguments(argv):
+    """``app.UsageError`` for positional arguments after the program name (absl prints the usage hint)."""
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+
+
+def experiments_dirs() -> list[str]:
+    """Directories searched for shipped flagfiles, in order."""
+    repository = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return [os.path.join(repository, EXPERIMENTS_DIRNAME),
+            os.path.join(sys.prefix, SHARE_DIR, EXPERIMENTS_DIRNAME)]
+
+
+def find_flagfile(name: str) -> str | None:
+    """The shipped flagfile a ``--flagfile`` value means, or None (the value names a file here, or no shipped
+    one: absl then reads it, or reports it missing, as usual)."""
+    if not name or os.path.exists(name) or os.path.isabs(name):
+        return None
+    parts = os.path.normpath(name).split(os.sep)
+    if parts[0] == EXPERIMENTS_DIRNAME:
+        parts = parts[1:]
+    if len(parts) != 1:
+        return None
+    for directory in experiments_dirs():
+        candidate = os.path.join(directory, parts[0])
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def _expand_shipped(path: str) -> list[str]:
+    """The flags of a shipped flagfile, nested ``--flagfile=experiments/...`` read next to it (absl reads
+    nested names from the current directory, so read from the directory above ``experiments/``)."""
+    cwd = os.getcwd()
+    os.chdir(os.path.dirname(os.path.dirname(path)))
+    try:
+        return flags.FlagValues().read_flags_from_files(["", f"--flagfile={path}"], force_gnu=False)[1:]
+    finally:
+        os.chdir(cwd)
+
+
+def resolve_flagfiles(argv) -> list[str]:
+    """``argv`` with each ``--flagfile=NAME`` / ``--flagfile NAME`` that :func:`find_flagfile` resolves replaced
+    by the shipped file's flags; everything else (and everything after ``--``) unchanged."""
+    argv = list(argv)
+    resolved, index = argv[:1], 1
+    while index < len(argv):
+        argument = argv[index]
+        if argument == "--":
+            resolved.extend(argv[index:])
+            break
+        name, used = None, 1
+        if argument.startswith(("--flagfile=", "-flagfile=")):
+            name = argument.split("=", 1)[1]
+        elif argument in ("--flagfile", "-flagfile") and index + 1 < len(argv):
+            name, used = argv[index + 1], 2
+        path = find_flagfile(name) if name is not None else None
+        resolved.extend(_expand_shipped(path) if path else argv[index:index + used])
+        index += used
+    return resolved
+
+
+def run(main, define_flags, argv=None):
+    """Define the flags, resolve shipped flagfiles in ``argv`` (default ``sys.argv``), ``app.run(main)``."""
+    define_flags()
+    app.run(main, argv=resolve_flagfiles(sys.argv if argv is None else argv))
