@@ -17,9 +17,13 @@ valid pixel or holds NaN/inf are skipped and counted (with the reason) in the su
 ``dataset_info.json``; every other bad input (missing or corrupt file, size mismatch, unknown
 label id, wrong channel count, empty directory) stops the run with an error naming the file.
 
-Shards are written under temporary names and renamed only when the split is complete; on any
-error the temporary files are removed, so no partial shard remains.  ``dataset_info.json`` is
-written last, atomically (temporary file + ``os.replace``).  Normalisation statistics
+The whole record directory is replaced atomically: the new shards and ``dataset_info.json`` are
+built in a staging directory beside it (``<output_dir>.tmp-<pid>``; the shards of splits that are
+kept are hard-linked into it), and only when everything is written is it swapped in for the old
+directory.  On any error (a bad frame, a full disk, a failing last write) the staging directory is
+removed and the old records are untouched; a run that is killed leaves a staging directory that the
+next start removes (temporaries of dead PIDs, :mod:`rfbnet_tf.utils.processes`).  Converting some
+splits anew at another image size than the kept splits is refused: one directory holds one size.  Normalisation statistics
 (per-channel mean/std of RGB and HHA on 0..255, of the completed depth in metres) come from the
 train split.
 
@@ -35,6 +39,7 @@ import importlib
 import json
 import multiprocessing
 import os
+import shutil
 import time
 
 import numpy as np
@@ -43,6 +48,7 @@ from absl import logging
 from rfbnet_tf import cli
 from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.datasets import records
+from rfbnet_tf.utils import processes
 from rfbnet_tf.utils.files import write_json_atomically
 from rfbnet_tf.utils.progress import Progress
 
@@ -309,10 +315,19 @@ class ShardWriter:
         return names
 
     def abort(self):
-        self._close()
+        """Delete the temporaries; never raises (it runs while another error is on its way up: a writer
+        that fails to close on a full disk is logged, not raised over it)."""
+        try:
+            self._close()
+        except Exception as error:  # noqa: BLE001 - cleanup must not mask the original error
+            logging.warning("closing the %s shard writer failed during cleanup: %s", self.split, error)
+            self.writer = None
         for path in self.temp_paths:
-            if os.path.exists(path):
-                os.remove(path)
+            try:
+                if os.path.exists(path):
+                    os.remove(path)
+            except OSError as error:
+                logging.warning("could not remove the temporary shard %s: %s", path, error)
         self.temp_paths = []
 
 
@@ -429,7 +444,8 @@ def prepare(dataset, output_dir, *, input_dir=None, splits=("train", "val"), num
         raise ValueError(f"frame_skip applies to scannet only, got frame_skip={frame_skip!r} for {dataset!r}")
 
     # Refuse to clobber before doing any work.
-    os.makedirs(output_dir, exist_ok=True)
+    output_dir = os.path.abspath(output_dir)
+    _remove_dead_staging(output_dir)
     existing = None
     info_path = os.path.join(output_dir, records.DATASET_INFO_FILENAME)
     if os.path.exists(info_path):
@@ -447,6 +463,13 @@ def prepare(dataset, output_dir, *, input_dir=None, splits=("train", "val"), num
                 f"{output_dir!r} already holds {split!r} shards; pass overwrite=True (--overwrite)"
             )
 
+    kept = sorted(set(existing["splits"]) - set(splits)) if existing else []
+    if kept and image_size is not None and existing.get("image_size") and list(image_size) != list(
+            existing["image_size"]):
+        raise ValueError(f"{output_dir!r} keeps the splits {kept} at {existing['image_size']}: converting "
+                         f"{list(splits)} at image_size {list(image_size)} would mix sizes in one directory; "
+                         "convert every split, or use another --output_dir")
+
     started = time.monotonic()
     frames = {
         split: list_frames(dataset, split, input_dir=input_dir,
@@ -456,7 +479,9 @@ def prepare(dataset, output_dir, *, input_dir=None, splits=("train", "val"), num
     }
     options = {"image_size": image_size, "num_classes": len(source.class_names),
                "max_depth": float(max_depth), "rgb_format": rgb_format}
-    writers = {split: ShardWriter(output_dir, split, examples_per_shard) for split in splits}
+    staging = f"{output_dir}.tmp-{os.getpid()}"
+    os.makedirs(staging)
+    writers = {split: ShardWriter(staging, split, examples_per_shard) for split in splits}
     results = {}
     pool = _worker_pool(min(num_workers, max(len(f) for f in frames.values())))
     try:
@@ -464,20 +489,96 @@ def prepare(dataset, output_dir, *, input_dir=None, splits=("train", "val"), num
             stats, skipped, sizes = _prepare_split(dataset, split, frames[split], writers[split],
                                                    options, pool, progress)
             results[split] = (None, writers[split].count, stats, skipped, sizes)
-        # Every split converted: only now do shards get their final names.
         for split in splits:
             results[split] = (writers[split].finish(),) + results[split][1:]
+        if kept and existing.get("image_size"):
+            new_sizes = set().union(*(result[4] for result in results.values()))
+            if new_sizes - {tuple(existing["image_size"])}:
+                raise ValueError(f"{output_dir!r} keeps the splits {kept} at {existing['image_size']}, but the new "
+                                 f"frames are {sorted(new_sizes)}: one directory holds one size; convert every "
+                                 "split, or use another --output_dir")
+        info = _dataset_info(dataset, source, results, existing, options, input_dir, seed,
+                             synthetic_size if dataset == "synthetic" else None)
+        _carry_over(output_dir, staging, replaced=_replaced_names(output_dir, splits, existing))
+        write_json_atomically(os.path.join(staging, records.DATASET_INFO_FILENAME), info, sort_keys=False)
+        _swap_in(staging, output_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     finally:
         if pool is not None:
             pool.terminate()
             pool.join()
         for writer in writers.values():
             writer.abort()  # no-op after finish(); removes temporaries after any error
-
-    info = _dataset_info(dataset, source, results, existing, options, input_dir, seed,
-                         synthetic_size if dataset == "synthetic" else None)
-    write_json_atomically(info_path, info, sort_keys=False)
     return {**info, "record_dir": output_dir, "seconds": time.monotonic() - started}
+
+
+def _replaced_names(output_dir, splits, existing) -> set:
+    """Names in ``output_dir`` that the new directory replaces: ``dataset_info.json`` and the shards of the
+    converted splits — of every split when the old records are of another dataset (``existing`` is None)."""
+    if not os.path.isdir(output_dir):
+        return set()
+    if existing is None:
+        shards = {name for name in os.listdir(output_dir) if name.endswith(".tfrecord") and "-of-" in name}
+    else:
+        shards = {name for split in splits for name in _existing_shards(output_dir, split)}
+    return shards | {records.DATASET_INFO_FILENAME}
+
+
+def _carry_over(output_dir, staging, replaced):
+    """Everything of ``output_dir`` that is not replaced (the kept splits' shards, files of the user) goes into
+    the staging directory: hard links for files (copies across devices), copies of directories."""
+    if not os.path.isdir(output_dir):
+        return
+    for name in sorted(os.listdir(output_dir)):
+        pid = processes.temporary_pid(name)
+        if name in replaced or (pid is not None and (pid == os.getpid() or not processes.pid_alive(pid))):
+            continue  # a live writer's temporary is carried (as a link, it keeps receiving its writes)
+        source, target = os.path.join(output_dir, name), os.path.join(staging, name)
+        if os.path.isdir(source):
+            shutil.copytree(source, target, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(source, target)
+
+
+def _link_or_copy(source, target):
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _swap_in(staging, output_dir):
+    """Replace ``output_dir`` by ``staging``: the old directory is renamed aside (``<output_dir>.tmp-<pid>-old``),
+    the new one takes its name, then the old one is deleted."""
+    old = None
+    if os.path.exists(output_dir):
+        old = f"{output_dir}.tmp-{os.getpid()}-old"
+        os.rename(output_dir, old)
+    try:
+        os.rename(staging, output_dir)
+    except OSError:
+        if old is not None:
+            os.rename(old, output_dir)  # put the old records back before reporting the error
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_dead_staging(output_dir):
+    """Clean up after killed runs: shard temporaries inside ``output_dir`` and staging directories beside it
+    whose PID is dead; an old directory renamed aside by a run killed in the middle of the swap is put back."""
+    parent, base = os.path.split(output_dir)
+    if os.path.isdir(parent):
+        for name in sorted(os.listdir(parent)):
+            pid = processes.temporary_pid(name)
+            if (name.startswith(f"{base}.tmp-") and name.endswith("-old") and pid is not None
+                    and not processes.pid_alive(pid) and not os.path.exists(output_dir)):
+                os.rename(os.path.join(parent, name), output_dir)
+                logging.warning("restored %s from %s (a run was killed while replacing it)", output_dir, name)
+        processes.remove_dead_temporaries(parent, f"{base}.tmp-")
+    processes.remove_dead_temporaries(output_dir, ".tmp-")
 
 
 def _dataset_info(dataset, source, results, existing, options, input_dir, seed, synthetic_size):

@@ -17,21 +17,13 @@ import uuid
 
 from absl import logging
 
+from rfbnet_tf.utils import processes
+
 LOCK_FILENAME = ".lock"
 
 
 class RunDirectoryLocked(FileExistsError):
     """Another live process holds the run directory's lock file (a user error: the message is one line)."""
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by another user
-        return True
-    return True
 
 
 def _read_owner(path):
@@ -71,7 +63,7 @@ class RunLock:
             if owner is None:
                 continue  # released or still being written between our two calls: try again
             same_host = owner.get("host") == self.owner["host"]
-            if not same_host or _pid_alive(int(owner.get("pid", -1))):
+            if not same_host or processes.pid_alive(int(owner.get("pid", -1))):
                 where = "this host" if same_host else f"host {owner.get('host')!r}"
                 raise RunDirectoryLocked(
                     f"model_dir {self.model_dir!r} is in use by PID {owner.get('pid')} on {where} since "

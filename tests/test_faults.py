@@ -1,0 +1,129 @@
+"""The fault battery (issue "training and data that hold under faults"), each case at tiny size.
+
+Record directories (prepare_data): a full disk while writing shards, an ``--overwrite`` that fails at its last
+write, temporaries of killed runs, a run killed in the middle of swapping the directory, partial overwrites at
+another size.  Run directories: a NaN state and non-finite checkpoints (tests/test_train.py), two trainers on
+one model_dir (tests/test_run_lock.py).
+"""
+
+import hashlib
+import os
+import subprocess
+import sys
+
+import pytest
+
+from rfbnet_tf import prepare_data
+from rfbnet_tf.datasets import records
+
+SIZE = (32, 48)
+
+
+def _prepare(out, **kwargs):
+    arguments = dict(num_workers=1, examples_per_shard=2, synthetic_train=3, synthetic_val=2, synthetic_size=SIZE,
+                     seed=3, progress=False)
+    return prepare_data.prepare("synthetic", str(out), **{**arguments, **kwargs})
+
+
+def _snapshot(directory):
+    """{name: sha256} of every file of a directory: what must survive a failed overwrite unchanged."""
+    return {name: hashlib.sha256(open(os.path.join(directory, name), "rb").read()).hexdigest()
+            for name in sorted(os.listdir(directory))}
+
+
+def _dead_pid():
+    return int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True).stdout)
+
+
+@pytest.fixture()
+def prepared(tmp_path):
+    out = tmp_path / "records"
+    _prepare(out)
+    return out
+
+
+def test_disk_full_while_writing_keeps_the_original_error_and_leaves_nothing(prepared, monkeypatch):
+    before = _snapshot(prepared)
+    written = []
+
+    def write(self, example):
+        if len(written) == 2:
+            raise OSError(28, "No space left on device")
+        written.append(example)
+        original_write(self, example)
+
+    def close(self):
+        if self.writer is not None:
+            self.writer = None
+            raise OSError(28, "No space left on device (while closing)")
+
+    original_write = prepare_data.ShardWriter.write
+    monkeypatch.setattr(prepare_data.ShardWriter, "write", write)
+    monkeypatch.setattr(prepare_data.ShardWriter, "_close", close)
+    with pytest.raises(OSError, match=r"No space left on device$"):  # the write's error, not the close's
+        _prepare(prepared, overwrite=True)
+    assert _snapshot(prepared) == before
+    assert sorted(os.listdir(prepared.parent)) == ["records"]  # no staging directory, no temporary shard
+
+
+def test_overwrite_failing_at_its_last_write_leaves_the_old_records(prepared, monkeypatch):
+    before = _snapshot(prepared)
+
+    def fail(path, *args, **kwargs):
+        raise OSError(f"could not write {path}")
+
+    monkeypatch.setattr(prepare_data, "write_json_atomically", fail)
+    with pytest.raises(OSError, match="dataset_info.json"):
+        _prepare(prepared, overwrite=True, seed=4)
+    assert _snapshot(prepared) == before
+    info = records.load_dataset_info(str(prepared))
+    for split in info["splits"].values():  # the info still lists exactly the shards on disk
+        assert all(os.path.isfile(os.path.join(prepared, name)) for name in split["files"])
+    assert sorted(os.listdir(prepared.parent)) == ["records"]
+
+
+def test_overwrite_of_one_split_keeps_the_others_and_replaces_it(prepared):
+    train_before = {k: v for k, v in _snapshot(prepared).items() if k.startswith("train-")}
+    (prepared / "NOTES.txt").write_text("mine")
+    _prepare(prepared, overwrite=True, splits=("val",), synthetic_val=3, seed=5)
+    after = _snapshot(prepared)
+    assert {k: v for k, v in after.items() if k.startswith("train-")} == train_before
+    info = records.load_dataset_info(str(prepared))
+    assert info["splits"]["val"]["num_examples"] == 3 and info["splits"]["train"]["num_examples"] == 3
+    assert (prepared / "NOTES.txt").read_text() == "mine"  # the user's files stay
+
+
+def test_partial_overwrite_at_another_size_is_refused(prepared):
+    before = _snapshot(prepared)
+    with pytest.raises(ValueError, match=r"keeps the splits \['train'\] at \[32, 48\].*one directory"):
+        _prepare(prepared, overwrite=True, splits=("val",), synthetic_size=(16, 32))
+    assert _snapshot(prepared) == before
+
+
+def test_temporaries_of_dead_processes_are_removed_and_live_ones_kept(prepared):
+    dead = _dead_pid()
+    (prepared / f".tmp-{dead}-train-00000.tfrecord").write_bytes(b"x" * 100)
+    staging = prepared.parent / f"records.tmp-{dead}"
+    staging.mkdir()
+    (staging / "train-00000-of-00001.tfrecord").write_bytes(b"x")
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as live:
+        try:
+            live_file = prepared / f".tmp-{live.pid}-val-00000.tfrecord"
+            live_file.write_bytes(b"busy")
+            _prepare(prepared, overwrite=True, splits=("val",))
+            assert live_file.exists() and live_file.read_bytes() == b"busy"  # another writer's file: untouched
+        finally:
+            live.kill()
+    assert not staging.exists() and not (prepared / f".tmp-{dead}-train-00000.tfrecord").exists()
+
+
+def test_a_run_killed_while_swapping_is_undone_at_the_next_start(prepared):
+    before = _snapshot(prepared)
+    aside = prepared.parent / f"records.tmp-{_dead_pid()}-old"
+    os.rename(prepared, aside)  # killed between "old directory aside" and "new directory in"
+    _prepare(prepared, overwrite=True, splits=("val",), seed=8)
+    after = _snapshot(prepared)
+    assert {k: v for k, v in after.items() if k.startswith("train-")} == {
+        k: v for k, v in before.items() if k.startswith("train-")}
+    assert not aside.exists()
