@@ -45,6 +45,7 @@ from absl import logging
 from rfbnet_tf import checkpoints, metrics
 from rfbnet_tf.datasets import pipeline, records
 from rfbnet_tf.inference import confusion_plot, serving
+from rfbnet_tf.models import model_spec
 from rfbnet_tf.prepare_data import Progress
 
 DEFAULT_SPLIT = "val"
@@ -165,7 +166,7 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
 
     model, config, step = checkpoints.restore_model(model_dir, checkpoint)
     model = checkpoints.inference_model(model)
-    keys = serving.model_input_keys(config["model"], config["model_options"])
+    keys = model_spec(config["model"]).input_keys(config["model_options"])
     image_size = config.get("image_size")
     dataset = pipeline.make_dataset(
         record_dir, split, batch_size=batch_size, training=False,

@@ -41,8 +41,7 @@ import tensorflow as tf
 
 from rfbnet_tf import checkpoints
 from rfbnet_tf.datasets import pipeline, records
-from rfbnet_tf.models import is_multimodal, model_options
-from rfbnet_tf.training.run_setup import size_multiple
+from rfbnet_tf.models import model_spec
 
 SIZE_POLICIES = ("resize", "pad")
 DEPTH_INPUTS = pipeline.DEPTH_INPUTS
@@ -87,22 +86,6 @@ class InputSpec:
         out["mean"] = {k: list(v) for k, v in self.mean.items()}
         out["std"] = {k: list(v) for k, v in self.std.items()}
         return out
-
-
-def size_divisor(model_name: str, options: dict) -> int:
-    """Multiple every model input size must be (the train binary's rule, ``run_setup.size_multiple``: the
-    backbone's output stride, doubled when a multimodal model shrinks the depth), with unset options at the
-    model's defaults."""
-    resolved = {**model_options(model_name), **(options or {})}
-    return int(size_multiple({"model": model_name, "model_options": resolved}))
-
-
-def model_input_keys(model_name: str, options: dict) -> tuple:
-    """Input keys of a model in call order: ``("rgb", "depth")`` for multimodal models, else the
-    unimodal model's ``modality``."""
-    if is_multimodal(model_name):
-        return ("rgb", "depth")
-    return ({**model_options(model_name), **(options or {})}["modality"],)
 
 
 def _size_or_none(value, where):
@@ -154,10 +137,10 @@ def input_spec(config: dict, size_policy: str | None = None) -> InputSpec:
     depth_input = config.get("depth_input", "hha")
     if depth_input not in DEPTH_INPUTS:
         raise ValueError(f"depth_input must be one of {DEPTH_INPUTS}, received {depth_input!r}")
-    keys = model_input_keys(name, options)
+    keys = model_spec(name).input_keys(options)
     stats = _run_normalization(config, depth_input)
     model_size = _size_or_none(config.get("image_size"), "image_size")
-    divisor = size_divisor(name, options)
+    divisor = model_spec(name).size_divisor(options)
     if size_policy is None:
         size_policy = "resize" if model_size else "pad"
     if size_policy == "resize":

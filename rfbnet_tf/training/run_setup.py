@@ -23,11 +23,9 @@ from absl import logging
 
 from rfbnet_tf import __version__, checkpoints
 from rfbnet_tf.datasets import records
-from rfbnet_tf.models import is_multimodal
-from rfbnet_tf.models.registry import BACKBONES
+from rfbnet_tf.models import model_spec
 from rfbnet_tf.train_flags import MODEL_DEFINING_KEYS
 from rfbnet_tf.training.class_weights import parse_class_weights
-from rfbnet_tf.training.stream_init import backbone_of
 
 
 def create_synthetic_if_missing(config) -> bool:
@@ -49,15 +47,8 @@ def create_synthetic_if_missing(config) -> bool:
     return True
 
 
-def size_multiple(config) -> int:
-    """Input sizes must be multiples of this: the backbone's output stride, ×2 with the depth shrunk."""
-    stride = BACKBONES[backbone_of(config["model"])].output_stride
-    shrunk = is_multimodal(config["model"]) and config["model_options"].get("shrink_depth", False)
-    return stride * (2 if shrunk else 1)
-
-
 def _check_sizes(config, stored_size):
-    multiple = size_multiple(config)
+    multiple = model_spec(config["model"]).size_divisor(config["model_options"])
     image_size = config["image_size"] or stored_size
     named = [("crop_size", config["crop_size"]),
              ("image_size", image_size if config["image_size"] else None)]
