@@ -12,7 +12,9 @@
 4. when ``model_dir/flags.json`` exists (resuming), checks that the model-defining settings
    (:data:`~rfbnet_tf.train_flags.MODEL_DEFINING_KEYS`) are unchanged and logs the other changes.
 
-The returned run config is what ``flags.json`` holds (see :mod:`rfbnet_tf.checkpoints`).
+The returned run config is what ``flags.json`` holds (see :mod:`rfbnet_tf.checkpoints`);
+:func:`write_run_config` writes it and ``run_info.json``, the records' dataset facts later steps read
+(:mod:`rfbnet_tf.run_info`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import os
 
 from absl import logging
 
-from rfbnet_tf import __version__, checkpoints
+from rfbnet_tf import __version__, checkpoints, run_info
 from rfbnet_tf.datasets import records
 from rfbnet_tf.models import model_spec
 from rfbnet_tf.train_flags import MODEL_DEFINING_KEYS
@@ -129,7 +131,10 @@ def prepare_run(config) -> dict:
 
 
 def write_run_config(config):
-    """Write ``model_dir/flags.json`` (atomically)."""
+    """Write ``model_dir/flags.json`` and ``model_dir/run_info.json`` (the dataset facts of ``record_dir``:
+    normalisation, classes, depth range; :mod:`rfbnet_tf.run_info`), each atomically."""
     os.makedirs(config["model_dir"], exist_ok=True)
     content = {k: v for k, v in config.items() if k != "previous_run"}
     checkpoints.write_json_atomically(os.path.join(config["model_dir"], checkpoints.FLAGS_FILENAME), content)
+    info = run_info.from_dataset_info(records.load_dataset_info(config["record_dir"]), config["record_dir"])
+    run_info.write_run_info(config["model_dir"], info)
