@@ -113,7 +113,9 @@ def test_outputs_survive_moving_the_records(trained, tmp_path):
                 assert f"python -m rfbnet_tf.run_info --model_dir={trained['model_dir']}" in message
             assert not os.path.exists(tmp_path / "never")
             run_info.backfill(trained["model_dir"], moved)
-            backfilled, original = run_info.load_run_info(trained["model_dir"]), json.load(open(saved, encoding="utf-8"))
+            with open(saved, encoding="utf-8") as handle:
+                original = json.load(handle)
+            backfilled = run_info.load_run_info(trained["model_dir"])
             for key in run_info.COMPARED_KEYS + ("palette", "ignore_label", "dataset", "stored_image_size"):
                 assert backfilled[key] == original[key], key
         finally:

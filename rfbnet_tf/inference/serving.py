@@ -128,8 +128,8 @@ def input_spec(config: dict, run_info: dict, size_policy: str | None = None) -> 
         raise ValueError(f"depth_input must be one of {DEPTH_INPUTS}, received {depth_input!r}")
     keys = model_spec(name).input_keys(options)
     if not isinstance(run_info, dict) or not isinstance(run_info.get("normalization"), dict):
-        raise ValueError(f"run_info (run_info.json) must be a dict with 'normalization', received {type(run_info).__name__}"
-                         f"{sorted(run_info) if isinstance(run_info, dict) else ''}")
+        received = sorted(run_info) if isinstance(run_info, dict) else type(run_info).__name__
+        raise ValueError(f"run_info (run_info.json) must be a dict with 'normalization', received {received}")
     stats = pipeline.normalization({"normalization": run_info["normalization"]}, depth_input)
     model_size = _size_or_none(config.get("image_size"), "image_size")
     divisor = model_spec(name).size_divisor(options)
