@@ -52,8 +52,7 @@ import keras
 import numpy as np
 
 from rfbnet_tf import cli
-from rfbnet_tf.models import MODEL_NAMES, build_model, is_multimodal
-from rfbnet_tf.models.registry import BACKBONES, MODELS
+from rfbnet_tf.models import MODEL_NAMES, build_model, is_multimodal, model_spec
 from rfbnet_tf.profiling import machine
 from rfbnet_tf.profiling.backend_functions import random_inputs, random_labels, train_step_function
 from rfbnet_tf.profiling.inference_graph import (
@@ -112,15 +111,12 @@ def check_models(models):
     return models
 
 
-def size_multiple(model_name):
-    """Input sizes must be multiples of this: twice the backbone's output stride (the depth may be shrunk by 2)."""
-    return 2 * BACKBONES[MODELS[model_name][1]].output_stride
-
-
 def sizes_for(model_name, sizes=None):
-    """``sizes`` (list of (W, H)) or the model family's defaults, each checked against ``size_multiple``."""
-    chosen = list(sizes) if sizes else list(DEFAULT_SIZES[MODELS[model_name][1]])
-    multiple = size_multiple(model_name)
+    """``sizes`` (list of (W, H)) or the model family's defaults, each checked against the size divisor of the
+    model at its default options (``model_spec(model_name).size_divisor()``, the models this binary builds)."""
+    spec = model_spec(model_name)
+    chosen = list(sizes) if sizes else list(DEFAULT_SIZES[spec.backbone])
+    multiple = spec.size_divisor()
     for width, height in chosen:
         if width % multiple or height % multiple:
             raise ValueError(

@@ -6,6 +6,12 @@
 ``flags.json``             every resolved train flag, plus ``model``, ``model_options`` (the keyword
                            arguments of ``build_model``), ``num_classes``, ``class_names``,
                            ``record_dir``, ``depth_input``, ``image_size``
+``run_info.json``          the dataset facts copied from the records at the start of training:
+                           normalisation statistics (rgb, hha, depth), class names, palette,
+                           ignore label, ``max_depth``, depth units, stored image size, dataset
+                           name (:mod:`rfbnet_tf.run_info`).  Evaluate, export and predict read
+                           these from here only, so a run keeps working after its records move;
+                           a run without it fails with the command that writes it
 ``checkpoints/``           resumable training state (``tf.train.Checkpoint`` + ``CheckpointManager``):
                            ``model``, ``optimizer``, ``step`` and the training data ``iterator``
 ``final.weights.h5``       Keras weights after the last step (written atomically)

@@ -11,7 +11,9 @@ with the ignore label (255) excluded, classes absent from both ground truth and 
 out of the mean (reported as NaN / null).
 
 Frames are read by the input pipeline at the run's training resolution (``image_size`` of
-``flags.json``; ``make_dataset(training=False)``: bilinear resize, no augmentation).  Without
+``flags.json``; ``make_dataset(training=False)``: bilinear resize, no augmentation) and normalised
+with the run's own statistics (``run_info.json`` of ``model_dir``), whichever records are evaluated;
+class names and the ignore label also come from the run.  Without
 ``--full_resolution`` the labels are resized the same way (nearest neighbour) and scored there —
 the number the train binary's validation reports.  With ``--full_resolution`` the logits are
 resized bilinearly to the stored label size and scored against the unresized labels, as the paper
@@ -41,10 +43,10 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from rfbnet_tf import checkpoints, cli, metrics
-from rfbnet_tf.constants import IGNORE_LABEL
+from rfbnet_tf import checkpoints, cli, metrics, run_info
 from rfbnet_tf.datasets import pipeline, records
 from rfbnet_tf.inference import confusion_plot, serving
+from rfbnet_tf.models import model_spec
 from rfbnet_tf.utils import files
 from rfbnet_tf.utils.progress import Progress
 
@@ -62,8 +64,8 @@ def _check_bool(name, value):
     return value
 
 
-def _class_names(info, config, num_classes):
-    names = info.get("class_names") or config.get("class_names")
+def _class_names(run, num_classes):
+    names = run.get("class_names")
     if not names or len(names) != num_classes:
         return [f"class_{k}" for k in range(num_classes)]
     return [str(name) for name in names]
@@ -131,7 +133,7 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
       progress: draw a progress bar on stderr.
 
     Raises:
-      FileNotFoundError: missing model_dir, flags.json, weights, record_dir, dataset_info or split.
+      FileNotFoundError: missing model_dir, flags.json, run_info.json, weights, record_dir, dataset_info or split.
       ValueError: bad arguments, or records whose class count differs from the model's.
     """
     start = time.monotonic()
@@ -148,6 +150,7 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
         raise ValueError(f"full_resolution scoring runs one frame at a time: batch_size must be 1, received {batch_size}")
 
     config = checkpoints.load_run_config(model_dir)
+    run = run_info.load_run_info(model_dir)
     record_dir = os.fspath(record_dir) if record_dir is not None else config.get("record_dir")
     if not record_dir:
         raise ValueError(f"no record_dir given and {model_dir!r}/flags.json names none")
@@ -161,17 +164,17 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
             f"predicts {num_classes}"
         )
     total = _split_size(info, split, record_dir)
-    ignore_label = int(info.get("ignore_label", IGNORE_LABEL))
-    class_names = _class_names(info, config, num_classes)
+    ignore_label = int(run["ignore_label"])
+    class_names = _class_names(run, num_classes)
 
     model, config, step = checkpoints.restore_model(model_dir, checkpoint)
     model = checkpoints.inference_model(model)
-    keys = serving.model_input_keys(config["model"], config["model_options"])
+    keys = model_spec(config["model"]).input_keys(config["model_options"])
     image_size = config.get("image_size")
     dataset = pipeline.make_dataset(
         record_dir, split, batch_size=batch_size, training=False,
         image_size=tuple(image_size) if image_size else None,
-        depth_input=config.get("depth_input", "hha"), keep_full_label=full_resolution,
+        depth_input=config.get("depth_input", "hha"), keep_full_label=full_resolution, statistics=run,
     )
     predict = _predict_function(model, keys, full_resolution)
 

@@ -16,7 +16,8 @@ The SavedModel (default ``model_dir/export``) holds the model's variables and th
 
 Any ``H×W`` is accepted (see the ``size_policy`` of :mod:`rfbnet_tf.inference.serving`: resize to
 the training size and resize the logits back — the default — or pad to a valid size and crop).
-Normalisation statistics are baked in, so the export needs nothing but TensorFlow.  A JSON
+Normalisation statistics (the run's ``run_info.json``, never the records) are baked in, so the
+export needs nothing but TensorFlow.  A JSON
 description (input spec, classes, checkpoint step) is written to ``assets.extra/rfbnet_export.json``.
 
 The export is atomic: it is written to a temporary sibling directory, reloaded and checked
@@ -40,7 +41,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from rfbnet_tf import checkpoints, cli
+from rfbnet_tf import checkpoints, cli, run_info
 from rfbnet_tf.inference import serving
 
 EXPORT_INFO_PATH = os.path.join("assets.extra", "rfbnet_export.json")
@@ -147,7 +148,7 @@ def export_model(model_dir, export_dir=None, *, checkpoint=None, size_policy=Non
         moving it into place.
 
     Raises:
-      FileNotFoundError: no such model_dir / flags.json / weights (naming the path).
+      FileNotFoundError: no such model_dir / flags.json / run_info.json / weights (naming the path).
       FileExistsError: the export exists and ``overwrite`` is False.
       ValueError: bad ``size_policy`` or a run config that cannot be served.
     """
@@ -157,8 +158,9 @@ def export_model(model_dir, export_dir=None, *, checkpoint=None, size_policy=Non
     export_dir = default_export_dir(model_dir) if export_dir is None else os.fspath(export_dir)
     if os.path.exists(export_dir) and not overwrite:  # fail before the slow restore
         raise FileExistsError(f"export directory {export_dir!r} exists; pass overwrite=True (--overwrite) to replace it")
+    info = run_info.load_run_info(model_dir)  # the run's own statistics, before the slow restore
     model, config, step = checkpoints.restore_model(model_dir, checkpoint)
-    module = serving.ServingModule(model, serving.input_spec(config, size_policy))
+    module = serving.ServingModule(model, serving.input_spec(config, info, size_policy))
     logging.info("exporting %s (step %s, size policy %r) to %s", config["model"], step, module.spec.size_policy,
                  export_dir)
     return save_module(module, export_dir, config=config, step=step, overwrite=overwrite, verify=verify)

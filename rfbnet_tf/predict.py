@@ -12,12 +12,15 @@ Usage::
 ``rfbnet_tf.inference.image_files``).  The depth file is the HHA image (8-bit, 3 channels) for
 runs trained on HHA, or raw depth (16-bit PNG, millimetres): it is then completed and, for HHA
 runs, HHA-encoded with ``--intrinsics`` exactly as ``prepare_data`` does
-(``rfbnet_tf.inference.depth_input``).  Inference goes through the export's preprocessing
-(``rfbnet_tf.inference.serving``: same normalisation, same size policy).
+(``rfbnet_tf.inference.depth_input``) with the run's depth range (``max_depth`` of its
+``run_info.json``, or ``--max_depth``).  Inference goes through the export's preprocessing
+(``rfbnet_tf.inference.serving``: same normalisation, same size policy).  Everything about the
+training data comes from ``--model_dir`` (``run_info.json``), never from the records.
 
 Per frame ``{stem}``, in ``--output_dir``:
 
-* ``{stem}_labels.png`` — predicted classes in the palette of ``rfbnet_tf.visualize.colorize``;
+* ``{stem}_labels.png`` — predicted classes in the run's palette (``palette`` of ``run_info.json``,
+  ``rfbnet_tf.visualize.named_palette``);
 * ``{stem}_class_ids.png`` — predicted train ids (8-bit, one channel);
 * ``{stem}_overlay.png`` — the colours alpha-blended on the RGB image (``--alpha``);
 * with ``--label``: ``{stem}_ground_truth.png`` (colourised) and ``{stem}_error_map.png``, the
@@ -34,8 +37,7 @@ import cv2
 import numpy as np
 from absl import logging
 
-from rfbnet_tf import checkpoints, cli, visualize
-from rfbnet_tf.datasets import records
+from rfbnet_tf import checkpoints, cli, run_info, visualize
 from rfbnet_tf.inference import depth_input, error_map, image_files, serving
 from rfbnet_tf.utils.progress import Progress
 
@@ -49,40 +51,38 @@ def _write_png(path, image):
     return path
 
 
-def _run_max_depth(config):
-    """``max_depth`` of the run's records (``dataset_info.json``), else the indoor default."""
-    try:
-        value = records.load_dataset_info(config["record_dir"]).get("max_depth")
-    except (FileNotFoundError, KeyError, TypeError, ValueError):
-        value = None
-    return float(value) if value else depth_input.DEFAULT_MAX_DEPTH
-
-
-def _load(model_dir, checkpoint, size_policy):
+def _load(model_dir, checkpoint, size_policy, max_depth):
+    """``(module, config, info, max_depth)`` of a run: its serving module, flags.json, run_info.json and the
+    depth range for raw depth files (``max_depth`` if given, else the run's)."""
+    info = run_info.load_run_info(model_dir)
+    if max_depth is None:
+        max_depth = info["max_depth"]
     model, config, step = checkpoints.restore_model(model_dir, checkpoint)
-    return serving.ServingModule(model, serving.input_spec(config, size_policy)), config
+    return serving.ServingModule(model, serving.input_spec(config, info, size_policy)), config, info, max_depth
 
 
 class _DepthCache:
-    """Computes each depth representation (HHA / completed depth) of one frame at most once."""
+    """Computes each depth representation (HHA / completed depth, per depth range) of one frame at most once."""
 
-    def __init__(self, depth_image, size, intrinsics, max_depth):
-        self.depth_image, self.size, self.intrinsics, self.max_depth = depth_image, size, intrinsics, max_depth
+    def __init__(self, depth_image, size, intrinsics):
+        self.depth_image, self.size, self.intrinsics = depth_image, size, intrinsics
         self.cache = {}
 
-    def get(self, kind):
-        if kind not in self.cache:
-            self.cache[kind] = depth_input.model_depth_input(
-                self.depth_image, kind, self.size, self.intrinsics, self.max_depth
+    def get(self, kind, max_depth):
+        if (kind, max_depth) not in self.cache:
+            if max_depth is None:
+                raise ValueError("the run's run_info.json records no max_depth: pass --max_depth")
+            self.cache[kind, max_depth] = depth_input.model_depth_input(
+                self.depth_image, kind, self.size, self.intrinsics, max_depth
             )
-        return self.cache[kind]
+        return self.cache[kind, max_depth]
 
 
-def _class_ids(module, rgb, depth_cache):
+def _class_ids(module, max_depth, rgb, depth_cache):
     spec = module.spec
     images = {}
     for key in spec.model_inputs:
-        images[key] = rgb if key == "rgb" else depth_cache.get(spec.depth_input)
+        images[key] = rgb if key == "rgb" else depth_cache.get(spec.depth_input, max_depth)
     return module.run(images)["class_ids"][0]
 
 
@@ -99,7 +99,7 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
       compare_model_dir: a second run for the improvement/error map (its own inputs and spec).
       intrinsics: depth camera matrix ("fx,fy,cx,cy", 9 numbers or a file, see
         ``image_files.parse_intrinsics``), needed to compute HHA from raw depth.
-      max_depth: depth range in metres for raw depth (default: the run's ``dataset_info`` value, else 10).
+      max_depth: depth range in metres for raw depth (default: each run's ``max_depth`` in ``run_info.json``).
       alpha: overlay opacity of the label colours.
       checkpoint, compare_checkpoint: weights of the two runs (``checkpoints.restore_model``).
       size_policy: ``"resize"``/``"pad"``/None (``serving.input_spec``).
@@ -109,7 +109,7 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
       ``[{"stem": ..., "files": {kind: path}}, ...]`` per frame.
 
     Raises:
-      FileNotFoundError: missing model_dir / weights / input files.
+      FileNotFoundError: missing model_dir / run_info.json / weights / input files.
       ValueError: unpaired files, bad images, missing depth or intrinsics, bad ``alpha``.
     """
     if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0.0 <= alpha <= 1.0:
@@ -117,22 +117,22 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
     for name, path in (("model_dir", model_dir), ("compare_model_dir", compare_model_dir)):
         if path is not None and not os.path.isdir(os.fspath(path)):
             raise FileNotFoundError(f"{name} {os.fspath(path)!r} does not exist")
-    module, config = _load(model_dir, checkpoint, size_policy)
-    modules = [module]
+    module, config, info, run_max_depth = _load(model_dir, checkpoint, size_policy, max_depth)
+    modules = [(module, run_max_depth)]
     if compare_model_dir is not None:
-        other, other_config = _load(compare_model_dir, compare_checkpoint, size_policy)
+        other, other_config, _, other_max_depth = _load(compare_model_dir, compare_checkpoint, size_policy, max_depth)
         if int(other_config["num_classes"]) != int(config["num_classes"]):
             raise ValueError(
                 f"the compared runs predict different class counts: {config['num_classes']} and "
                 f"{other_config['num_classes']}"
             )
-        modules.append(other)
-    needs_depth = any("depth" in m.spec.model_inputs for m in modules)
+        modules.append((other, other_max_depth))
+    needs_depth = any("depth" in m.spec.model_inputs for m, _ in modules)
     if needs_depth and depth is None:
         raise ValueError("the model uses depth: give --depth (HHA images, or raw depth with --intrinsics)")
     pairs = image_files.pair_files(rgb, depth if needs_depth else None, label)
     matrix = image_files.parse_intrinsics(intrinsics) if intrinsics is not None else None
-    max_depth = _run_max_depth(config) if max_depth is None else max_depth
+    palette = visualize.named_palette(info.get("palette") or run_info.DEFAULT_PALETTE)
     output_dir = os.fspath(output_dir)
     os.makedirs(output_dir, exist_ok=True)
 
@@ -143,12 +143,12 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
         size = rgb_image.shape[:2]
         cache = None
         if needs_depth:
-            cache = _DepthCache(image_files.read_depth_file(paths["depth"]), size, matrix, max_depth)
+            cache = _DepthCache(image_files.read_depth_file(paths["depth"]), size, matrix)
         try:
-            predictions = [_class_ids(m, rgb_image, cache) for m in modules]
+            predictions = [_class_ids(m, depth_range, rgb_image, cache) for m, depth_range in modules]
         except ValueError as error:
             raise ValueError(f"frame {stem!r}: {error}") from None
-        colours = visualize.colorize(predictions[0])
+        colours = visualize.colorize(predictions[0], palette)
         files = {
             "labels": _write_png(os.path.join(output_dir, f"{stem}_labels.png"), colours),
             "class_ids": _write_png(os.path.join(output_dir, f"{stem}_class_ids.png"), predictions[0].astype(np.uint8)),
@@ -157,13 +157,13 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
         }
         if len(predictions) > 1:
             files["compare_labels"] = _write_png(os.path.join(output_dir, f"{stem}_compare_labels.png"),
-                                                 visualize.colorize(predictions[1]))
+                                                 visualize.colorize(predictions[1], palette))
         if "label" in paths:
             truth = image_files.read_label(paths["label"])
             if truth.shape != size:
                 raise ValueError(f"label {paths['label']!r} has size {truth.shape}, the RGB image {size}")
             files["ground_truth"] = _write_png(os.path.join(output_dir, f"{stem}_ground_truth.png"),
-                                               visualize.colorize(truth))
+                                               visualize.colorize(truth, palette))
             other = predictions[1] if len(predictions) > 1 else None
             files["error_map"] = _write_png(os.path.join(output_dir, f"{stem}_error_map.png"),
                                             error_map.improvement_error_map(truth, predictions[0], other))
@@ -184,7 +184,7 @@ def _define_flags():
     flags.DEFINE_string("output_dir", None, "Where to write the PNGs.", required=True)
     flags.DEFINE_string("compare_model_dir", None, "A second run for the improvement/error map (green pixels).")
     flags.DEFINE_string("intrinsics", None, "Depth camera 'fx,fy,cx,cy', 9 numbers or a file (for raw depth → HHA).")
-    flags.DEFINE_float("max_depth", None, "Raw depth range in metres (default: the run's dataset_info, else 10).")
+    flags.DEFINE_float("max_depth", None, "Raw depth range in metres (default: the run's run_info.json).")
     flags.DEFINE_float("alpha", 0.5, "Opacity of the label colours in the overlay.")
     flags.DEFINE_string("checkpoint", None, "Weights of --model_dir (checkpoint prefix, .weights.h5, 'final').")
     flags.DEFINE_string("compare_checkpoint", None, "Weights of --compare_model_dir.")

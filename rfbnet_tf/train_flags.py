@@ -11,7 +11,7 @@ checkers serve both entry points, so a bad value fails the same way, before any 
 
 Defaults follow the paper (Sec. IV-B) for RFBNet(ERFNetEnc): Adam, poly power 0.9, initial learning rate
 5e-4, 25K steps with a mini-batch of 9 (the multimodal ERFNetEnc setting; unimodal: 100K steps, batch 12), and
-weight decay per backbone (:data:`WEIGHT_DECAY`: 5e-4 AdapNet++, 1e-4 ERFNetEnc).  Checks that need the disk
+weight decay per backbone (``model_spec(model).weight_decay``: 5e-4 AdapNet++, 1e-4 ERFNetEnc).  Checks that need the disk
 (record_dir, init models, resuming) happen at the start of ``train()``, still before any model is built.
 """
 
@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from absl import flags
 
-from rfbnet_tf.models import MODEL_NAMES, model_options
+from rfbnet_tf.models import MODEL_NAMES, model_options, model_spec
 from rfbnet_tf.training.distribution import STRATEGIES
 from rfbnet_tf.training.optimization import OPTIMIZERS
 
@@ -33,8 +33,6 @@ DEPTH_INPUTS = ("hha", "depth")
 DEPTH_CHANNELS = {"hha": 3, "depth": 1}
 ADD_POINTS = ("R", "T", "none")
 COMBINATIONS = ("concat", "sum", "ssma")
-WEIGHT_DECAY = {"erfnet_enc": 1e-4, "adapnet_pp": 5e-4}
-"""Default weight decay per backbone (paper Sec. IV-B)."""
 MODEL_OPTION_FLAGS = ("modality", "shrink_depth", "gates", "add_point", "combination", "aux_losses")
 """Flags that become ``build_model`` options when the chosen model accepts them (None = model default)."""
 MODEL_DEFINING_KEYS = ("model", "model_options", "num_classes", "depth_input")
@@ -316,16 +314,6 @@ def model_options_of(config) -> dict:
     return options
 
 
-def default_weight_decay(model) -> float:
-    """The paper's weight decay for ``model``'s backbone (:data:`WEIGHT_DECAY`)."""
-    from rfbnet_tf.training.stream_init import backbone_of
-
-    backbone = backbone_of(model)
-    if backbone not in WEIGHT_DECAY:
-        raise ValueError(f"no default weight decay for backbone {backbone!r}: pass --weight_decay")
-    return WEIGHT_DECAY[backbone]
-
-
 def as_dict(flag_source) -> dict:
     """Flag values from a dict, a namespace (``argparse.Namespace``, ``SimpleNamespace``) or absl FlagValues
     (only the train flags are taken from FlagValues; other containers must hold train flags only)."""
@@ -355,7 +343,7 @@ def resolve_config(flag_source) -> dict:
     _check_relations(config)
     config["model_options"] = model_options_of(config)
     if config["weight_decay"] is None:
-        config["weight_decay"] = default_weight_decay(config["model"])
+        config["weight_decay"] = model_spec(config["model"]).weight_decay
     return config
 
 

@@ -31,6 +31,15 @@ def voc_palette(size: int = 256) -> np.ndarray:
 
 
 _DEFAULT_PALETTE = voc_palette()
+PALETTES = {"voc": voc_palette}
+"""Palettes by the name a run records (``palette`` of ``run_info.json``)."""
+
+
+def named_palette(name: str) -> np.ndarray:
+    """The ``(256, 3)`` palette called ``name`` (one of :data:`PALETTES`)."""
+    if name not in PALETTES:
+        raise ValueError(f"unknown palette {name!r}; available: {sorted(PALETTES)}")
+    return PALETTES[name]()
 
 
 def colorize(label_map, palette=None) -> np.ndarray:

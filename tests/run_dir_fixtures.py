@@ -2,8 +2,8 @@
 
 ``write_records`` writes frames whose content the test knows (random images and labels) in the
 shared record format with a hand-made ``dataset_info.json``; ``make_run_dir`` lays out a
-``model_dir`` the way the train binary does (``flags.json`` + ``final.weights.h5`` +
-``train_summary.json``) around a freshly built model with random weights.
+``model_dir`` the way the train binary does (``flags.json`` + ``run_info.json`` +
+``final.weights.h5`` + ``train_summary.json``) around a freshly built model with random weights.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from rfbnet_tf import checkpoints
+from rfbnet_tf import checkpoints, run_info
 from rfbnet_tf.datasets import records
 
 CLASS_NAMES = ["floor", "wall", "chair"]
@@ -82,12 +82,27 @@ def run_config(record_dir, model="rfbnet_erfnet_enc", model_options=None, depth_
     }
 
 
+def run_info_of(class_names=CLASS_NAMES, normalization=NORMALIZATION, max_depth=10.0):
+    """The ``run_info.json`` content of a run trained on records with these facts."""
+    return run_info.from_dataset_info({
+        "dataset": "test", "num_classes": len(class_names), "class_names": list(class_names),
+        "ignore_label": records.IGNORE_LABEL, "normalization": normalization, "max_depth": max_depth,
+    })
+
+
 def make_run_dir(model_dir, config, step=7, seed=1):
-    """``model_dir`` with ``flags.json``, ``final.weights.h5`` (seeded random weights, perturbed; the
-    default seed gives a mix of predicted classes on random images) and ``train_summary.json``;
+    """``model_dir`` with ``flags.json``, ``run_info.json`` (from the records of ``config["record_dir"]`` when
+    they exist, else :func:`run_info_of` the config's classes), ``final.weights.h5`` (seeded random weights,
+    perturbed; the default seed gives a mix of predicted classes on random images) and ``train_summary.json``;
     returns the model."""
     os.makedirs(model_dir, exist_ok=True)
     checkpoints.write_json_atomically(os.path.join(model_dir, checkpoints.FLAGS_FILENAME), config)
+    record_dir = config.get("record_dir")
+    if record_dir and os.path.isfile(os.path.join(record_dir, records.DATASET_INFO_FILENAME)):
+        info = run_info.from_dataset_info(records.load_dataset_info(record_dir), record_dir)
+    else:
+        info = run_info_of(config.get("class_names") or CLASS_NAMES)
+    run_info.write_run_info(model_dir, info)
     keras.utils.set_random_seed(seed)  # deterministic initial weights
     model = checkpoints.build_from_run_config(config)
     rng = np.random.default_rng(seed)

@@ -95,7 +95,8 @@ def test_size_and_model_arguments():
     assert benchmark.sizes_for("erfnet_enc") == [(1024, 512), (640, 480)]
     assert benchmark.sizes_for("adapnet_pp") == [(768, 384)]
     with pytest.raises(ValueError, match="multiples of 32, received 48x32"):
-        benchmark.sizes_for("rfbnet_adapnet_pp", [(48, 32)])
+        benchmark.sizes_for("rfbnet_adapnet_pp", [(48, 32)])  # the depth is shrunk: 2 x output stride 16
+    assert benchmark.sizes_for("ssma_adapnet_pp", [(48, 32)]) == [(48, 32)]  # no shrink: output stride 16
     with pytest.raises(ValueError, match="unknown model"):
         benchmark.check_models(["resnet"])
     assert benchmark.parse_pair("ssma_erfnet_enc:rfbnet_erfnet_enc") == ("ssma_erfnet_enc", "rfbnet_erfnet_enc")
@@ -114,7 +115,7 @@ def test_binary_rejects_bad_flags_before_any_work(capsys):
         benchmark.main(["benchmark"], flag_values=values)
     assert exit_info.value.code == 1
     stderr = capsys.readouterr().err
-    assert stderr.count("\n") == 1 and stderr.startswith("error: ") and "multiples of 16, received 100x10" in stderr
+    assert stderr.count("\n") == 1 and stderr.startswith("error: ") and "multiples of 8, received 100x10" in stderr
     assert time.perf_counter() - start < 5
 
 

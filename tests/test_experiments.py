@@ -9,9 +9,7 @@ import pytest
 from absl import flags
 
 from rfbnet_tf import train_flags
-from rfbnet_tf.models import MODEL_NAMES, is_multimodal
-from rfbnet_tf.training.run_setup import size_multiple
-from rfbnet_tf.training.stream_init import backbone_of
+from rfbnet_tf.models import MODEL_NAMES, is_multimodal, model_spec
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPERIMENTS = os.path.join(REPO, "experiments")
@@ -71,7 +69,7 @@ def test_flagfiles_parse_with_known_valid_flags(configs):
     assert set(configs) == {_stem(path) for path in FILES}
     for stem, config in configs.items():
         assert config["model"] in MODEL_NAMES, stem
-        multiple = size_multiple(config)
+        multiple = model_spec(config["model"]).size_divisor(config["model_options"])
         for key in ("image_size", "crop_size"):
             if config[key] is not None:
                 assert all(v % multiple == 0 for v in config[key]), (stem, key, config[key], multiple)
@@ -98,7 +96,7 @@ def test_paper_schedule_per_row(configs):
     for stem, config in configs.items():
         if stem == "synthetic":
             continue
-        backbone = backbone_of(config["model"])
+        backbone = model_spec(config["model"]).backbone
         batch, steps = SCHEDULE[(backbone, is_multimodal(config["model"]))]
         assert config["batch_size"] == batch, stem
         if steps is not None:
@@ -137,7 +135,7 @@ def test_init_paths_point_at_matching_unimodal_runs(configs):
             assert init in by_model_dir, f"{stem}: --{stream}_init={init} is no flagfile's model_dir"
             source = by_model_dir[init]
             assert not is_multimodal(source["model"]), (stem, stream)
-            assert backbone_of(source["model"]) == backbone_of(config["model"]), (stem, stream)
+            assert model_spec(source["model"]).backbone == model_spec(config["model"]).backbone, (stem, stream)
             assert source["model_options"]["modality"] == stream, (stem, stream)
             for key in ("record_dir", "image_size", "crop_size", "depth_input"):
                 assert source[key] == config[key], (stem, stream, key)

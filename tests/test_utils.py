@@ -97,9 +97,7 @@ def _module_assignments(name):
 def test_constants_defined_once():
     assert constants.IGNORE_LABEL == 255 and constants.AUX_LOSS_WEIGHTS == (0.6, 0.5)
     assert [p for p, _ in _module_assignments("IGNORE_LABEL")] == ["constants.py"]
-    # models/adapnet_pp_backbone.py keeps its own copy until the models layer imports constants.
-    assert {p for p, _ in _module_assignments("AUX_LOSS_WEIGHTS")} <= {
-        "constants.py", os.path.join("models", "adapnet_pp_backbone.py")}
+    assert [p for p, _ in _module_assignments("AUX_LOSS_WEIGHTS")] == ["constants.py"]
     from rfbnet_tf.datasets import records
     from rfbnet_tf.training import losses
 

@@ -3,7 +3,7 @@
 ``make_dataset`` reads the shards written by :mod:`rfbnet_tf.datasets.records` and yields
 ``(inputs, label)`` with ``inputs = {"rgb": float32 (B,h,w,3), "depth": float32 (B,h,w,C)}``
 (C = 3 for HHA, 1 for completed depth in metres) normalised with the train-split statistics of
-``dataset_info.json``, and ``label`` int32 (B,h,w) train ids, 255 = ignore.
+``dataset_info.json`` (or given ones: ``statistics``), and ``label`` int32 (B,h,w) train ids, 255 = ignore.
 
 Per example: parse (decoding only the images needed) → resize to ``image_size`` (images
 bilinear, labels nearest; the paper trains ScanNet at 640×480 and Cityscapes at 1024×512,
@@ -162,6 +162,7 @@ def make_dataset(
     drop_remainder=None,
     keep_full_label=False,
     num_parallel_calls=tf.data.AUTOTUNE,
+    statistics=None,
 ) -> tf.data.Dataset:
     """Batches of ``(inputs, label)`` (or ``(inputs, label, label_full)``) from record shards.
 
@@ -185,6 +186,9 @@ def make_dataset(
         become ``(inputs, label, label_full)`` with ``label_full`` int32 (1, H, W); needs
         ``batch_size=1`` and ``training=False``.
       num_parallel_calls: parallelism of the per-example map (``tf.data.AUTOTUNE`` or an int).
+      statistics: where the normalisation statistics come from: ``None`` = ``record_dir``'s
+        ``dataset_info.json``, or a dict with a ``normalization`` entry (a trained run's
+        ``run_info.json``: evaluate normalises other records exactly as the run was trained).
 
     Raises:
       FileNotFoundError: missing record dir, split shards or ``dataset_info.json`` (names the
@@ -229,7 +233,7 @@ def make_dataset(
     if not os.path.isdir(record_dir):
         raise FileNotFoundError(f"record directory {os.fspath(record_dir)!r} does not exist")
     files = records.shard_files(os.fspath(record_dir), split)
-    stats = normalization(record_dir, depth_input)
+    stats = normalization(record_dir if statistics is None else statistics, depth_input)
     keys = ("rgb", depth_input, "label")
 
     if seed is None:

@@ -10,8 +10,8 @@ either the uint8 HHA image ``(B, H, W, 3)`` (runs trained with ``depth_input="hh
 trained on *completed* depth, so fill holes first with
 ``rfbnet_tf.preprocessing.depth_completion.complete_depth``, as ``predict`` does).  Unimodal models
 take only their one input.  Values are normalised with the training data's per-channel mean/std
-(``dataset_info.json`` of the run's ``record_dir``, or ``normalization`` in ``flags.json``), the
-statistics the input pipeline used in training (``rfbnet_tf.datasets.pipeline``).
+(``normalization`` of the run's ``run_info.json``, :mod:`rfbnet_tf.run_info`), the statistics the
+input pipeline used in training (``rfbnet_tf.datasets.pipeline``).
 
 Image size — any ``H×W`` is accepted; two policies (``size_policy``), fixed at export time:
 
@@ -41,8 +41,7 @@ import tensorflow as tf
 
 from rfbnet_tf import checkpoints
 from rfbnet_tf.datasets import pipeline, records
-from rfbnet_tf.models import is_multimodal, model_options
-from rfbnet_tf.training.run_setup import size_multiple
+from rfbnet_tf.models import model_spec
 
 SIZE_POLICIES = ("resize", "pad")
 DEPTH_INPUTS = pipeline.DEPTH_INPUTS
@@ -89,22 +88,6 @@ class InputSpec:
         return out
 
 
-def size_divisor(model_name: str, options: dict) -> int:
-    """Multiple every model input size must be (the train binary's rule, ``run_setup.size_multiple``: the
-    backbone's output stride, doubled when a multimodal model shrinks the depth), with unset options at the
-    model's defaults."""
-    resolved = {**model_options(model_name), **(options or {})}
-    return int(size_multiple({"model": model_name, "model_options": resolved}))
-
-
-def model_input_keys(model_name: str, options: dict) -> tuple:
-    """Input keys of a model in call order: ``("rgb", "depth")`` for multimodal models, else the
-    unimodal model's ``modality``."""
-    if is_multimodal(model_name):
-        return ("rgb", "depth")
-    return ({**model_options(model_name), **(options or {})}["modality"],)
-
-
 def _size_or_none(value, where):
     if value is None:
         return None
@@ -117,31 +100,20 @@ def _size_or_none(value, where):
     raise ValueError(f"{where} must be (height, width) of positive ints or None, received {value!r}")
 
 
-def _run_normalization(config: dict, depth_input: str) -> dict:
-    """``{"rgb": {"mean", "std"}, "depth": {...}}`` of a run: ``config["normalization"]`` if the
-    train binary stored it, else the ``dataset_info.json`` of ``config["record_dir"]``."""
-    if "normalization" in config:
-        return pipeline.normalization({"normalization": config["normalization"]}, depth_input)
-    record_dir = config.get("record_dir")
-    if not record_dir:
-        raise ValueError("the run config has neither 'normalization' nor 'record_dir': cannot normalise inputs")
-    return pipeline.normalization(record_dir, depth_input)
-
-
-def input_spec(config: dict, size_policy: str | None = None) -> InputSpec:
-    """The :class:`InputSpec` of a run from its ``flags.json`` (``checkpoints.load_run_config``).
+def input_spec(config: dict, run_info: dict, size_policy: str | None = None) -> InputSpec:
+    """The :class:`InputSpec` of a run from its ``flags.json`` (``checkpoints.load_run_config``) and
+    ``run_info.json`` (``rfbnet_tf.run_info.load_run_info``).
 
     Args:
       config: the run config (``model``, ``num_classes``, ``model_options``, ``depth_input``,
-        ``image_size``, and ``normalization`` or ``record_dir``).
+        ``image_size``).
+      run_info: the run's dataset facts; its ``normalization`` statistics are used.
       size_policy: ``"resize"``, ``"pad"`` or None (= ``"resize"`` when the run has an
         ``image_size``, else ``"pad"``).
 
     Raises:
       ValueError: unknown policy, ``"resize"`` without a training size, a training size that is
-        not a multiple of the model's size divisor, or an incomplete config.
-      FileNotFoundError: the run's ``record_dir`` has no ``dataset_info.json`` (and the config
-        no ``normalization``).
+        not a multiple of the model's size divisor, an incomplete config or unusable statistics.
     """
     if not isinstance(config, dict):
         raise ValueError(f"config must be a dict (flags.json), received {config!r}")
@@ -154,10 +126,13 @@ def input_spec(config: dict, size_policy: str | None = None) -> InputSpec:
     depth_input = config.get("depth_input", "hha")
     if depth_input not in DEPTH_INPUTS:
         raise ValueError(f"depth_input must be one of {DEPTH_INPUTS}, received {depth_input!r}")
-    keys = model_input_keys(name, options)
-    stats = _run_normalization(config, depth_input)
+    keys = model_spec(name).input_keys(options)
+    if not isinstance(run_info, dict) or not isinstance(run_info.get("normalization"), dict):
+        received = sorted(run_info) if isinstance(run_info, dict) else type(run_info).__name__
+        raise ValueError(f"run_info (run_info.json) must be a dict with 'normalization', received {received}")
+    stats = pipeline.normalization({"normalization": run_info["normalization"]}, depth_input)
     model_size = _size_or_none(config.get("image_size"), "image_size")
-    divisor = size_divisor(name, options)
+    divisor = model_spec(name).size_divisor(options)
     if size_policy is None:
         size_policy = "resize" if model_size else "pad"
     if size_policy == "resize":

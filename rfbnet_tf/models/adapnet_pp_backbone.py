@@ -59,6 +59,7 @@ RFBNet(AdapNet++) 61,762,052. Each auxiliary head adds ``258 K``.
 import keras
 from keras import layers
 
+from rfbnet_tf.constants import AUX_LOSS_WEIGHTS  # noqa: F401 - official: loss + 0.6·aux1 (1/4) + 0.5·aux2 (1/8)
 from rfbnet_tf.layers.easpp import EASPP, EASPP_CHANNELS
 from rfbnet_tf.layers.preact_bottleneck import PreActBottleneck, batch_norm
 from rfbnet_tf.layers.stream_resampling import BilinearUpsample
@@ -78,7 +79,6 @@ BLOCK_DROPOUT = {(3, 2): 0.7}  # (block index, unit index) -> rate; official kee
 SKIP_CHANNELS = 24  # official conv32 / conv174
 SKIP_KEYS = {0: "stride4", 1: "stride8"}  # stage whose entry emits the skip -> skip name
 DECODER_CHANNELS = 256
-AUX_LOSS_WEIGHTS = (0.6, 0.5)  # official: loss + 0.6 * aux1 (1/4) + 0.5 * aux2 (1/8)
 
 
 def _conv_bn(x, filters, kernel, name, relu=True):

@@ -124,7 +124,7 @@ def make_trainer(model, model_name, num_classes, weight_decay=None):
     a ``tf.data.Dataset`` of such pairs. Every ``feed`` shares one compiled step and one optimizer (on TensorFlow
     the step takes the iterator as an argument, so a fixed batch and the input pipeline reuse the same trace).
     ``weight_decay``: λ of the L2 term (TensorFlow step); default the paper's value for the model's backbone
-    (``train_flags.default_weight_decay``).
+    (``model_spec(model_name).weight_decay``).
     """
     modality = None if is_multimodal(model_name) else "rgb"
     backend = keras.backend.backend()
@@ -164,12 +164,12 @@ def _checked_source(batch_source):
 def _tf_trainer(model, model_name, num_classes, weight_decay, modality):
     import tensorflow as tf
 
-    from rfbnet_tf.train_flags import default_weight_decay
+    from rfbnet_tf.models import model_spec
     from rfbnet_tf.training.optimization import make_optimizer, poly_schedule
     from rfbnet_tf.training.steps import make_train_step
 
     if weight_decay is None:
-        weight_decay = default_weight_decay(model_name)
+        weight_decay = model_spec(model_name).weight_decay
     optimizer = make_optimizer("adam", poly_schedule(TRAIN_LEARNING_RATE, TRAIN_SCHEDULE_STEPS))
     optimizer.build(model.trainable_variables)
     step_counter = tf.Variable(0, dtype=tf.int64, trainable=False)

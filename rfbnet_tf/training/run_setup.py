@@ -12,7 +12,9 @@
 4. when ``model_dir/flags.json`` exists (resuming), checks that the model-defining settings
    (:data:`~rfbnet_tf.train_flags.MODEL_DEFINING_KEYS`) are unchanged and logs the other changes.
 
-The returned run config is what ``flags.json`` holds (see :mod:`rfbnet_tf.checkpoints`).
+The returned run config is what ``flags.json`` holds (see :mod:`rfbnet_tf.checkpoints`);
+:func:`write_run_config` writes it and ``run_info.json``, the records' dataset facts later steps read
+(:mod:`rfbnet_tf.run_info`).
 """
 
 from __future__ import annotations
@@ -21,13 +23,11 @@ import os
 
 from absl import logging
 
-from rfbnet_tf import __version__, checkpoints
+from rfbnet_tf import __version__, checkpoints, run_info
 from rfbnet_tf.datasets import records
-from rfbnet_tf.models import is_multimodal
-from rfbnet_tf.models.registry import BACKBONES
+from rfbnet_tf.models import model_spec
 from rfbnet_tf.train_flags import MODEL_DEFINING_KEYS
 from rfbnet_tf.training.class_weights import parse_class_weights
-from rfbnet_tf.training.stream_init import backbone_of
 
 
 def create_synthetic_if_missing(config) -> bool:
@@ -49,15 +49,8 @@ def create_synthetic_if_missing(config) -> bool:
     return True
 
 
-def size_multiple(config) -> int:
-    """Input sizes must be multiples of this: the backbone's output stride, ×2 with the depth shrunk."""
-    stride = BACKBONES[backbone_of(config["model"])].output_stride
-    shrunk = is_multimodal(config["model"]) and config["model_options"].get("shrink_depth", False)
-    return stride * (2 if shrunk else 1)
-
-
 def _check_sizes(config, stored_size):
-    multiple = size_multiple(config)
+    multiple = model_spec(config["model"]).size_divisor(config["model_options"])
     image_size = config["image_size"] or stored_size
     named = [("crop_size", config["crop_size"]),
              ("image_size", image_size if config["image_size"] else None)]
@@ -138,7 +131,10 @@ def prepare_run(config) -> dict:
 
 
 def write_run_config(config):
-    """Write ``model_dir/flags.json`` (atomically)."""
+    """Write ``model_dir/flags.json`` and ``model_dir/run_info.json`` (the dataset facts of ``record_dir``:
+    normalisation, classes, depth range; :mod:`rfbnet_tf.run_info`), each atomically."""
     os.makedirs(config["model_dir"], exist_ok=True)
     content = {k: v for k, v in config.items() if k != "previous_run"}
     checkpoints.write_json_atomically(os.path.join(config["model_dir"], checkpoints.FLAGS_FILENAME), content)
+    info = run_info.from_dataset_info(records.load_dataset_info(config["record_dir"]), config["record_dir"])
+    run_info.write_run_info(config["model_dir"], info)

@@ -15,32 +15,7 @@ import os
 from absl import logging
 
 from rfbnet_tf import checkpoints
-from rfbnet_tf.models import build_model, is_multimodal, transfer_encoder_weights
-from rfbnet_tf.models.registry import MODELS
-
-STREAMS = ("rgb", "depth")
-
-
-def backbone_of(model_name) -> str:
-    """The backbone name of a registered model (``rfbnet_erfnet_enc`` → ``erfnet_enc``)."""
-    if model_name not in MODELS:
-        raise ValueError(f"unknown model {model_name!r}; available: {sorted(MODELS)}")
-    return MODELS[model_name][1]
-
-
-def unimodal_model_name(backbone) -> str:
-    """The registered unimodal model of ``backbone``."""
-    for name, (family, model_backbone, _) in MODELS.items():
-        if family == "unimodal" and model_backbone == backbone:
-            return name
-    raise ValueError(f"no unimodal model is registered for backbone {backbone!r}")
-
-
-def model_streams(model_name, model_options) -> tuple:
-    """The input streams of a model: both for multimodal models, else its ``modality``."""
-    if is_multimodal(model_name):
-        return STREAMS
-    return (model_options.get("modality", "rgb"),)
+from rfbnet_tf.models import build_model, model_spec, transfer_encoder_weights
 
 
 def load_source(path, stream, target_config):
@@ -49,7 +24,7 @@ def load_source(path, stream, target_config):
     naming the flag (``--{stream}_init``) and the path."""
     flag = f"--{stream}_init"
     path = os.fspath(path)
-    target_backbone = backbone_of(target_config["model"])
+    target = model_spec(target_config["model"])
     if os.path.isdir(path):
         model_dir, weights = path, None
     elif os.path.isfile(path) and path.endswith(".weights.h5"):
@@ -58,15 +33,16 @@ def load_source(path, stream, target_config):
         raise FileNotFoundError(f"{flag}={path!r} is neither a model_dir nor a .weights.h5 file")
     if os.path.isfile(os.path.join(model_dir, checkpoints.FLAGS_FILENAME)):
         config = checkpoints.load_run_config(model_dir)
-        if is_multimodal(config["model"]):
+        source = model_spec(config["model"])
+        if source.multimodal:
             raise ValueError(
                 f"{flag}={path!r} holds the multimodal model {config['model']!r}; it must be a unimodal model "
-                f"({unimodal_model_name(target_backbone)!r} trained on {stream!r})"
+                f"({target.unimodal_model!r} trained on {stream!r})"
             )
-        if backbone_of(config["model"]) != target_backbone:
+        if source.backbone != target.backbone:
             raise ValueError(
-                f"{flag}={path!r} holds a {backbone_of(config['model'])!r} model, the target "
-                f"{target_config['model']!r} has backbone {target_backbone!r}"
+                f"{flag}={path!r} holds a {source.backbone!r} model, the target "
+                f"{target_config['model']!r} has backbone {target.backbone!r}"
             )
         modality = config["model_options"].get("modality", "rgb")
         if modality != stream:
@@ -76,12 +52,12 @@ def load_source(path, stream, target_config):
     options = {"modality": stream}
     if stream == "depth":
         options["depth_channels"] = target_config["model_options"].get("depth_channels", 3)
-    model = build_model(unimodal_model_name(target_backbone), int(target_config["num_classes"]), **options)
+    model = build_model(target.unimodal_model, int(target_config["num_classes"]), **options)
     try:
         model.load_weights(weights)
     except Exception as error:  # Keras raises several types for a mismatched file
         raise ValueError(
-            f"{flag}={path!r} does not fit a {stream!r} {unimodal_model_name(target_backbone)!r} model with "
+            f"{flag}={path!r} does not fit a {stream!r} {target.unimodal_model!r} model with "
             f"{target_config['num_classes']} classes ({error}); pass its model_dir instead"
         ) from error
     return model, path
@@ -93,7 +69,7 @@ def initialize_streams(model, target_config, sources: dict) -> dict:
     Returns ``{stream: {"source": str, "loaded": [layer names], "skipped": [layer names]}}`` and logs it.
     """
     report = {}
-    streams = model_streams(target_config["model"], target_config["model_options"])
+    streams = model_spec(target_config["model"]).input_keys(target_config["model_options"])
     for stream, path in sources.items():
         if path in (None, ""):
             continue
