@@ -37,6 +37,10 @@ MODEL_OPTION_FLAGS = ("modality", "shrink_depth", "gates", "add_point", "combina
 """Flags that become ``build_model`` options when the chosen model accepts them (None = model default)."""
 MODEL_DEFINING_KEYS = ("model", "model_options", "num_classes", "depth_input")
 """Resolved keys that must not change when a run resumes from its checkpoint."""
+STATE_DEFINING_KEYS = ("image_size", "crop_size", "batch_size", "shuffle_buffer", "augment", "train_split",
+                       "checkpoint_data_iterator")
+"""Keys the saved training state depends on (the traced step's shapes, the checkpointed data iterator): a run
+that has a checkpoint resumes only with the same values."""
 
 
 # --------------------------------------------------------------------------------------------- checkers

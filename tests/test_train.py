@@ -335,6 +335,24 @@ def test_resume_refuses_another_model(record_dir, rfbnet_run):
             dict(BASE, record_dir=record_dir, model_dir=rfbnet_run[1], model="erfnet_enc", steps=2)))
 
 
+def test_resume_refuses_changed_shapes_before_writing_anything(record_dir, unimodal_run, rfbnet_run):
+    from rfbnet_tf.train import train
+
+    model_dir = rfbnet_run[1]
+    flags_ = dict(BASE, record_dir=record_dir, model_dir=model_dir, model="rfbnet_erfnet_enc", steps=30,
+                  learning_rate=2e-3, summary_every=5, checkpoint_every=15, val_every=30, image_summary_every=30,
+                  rgb_init=unimodal_run[1])
+    flags_path = os.path.join(model_dir, "flags.json")
+    before = open(flags_path, encoding="utf-8").read()
+    changes = (({"image_size": [64, 96]}, r"--image_size=\[32, 48\]"), ({"batch_size": 4}, "--batch_size=2"))
+    for change, named in changes:
+        with pytest.raises(ValueError, match=rf"resumes from a checkpoint saved with {named}.*\(now"):
+            train(dict(flags_, **change))
+    assert open(flags_path, encoding="utf-8").read() == before  # refused before flags.json was rewritten
+    # The schedule length is no part of the saved state: a longer run resumes.
+    run_setup.prepare_run(train_flags.resolve_config(dict(flags_, steps=40)))
+
+
 def test_mirrored_strategy_on_two_logical_cpus(record_dir, tmp_path):
     model_dir = str(tmp_path / "mirrored")
     flags_ = dict(BASE, record_dir=record_dir, model_dir=model_dir, model="erfnet_enc", modality="depth",

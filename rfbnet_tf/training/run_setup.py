@@ -26,7 +26,7 @@ from absl import logging
 from rfbnet_tf import __version__, checkpoints, run_info
 from rfbnet_tf.datasets import records
 from rfbnet_tf.models import model_spec
-from rfbnet_tf.train_flags import MODEL_DEFINING_KEYS
+from rfbnet_tf.train_flags import MODEL_DEFINING_KEYS, STATE_DEFINING_KEYS
 from rfbnet_tf.training.class_weights import parse_class_weights
 
 
@@ -87,6 +87,12 @@ def _check_resume(config, model_dir):
                 f"{key}={config.get(key)!r}: use another --model_dir (a checkpoint only fits the model it saved)"
             )
     changed = {k: (previous.get(k), v) for k, v in config.items() if k != "created_by" and previous.get(k) != v}
+    state_changes = {k: changed[k] for k in STATE_DEFINING_KEYS if k in changed}
+    if state_changes and checkpoints.latest_checkpoint(model_dir):
+        settings = ", ".join(f"--{k}={old!r} (now {new!r})" for k, (old, new) in state_changes.items())
+        raise ValueError(f"--model_dir={model_dir!r} resumes from a checkpoint saved with {settings}: resume with "
+                         "the saved value(s), or train into another --model_dir (the saved data position and "
+                         "step shapes depend on them)")
     if changed:
         logging.info("resuming %s with changed settings (old, new): %s", model_dir, changed)
     return previous
