@@ -127,3 +127,21 @@ def test_a_run_killed_while_swapping_is_undone_at_the_next_start(prepared):
     assert {k: v for k, v in after.items() if k.startswith("train-")} == {
         k: v for k, v in before.items() if k.startswith("train-")}
     assert not aside.exists()
+
+
+def test_a_truncated_shard_is_named(prepared):
+    import tensorflow as tf
+
+    from rfbnet_tf.datasets import pipeline
+
+    assert records.corrupt_shard(str(prepared), "train") is None
+    shard = os.path.join(prepared, "train-00001-of-00002.tfrecord")
+    with open(shard, "r+b") as handle:
+        handle.truncate(os.path.getsize(shard) - 100)
+    with pytest.raises(tf.errors.DataLossError) as raw:  # what tf.data says: no file name
+        for _ in pipeline.make_dataset(str(prepared), "train", batch_size=1, training=False):
+            pass
+    assert "train-00001" not in str(raw.value)
+    error = records.read_error(str(prepared), "train", raw.value)
+    assert isinstance(error, ValueError) and repr(shard) in str(error) and "\n" not in str(error)
+    assert records.read_error(str(prepared), "val", raw.value) is raw.value  # val reads: nothing to name

@@ -98,6 +98,31 @@ def shard_files(record_dir: str, split: str) -> list[str]:
     return [os.path.join(record_dir, name) for name in sorted(found)]
 
 
+def corrupt_shard(record_dir: str, split: str) -> tuple | None:
+    """``(path, reason)`` of the first shard of ``split`` that cannot be read to its end (truncated, bad CRC),
+    None when every shard reads.  Reads the raw records only (no decoding): meant for diagnosing a read error,
+    not for every start."""
+    import tensorflow as tf
+
+    for path in shard_files(record_dir, split):
+        try:
+            tf.data.TFRecordDataset(path).reduce(tf.constant(0, tf.int64), lambda count, _: count + 1)
+        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
+            return path, " ".join(error.message.split())
+    return None
+
+
+def read_error(record_dir: str, split: str, error: Exception) -> Exception:
+    """The error to raise for ``error`` (a ``tf.errors.DataLossError`` while reading ``split``): a one-line
+    ``ValueError`` naming the corrupt shard and the fix, or ``error`` itself when no shard is found corrupt."""
+    found = corrupt_shard(record_dir, split)
+    if found is None:
+        return error
+    path, reason = found
+    return ValueError(f"shard {path!r} of split {split!r} is corrupt ({reason}): prepare the records again "
+                      f"(python -m rfbnet_tf.prepare_data ... --overwrite)")
+
+
 def load_dataset_info(record_dir: str) -> dict:
     """Read ``{record_dir}/dataset_info.json``; ``FileNotFoundError`` naming the path if missing."""
     path = os.path.join(record_dir, DATASET_INFO_FILENAME)
