@@ -164,7 +164,10 @@ def test_corrupt_image_stops_with_its_name_and_leaves_no_partial_shard(tmp_path)
     with pytest.raises(ValueError, match="could not decode image .*aachen_000001_000020_leftImg8bit.png"):
         prepare_data.prepare("cityscapes", str(out), input_dir=root, splits=("train",),
                              num_workers=2, examples_per_shard=1, progress=False)
-    assert os.listdir(out) == []  # the first frame's shard was written to a temporary and removed
+    # The first frame's shard was written into a staging directory beside out/, removed with it: no output
+    # directory, empty or partial, is left behind.
+    assert not out.exists() and os.listdir(tmp_path) == sorted(os.listdir(tmp_path)) and not any(
+        name.startswith("out.tmp-") for name in os.listdir(tmp_path))
 
 
 def test_size_mismatch_label_id_and_channels_are_errors_naming_the_file(tmp_path):
