@@ -23,7 +23,7 @@ import os
 
 from absl import logging
 
-from rfbnet_tf import __version__, checkpoints, run_facts as run_info
+from rfbnet_tf import __version__, checkpoints, run_facts
 from rfbnet_tf.datasets import records
 from rfbnet_tf.models import model_spec
 from rfbnet_tf.training.class_weights import parse_class_weights
@@ -138,5 +138,5 @@ def write_run_config(config):
     os.makedirs(config["model_dir"], exist_ok=True)
     content = {k: v for k, v in config.items() if k != "previous_run"}
     checkpoints.write_json_atomically(os.path.join(config["model_dir"], checkpoints.FLAGS_FILENAME), content)
-    info = run_info.from_dataset_info(records.load_dataset_info(config["record_dir"]), config["record_dir"])
-    run_info.write_run_info(config["model_dir"], info)
+    info = run_facts.from_dataset_info(records.load_dataset_info(config["record_dir"]), config["record_dir"])
+    run_facts.write_run_info(config["model_dir"], info)
