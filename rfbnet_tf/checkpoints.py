@@ -9,7 +9,7 @@
 ``run_info.json``          the dataset facts copied from the records at the start of training:
                            normalisation statistics (rgb, hha, depth), class names, palette,
                            ignore label, ``max_depth``, depth units, stored image size, dataset
-                           name (:mod:`rfbnet_tf.run_info`).  Evaluate, export and predict read
+                           name (:mod:`rfbnet_tf.run_facts`).  Evaluate, export and predict read
                            these from here only, so a run keeps working after its records move;
                            a run without it fails with the command that writes it
 ``checkpoints/``           resumable training state (``tf.train.Checkpoint`` + ``CheckpointManager``):

@@ -33,137 +33,15 @@ Reload::
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-
-import numpy as np
-import tensorflow as tf
-from absl import logging
-
-from rfbnet_tf import checkpoints, cli, run_info
+from rfbnet_tf import cli
 from rfbnet_tf.inference import serving
-
-EXPORT_INFO_PATH = os.path.join("assets.extra", "rfbnet_export.json")
-_VERIFY_TOLERANCE = 1e-4
-
-
-def default_export_dir(model_dir) -> str:
-    """``model_dir/export``."""
-    return os.path.join(os.fspath(model_dir), checkpoints.EXPORT_SUBDIR)
-
-
-def _verify(export_dir: str, module: serving.ServingModule):
-    """Reload ``export_dir`` and check it reproduces the in-memory module on a small random input."""
-    spec = module.spec
-    size = (spec.size_divisor + 3, 2 * spec.size_divisor + 5)  # deliberately not a valid model size
-    rng = np.random.default_rng(0)
-    images = {}
-    for key in spec.model_inputs:
-        shape = (1, *size, spec.channels(key))
-        if key == "depth" and spec.depth_input == "depth":
-            images[key] = rng.integers(500, 5000, shape, dtype=np.uint16)
-        else:
-            images[key] = rng.integers(0, 256, shape, dtype=np.uint8)
-    expected = module.run(images)
-    loaded = tf.saved_model.load(export_dir)
-    got = loaded.signatures[serving.SIGNATURE_DEFAULT](**{k: tf.constant(v) for k, v in images.items()})
-    error = float(np.max(np.abs(got["probabilities"].numpy() - expected["probabilities"])))
-    if not error <= _VERIFY_TOLERANCE:
-        raise RuntimeError(
-            f"the reloaded export {export_dir!r} differs from the model: max |Δprobability| = {error:.3g}"
-        )
-
-
-def _write_info(export_dir, module, config, step):
-    path = os.path.join(export_dir, EXPORT_INFO_PATH)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(serving.spec_json(module.spec, config, step) + "\n")
-
-
-def save_module(module: serving.ServingModule, export_dir, *, config=None, step=None, overwrite=False,
-                verify=True) -> str:
-    """Atomically write ``module`` as a SavedModel at ``export_dir`` (see the module docstring).
-
-    Raises:
-      FileExistsError: ``export_dir`` exists and ``overwrite`` is False.
-      RuntimeError: ``verify`` found the reloaded export differing from the module.
-    """
-    export_dir = os.path.abspath(os.fspath(export_dir))
-    if os.path.exists(export_dir) and not overwrite:
-        raise FileExistsError(f"export directory {export_dir!r} exists; pass overwrite=True (--overwrite) to replace it")
-    parent, name = os.path.split(export_dir)
-    os.makedirs(parent, exist_ok=True)
-    temporary = os.path.join(parent, f".tmp-{os.getpid()}-{name}")
-    previous = os.path.join(parent, f".old-{os.getpid()}-{name}")
-    shutil.rmtree(temporary, ignore_errors=True)
-    moved_old = False
-    try:
-        tf.saved_model.save(module, temporary, signatures=module.signatures())
-        _write_info(temporary, module, config or {}, step)
-        if verify:
-            _verify(temporary, module)
-        if os.path.exists(export_dir):
-            os.replace(export_dir, previous)
-            moved_old = True
-        os.replace(temporary, export_dir)
-        moved_old = False
-    except BaseException:
-        if moved_old and not os.path.exists(export_dir):
-            os.replace(previous, export_dir)  # put the old export back
-        raise
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
-        shutil.rmtree(previous, ignore_errors=True)
-    return export_dir
-
-
-def run_summary(model_dir) -> str:
-    """Closing lines of the main job: the evaluated mIoU (if evaluate ran) and where the TensorBoard logs are."""
-    lines = []
-    for name in sorted(os.listdir(os.path.join(model_dir, "eval"))) if os.path.isdir(os.path.join(model_dir, "eval")) else []:
-        if name.endswith(".json"):
-            with open(os.path.join(model_dir, "eval", name), encoding="utf-8") as f:
-                result = json.load(f)
-            if result.get("miou") is not None:
-                lines.append(f"mIoU ({name[:-5]}): {100 * result['miou']:.2f}%")
-    logs = os.path.join(model_dir, "logs")
-    lines.append(f"TensorBoard logs: {logs}  (pip install tensorboard; tensorboard --logdir {logs})")
-    return "\n".join(lines)
-
-
-def export_model(model_dir, export_dir=None, *, checkpoint=None, size_policy=None, overwrite=False,
-                 verify=True) -> str:
-    """Export the trained run in ``model_dir`` as a SavedModel; returns the export directory.
-
-    Args:
-      model_dir: a directory written by ``rfbnet_tf.train`` (``flags.json`` + checkpoints / final weights).
-      export_dir: where to write (default ``model_dir/export``).
-      checkpoint: which weights (``checkpoints.restore_model``): None = latest checkpoint (else final
-        weights), ``"final"``, or a checkpoint prefix / ``.weights.h5`` path.
-      size_policy: ``"resize"``, ``"pad"`` or None (``serving.input_spec`` chooses).
-      overwrite: replace an existing export (atomically).
-      verify: reload the written SavedModel and compare it with the in-memory model before
-        moving it into place.
-
-    Raises:
-      FileNotFoundError: no such model_dir / flags.json / run_info.json / weights (naming the path).
-      FileExistsError: the export exists and ``overwrite`` is False.
-      ValueError: bad ``size_policy`` or a run config that cannot be served.
-    """
-    model_dir = os.fspath(model_dir)
-    if not os.path.isdir(model_dir):
-        raise FileNotFoundError(f"model_dir {model_dir!r} does not exist")
-    export_dir = default_export_dir(model_dir) if export_dir is None else os.fspath(export_dir)
-    if os.path.exists(export_dir) and not overwrite:  # fail before the slow restore
-        raise FileExistsError(f"export directory {export_dir!r} exists; pass overwrite=True (--overwrite) to replace it")
-    info = run_info.load_run_info(model_dir)  # the run's own statistics, before the slow restore
-    model, config, step = checkpoints.restore_model(model_dir, checkpoint)
-    module = serving.ServingModule(model, serving.input_spec(config, info, size_policy))
-    logging.info("exporting %s (step %s, size policy %r) to %s", config["model"], step, module.spec.size_policy,
-                 export_dir)
-    return save_module(module, export_dir, config=config, step=step, overwrite=overwrite, verify=verify)
+from rfbnet_tf.inference.saved_model_export import (  # noqa: F401 (re-exported: the binary's Python API)
+    EXPORT_INFO_PATH,
+    default_export_dir,
+    save_module,
+    run_summary,
+    export_model,
+)
 
 
 def _define_flags():

@@ -11,7 +11,7 @@ import tensorflow as tf
 from keras import layers
 
 from rfbnet_tf import benchmark
-from rfbnet_tf.profiling import flops, machine, pipeline_rate, timing
+from rfbnet_tf.profiling import flops, machine, model_benchmark, pipeline_rate, timing
 from rfbnet_tf.profiling.backend_functions import make_trainer, random_inputs, random_labels
 
 H, W, K, CIN, COUT = 6, 10, 3, 4, 5
@@ -160,7 +160,7 @@ def test_tiny_run_json_fields(tiny_run, tmp_path):
 
 def test_tiny_run_flops_equal_the_model_graph_count(tiny_run):
     keras.utils.set_random_seed(0)
-    model = benchmark.build_model("erfnet_enc", 19)
+    model = model_benchmark.build_model("erfnet_enc", 19)
     expected = flops.model_flops(model, (1, 32, 32, 3))
     assert tiny_run["results"][0]["flops"]["total"] == expected.total
     # the convolutions dominate: 2·|out|·k·k·C_in summed by hand over ERFNet's layers at 32×32
@@ -272,7 +272,7 @@ def test_head_to_head_times_both_models_interleaved(monkeypatch):
         width = 4 if name == "erfnet_enc" else 32
         return keras.Model(inp, layers.Conv2D(num_classes, 1)(layers.Conv2D(width, 3, padding="same")(inp)))
 
-    monkeypatch.setattr(benchmark, "build_model", tiny_model)
+    monkeypatch.setattr(model_benchmark, "build_model", tiny_model)
     settings = {"seed": 0, "num_classes": 3, "optimized": True, "jit_compile": False, "warmup": 1, "runs": 2}
     calls = []
     matmul = lambda: calls.append("matmul")  # noqa: E731

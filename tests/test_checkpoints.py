@@ -158,7 +158,8 @@ def test_resume_after_sigkill_continues_at_the_exact_step(resume_records, uninte
     flags_ = dict(train_fixtures.RESUME_RUN, record_dir=resume_records, model_dir=model_dir)
     code = train_fixtures.SUBPROCESS_PRELUDE + textwrap.dedent("""
         from absl import app
-        from rfbnet_tf import train, train_flags
+        from rfbnet_tf import train
+        from rfbnet_tf.training import train_flags
         train_flags.define_flags()
         app.run(train.main)
     """)

@@ -105,7 +105,7 @@ def test_local_files_and_unknown_names_are_left_to_absl(tmp_path, monkeypatch):
 def test_train_flags_parse_a_shipped_flagfile_outside_the_repository(tmp_path, monkeypatch):
     from absl import flags
 
-    from rfbnet_tf import train_flags
+    from rfbnet_tf.training import train_flags
 
     monkeypatch.chdir(tmp_path)
     values = flags.FlagValues()

@@ -8,7 +8,7 @@ import os
 import pytest
 from absl import flags
 
-from rfbnet_tf import train_flags
+from rfbnet_tf.training import train_flags
 from rfbnet_tf.models import MODEL_NAMES, is_multimodal, model_spec
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from rfbnet_tf import export
-from rfbnet_tf.inference import serving
+from rfbnet_tf.inference import saved_model_export, serving
 from tests import run_dir_fixtures as fx
 from tests.label_checks import assert_class_ids_match
 
@@ -131,7 +131,7 @@ def test_failed_export_leaves_no_directory(run, monkeypatch, tmp_path):
             handle.write(b"partial")
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(export.tf.saved_model, "save", half_save)
+    monkeypatch.setattr(saved_model_export.tf.saved_model, "save", half_save)
     target = tmp_path / "exports" / "model"
     with pytest.raises(OSError, match="simulated"):
         export.save_module(module, str(target))

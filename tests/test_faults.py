@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from rfbnet_tf import prepare_data
-from rfbnet_tf.datasets import records
+from rfbnet_tf.datasets import preparation, records
 
 SIZE = (32, 48)
 
@@ -59,8 +59,8 @@ def test_disk_full_while_writing_keeps_the_original_error_and_leaves_nothing(pre
             raise OSError(28, "No space left on device (while closing)")
 
     original_write = prepare_data.ShardWriter.write
-    monkeypatch.setattr(prepare_data.ShardWriter, "write", write)
-    monkeypatch.setattr(prepare_data.ShardWriter, "_close", close)
+    monkeypatch.setattr(preparation.ShardWriter, "write", write)
+    monkeypatch.setattr(preparation.ShardWriter, "_close", close)
     with pytest.raises(OSError, match=r"No space left on device$"):  # the write's error, not the close's
         _prepare(prepared, overwrite=True)
     assert _snapshot(prepared) == before
@@ -73,7 +73,7 @@ def test_overwrite_failing_at_its_last_write_leaves_the_old_records(prepared, mo
     def fail(path, *args, **kwargs):
         raise OSError(f"could not write {path}")
 
-    monkeypatch.setattr(prepare_data, "write_json_atomically", fail)
+    monkeypatch.setattr(preparation, "write_json_atomically", fail)
     with pytest.raises(OSError, match="dataset_info.json"):
         _prepare(prepared, overwrite=True, seed=4)
     assert _snapshot(prepared) == before

@@ -17,7 +17,8 @@ import pytest
 import tensorflow as tf
 from absl import flags
 
-from rfbnet_tf import checkpoints, train_flags
+from rfbnet_tf import checkpoints
+from rfbnet_tf.training import train_flags
 from rfbnet_tf.training import losses, optimization, run_setup, steps
 from rfbnet_tf.training.class_weights import median_frequency_weights, parse_class_weights
 from tests import train_fixtures

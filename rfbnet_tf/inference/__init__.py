@@ -5,5 +5,8 @@
 * :mod:`~rfbnet_tf.inference.confusion_plot` — the row-normalised confusion-matrix image of ``evaluate``;
 * :mod:`~rfbnet_tf.inference.error_map` — the improvement/error map of the paper's Fig. 6/7 and overlays;
 * :mod:`~rfbnet_tf.inference.image_files` — reading and pairing the image files ``predict`` is given;
-* :mod:`~rfbnet_tf.inference.depth_input` — a depth file → the run's depth input (HHA or completed depth).
+* :mod:`~rfbnet_tf.inference.depth_input` — a depth file → the run's depth input (HHA or completed depth);
+* :mod:`~rfbnet_tf.inference.saved_model_export` — ``export_model`` / ``save_module``: the atomic, verified
+  SavedModel of the export binary;
+* :mod:`~rfbnet_tf.inference.prediction` — ``predict``: label maps, overlays and error maps of image files.
 """

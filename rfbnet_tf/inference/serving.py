@@ -10,7 +10,7 @@ either the uint8 HHA image ``(B, H, W, 3)`` (runs trained with ``depth_input="hh
 trained on *completed* depth, so fill holes first with
 ``rfbnet_tf.preprocessing.depth_completion.complete_depth``, as ``predict`` does).  Unimodal models
 take only their one input.  Values are normalised with the training data's per-channel mean/std
-(``normalization`` of the run's ``run_info.json``, :mod:`rfbnet_tf.run_info`), the statistics the
+(``normalization`` of the run's ``run_info.json``, :mod:`rfbnet_tf.run_facts`), the statistics the
 input pipeline used in training (``rfbnet_tf.datasets.pipeline``).
 
 Image size — any ``H×W`` is accepted; two policies (``size_policy``), fixed at export time:
@@ -102,7 +102,7 @@ def _size_or_none(value, where):
 
 def input_spec(config: dict, run_info: dict, size_policy: str | None = None) -> InputSpec:
     """The :class:`InputSpec` of a run from its ``flags.json`` (``checkpoints.load_run_config``) and
-    ``run_info.json`` (``rfbnet_tf.run_info.load_run_info``).
+    ``run_info.json`` (``rfbnet_tf.run_facts.load_run_info``).
 
     Args:
       config: the run config (``model``, ``num_classes``, ``model_options``, ``depth_input``,

@@ -8,5 +8,7 @@
 * ``backend_functions`` — compiled inference and training-step callables for the active Keras backend;
 * ``inference_graph`` — the plain and the optimised (BN-folded) inference paths the benchmark compares;
 * ``op_profile`` — where inference time goes, per TensorFlow op type;
-* ``pipeline_rate`` — examples/s of the input pipeline alone and feeding training steps.
+* ``pipeline_rate`` — examples/s of the input pipeline alone and feeding training steps;
+* ``model_benchmark`` — the benchmark itself: every measurement per model and size, head-to-head, the run;
+* ``benchmark_report`` — its console table, ratios against a previous JSON, the JSON file.
 """

@@ -11,7 +11,7 @@ The slower of the first two bounds the third; ``bottleneck`` names it, and ``ove
 ``feeding_training / min(pipeline_alone, model_alone)`` (1 = the pipeline runs fully in parallel with the
 steps; lower = they compete for the same cores, as they do on a 2-core machine).
 
-``synthetic_records`` makes a small record directory (``rfbnet_tf.prepare_data.prepare("synthetic", ...)``) when
+``synthetic_records`` makes a small record directory (``rfbnet_tf.datasets.preparation.prepare("synthetic", ...)``) when
 no prepared records are given.
 """
 
@@ -27,7 +27,7 @@ from rfbnet_tf.profiling.timing import time_callable
 def synthetic_records(output_dir, size=(480, 640), count=16, seed=0, num_workers=1):
     """Write ``count`` synthetic train frames of ``size`` (h, w) to ``output_dir`` (``num_workers`` processes;
     1 = in this process); returns the directory."""
-    from rfbnet_tf.prepare_data import prepare
+    from rfbnet_tf.datasets.preparation import prepare
 
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"count must be a positive int, received {count!r}")

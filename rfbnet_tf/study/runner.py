@@ -22,8 +22,10 @@ import time
 import keras
 from absl import logging
 
-from rfbnet_tf import checkpoints, evaluate, train
+from rfbnet_tf import checkpoints
+from rfbnet_tf.evaluation import evaluator
 from rfbnet_tf.study import rows as rows_lib
+from rfbnet_tf.training import trainer
 
 EVAL_SPLIT = "val"
 
@@ -58,7 +60,7 @@ def run_dir(study_dir, row_name, seed) -> str:
 
 
 def eval_path(model_dir) -> str:
-    return os.path.join(model_dir, checkpoints.EVAL_SUBDIR, f"{evaluate.result_name(EVAL_SPLIT, False)}.json")
+    return os.path.join(model_dir, checkpoints.EVAL_SUBDIR, f"{evaluator.result_name(EVAL_SPLIT, False)}.json")
 
 
 def _read_json(path):
@@ -110,10 +112,10 @@ def run_one(config: StudyConfig, row, seed) -> dict:
     summary_path = os.path.join(model_dir, checkpoints.SUMMARY_FILENAME)
     trained = os.path.isfile(summary_path) and _read_json(summary_path).get("step") == steps
     if not trained:
-        train.train(train_flags_of(config, row, seed))
+        trainer.train(train_flags_of(config, row, seed))
     table = io.StringIO()
     with contextlib.redirect_stdout(table):  # the per-class table: kept in the run, not on the console
-        evaluate.evaluate(model_dir, split=EVAL_SPLIT, progress=False)
+        evaluator.evaluate(model_dir, split=EVAL_SPLIT, progress=False)
     with open(os.path.join(model_dir, checkpoints.EVAL_SUBDIR, "val_table.txt"), "w", encoding="utf-8") as handle:
         handle.write(table.getvalue())
     keras.backend.clear_session()  # a fresh graph per run: 27 runs in one process must not accumulate state

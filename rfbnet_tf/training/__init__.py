@@ -1,2 +1,3 @@
-"""Pieces of the training binary (``rfbnet_tf.train``): losses, optimisation, class weights, distribution,
-two-stage initialisation and TensorBoard summaries, one concept per module."""
+"""Pieces of the training binary (``rfbnet_tf.train``): the run itself (``trainer.train``), its flags
+(``train_flags``), losses, optimisation, class weights, distribution, two-stage initialisation and TensorBoard
+summaries, one concept per module."""

@@ -3,18 +3,18 @@
 :func:`prepare_run` takes the checked flags (``train_flags.resolve_config``) and:
 
 1. with ``--create_synthetic``, writes the synthetic records into ``--record_dir`` if it has no
-   ``dataset_info.json`` (``rfbnet_tf.prepare_data.prepare("synthetic", ...)``);
+   ``dataset_info.json`` (``rfbnet_tf.datasets.preparation.prepare("synthetic", ...)``);
 2. reads ``dataset_info.json``: ``num_classes``, ``class_names``, the stored image size, the class histogram;
 3. checks that the train split (and the val split when validating or drawing image summaries) has shards,
    that the class weights fit the classes, that the training and evaluation sizes are multiples of what the
    model needs (``output_stride``, twice that with the depth shrunk), that ``--rgb_init`` / ``--depth_init``
    exist;
 4. when ``model_dir/flags.json`` exists (resuming), checks that the model-defining settings
-   (:data:`~rfbnet_tf.train_flags.MODEL_DEFINING_KEYS`) are unchanged and logs the other changes.
+   (:data:`MODEL_DEFINING_KEYS`) are unchanged and logs the other changes.
 
 The returned run config is what ``flags.json`` holds (see :mod:`rfbnet_tf.checkpoints`);
 :func:`write_run_config` writes it and ``run_info.json``, the records' dataset facts later steps read
-(:mod:`rfbnet_tf.run_info`).
+(:mod:`rfbnet_tf.run_facts`).
 """
 
 from __future__ import annotations
@@ -23,11 +23,17 @@ import os
 
 from absl import logging
 
-from rfbnet_tf import __version__, checkpoints, run_info
+from rfbnet_tf import __version__, checkpoints, run_facts
 from rfbnet_tf.datasets import records
 from rfbnet_tf.models import model_spec
-from rfbnet_tf.train_flags import MODEL_DEFINING_KEYS, STATE_DEFINING_KEYS
 from rfbnet_tf.training.class_weights import parse_class_weights
+
+MODEL_DEFINING_KEYS = ("model", "model_options", "num_classes", "depth_input")
+"""Resolved keys that must not change when a run resumes from its checkpoint."""
+STATE_DEFINING_KEYS = ("image_size", "crop_size", "batch_size", "shuffle_buffer", "augment", "train_split",
+                       "checkpoint_data_iterator")
+"""Keys the saved training state depends on (the traced step's shapes, the checkpointed data iterator): a run
+that has a checkpoint resumes only with the same values."""
 
 
 def create_synthetic_if_missing(config) -> bool:
@@ -39,7 +45,7 @@ def create_synthetic_if_missing(config) -> bool:
     if os.path.isfile(os.path.join(record_dir, records.DATASET_INFO_FILENAME)):
         logging.info("--create_synthetic: %s already holds records, reusing them", record_dir)
         return False
-    from rfbnet_tf.prepare_data import prepare
+    from rfbnet_tf.datasets.preparation import prepare
 
     logging.info("--create_synthetic: rendering %d train / %d val synthetic frames of %s into %s",
                  config["synthetic_train"], config["synthetic_val"], config["synthetic_size"], record_dir)
@@ -138,9 +144,9 @@ def prepare_run(config) -> dict:
 
 def write_run_config(config):
     """Write ``model_dir/flags.json`` and ``model_dir/run_info.json`` (the dataset facts of ``record_dir``:
-    normalisation, classes, depth range; :mod:`rfbnet_tf.run_info`), each atomically."""
+    normalisation, classes, depth range; :mod:`rfbnet_tf.run_facts`), each atomically."""
     os.makedirs(config["model_dir"], exist_ok=True)
     content = {k: v for k, v in config.items() if k != "previous_run"}
     checkpoints.write_json_atomically(os.path.join(config["model_dir"], checkpoints.FLAGS_FILENAME), content)
-    info = run_info.from_dataset_info(records.load_dataset_info(config["record_dir"]), config["record_dir"])
-    run_info.write_run_info(config["model_dir"], info)
+    info = run_facts.from_dataset_info(records.load_dataset_info(config["record_dir"]), config["record_dir"])
+    run_facts.write_run_info(config["model_dir"], info)

@@ -28,6 +28,7 @@ from absl import flags
 from rfbnet_tf.models import MODEL_NAMES, model_options, model_spec
 from rfbnet_tf.training.distribution import STRATEGIES
 from rfbnet_tf.training.optimization import OPTIMIZERS
+from rfbnet_tf.training.run_setup import MODEL_DEFINING_KEYS  # noqa: F401 (re-exported)
 
 DEPTH_INPUTS = ("hha", "depth")
 DEPTH_CHANNELS = {"hha": 3, "depth": 1}
@@ -35,12 +36,6 @@ ADD_POINTS = ("R", "T", "none")
 COMBINATIONS = ("concat", "sum", "ssma")
 MODEL_OPTION_FLAGS = ("modality", "shrink_depth", "gates", "add_point", "combination", "aux_losses")
 """Flags that become ``build_model`` options when the chosen model accepts them (None = model default)."""
-MODEL_DEFINING_KEYS = ("model", "model_options", "num_classes", "depth_input")
-"""Resolved keys that must not change when a run resumes from its checkpoint."""
-STATE_DEFINING_KEYS = ("image_size", "crop_size", "batch_size", "shuffle_buffer", "augment", "train_split",
-                       "checkpoint_data_iterator")
-"""Keys the saved training state depends on (the traced step's shapes, the checkpointed data iterator): a run
-that has a checkpoint resumes only with the same values."""
 
 
 # --------------------------------------------------------------------------------------------- checkers

@@ -1,0 +1,99 @@
+"""The worker side of ``prepare``: one frame description → a checked, depth-completed, HHA-encoded example
+(:func:`process_frame`), and the spawn-context pool that runs it.
+
+Imports no TensorFlow, so that spawned workers start quickly.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import numpy as np
+
+from rfbnet_tf.constants import IGNORE_LABEL
+from rfbnet_tf.datasets import records
+from rfbnet_tf.datasets.frame_stats import FrameStats
+from rfbnet_tf.datasets.sources import load_frame
+
+
+def check_frame(frame: dict, num_classes: int) -> str | None:
+    """Validate a loaded frame; return a skip reason for unusable depth, else ``None``.
+
+    Raises ``ValueError`` naming the frame for wrong shapes/dtypes, mismatched sizes, label
+    values outside ``0..num_classes-1`` ∪ {255} and bad intrinsics.
+    """
+    name = frame.get("name")
+    rgb, depth, label = (np.asarray(frame[key]) for key in ("rgb", "depth_m", "label"))
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"frame {name!r}: rgb must be uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
+    size = rgb.shape[:2]
+    if depth.shape != size or depth.dtype.kind != "f":
+        raise ValueError(
+            f"frame {name!r}: depth must be float (H, W) = {size}, got {depth.dtype} {depth.shape}"
+        )
+    if label.shape != size or label.dtype != np.uint8:
+        raise ValueError(
+            f"frame {name!r}: label must be uint8 (H, W) = {size}, got {label.dtype} {label.shape}"
+        )
+    bad = np.unique(label[(label >= num_classes) & (label != IGNORE_LABEL)])
+    if bad.size:
+        raise ValueError(f"frame {name!r}: label values {bad.tolist()} outside 0..{num_classes - 1} and 255")
+    matrix = np.asarray(frame["intrinsics"], dtype=np.float64)
+    if matrix.shape != (3, 3) or not np.all(np.isfinite(matrix)) or matrix[0, 0] <= 0 or matrix[1, 1] <= 0:
+        raise ValueError(f"frame {name!r}: intrinsics must be a finite 3x3 camera matrix, got {matrix.tolist()}")
+    if not np.all(np.isfinite(depth)):
+        return "depth contains NaN or inf"
+    if not np.any(depth > 0):
+        return "depth has no valid (> 0) pixel"
+    return None
+
+
+def process_frame(task) -> tuple:
+    """Worker: ``(dataset, frame, options)`` → ``("ok", name, example_bytes, FrameStats, size)``
+    or ``("skip", name, reason)``.  Errors are re-raised naming the frame."""
+    dataset, frame, options = task
+    name = frame["name"]
+    try:
+        from rfbnet_tf.preprocessing.depth_completion import complete_depth
+        from rfbnet_tf.preprocessing.hha import depth_to_hha
+
+        loaded = load_frame(dataset, frame, options["image_size"])
+        reason = check_frame(loaded, options["num_classes"])
+        if reason is not None:
+            return ("skip", name, reason)
+        max_depth = options["max_depth"]
+        raw = np.where(loaded["depth_m"] <= max_depth, loaded["depth_m"], 0.0).astype(np.float32)
+        if not np.any(raw > 0):
+            return ("skip", name, f"depth has no valid pixel within max_depth={max_depth} m")
+        completed = np.clip(complete_depth(raw, max_depth=max_depth), 0.0, max_depth)
+        hha = depth_to_hha(completed, loaded["intrinsics"], measured_mask=raw > 0)
+        example = records.encode_example(
+            rgb=loaded["rgb"], hha=hha, depth_mm=records.metres_to_millimetres(completed),
+            depth_raw_mm=records.metres_to_millimetres(raw), label=loaded["label"],
+            intrinsics=loaded["intrinsics"], name=name, rgb_format=options["rgb_format"],
+        )
+        stats = FrameStats.of_frame(loaded["rgb"], hha, completed, loaded["label"],
+                                    options["num_classes"])
+        return ("ok", name, example, stats, tuple(loaded["rgb"].shape[:2]))
+    except Exception as error:  # name the frame; keep the error class for the usual ones
+        message = str(error) if name in str(error) else f"frame {name!r}: {error}"
+        if isinstance(error, FileNotFoundError):
+            raise FileNotFoundError(message) from None
+        if isinstance(error, ValueError):
+            raise ValueError(message) from None
+        raise RuntimeError(f"frame {name!r}: {type(error).__name__}: {error}") from error
+
+
+def map_frames(tasks, pool):
+    """``process_frame`` results in order: in ``pool`` (spawned workers) or, if None, here."""
+    if pool is None:
+        return map(process_frame, tasks)
+    return pool.imap(process_frame, tasks, chunksize=1)
+
+
+def worker_pool(num_workers: int):
+    """A spawn-context ``Pool`` (fork is unsafe once TensorFlow/OpenCV threads run), or None
+    for ``num_workers <= 1``."""
+    if num_workers <= 1:
+        return None
+    return multiprocessing.get_context("spawn").Pool(num_workers)

@@ -1,0 +1,270 @@
+r"""``prepare(dataset, output_dir, ...)``: convert a dataset into the shared TFRecord format
+(``rfbnet_tf.datasets.records``); the library of ``python -m rfbnet_tf.prepare_data``.
+
+Per frame (paper Sec. IV-B: "We perform depth completion [38] for the depth images. Moreover,
+we employ the three-channel HHA encoding [29]"): load → validate → drop raw depth beyond
+``max_depth`` → ``complete_depth`` → ``depth_to_hha(completed, intrinsics)`` (normals fitted to
+the measured pixels) → encode.  Frames run in parallel worker processes (``multiprocessing``
+spawn context, results in order), with a progress bar on stderr.  Frames whose depth has no
+valid pixel or holds NaN/inf are skipped and counted (with the reason) in the summary and in
+``dataset_info.json``; every other bad input (missing or corrupt file, size mismatch, unknown
+label id, wrong channel count, empty directory) stops the run with an error naming the file.
+
+The whole record directory is replaced atomically: the new shards and ``dataset_info.json`` are
+built in a staging directory beside it (``<output_dir>.tmp-<pid>``; the shards of splits that are
+kept are hard-linked into it), and only when everything is written is it swapped in for the old
+directory.  On any error (a bad frame, a full disk, a failing last write) the staging directory is
+removed and the old records are untouched; a run that is killed leaves a staging directory that the
+next start removes (temporaries of dead PIDs, :mod:`rfbnet_tf.utils.processes`).  Converting some
+splits anew at another image size than the kept splits is refused: one directory holds one size.  Normalisation statistics
+(per-channel mean/std of RGB and HHA on 0..255, of the completed depth in metres) come from the
+train split.
+
+The pieces: the datasets (:mod:`rfbnet_tf.datasets.sources`), the per-frame worker
+(:mod:`rfbnet_tf.datasets.frame_conversion`) and its statistics (:mod:`rfbnet_tf.datasets.frame_stats`), the
+shard writer and the directory swap (:mod:`rfbnet_tf.datasets.record_directory`).  The worker side (those
+modules but the last, ``records.encode_example``, the converters and the preprocessing) imports no
+TensorFlow, so spawned workers start quickly; only the parent imports it, to write the TFRecord files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+
+import numpy as np
+from absl import logging
+
+from rfbnet_tf.constants import IGNORE_LABEL
+from rfbnet_tf.datasets import records
+from rfbnet_tf.datasets.frame_conversion import map_frames, worker_pool
+from rfbnet_tf.datasets.frame_stats import FrameStats
+from rfbnet_tf.datasets.record_directory import (ShardWriter, carry_over, existing_shards, remove_dead_staging,
+                                                 replaced_names, swap_in)
+from rfbnet_tf.datasets.sources import DEFAULT_SYNTHETIC_SIZE, get_source, list_frames
+from rfbnet_tf.utils.files import write_json_atomically
+from rfbnet_tf.utils.progress import Progress
+
+DEFAULT_EXAMPLES_PER_SHARD = 256
+DEFAULT_SYNTHETIC_TRAIN = 200
+DEFAULT_SYNTHETIC_VAL = 50
+RGB_FORMATS = records.RGB_FORMATS
+
+
+def _check_size_argument(name, value):
+    if value is None:
+        return None
+    if (not isinstance(value, (tuple, list)) or len(value) != 2
+            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in value)):
+        raise ValueError(f"{name} must be (height, width) of positive ints, got {value!r}")
+    return (int(value[0]), int(value[1]))
+
+
+def _check_count(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _prepare_split(dataset, split, frames, writer, options, pool, progress):
+    """Convert one split into ``writer`` (left unfinished); returns ``(stats, skipped, sizes)``."""
+    stats = FrameStats(options["num_classes"])
+    skipped, sizes = {}, set()
+    bar = Progress(f"{dataset}/{split}", len(frames), enabled=progress)
+    tasks = [(dataset, frame, options) for frame in frames]
+    for result in map_frames(tasks, pool):
+        if result[0] == "skip":
+            _, name, reason = result
+            skipped[name] = reason
+            logging.warning("skipped %s frame %r: %s", split, name, reason)
+        else:
+            _, name, example, frame_stats, size = result
+            writer.write(example)
+            stats.add(frame_stats)
+            sizes.add(size)
+        bar.update()
+    bar.close()
+    if writer.count == 0:
+        raise ValueError(
+            f"every one of the {len(frames)} {split} frames was skipped: {sorted(set(skipped.values()))}"
+        )
+    return stats, skipped, sizes
+
+
+def prepare(dataset, output_dir, *, input_dir=None, splits=("train", "val"), num_workers=None,
+            examples_per_shard=DEFAULT_EXAMPLES_PER_SHARD, synthetic_train=DEFAULT_SYNTHETIC_TRAIN,
+            synthetic_val=DEFAULT_SYNTHETIC_VAL, synthetic_size=DEFAULT_SYNTHETIC_SIZE, seed=0,
+            overwrite=False, progress=True, max_depth=None, image_size=None, frame_skip=None,
+            rgb_format="png") -> dict:
+    """Convert ``dataset`` into TFRecord shards and ``dataset_info.json`` in ``output_dir``.
+
+    Args:
+      dataset: "synthetic", "cityscapes" or "scannet".
+      output_dir: record directory (created).
+      input_dir: the official download (Cityscapes, ScanNet); unused for synthetic.
+      splits: splits to convert; others already in ``output_dir`` are kept in the info.
+      num_workers: worker processes (default: CPU count); 1 = in this process.
+      examples_per_shard: examples per TFRecord shard.
+      synthetic_train, synthetic_val, synthetic_size, seed: synthetic frame counts, (h, w),
+        and the seed of ``synthetic.split_seeds``.
+      overwrite: replace existing shards of the requested splits / another dataset's info.
+      progress: draw the progress bar on stderr.
+      max_depth: depth range in metres (raw depth beyond it is dropped before completion);
+        default per dataset (synthetic 10, Cityscapes 65, ScanNet 10).
+      image_size: stored (height, width); default per dataset (ScanNet 480×640, Cityscapes
+        native, synthetic ``synthetic_size``).
+      frame_skip: ScanNet only, keep frames whose index is a multiple of it (default 100).
+      rgb_format: "png" or "jpeg" for the stored RGB image.
+
+    Returns:
+      The dataset info written (``records.load_dataset_info`` reads it back) plus
+      ``"record_dir"`` and ``"seconds"``.
+    """
+    source = get_source(dataset)
+    if isinstance(splits, str):
+        splits = tuple(s for s in splits.split(",") if s)
+    splits = tuple(splits)
+    if not splits or len(set(splits)) != len(splits):
+        raise ValueError(f"splits must be distinct split names, got {splits!r}")
+    if num_workers is None:
+        num_workers = os.cpu_count() or 1
+    num_workers = _check_count("num_workers", num_workers, 1)
+    examples_per_shard = _check_count("examples_per_shard", examples_per_shard, 1)
+    synthetic_size = _check_size_argument("synthetic_size", synthetic_size)
+    image_size = _check_size_argument("image_size", image_size)
+    if dataset == "synthetic":
+        if image_size is not None and image_size != synthetic_size:
+            raise ValueError(f"for synthetic data set synthetic_size, not image_size; got {image_size!r}")
+        counts = {"train": _check_count("synthetic_train", synthetic_train, 1),
+                  "val": _check_count("synthetic_val", synthetic_val, 1)}
+        unknown = [s for s in splits if s not in counts]
+        if unknown:
+            raise ValueError(f"synthetic splits are 'train' and 'val', got {splits!r}")
+    elif image_size is None:
+        image_size = source.default_image_size
+    if rgb_format not in RGB_FORMATS:
+        raise ValueError(f"rgb_format must be one of {RGB_FORMATS}, got {rgb_format!r}")
+    max_depth = source.max_depth if max_depth is None else max_depth
+    if isinstance(max_depth, bool) or not isinstance(max_depth, (int, float)) or not (0 < max_depth <= 65.535):
+        raise ValueError(f"max_depth must be in (0, 65.535] metres (uint16 mm storage), got {max_depth!r}")
+    if frame_skip is not None and dataset != "scannet":
+        raise ValueError(f"frame_skip applies to scannet only, got frame_skip={frame_skip!r} for {dataset!r}")
+
+    # Refuse to clobber before doing any work.
+    output_dir = os.path.abspath(output_dir)
+    remove_dead_staging(output_dir)
+    existing = None
+    info_path = os.path.join(output_dir, records.DATASET_INFO_FILENAME)
+    if os.path.exists(info_path):
+        existing = records.load_dataset_info(output_dir)
+        if existing.get("dataset") != dataset:
+            if not overwrite:
+                raise FileExistsError(
+                    f"{info_path!r} describes dataset {existing.get('dataset')!r}, not {dataset!r}; "
+                    "pass overwrite=True (--overwrite) to replace it"
+                )
+            existing = None
+    for split in splits:
+        if existing_shards(output_dir, split) and not overwrite:
+            raise FileExistsError(
+                f"{output_dir!r} already holds {split!r} shards; pass overwrite=True (--overwrite)"
+            )
+
+    kept = sorted(set(existing["splits"]) - set(splits)) if existing else []
+    if kept and image_size is not None and existing.get("image_size") and list(image_size) != list(
+            existing["image_size"]):
+        raise ValueError(f"{output_dir!r} keeps the splits {kept} at {existing['image_size']}: converting "
+                         f"{list(splits)} at image_size {list(image_size)} would mix sizes in one directory; "
+                         "convert every split, or use another --output_dir")
+
+    started = time.monotonic()
+    frames = {
+        split: list_frames(dataset, split, input_dir=input_dir,
+                           synthetic_count=counts[split] if dataset == "synthetic" else 0,
+                           synthetic_size=synthetic_size, seed=seed, frame_skip=frame_skip)
+        for split in splits
+    }
+    options = {"image_size": image_size, "num_classes": len(source.class_names),
+               "max_depth": float(max_depth), "rgb_format": rgb_format}
+    staging = f"{output_dir}.tmp-{os.getpid()}"
+    os.makedirs(staging)
+    writers = {split: ShardWriter(staging, split, examples_per_shard) for split in splits}
+    results = {}
+    pool = worker_pool(min(num_workers, max(len(f) for f in frames.values())))
+    try:
+        for split in splits:
+            stats, skipped, sizes = _prepare_split(dataset, split, frames[split], writers[split],
+                                                   options, pool, progress)
+            results[split] = (None, writers[split].count, stats, skipped, sizes)
+        for split in splits:
+            results[split] = (writers[split].finish(),) + results[split][1:]
+        if kept and existing.get("image_size"):
+            new_sizes = set().union(*(result[4] for result in results.values()))
+            if new_sizes - {tuple(existing["image_size"])}:
+                raise ValueError(f"{output_dir!r} keeps the splits {kept} at {existing['image_size']}, but the new "
+                                 f"frames are {sorted(new_sizes)}: one directory holds one size; convert every "
+                                 "split, or use another --output_dir")
+        info = _dataset_info(dataset, source, results, existing, options, input_dir, seed,
+                             synthetic_size if dataset == "synthetic" else None)
+        carry_over(output_dir, staging, replaced=replaced_names(output_dir, splits, existing))
+        write_json_atomically(os.path.join(staging, records.DATASET_INFO_FILENAME), info, sort_keys=False)
+        swap_in(staging, output_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+        for writer in writers.values():
+            writer.abort()  # no-op after finish(); removes temporaries after any error
+    return {**info, "record_dir": output_dir, "seconds": time.monotonic() - started}
+
+
+def _dataset_info(dataset, source, results, existing, options, input_dir, seed, synthetic_size):
+    """The ``dataset_info.json`` content (records spec), merged with kept splits of ``existing``."""
+    splits = dict(existing["splits"]) if existing else {}
+    histograms = dict(existing.get("class_histogram", {})) if existing else {}
+    skipped_by_split = dict(existing.get("skipped", {}).get("by_split", {})) if existing else {}
+    normalization = existing.get("normalization") if existing else None
+    sizes = {tuple(existing["image_size"])} if existing and existing.get("image_size") else set()
+    for split, (files, count, stats, skipped, split_sizes) in results.items():
+        splits[split] = {"num_examples": count, "files": files}
+        histograms[split] = stats.histogram.tolist()
+        reasons = {}
+        for reason in skipped.values():
+            reasons[reason] = reasons.get(reason, 0) + 1
+        skipped_by_split[split] = {"count": len(skipped), "reasons": reasons, "frames": skipped}
+        sizes |= split_sizes
+        if split == "train":
+            normalization = stats.normalization()
+    if normalization is None:
+        logging.warning("no train split prepared in this record directory: dataset_info.json has "
+                        "no normalization statistics until the train split is prepared")
+    total_reasons = {}
+    for entry in skipped_by_split.values():
+        for reason, count in entry["reasons"].items():
+            total_reasons[reason] = total_reasons.get(reason, 0) + count
+    image_size = list(next(iter(sizes))) if len(sizes) == 1 else None
+    from rfbnet_tf import __version__
+
+    settings = {"max_depth": options["max_depth"], "image_size": options["image_size"],
+                "rgb_format": options["rgb_format"], "input_dir": input_dir, "seed": seed}
+    if synthetic_size is not None:
+        settings["synthetic_size"] = list(synthetic_size)
+    return {
+        "dataset": dataset,
+        "num_classes": len(source.class_names),
+        "class_names": list(source.class_names),
+        "ignore_label": IGNORE_LABEL,
+        "image_size": image_size,
+        "splits": splits,
+        "normalization": normalization,
+        "class_histogram": histograms,
+        "skipped": {"count": sum(e["count"] for e in skipped_by_split.values()),
+                    "reasons": total_reasons, "by_split": skipped_by_split},
+        "max_depth": options["max_depth"],
+        "created_by": f"rfbnet_tf.prepare_data {__version__} {json.dumps(settings, sort_keys=True)}",
+    }

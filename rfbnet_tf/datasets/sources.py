@@ -1,0 +1,86 @@
+"""The datasets ``prepare`` converts (:data:`DATASETS`): each one's classes and defaults (:class:`Source`), its
+frame list and the loading of one frame (the synthetic scenes, or the converter ``rfbnet_tf.datasets.{name}``).
+
+Imports no TensorFlow (it runs in the spawned workers of ``prepare``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+
+DATASETS = ("synthetic", "cityscapes", "scannet")
+
+
+DEFAULT_SYNTHETIC_SIZE = (120, 160)
+
+
+SYNTHETIC_MAX_DEPTH_M = 10.0
+"""Default ``--max_depth`` for the synthetic scenes (indoor-like rooms, see datasets/synthetic)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """What ``prepare`` needs to know of a dataset up front: its classes and defaults."""
+
+    name: str
+    class_names: tuple
+    max_depth: float
+    default_image_size: tuple | None
+
+
+def _converter(dataset: str):
+    """The converter module of a real dataset (``rfbnet_tf.datasets.{dataset}``)."""
+    return importlib.import_module(f"rfbnet_tf.datasets.{dataset}")
+
+
+def get_source(dataset: str) -> Source:
+    """``Source`` of ``dataset`` (one of :data:`DATASETS`)."""
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    if dataset == "synthetic":
+        from rfbnet_tf.datasets import synthetic
+
+        return Source("synthetic", tuple(synthetic.CLASS_NAMES), SYNTHETIC_MAX_DEPTH_M, None)
+    module = _converter(dataset)
+    return Source(dataset, tuple(module.CLASS_NAMES), module.MAX_DEPTH_M, module.DEFAULT_IMAGE_SIZE)
+
+
+def list_frames(dataset: str, split: str, *, input_dir=None, synthetic_count=0,
+                synthetic_size=DEFAULT_SYNTHETIC_SIZE, seed=0, frame_skip=None) -> list[dict]:
+    """Picklable frame descriptions of ``split`` (paths, or a seed for synthetic frames)."""
+    if dataset == "synthetic":
+        from rfbnet_tf.datasets import synthetic
+
+        seeds = synthetic.split_seeds(split, synthetic_count, seed)
+        height, width = synthetic_size
+        return [{"name": f"synthetic_{split}_{index:05d}_seed{int(s)}", "seed": int(s),
+                 "size": (height, width)} for index, s in enumerate(seeds)]
+    if input_dir is None:
+        raise ValueError(f"--input_dir is required for dataset {dataset!r}, got None")
+    if not os.path.isdir(input_dir):
+        raise FileNotFoundError(f"input directory {input_dir!r} does not exist")
+    if not os.listdir(input_dir):
+        raise FileNotFoundError(f"input directory {input_dir!r} is empty")
+    module = _converter(dataset)
+    if dataset == "scannet" and frame_skip is not None:
+        return module.list_frames(input_dir, split, frame_skip=frame_skip)
+    return module.list_frames(input_dir, split)
+
+
+def load_frame(dataset: str, frame: dict, image_size) -> dict:
+    """``{"rgb", "depth_m", "label", "intrinsics", "name"}`` of one frame description."""
+    if dataset == "synthetic":
+        from rfbnet_tf.datasets import synthetic
+
+        scene = synthetic.render_scene(frame["seed"], *frame["size"])
+        loaded = {"rgb": scene["rgb"], "depth_m": scene["depth"], "label": scene["label"],
+                  "intrinsics": scene["intrinsics"], "name": frame["name"]}
+        if image_size is not None and tuple(image_size) != tuple(frame["size"]):
+            raise ValueError(
+                f"synthetic frames are rendered at synthetic_size {frame['size']}, "
+                f"got image_size {image_size!r}"
+            )
+        return loaded
+    return _converter(dataset).load_frame(frame, image_size)

@@ -1,0 +1,199 @@
+"""``evaluate(model_dir, ...)``: score a trained run on a record split (the library of
+``python -m rfbnet_tf.evaluate``, whose docstring describes the protocol and the outputs)."""
+
+from __future__ import annotations
+
+import datetime
+import math
+import os
+import time
+
+import cv2
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from rfbnet_tf import checkpoints, metrics, run_facts
+from rfbnet_tf.datasets import pipeline, records
+from rfbnet_tf.inference import confusion_plot, serving
+from rfbnet_tf.models import model_spec
+from rfbnet_tf.utils import files
+from rfbnet_tf.utils.progress import Progress
+
+DEFAULT_SPLIT = "val"
+
+
+def result_name(split: str, full_resolution: bool) -> str:
+    """Base name of the result files: ``{split}`` or ``{split}_full_resolution``."""
+    return f"{split}_full_resolution" if full_resolution else split
+
+
+def _check_bool(name, value):
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, received {value!r}")
+    return value
+
+
+def _class_names(run, num_classes):
+    names = run.get("class_names")
+    if not names or len(names) != num_classes:
+        return [f"class_{k}" for k in range(num_classes)]
+    return [str(name) for name in names]
+
+
+def _split_size(info, split, record_dir):
+    """Examples in ``split`` (from dataset_info; checks the shards exist with a clear error)."""
+    try:
+        records.shard_files(record_dir, split)
+    except FileNotFoundError:
+        available = sorted((info.get("splits") or {}).keys())
+        raise FileNotFoundError(
+            f"split {split!r} not found in record_dir {record_dir!r}; available splits: {available}"
+        ) from None
+    entry = (info.get("splits") or {}).get(split) or {}
+    return entry.get("num_examples")
+
+
+def _nan_to_none(value):
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def format_table(class_names, per_class_iou, miou, pixel_accuracy) -> str:
+    """The console table: one line per class (IoU in %), then the mean and the pixel accuracy."""
+    width = max(len("pixel acc."), *(len(name) for name in class_names))
+
+    def percent(value):
+        return "   n/a" if value is None or math.isnan(value) else f"{100.0 * value:6.2f}"
+
+    lines = [f"{'class':<{width}}  IoU (%)"]
+    lines += [f"{name:<{width}}  {percent(iou)}" for name, iou in zip(class_names, per_class_iou)]
+    lines.append("-" * (width + 9))
+    lines.append(f"{'mean IoU':<{width}}  {percent(miou)}")
+    lines.append(f"{'pixel acc.':<{width}}  {percent(pixel_accuracy)}")
+    return "\n".join(lines)
+
+
+def _predict_function(model, keys, full_resolution):
+    """tf.function: normalised inputs (+ label size) → int32 class ids at the scoring size."""
+
+    @tf.function(reduce_retracing=True)
+    def predict(inputs, size):
+        logits = model(inputs if len(keys) > 1 else inputs[keys[0]], training=False)
+        logits = tf.cast(logits, tf.float32)
+        if full_resolution:
+            logits = serving.resize_to(logits, size)
+        return tf.argmax(logits, axis=-1, output_type=tf.int32)
+
+    return predict
+
+
+def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution=False, checkpoint=None,
+             batch_size=1, output_dir=None, progress=True) -> dict:
+    """Evaluate the run in ``model_dir`` on ``split``; writes the JSON and PNG and returns the result dict.
+
+    Args:
+      model_dir: a directory written by ``rfbnet_tf.train``.
+      record_dir: records to evaluate on (default: the run's ``record_dir``).
+      split: split name, e.g. ``"val"``.
+      full_resolution: score at the stored label resolution (logits resized bilinearly).
+      checkpoint: which weights (``checkpoints.restore_model``; None = latest, ``"final"``, a path).
+      batch_size: frames per batch (1 with ``full_resolution``, frames may differ in size there).
+      output_dir: where to write (default ``model_dir/eval``).
+      progress: draw a progress bar on stderr.
+
+    Raises:
+      FileNotFoundError: missing model_dir, flags.json, run_info.json, weights, record_dir, dataset_info or split.
+      ValueError: bad arguments, or records whose class count differs from the model's.
+    """
+    start = time.monotonic()
+    model_dir = os.fspath(model_dir)
+    if not os.path.isdir(model_dir):
+        raise FileNotFoundError(f"model_dir {model_dir!r} does not exist")
+    if not isinstance(split, str) or not split:
+        raise ValueError(f"split must be a non-empty string, received {split!r}")
+    _check_bool("full_resolution", full_resolution)
+    _check_bool("progress", progress)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, received {batch_size!r}")
+    if full_resolution and batch_size != 1:
+        raise ValueError(f"full_resolution scoring runs one frame at a time: batch_size must be 1, received {batch_size}")
+
+    config = checkpoints.load_run_config(model_dir)
+    run = run_facts.load_run_info(model_dir)
+    record_dir = os.fspath(record_dir) if record_dir is not None else config.get("record_dir")
+    if not record_dir:
+        raise ValueError(f"no record_dir given and {model_dir!r}/flags.json names none")
+    if not os.path.isdir(record_dir):
+        raise FileNotFoundError(f"record_dir {record_dir!r} does not exist")
+    info = records.load_dataset_info(record_dir)
+    num_classes = int(config["num_classes"])
+    if int(info["num_classes"]) != num_classes:
+        raise ValueError(
+            f"records in {record_dir!r} have {info['num_classes']} classes but the model of {model_dir!r} "
+            f"predicts {num_classes}"
+        )
+    total = _split_size(info, split, record_dir)
+    ignore_label = int(run["ignore_label"])
+    class_names = _class_names(run, num_classes)
+
+    model, config, step = checkpoints.restore_model(model_dir, checkpoint)
+    model = checkpoints.inference_model(model)
+    keys = model_spec(config["model"]).input_keys(config["model_options"])
+    image_size = config.get("image_size")
+    dataset = pipeline.make_dataset(
+        record_dir, split, batch_size=batch_size, training=False,
+        image_size=tuple(image_size) if image_size else None,
+        depth_input=config.get("depth_input", "hha"), keep_full_label=full_resolution, statistics=run,
+    )
+    predict = _predict_function(model, keys, full_resolution)
+
+    confusion = np.zeros((num_classes, num_classes), np.int64)
+    bar = Progress(f"evaluate {split}", total or 0, enabled=progress)
+    examples = 0
+    for element in dataset:
+        inputs, label = element[0], element[-1]  # label_full is last with keep_full_label
+        prediction = predict(inputs, tf.shape(label)[1:3])
+        confusion += metrics.confusion_matrix(label.numpy(), prediction.numpy(), num_classes, ignore_label)
+        examples += int(label.shape[0])
+        if total is None:
+            bar.total = examples
+        bar.update(int(label.shape[0]))
+    bar.close()
+    if examples == 0:
+        raise ValueError(f"split {split!r} of {record_dir!r} holds no examples")
+
+    miou, per_class = metrics.mean_iou(confusion)
+    accuracy = metrics.pixel_accuracy(confusion)
+    result = {
+        "miou": _nan_to_none(miou),
+        "per_class_iou": {name: _nan_to_none(v) for name, v in zip(class_names, per_class)},
+        "pixel_accuracy": _nan_to_none(accuracy),
+        "confusion_matrix": confusion.tolist(),
+        "class_names": class_names,
+        "checkpoint_step": step,
+        "checkpoint": checkpoint if checkpoint is not None else "latest",
+        "model": config["model"],
+        "model_dir": os.path.abspath(model_dir),
+        "record_dir": os.path.abspath(record_dir),
+        "split": split,
+        "num_examples": examples,
+        "full_resolution": full_resolution,
+        "image_size": list(image_size) if image_size else None,
+        "seconds": round(time.monotonic() - start, 3),
+        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    print(format_table(class_names, per_class, miou, accuracy))
+
+    output_dir = os.fspath(output_dir) if output_dir is not None else os.path.join(model_dir, checkpoints.EVAL_SUBDIR)
+    os.makedirs(output_dir, exist_ok=True)
+    name = result_name(split, full_resolution)
+    json_path = os.path.join(output_dir, f"{name}.json")
+    files.write_json_atomically(json_path, result)
+    image, _ = confusion_plot.render_confusion(confusion, class_names)
+    png_path = os.path.join(output_dir, f"{name}_confusion.png")
+    if not cv2.imwrite(png_path, cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {png_path!r}")
+    logging.info("mIoU %.2f%% on %d %s frames; wrote %s and %s", 100.0 * miou if not math.isnan(miou) else float("nan"),
+                 examples, split, json_path, png_path)
+    return result

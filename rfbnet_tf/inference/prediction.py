@@ -1,0 +1,146 @@
+"""``predict(model_dir, rgb, output_dir, ...)``: segment RGB-D image files with a trained run and write label
+maps, overlays and error maps (the library of ``python -m rfbnet_tf.predict``, whose docstring lists the files)."""
+
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+from absl import logging
+
+from rfbnet_tf import checkpoints, run_facts, visualize
+from rfbnet_tf.inference import depth_input, error_map, image_files, serving
+from rfbnet_tf.utils.progress import Progress
+
+
+def _write_png(path, image):
+    image = np.asarray(image)
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    if not cv2.imwrite(path, image):
+        raise OSError(f"could not write {path!r}")
+    return path
+
+
+def _load(model_dir, checkpoint, size_policy, max_depth):
+    """``(module, config, info, max_depth)`` of a run: its serving module, flags.json, run_info.json and the
+    depth range for raw depth files (``max_depth`` if given, else the run's)."""
+    info = run_facts.load_run_info(model_dir)
+    if max_depth is None:
+        max_depth = info["max_depth"]
+    model, config, step = checkpoints.restore_model(model_dir, checkpoint)
+    return serving.ServingModule(model, serving.input_spec(config, info, size_policy)), config, info, max_depth
+
+
+class _DepthCache:
+    """Computes each depth representation (HHA / completed depth, per depth range) of one frame at most once."""
+
+    def __init__(self, depth_image, size, intrinsics):
+        self.depth_image, self.size, self.intrinsics = depth_image, size, intrinsics
+        self.cache = {}
+
+    def get(self, kind, max_depth):
+        if (kind, max_depth) not in self.cache:
+            if max_depth is None:
+                raise ValueError("the run's run_info.json records no max_depth: pass --max_depth")
+            self.cache[kind, max_depth] = depth_input.model_depth_input(
+                self.depth_image, kind, self.size, self.intrinsics, max_depth
+            )
+        return self.cache[kind, max_depth]
+
+
+def _class_ids(module, max_depth, rgb, depth_cache):
+    spec = module.spec
+    images = {}
+    for key in spec.model_inputs:
+        images[key] = rgb if key == "rgb" else depth_cache.get(spec.depth_input, max_depth)
+    return module.run(images)["class_ids"][0]
+
+
+def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model_dir=None, intrinsics=None,
+            max_depth=None, alpha=0.5, checkpoint=None, compare_checkpoint=None, size_policy=None,
+            progress=True) -> list:
+    """Segment the frames in ``rgb`` (+ ``depth``) and write the images listed in the module docstring.
+
+    Args:
+      model_dir: a directory written by ``rfbnet_tf.train``.
+      rgb, depth, label: image files or directories (paired by stem); ``depth`` is required when a
+        model uses depth; ``label`` (train ids, 255 ignore) enables the error map.
+      output_dir: where to write (created).
+      compare_model_dir: a second run for the improvement/error map (its own inputs and spec).
+      intrinsics: depth camera matrix ("fx,fy,cx,cy", 9 numbers or a file, see
+        ``image_files.parse_intrinsics``), needed to compute HHA from raw depth.
+      max_depth: depth range in metres for raw depth (default: each run's ``max_depth`` in ``run_info.json``).
+      alpha: overlay opacity of the label colours.
+      checkpoint, compare_checkpoint: weights of the two runs (``checkpoints.restore_model``).
+      size_policy: ``"resize"``/``"pad"``/None (``serving.input_spec``).
+      progress: progress bar on stderr.
+
+    Returns:
+      ``[{"stem": ..., "files": {kind: path}}, ...]`` per frame.
+
+    Raises:
+      FileNotFoundError: missing model_dir / run_info.json / weights / input files.
+      ValueError: unpaired files, bad images, missing depth or intrinsics, bad ``alpha``.
+    """
+    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be a number in [0, 1], received {alpha!r}")
+    for name, path in (("model_dir", model_dir), ("compare_model_dir", compare_model_dir)):
+        if path is not None and not os.path.isdir(os.fspath(path)):
+            raise FileNotFoundError(f"{name} {os.fspath(path)!r} does not exist")
+    module, config, info, run_max_depth = _load(model_dir, checkpoint, size_policy, max_depth)
+    modules = [(module, run_max_depth)]
+    if compare_model_dir is not None:
+        other, other_config, _, other_max_depth = _load(compare_model_dir, compare_checkpoint, size_policy, max_depth)
+        if int(other_config["num_classes"]) != int(config["num_classes"]):
+            raise ValueError(
+                f"the compared runs predict different class counts: {config['num_classes']} and "
+                f"{other_config['num_classes']}"
+            )
+        modules.append((other, other_max_depth))
+    needs_depth = any("depth" in m.spec.model_inputs for m, _ in modules)
+    if needs_depth and depth is None:
+        raise ValueError("the model uses depth: give --depth (HHA images, or raw depth with --intrinsics)")
+    pairs = image_files.pair_files(rgb, depth if needs_depth else None, label)
+    matrix = image_files.parse_intrinsics(intrinsics) if intrinsics is not None else None
+    palette = visualize.named_palette(info.get("palette") or run_facts.DEFAULT_PALETTE)
+    output_dir = os.fspath(output_dir)
+    os.makedirs(output_dir, exist_ok=True)
+
+    written = []
+    bar = Progress("predict", len(pairs), enabled=progress)
+    for stem, paths in pairs:
+        rgb_image = image_files.read_rgb(paths["rgb"])
+        size = rgb_image.shape[:2]
+        cache = None
+        if needs_depth:
+            cache = _DepthCache(image_files.read_depth_file(paths["depth"]), size, matrix)
+        try:
+            predictions = [_class_ids(m, depth_range, rgb_image, cache) for m, depth_range in modules]
+        except ValueError as error:
+            raise ValueError(f"frame {stem!r}: {error}") from None
+        colours = visualize.colorize(predictions[0], palette)
+        files = {
+            "labels": _write_png(os.path.join(output_dir, f"{stem}_labels.png"), colours),
+            "class_ids": _write_png(os.path.join(output_dir, f"{stem}_class_ids.png"), predictions[0].astype(np.uint8)),
+            "overlay": _write_png(os.path.join(output_dir, f"{stem}_overlay.png"),
+                                  error_map.overlay(rgb_image, colours, alpha)),
+        }
+        if len(predictions) > 1:
+            files["compare_labels"] = _write_png(os.path.join(output_dir, f"{stem}_compare_labels.png"),
+                                                 visualize.colorize(predictions[1], palette))
+        if "label" in paths:
+            truth = image_files.read_label(paths["label"])
+            if truth.shape != size:
+                raise ValueError(f"label {paths['label']!r} has size {truth.shape}, the RGB image {size}")
+            files["ground_truth"] = _write_png(os.path.join(output_dir, f"{stem}_ground_truth.png"),
+                                               visualize.colorize(truth, palette))
+            other = predictions[1] if len(predictions) > 1 else None
+            files["error_map"] = _write_png(os.path.join(output_dir, f"{stem}_error_map.png"),
+                                            error_map.improvement_error_map(truth, predictions[0], other))
+        written.append({"stem": stem, "files": files})
+        bar.update()
+    bar.close()
+    logging.info("wrote predictions of %d frame(s) to %s", len(written), output_dir)
+    return written

@@ -1,0 +1,140 @@
+"""Reporting a benchmark result (:func:`rfbnet_tf.profiling.model_benchmark.run_benchmark`): the console table,
+the ratios against a previous JSON, the JSON file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from rfbnet_tf.utils import files
+
+def _ms(stats):
+    return f"{stats['median_s'] * 1e3:.1f} ({stats['p10_s'] * 1e3:.0f}-{stats['p90_s'] * 1e3:.0f})"
+
+
+def _pct(value):
+    return "-" if value is None else f"{value:.0%}"
+
+
+def format_table(result):
+    """The console / Markdown table of a benchmark result."""
+    header = ("model", "W×H", "params M", "GFLOPs", "plain ms (p10-p90)", "opt ms (p10-p90)", "speedup",
+              "%matmul plain/opt", "thr ex/s (B)", "train step s (B)", "peak RSS MB")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in result["results"]:
+        inf = row["inference"]
+        flops = row["flops"]["total"] / 1e9 if row.get("flops") else None
+        opt = inf.get("optimized")
+        thr = row.get("throughput")
+        train = row.get("train_step")
+        memory = row.get("memory", {})
+        memory = memory.get("model_peak_rss_bytes") or memory.get("process_peak_rss_bytes")
+        cells = (
+            row["model"],
+            f"{row['size'][0]}×{row['size'][1]}",
+            f"{row['params_trainable'] / 1e6:.2f}",
+            "-" if flops is None else f"{flops:.1f}",
+            _ms(inf["plain"]),
+            "-" if opt is None else _ms(opt),
+            "-" if opt is None else f"{inf['speedup']:.2f}",
+            f"{_pct(inf['plain']['fraction_of_matmul'])} / {_pct(None if opt is None else opt['fraction_of_matmul'])}",
+            "-" if thr is None else f"{thr['examples_per_s']:.2f} ({thr['batch']})",
+            "-" if train is None else f"{train['median_s']:.2f} ({train['batch']})",
+            "-" if memory is None else f"{memory / 2**20:.0f}",
+        )
+        lines.append("| " + " | ".join(cells) + " |")
+    ref = result["matmul_reference"]
+    lines.append("")
+    lines.append(
+        f"matrix product {ref['n']}×{ref['n']} fp32: {ref['flops_per_s'] / 1e9:.1f} GFLOP/s standalone; "
+        f"load average start {result['load_average_start']} end {result.get('load_average_end')}"
+    )
+    for row in result.get("head_to_head", []):
+        a, b = row["models"]
+        cells = ", ".join(
+            f"{path} {row[a][path]['median_s'] * 1e3:.0f} vs {row[b][path]['median_s'] * 1e3:.0f} ms ({ratio:.2f}×)"
+            for path, ratio in row["ratio"].items()
+        )
+        lines.append(f"head to head at {row['size'][0]}×{row['size'][1]}, {a} vs {b} (interleaved): {cells}")
+    for entry in result["targets"]["rfbnet_vs_ssma"]:
+        ratios = ", ".join(
+            f"{k[: -len('_ratio')]} {v:.2f}×" for k, v in entry.items() if k.endswith("_ratio")
+        )
+        lines.append(
+            f"target rfbnet_erfnet_enc faster than ssma_erfnet_enc at {entry['size'][0]}×{entry['size'][1]}: "
+            f"latency ratio ssma/rfbnet {ratios}; GFLOPs {(entry['rfbnet_flops'] or 0) / 1e9:.1f} vs "
+            f"{(entry['ssma_flops'] or 0) / 1e9:.1f} → {'met' if entry['met'] else 'NOT met'} "
+            f"(decided by {entry['decided_by']})"
+        )
+    for entry in result["targets"]["erfnet_matmul_fraction"]:
+        lines.append(
+            f"target erfnet_enc ≥ 60% of matmul FLOP/s at 1024×512: plain {_pct(entry.get('plain'))}, "
+            f"optimised {_pct(entry.get('optimized'))} → {'met' if entry['met'] else 'NOT met'}"
+        )
+    if "pipeline" in result:
+        p = result["pipeline"]
+        lines.append(
+            f"input pipeline ({p['image_size'][1]}×{p['image_size'][0]}, batch {p['batch_size']}, all augmentations): "
+            f"alone {p['pipeline_alone']:.1f} ex/s; {p['model']} training alone {p['model_alone']:.2f} ex/s, "
+            f"fed by the pipeline {p['feeding_training']:.2f} ex/s → bottleneck: {p['bottleneck']}"
+        )
+    return "\n".join(lines)
+
+
+def _ratio(new, old):
+    if new is None or old is None or old == 0:
+        return None
+    return new / old
+
+
+def compare(result, previous):
+    """Text lines of this run's ratios (new / old) against ``previous`` for the (model, size) pairs of both."""
+    old_rows = {(r["model"], tuple(r["size"])): r for r in previous.get("results", [])}
+    header = ("model", "W×H", "plain latency", "opt latency", "throughput", "train step", "matmul FLOP/s")
+    lines = ["ratios new/old (latency < 1 = faster now; throughput, FLOP/s > 1 = faster now)",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    def get(row, *keys):
+        for key in keys:
+            if not isinstance(row, dict) or key not in row:
+                return None
+            row = row[key]
+        return row
+    matched = 0
+    for row in result["results"]:
+        old = old_rows.get((row["model"], tuple(row["size"])))
+        if old is None:
+            continue
+        matched += 1
+        values = (
+            _ratio(get(row, "inference", "plain", "median_s"), get(old, "inference", "plain", "median_s")),
+            _ratio(get(row, "inference", "optimized", "median_s"), get(old, "inference", "optimized", "median_s")),
+            _ratio(get(row, "throughput", "examples_per_s"), get(old, "throughput", "examples_per_s")),
+            _ratio(get(row, "train_step", "median_s"), get(old, "train_step", "median_s")),
+            _ratio(get(row, "inference", "matmul", "flops_per_s"), get(old, "inference", "matmul", "flops_per_s")),
+        )
+        cells = [row["model"], f"{row['size'][0]}×{row['size'][1]}"]
+        cells += ["-" if v is None else f"{v:.2f}" for v in values]
+        lines.append("| " + " | ".join(cells) + " |")
+    if not matched:
+        lines.append("(no (model, size) in common with the previous run)")
+    return "\n".join(lines)
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serializable: {type(value)!r}")
+
+
+def write_json(result, path):
+    """Write ``result`` to ``path`` atomically (parent directories created)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    files.write_json_atomically(path, result, sort_keys=False, default=_json_default)
