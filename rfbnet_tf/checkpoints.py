@@ -34,6 +34,7 @@ import os
 import keras
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from rfbnet_tf.utils.files import write_json_atomically  # noqa: F401 (re-exported: checkpoints.write_json_atomically)
 
@@ -116,9 +117,36 @@ def build_from_run_config(config: dict) -> keras.Model:
     return build_model(config["model"], int(config["num_classes"]), **config["model_options"])
 
 
+def _readable(path) -> str | None:
+    """None if every tensor of the checkpoint at ``path`` reads, else the reason (a truncated or damaged file)."""
+    try:
+        reader = tf.train.load_checkpoint(path)
+        for key, dtype in reader.get_variable_to_dtype_map().items():
+            if dtype != tf.variant:  # the data iterator's state has no numpy form
+                reader.get_tensor(key)
+    except (tf.errors.OpError, ValueError, IndexError, OSError, RuntimeError) as error:
+        return " ".join(str(error).split())[:300]
+    return None
+
+
 def latest_checkpoint(model_dir) -> str | None:
-    """Path prefix of the newest training checkpoint in ``model_dir/checkpoints`` (None if there is none)."""
-    return tf.train.latest_checkpoint(checkpoint_dir(model_dir))
+    """Path prefix of the newest *intact* training checkpoint in ``model_dir/checkpoints`` (None if there is
+    none): a newest checkpoint that does not read to its end (a killed save, a truncated copy) is named in a
+    warning and the previous one is used — resume, evaluate, export and predict all fall back the same way."""
+    directory = checkpoint_dir(model_dir)
+    state = tf.train.get_checkpoint_state(directory)
+    candidates = list(state.all_model_checkpoint_paths) if state else []
+    newest = tf.train.latest_checkpoint(directory)
+    if newest and newest not in candidates:
+        candidates.append(newest)
+    for path in reversed(candidates):
+        if not tf.io.gfile.exists(f"{path}.index"):
+            continue
+        reason = _readable(path)
+        if reason is None:
+            return path
+        logging.warning("checkpoint %s is corrupt (%s): falling back to the previous checkpoint", path, reason)
+    return None
 
 
 def checkpoint_step(checkpoint_path) -> int:

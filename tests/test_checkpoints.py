@@ -188,3 +188,17 @@ def test_resume_after_sigkill_continues_at_the_exact_step(resume_records, uninte
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-3, atol=1e-4)
     # Running again when the run is complete trains nothing more.
     assert train(flags_)["steps_run"] == 0
+
+
+def test_a_truncated_latest_checkpoint_is_named_and_the_previous_one_used(trained_dir, caplog):
+    model_dir, snapshots = trained_dir
+    data = [name for name in os.listdir(checkpoints.checkpoint_dir(model_dir)) if name.startswith("ckpt-5.data")]
+    path = os.path.join(checkpoints.checkpoint_dir(model_dir), data[0])
+    with open(path, "r+b") as handle:
+        handle.truncate(os.path.getsize(path) // 2)
+    with caplog.at_level("WARNING"):
+        latest = checkpoints.latest_checkpoint(model_dir)
+    assert latest.endswith("ckpt-3") and "ckpt-5 is corrupt" in caplog.text
+    model, _, step = checkpoints.restore_model(model_dir)
+    assert step == 3
+    _assert_weights(model, snapshots[3])

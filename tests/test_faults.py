@@ -145,3 +145,29 @@ def test_a_truncated_shard_is_named(prepared):
     error = records.read_error(str(prepared), "train", raw.value)
     assert isinstance(error, ValueError) and repr(shard) in str(error) and "\n" not in str(error)
     assert records.read_error(str(prepared), "val", raw.value) is raw.value  # val reads: nothing to name
+
+
+def test_evaluate_and_train_name_a_truncated_shard(tmp_path):
+    from rfbnet_tf.evaluation.evaluator import evaluate
+    from rfbnet_tf.training.trainer import train
+    from tests import run_dir_fixtures as fx
+    from tests import train_fixtures
+
+    record_dir = str(tmp_path / "records")
+    fx.write_records(record_dir, {"val": fx.random_frames(1, 3, (32, 48))})
+    model_dir = str(tmp_path / "run")
+    fx.make_run_dir(model_dir, fx.run_config(record_dir, image_size=(32, 48)), step=1)
+    shard = os.path.join(record_dir, "val-00000-of-00001.tfrecord")
+    with open(shard, "r+b") as handle:
+        handle.truncate(os.path.getsize(shard) - 100)
+    with pytest.raises(ValueError, match=rf"shard '{shard}' of split 'val' is corrupt"):
+        evaluate(model_dir, progress=False)
+
+    train_records = train_fixtures.make_records(tmp_path / "train_records")
+    train_shard = sorted(name for name in os.listdir(train_records) if name.startswith("train-"))[-1]
+    path = os.path.join(train_records, train_shard)
+    with open(path, "r+b") as handle:
+        handle.truncate(os.path.getsize(path) - 100)
+    with pytest.raises(ValueError, match=rf"shard '{path}' of split 'train' is corrupt"):
+        train(dict(train_fixtures.TINY_RUN, record_dir=train_records, model_dir=str(tmp_path / "trained"),
+                   model="erfnet_enc", steps=20, shuffle_buffer=0))

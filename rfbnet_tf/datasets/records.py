@@ -36,6 +36,7 @@ TensorFlow is imported there, on first use.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -121,6 +122,18 @@ def read_error(record_dir: str, split: str, error: Exception) -> Exception:
     path, reason = found
     return ValueError(f"shard {path!r} of split {split!r} is corrupt ({reason}): prepare the records again "
                       f"(python -m rfbnet_tf.prepare_data ... --overwrite)")
+
+
+@contextlib.contextmanager
+def naming_corrupt_shards(record_dir: str, split: str):
+    """``with naming_corrupt_shards(record_dir, split): <read split>`` turns a ``tf.errors.DataLossError`` raised
+    inside into the one-line error of :func:`read_error` that names the corrupt shard."""
+    import tensorflow as tf
+
+    try:
+        yield
+    except tf.errors.DataLossError as error:
+        raise read_error(record_dir, split, error) from None
 
 
 def load_dataset_info(record_dir: str) -> dict:

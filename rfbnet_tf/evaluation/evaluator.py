@@ -151,14 +151,15 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
     confusion = np.zeros((num_classes, num_classes), np.int64)
     bar = Progress(f"evaluate {split}", total or 0, enabled=progress)
     examples = 0
-    for element in dataset:
-        inputs, label = element[0], element[-1]  # label_full is last with keep_full_label
-        prediction = predict(inputs, tf.shape(label)[1:3])
-        confusion += metrics.confusion_matrix(label.numpy(), prediction.numpy(), num_classes, ignore_label)
-        examples += int(label.shape[0])
-        if total is None:
-            bar.total = examples
-        bar.update(int(label.shape[0]))
+    with records.naming_corrupt_shards(record_dir, split):
+        for element in dataset:
+            inputs, label = element[0], element[-1]  # label_full is last with keep_full_label
+            prediction = predict(inputs, tf.shape(label)[1:3])
+            confusion += metrics.confusion_matrix(label.numpy(), prediction.numpy(), num_classes, ignore_label)
+            examples += int(label.shape[0])
+            if total is None:
+                bar.total = examples
+            bar.update(int(label.shape[0]))
     bar.close()
     if examples == 0:
         raise ValueError(f"split {split!r} of {record_dir!r} holds no examples")

@@ -17,7 +17,7 @@ from absl import logging
 
 from rfbnet_tf import checkpoints
 from rfbnet_tf.datasets import augment as augment_lib
-from rfbnet_tf.datasets import pipeline
+from rfbnet_tf.datasets import pipeline, records
 from rfbnet_tf.metrics import mean_iou, pixel_accuracy
 from rfbnet_tf.models import gate_model, is_multimodal
 from rfbnet_tf.training import (distribution, optimization, run_lock, run_setup, steps, stream_init, summaries,
@@ -136,11 +136,12 @@ class _Trainer:
         dataset = _val_dataset(config, config["val_batch_size"] or config["batch_size"])
         total, count = 0.0, 0.0
         confusion = np.zeros((config["num_classes"],) * 2, np.int64)
-        for inputs, labels in self.strategy.experimental_distribute_dataset(dataset):
-            batch_total, batch_count, batch_confusion = self.eval_step(inputs, labels)
-            total += float(batch_total)
-            count += float(batch_count)
-            confusion += np.rint(batch_confusion.numpy()).astype(np.int64)
+        with records.naming_corrupt_shards(config["record_dir"], config["val_split"]):
+            for inputs, labels in self.strategy.experimental_distribute_dataset(dataset):
+                batch_total, batch_count, batch_confusion = self.eval_step(inputs, labels)
+                total += float(batch_total)
+                count += float(batch_count)
+                confusion += np.rint(batch_confusion.numpy()).astype(np.int64)
         miou, per_class = mean_iou(confusion)
         return {"loss": total / max(count, 1.0), "miou": miou, "per_class_iou": per_class,
                 "pixel_accuracy": pixel_accuracy(confusion)}
@@ -198,7 +199,8 @@ class _Trainer:
         last_good = self.manager.latest_checkpoint
         while step < total_steps:
             learning_rate = float(self.schedule(step))
-            result = self.train_step(self.iterator)
+            with records.naming_corrupt_shards(config["record_dir"], config["train_split"]):
+                result = self.train_step(self.iterator)
             step = int(self.step.numpy())
             loss = float(result["loss"])
             if not np.isfinite(loss):
