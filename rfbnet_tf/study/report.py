@@ -6,7 +6,6 @@ the training process, so a report can be rebuilt from a study directory at any t
 from __future__ import annotations
 
 import datetime
-import json
 import math
 import os
 
@@ -23,19 +22,14 @@ REPORT_JSON, REPORT_MD, CHART_PNG = "report.json", "report.md", "chart.png"
 MAX_DILATION = 16  # ERFNetEnc's largest dilation rate (paper Sec. IV-A, the encoder of [ERFNet])
 
 
-def _read_json(path):
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
-
-
 def _percent(value):
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else 100.0 * float(value)
 
 
 def collect_run(model_dir) -> dict:
     """One run's numbers from its own files: val mIoU (%), per-class IoU (%), the val curve, seconds."""
-    result = _read_json(runner.eval_path(model_dir))
-    summary = _read_json(os.path.join(model_dir, checkpoints.SUMMARY_FILENAME))
+    result = runner.read_json(runner.eval_path(model_dir))
+    summary = runner.read_json(os.path.join(model_dir, checkpoints.SUMMARY_FILENAME))
     curve = [(int(entry["step"]), _percent(entry["miou"])) for entry in checkpoints.read_val_history(model_dir)]
     return {"model_dir": model_dir, "miou": _percent(result["miou"]), "step": result["checkpoint_step"],
             "per_class_iou": {name: _percent(v) for name, v in result["per_class_iou"].items()},

@@ -63,7 +63,8 @@ def eval_path(model_dir) -> str:
     return os.path.join(model_dir, checkpoints.EVAL_SUBDIR, f"{evaluator.result_name(EVAL_SPLIT, False)}.json")
 
 
-def _read_json(path):
+def read_json(path):
+    """The JSON document at ``path`` (the runs' own files: train_summary.json, eval/val.json)."""
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
 
@@ -73,7 +74,7 @@ def is_finished(model_dir, steps) -> bool:
     summary_path = os.path.join(model_dir, checkpoints.SUMMARY_FILENAME)
     if not (os.path.isfile(summary_path) and os.path.isfile(eval_path(model_dir))):
         return False
-    return _read_json(summary_path).get("step") == steps and _read_json(eval_path(model_dir)).get(
+    return read_json(summary_path).get("step") == steps and read_json(eval_path(model_dir)).get(
         "checkpoint_step") == steps
 
 
@@ -110,7 +111,7 @@ def run_one(config: StudyConfig, row, seed) -> dict:
         return {"row": row.name, "seed": seed, "model_dir": model_dir, "skipped": True, "seconds": 0.0}
     started = time.perf_counter()
     summary_path = os.path.join(model_dir, checkpoints.SUMMARY_FILENAME)
-    trained = os.path.isfile(summary_path) and _read_json(summary_path).get("step") == steps
+    trained = os.path.isfile(summary_path) and read_json(summary_path).get("step") == steps
     if not trained:
         trainer.train(train_flags_of(config, row, seed))
     table = io.StringIO()
