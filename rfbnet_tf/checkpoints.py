@@ -39,6 +39,12 @@ from absl import logging
 from rfbnet_tf.utils.files import write_json_atomically  # noqa: F401 (re-exported: checkpoints.write_json_atomically)
 
 FLAGS_FILENAME = "flags.json"
+FLAGS_FORMAT = 2
+"""``flags.json`` of format 2 holds the experiment's sections (``rfbnet_tf.configs``); format 1 (no ``format``
+key) the flat flags and the dataset facts."""
+RUN_INFO_FILENAME = "run_info.json"
+RUN_FACT_KEYS = ("num_classes", "class_names", "ignore_label", "dataset", "class_weight_values")
+"""Facts of ``run_info.json`` that :func:`load_run_config` merges into a format-2 run's flat config."""
 CHECKPOINT_SUBDIR = "checkpoints"
 FINAL_WEIGHTS_FILENAME = "final.weights.h5"
 SUMMARY_FILENAME = "train_summary.json"
@@ -90,18 +96,57 @@ def write_val_history(model_dir, validations: list):
     write_json_atomically(os.path.join(os.fspath(model_dir), VAL_HISTORY_FILENAME), {"validations": validations})
 
 
-def load_run_config(model_dir) -> dict:
-    """The resolved train flags of a run (``model_dir/flags.json``).
+def missing_run_info_error(model_dir) -> FileNotFoundError:
+    """The one-line error for a run without ``run_info.json``: the path and the backfill command."""
+    path = os.path.join(os.fspath(model_dir), RUN_INFO_FILENAME)
+    return FileNotFoundError(
+        f"{path!r} not found (runs trained before rfbnet_tf wrote it): write it from the run's training records "
+        f"with python -m rfbnet_tf.run_info --model_dir={os.fspath(model_dir)} [--record_dir=RECORDS]"
+    )
+
+
+def load_run_config(model_dir, require_facts=True) -> dict:
+    """The train flags of a run with its resolved values, flat: every train flag, ``model_options``,
+    ``weight_decay`` and the dataset facts ``num_classes``, ``class_names``, ``ignore_label``, ``dataset``,
+    ``class_weight_values``.
+
+    Reads ``flags.json`` (format 2: the :class:`rfbnet_tf.configs.ExperimentConfig` sections, with the facts in
+    ``run_info.json``; format 1, older runs: all of it flat in ``flags.json``).
+
+    ``require_facts=False``: a format-2 run whose ``run_info.json`` is missing loads without the facts.
 
     Raises:
-      FileNotFoundError: naming the missing ``flags.json`` path.
+      FileNotFoundError: naming the missing ``flags.json`` (or, for a format-2 run, ``run_info.json``) path.
       ValueError: the file lacks ``model``, ``num_classes`` or ``model_options``.
     """
     path = os.path.join(os.fspath(model_dir), FLAGS_FILENAME)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path!r} not found: {os.fspath(model_dir)!r} is not a model_dir written by rfbnet_tf.train")
     with open(path, encoding="utf-8") as handle:
-        config = json.load(handle)
+        content = json.load(handle)
+    if isinstance(content, dict) and content.get("format") == FLAGS_FORMAT:
+        from rfbnet_tf.configs import ExperimentConfig
+
+        try:
+            experiment = ExperimentConfig.from_dict(content)
+        except (TypeError, ValueError, KeyError) as error:
+            raise ValueError(f"{path!r} is not a valid run configuration: {error}") from None
+        config = {**experiment.flags(), "model_options": experiment.model.build_options()}
+        info_path = os.path.join(os.fspath(model_dir), RUN_INFO_FILENAME)
+        if os.path.isfile(info_path):
+            with open(info_path, encoding="utf-8") as handle:
+                info = json.load(handle)
+            config.update({key: info.get(key) for key in RUN_FACT_KEYS if key in info})
+        elif require_facts:
+            raise missing_run_info_error(model_dir)
+        else:
+            return config
+    elif isinstance(content, dict):
+        from rfbnet_tf.configs.experiment import flag_defaults
+
+        config = {**flag_defaults(), **content}
+    else:
+        raise ValueError(f"{path!r} is not a run configuration (a JSON object)")
     missing = [key for key in ("model", "num_classes", "model_options") if key not in config]
     if missing:
         raise ValueError(f"{path!r} lacks the key(s) {missing}")

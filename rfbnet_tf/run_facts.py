@@ -22,6 +22,9 @@ must not silently get the indoor 10 m depth range).  The train binary writes the
                          ``image_size`` of ``flags.json``
 ``record_dir``           where the records were when training started (informational only)
 ``created_by``           writer and version
+``class_weight_values``  the per-class loss weights the run trained with (None: unweighted; written by train)
+``versions``             rfbnet_tf, Python, TensorFlow, Keras and numpy versions at the start of training
+``git_commit``           commit of the rfbnet_tf checkout (None outside a git checkout)
 =======================  ======================================================================================
 
 Runs written before this file existed get a one-line ``FileNotFoundError`` naming the file and the fix, the
@@ -40,7 +43,7 @@ from absl import logging
 from rfbnet_tf import __version__, checkpoints
 from rfbnet_tf.datasets import records
 
-RUN_INFO_FILENAME = "run_info.json"
+RUN_INFO_FILENAME = checkpoints.RUN_INFO_FILENAME
 FORMAT = 1
 DEFAULT_PALETTE = "voc"
 DEPTH_UNITS = "millimetres"
@@ -75,6 +78,30 @@ def from_dataset_info(info: dict, record_dir=None) -> dict:
     }
 
 
+def environment() -> dict:
+    """``versions`` (rfbnet_tf, Python, TensorFlow, Keras, numpy) and ``git_commit`` (of the checkout rfbnet_tf
+    is imported from, None when it is not a git checkout): recorded in ``run_info.json`` at the start of training."""
+    import platform
+    import subprocess
+
+    import keras
+    import numpy
+    import tensorflow
+
+    commit = None
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=os.path.dirname(os.path.abspath(__file__)),
+                                capture_output=True, text=True, timeout=10, check=False)
+        if result.returncode == 0:
+            commit = result.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"versions": {"rfbnet_tf": __version__, "python": platform.python_version(),
+                         "tensorflow": tensorflow.__version__, "keras": keras.__version__,
+                         "numpy": numpy.__version__},
+            "git_commit": commit}
+
+
 def write_run_info(model_dir, info: dict) -> str:
     """Write ``model_dir/run_info.json`` atomically (logging a warning when it replaces different facts)."""
     path = run_info_path(model_dir)
@@ -98,10 +125,7 @@ def load_run_info(model_dir) -> dict:
     """
     path = run_info_path(model_dir)
     if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"{path!r} not found (runs trained before rfbnet_tf wrote it): write it from the run's training records "
-            f"with python -m rfbnet_tf.run_info --model_dir={os.fspath(model_dir)} [--record_dir=RECORDS]"
-        )
+        raise checkpoints.missing_run_info_error(model_dir)
     with open(path, encoding="utf-8") as handle:
         info = json.load(handle)
     missing = [key for key in REQUIRED_KEYS if key not in info]
@@ -112,14 +136,14 @@ def load_run_info(model_dir) -> dict:
 
 def backfill(model_dir, record_dir=None, overwrite=False) -> str:
     """Write ``run_info.json`` of an older run from ``record_dir`` (default: ``record_dir`` of its flags.json)."""
-    config = checkpoints.load_run_config(model_dir)
+    config = checkpoints.load_run_config(model_dir, require_facts=False)
     record_dir = os.fspath(record_dir) if record_dir is not None else config.get("record_dir")
     if not record_dir:
         raise ValueError(f"{os.fspath(model_dir)!r}/flags.json names no record_dir: pass --record_dir")
     if os.path.isfile(run_info_path(model_dir)) and not overwrite:
         raise FileExistsError(f"{run_info_path(model_dir)!r} exists; pass --overwrite to replace it")
     info = from_dataset_info(records.load_dataset_info(record_dir), record_dir)
-    if info["num_classes"] != int(config["num_classes"]):
+    if "num_classes" in config and info["num_classes"] != int(config["num_classes"]):
         raise ValueError(
             f"--record_dir={record_dir!r} has {info['num_classes']} classes, the run {config['num_classes']}"
         )

@@ -1,10 +1,10 @@
 """Train a model: ``python -m rfbnet_tf.train --flagfile=experiments/X.flags`` (paper Sec. IV-B).
 
-Flags: :mod:`rfbnet_tf.training.train_flags` (``--helpfull``).  Python: ``train(flags_dict_or_namespace) -> dict``.
+Flags: :mod:`rfbnet_tf.configs` (``--helpshort``).  Python: ``train(flags_dict_or_namespace) -> dict``.
 
 What a run does:
 
-* checks every flag, the records and the model_dir before any work (:mod:`rfbnet_tf.training.train_flags`,
+* checks every flag, the records and the model_dir before any work (:mod:`rfbnet_tf.configs`,
   :mod:`rfbnet_tf.training.run_setup`);
 * takes ``model_dir/.lock`` (:mod:`rfbnet_tf.training.run_lock`; a second trainer on the same model_dir stops
   with a one-line message, a lock of a dead process is taken over), then writes ``model_dir/flags.json``;
@@ -30,8 +30,7 @@ from __future__ import annotations
 
 from absl import flags
 
-from rfbnet_tf import cli
-from rfbnet_tf.training import train_flags
+from rfbnet_tf import cli, configs
 from rfbnet_tf.training.trainer import (  # noqa: F401 (re-exported: the binary's Python API)
     train,
 )
@@ -45,7 +44,7 @@ def main(argv):
 
 def run():
     """Entry point of ``rfbnet-train`` and ``python -m rfbnet_tf.train``."""
-    cli.run(main, train_flags.define_flags)
+    cli.run(main, configs.define_flags)
 
 
 if __name__ == "__main__":

@@ -105,11 +105,11 @@ def test_local_files_and_unknown_names_are_left_to_absl(tmp_path, monkeypatch):
 def test_train_flags_parse_a_shipped_flagfile_outside_the_repository(tmp_path, monkeypatch):
     from absl import flags
 
-    from rfbnet_tf.training import train_flags
+    from rfbnet_tf import configs
 
     monkeypatch.chdir(tmp_path)
     values = flags.FlagValues()
-    train_flags.define_flags(values)
+    configs.define_flags(values)
     values(cli.resolve_flagfiles(["train", "--flagfile=experiments/synthetic.flags", "--steps=3"]))
     assert values.model == "rfbnet_erfnet_enc" and values.steps == 3 and values.model_dir == "runs/synthetic"
 

@@ -8,7 +8,7 @@ import os
 import pytest
 from absl import flags
 
-from rfbnet_tf.training import train_flags
+from rfbnet_tf import configs as configs_lib
 from rfbnet_tf.models import MODEL_NAMES, is_multimodal, model_spec
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,9 +42,10 @@ def _stem(path):
 def _parse(path):
     """The resolved train config of a flagfile, parsed exactly as ``python -m rfbnet_tf.train`` does."""
     values = flags.FlagValues()
-    train_flags.define_flags(values)
+    configs_lib.define_flags(values)
     values(["train", f"--flagfile={path}"])  # absl: unknown flags and validator failures raise here
-    return train_flags.resolve_config(values)
+    config = configs_lib.resolve(values)
+    return {**config.flags(), "model_options": config.model.build_options()}
 
 
 @pytest.fixture(scope="module")

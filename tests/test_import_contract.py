@@ -47,6 +47,7 @@ LAYERS = {
     # library modules the binaries are made of
     "rfbnet_tf.checkpoints": 3,
     "rfbnet_tf.run_facts": 3,
+    "rfbnet_tf.configs": 3,
     "rfbnet_tf.training": 3,
     "rfbnet_tf.evaluation": 3,
     "rfbnet_tf.inference": 3,

@@ -177,8 +177,8 @@ def test_multimodal_runs_start_from_the_unimodal_runs_of_their_seed(smoke_study)
     config = smoke_study[0]
     with open(os.path.join(runner.run_dir(config.study_dir, "rfbnet", 1), "flags.json"), encoding="utf-8") as h:
         flags = json.load(h)
-    assert flags["rgb_init"] == runner.run_dir(config.study_dir, "rgb", 1)
-    assert flags["depth_init"] == runner.run_dir(config.study_dir, "depth", 1)
+    assert flags["train"]["rgb_init"] == runner.run_dir(config.study_dir, "rgb", 1)
+    assert flags["train"]["depth_init"] == runner.run_dir(config.study_dir, "depth", 1)
     with open(os.path.join(runner.run_dir(config.study_dir, "rfbnet", 1), "train_summary.json")) as handle:
         assert len(json.load(handle)["init"]["rgb"]["loaded"]) > 10
 

@@ -17,8 +17,7 @@ import pytest
 import tensorflow as tf
 from absl import flags
 
-from rfbnet_tf import checkpoints
-from rfbnet_tf.training import train_flags
+from rfbnet_tf import checkpoints, configs, run_facts
 from rfbnet_tf.training import losses, optimization, run_setup, steps
 from rfbnet_tf.training.class_weights import median_frequency_weights, parse_class_weights
 from tests import train_fixtures
@@ -125,7 +124,7 @@ def test_median_frequency_weights():
 
 def _parse(*argv):
     flag_values = flags.FlagValues()
-    train_flags.define_flags(flag_values)
+    configs.define_flags(flag_values)
     flag_values(["train", "--record_dir=r", "--model_dir=m", *argv])
     return flag_values
 
@@ -150,16 +149,15 @@ def test_bad_flags_fail_at_parse_time(argv, match):
 
 
 def test_flags_resolve_model_options_and_paper_weight_decay():
-    config = train_flags.resolve_config(_parse("--add_point=none", "--depth_input=depth", "--gates=false"))
-    assert config["model_options"] == {"depth_channels": 1, "shrink_depth": True, "gates": False,
+    config = configs.resolve(_parse("--add_point=none", "--depth_input=depth", "--gates=false"))
+    assert config.model.build_options() == {"depth_channels": 1, "shrink_depth": True, "gates": False,
                                        "add_point": None, "combination": "ssma"}
-    assert config["weight_decay"] == 1e-4  # ERFNetEnc (Sec. IV-B)
-    assert train_flags.resolve_config({"record_dir": "r", "model_dir": "m", "model": "adapnet_pp"})[
-        "weight_decay"] == 5e-4
+    assert config.optimizer.weight_decay == 1e-4  # ERFNetEnc (Sec. IV-B)
+    assert configs.resolve({"record_dir": "r", "model_dir": "m", "model": "adapnet_pp"}).optimizer.weight_decay == 5e-4
     with pytest.raises(ValueError, match="--steps=0"):
-        train_flags.resolve_config({"record_dir": "r", "model_dir": "m", "steps": 0})
+        configs.resolve({"record_dir": "r", "model_dir": "m", "steps": 0})
     with pytest.raises(ValueError, match="--bogus"):
-        train_flags.resolve_config({"record_dir": "r", "model_dir": "m", "bogus": 1})
+        configs.resolve({"record_dir": "r", "model_dir": "m", "bogus": 1})
 
 
 # ------------------------------------------------------------------------------------------ end to end
@@ -185,7 +183,7 @@ def record_dir(tmp_path_factory):
 def test_disk_checks_fail_before_work(record_dir, tmp_path, overrides, error, match):
     flags_ = {**BASE, "record_dir": record_dir, "model_dir": str(tmp_path / "run"), "steps": 2, **overrides}
     with pytest.raises(error, match=match):
-        run_setup.prepare_run(train_flags.resolve_config(flags_))
+        run_setup.prepare_run(configs.resolve(flags_))
     assert not os.path.exists(tmp_path / "run")
 
 
@@ -223,6 +221,12 @@ def test_rfbnet_loss_falls_and_model_dir_is_complete(rfbnet_run):
     assert config["model"] == "rfbnet_erfnet_enc" and config["num_classes"] == 10
     assert config["class_names"][0] == "floor" and config["image_size"] == [32, 48]
     assert config["depth_input"] == "hha" and config["model_options"]["depth_channels"] == 3
+    with open(os.path.join(model_dir, "flags.json"), encoding="utf-8") as handle:  # the experiment's sections
+        content = json.load(handle)
+    assert content["format"] == 2 and content["model"]["name"] == "rfbnet_erfnet_enc"
+    assert content["data"]["image_size"] == [32, 48] and content["train"]["steps"] == 30
+    info = run_facts.load_run_info(model_dir)  # the dataset facts and the environment
+    assert info["num_classes"] == 10 and info["versions"]["tensorflow"] == tf.__version__
     assert checkpoints.checkpoint_step(checkpoints.latest_checkpoint(model_dir)) == 30
     assert os.path.isfile(os.path.join(model_dir, "final.weights.h5"))
     assert 0.0 <= summary["val_miou"] <= 1.0
@@ -332,7 +336,7 @@ def test_non_finite_weights_are_refused_with_one_line(tmp_path):
 
 def test_resume_refuses_another_model(record_dir, rfbnet_run):
     with pytest.raises(ValueError, match="model='rfbnet_erfnet_enc'.*model='erfnet_enc'"):
-        run_setup.prepare_run(train_flags.resolve_config(
+        run_setup.prepare_run(configs.resolve(
             dict(BASE, record_dir=record_dir, model_dir=rfbnet_run[1], model="erfnet_enc", steps=2)))
 
 
@@ -351,7 +355,7 @@ def test_resume_refuses_changed_shapes_before_writing_anything(record_dir, unimo
             train(dict(flags_, **change))
     assert open(flags_path, encoding="utf-8").read() == before  # refused before flags.json was rewritten
     # The schedule length is no part of the saved state: a longer run resumes.
-    run_setup.prepare_run(train_flags.resolve_config(dict(flags_, steps=40)))
+    run_setup.prepare_run(configs.resolve(dict(flags_, steps=40)))
 
 
 def test_mirrored_strategy_on_two_logical_cpus(record_dir, tmp_path):

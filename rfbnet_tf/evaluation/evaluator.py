@@ -9,12 +9,12 @@ import os
 import time
 
 import cv2
-import numpy as np
 import tensorflow as tf
 from absl import logging
 
 from rfbnet_tf import checkpoints, metrics, run_facts
 from rfbnet_tf.datasets import pipeline, records
+from rfbnet_tf.evaluation import split_scoring
 from rfbnet_tf.inference import confusion_plot, serving
 from rfbnet_tf.models import model_spec
 from rfbnet_tf.utils import files
@@ -121,7 +121,7 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
 
     config = checkpoints.load_run_config(model_dir)
     run = run_facts.load_run_info(model_dir)
-    record_dir = os.fspath(record_dir) if record_dir is not None else config.get("record_dir")
+    record_dir = os.fspath(record_dir) if record_dir is not None else config["record_dir"]
     if not record_dir:
         raise ValueError(f"no record_dir given and {model_dir!r}/flags.json names none")
     if not os.path.isdir(record_dir):
@@ -140,27 +140,31 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
     model, config, step = checkpoints.restore_model(model_dir, checkpoint)
     model = checkpoints.inference_model(model)
     keys = model_spec(config["model"]).input_keys(config["model_options"])
-    image_size = config.get("image_size")
+    image_size = config["image_size"]
     dataset = pipeline.make_dataset(
         record_dir, split, batch_size=batch_size, training=False,
         image_size=tuple(image_size) if image_size else None,
-        depth_input=config.get("depth_input", "hha"), keep_full_label=full_resolution, statistics=run,
+        depth_input=config["depth_input"], keep_full_label=full_resolution, statistics=run,
     )
     predict = _predict_function(model, keys, full_resolution)
 
-    confusion = np.zeros((num_classes, num_classes), np.int64)
+    def score_batch(element):
+        inputs, label = element[0], element[-1]  # label_full is last with keep_full_label
+        prediction = predict(inputs, tf.shape(label)[1:3])
+        return (metrics.confusion_matrix(label.numpy(), prediction.numpy(), num_classes, ignore_label), None, None,
+                int(label.shape[0]))
+
     bar = Progress(f"evaluate {split}", total or 0, enabled=progress)
-    examples = 0
-    with records.naming_corrupt_shards(record_dir, split):
-        for element in dataset:
-            inputs, label = element[0], element[-1]  # label_full is last with keep_full_label
-            prediction = predict(inputs, tf.shape(label)[1:3])
-            confusion += metrics.confusion_matrix(label.numpy(), prediction.numpy(), num_classes, ignore_label)
-            examples += int(label.shape[0])
-            if total is None:
-                bar.total = examples
-            bar.update(int(label.shape[0]))
+
+    def on_batch(score, examples):
+        if total is None:
+            bar.total = score.examples
+        bar.update(examples)
+
+    score = split_scoring.score_split(dataset, score_batch, num_classes=num_classes, record_dir=record_dir, split=split,
+                                      on_batch=on_batch)
     bar.close()
+    confusion, examples = score.confusion, score.examples
     if examples == 0:
         raise ValueError(f"split {split!r} of {record_dir!r} holds no examples")
 

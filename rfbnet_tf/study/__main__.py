@@ -16,11 +16,10 @@ import tensorflow as tf
 from absl import flags
 
 from rfbnet_tf import cli
-from rfbnet_tf.datasets import records
+from rfbnet_tf.datasets import preparation, records
 from rfbnet_tf.study import report as report_lib
 from rfbnet_tf.study import rows as rows_lib
 from rfbnet_tf.study import runner
-from rfbnet_tf.training import run_setup
 
 SMOKE = dict(image_size=(32, 48), train_frames=4, val_frames=2, unimodal_steps=2, multimodal_steps=2,
              batch_size=2, val_every=1, checkpoint_every=1, augment=False)
@@ -101,10 +100,9 @@ def ensure_records(config: runner.StudyConfig, progress=True):
             raise ValueError(f"--record_dir={config.record_dir} holds {counts} frames of {list(size)}, not the "
                              f"study's {wanted} of {list(config.image_size)}: use another --record_dir")
         return
-    run_setup.create_synthetic_if_missing({
-        "record_dir": config.record_dir, "create_synthetic": True, "synthetic_train": config.train_frames,
-        "synthetic_val": config.val_frames, "synthetic_size": list(config.image_size), "seed": 0,
-        "synthetic_workers": None, "progress": progress})
+    preparation.prepare("synthetic", config.record_dir, synthetic_train=config.train_frames,
+                        synthetic_val=config.val_frames, synthetic_size=tuple(config.image_size), seed=0,
+                        num_workers=None, progress=progress)
 
 
 def run_study(config: runner.StudyConfig, progress=print) -> dict:

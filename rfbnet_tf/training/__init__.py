@@ -1,3 +1,3 @@
-"""Pieces of the training binary (``rfbnet_tf.train``): the run itself (``trainer.train``), its flags
-(``train_flags``), losses, optimisation, class weights, distribution, two-stage initialisation and TensorBoard
+"""Pieces of the training binary (``rfbnet_tf.train``): the run itself (``trainer.train``; its flags are
+``rfbnet_tf.configs``), losses, optimisation, class weights, distribution, two-stage initialisation and TensorBoard
 summaries, one concept per module."""

@@ -18,12 +18,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-STRATEGIES = ("default", "one_device", "mirrored", "multi_worker_mirrored", "tpu")
-HOST_INPUT_STRATEGIES = ("default", "one_device", "mirrored")
-"""Strategies fed from one host-side ``tf.data`` iterator (checkpointable: exact data position on resume) whose
-global batches :func:`distribute_batch` splits over the replicas.  ``tf.distribute``'s own distributed
-iterators cannot be saved in a ``tf.train.Checkpoint`` (TF 2.21), so the multi-worker and TPU strategies,
-which need them (per-worker input sharding / TPU infeed), resume with a fresh data stream instead."""
+from rfbnet_tf.configs.train import HOST_INPUT_STRATEGIES, STRATEGIES  # noqa: F401 (defined with the flag)
 
 
 def make_strategy(name, tpu=""):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import keras
 
-OPTIMIZERS = ("adam", "sgd")
+from rfbnet_tf.configs.optimizer import OPTIMIZERS  # defined with the flag
 SGD_MOMENTUM = 0.9
 """Momentum of the ``sgd`` alternative (the common semantic-segmentation setting; the paper uses Adam)."""
 

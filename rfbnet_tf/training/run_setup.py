@@ -1,98 +1,143 @@
-"""Checks that need the disk, done before any model is built, and the run's ``flags.json``.
+"""Checks that need the disk, done before any model is built, and the run's ``flags.json`` / ``run_info.json``.
 
-:func:`prepare_run` takes the checked flags (``train_flags.resolve_config``) and:
+:func:`prepare_run` takes the checked :class:`rfbnet_tf.configs.ExperimentConfig` and:
 
 1. with ``--create_synthetic``, writes the synthetic records into ``--record_dir`` if it has no
    ``dataset_info.json`` (``rfbnet_tf.datasets.preparation.prepare("synthetic", ...)``);
 2. reads ``dataset_info.json``: ``num_classes``, ``class_names``, the stored image size, the class histogram;
 3. checks that the train split (and the val split when validating or drawing image summaries) has shards,
    that the class weights fit the classes, that the training and evaluation sizes are multiples of what the
-   model needs (``output_stride``, twice that with the depth shrunk), that ``--rgb_init`` / ``--depth_init``
-   exist;
+   model needs (``ModelSpec.size_divisor``), that ``--rgb_init`` / ``--depth_init`` exist;
 4. when ``model_dir/flags.json`` exists (resuming), checks that the model-defining settings
-   (:data:`MODEL_DEFINING_KEYS`) are unchanged and logs the other changes.
+   (:data:`MODEL_DEFINING_KEYS`) and, when a checkpoint exists, the state-defining ones
+   (:data:`STATE_DEFINING_KEYS`) are unchanged, and logs the other changes.
 
-The returned run config is what ``flags.json`` holds (see :mod:`rfbnet_tf.checkpoints`);
-:func:`write_run_config` writes it and ``run_info.json``, the records' dataset facts later steps read
-(:mod:`rfbnet_tf.run_facts`).
+It returns a :class:`Run`: the experiment with absolute directories and the resolved image size, plus the dataset
+facts. :func:`write_run_config` writes ``flags.json`` (the experiment, :meth:`ExperimentConfig.as_dict`) and
+``run_info.json`` (dataset facts, class weights, versions and git commit; :mod:`rfbnet_tf.run_facts`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from absl import logging
 
-from rfbnet_tf import __version__, checkpoints, run_facts
+from rfbnet_tf import checkpoints, run_facts
+from rfbnet_tf.configs import ExperimentConfig
 from rfbnet_tf.datasets import records
-from rfbnet_tf.models import model_spec
 from rfbnet_tf.training.class_weights import parse_class_weights
 
 MODEL_DEFINING_KEYS = ("model", "model_options", "num_classes", "depth_input")
-"""Resolved keys that must not change when a run resumes from its checkpoint."""
+"""Settings (train flags, or resolved values) that must not change when a run resumes from its checkpoint."""
 STATE_DEFINING_KEYS = ("image_size", "crop_size", "batch_size", "shuffle_buffer", "augment", "train_split",
                        "checkpoint_data_iterator")
 """Keys the saved training state depends on (the traced step's shapes, the checkpointed data iterator): a run
 that has a checkpoint resumes only with the same values."""
 
 
-def create_synthetic_if_missing(config) -> bool:
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """A checked run: its experiment (directories absolute, ``data.image_size`` resolved) and the dataset facts."""
+
+    config: ExperimentConfig
+    num_classes: int
+    class_names: tuple
+    ignore_label: int
+    dataset: str | None
+    class_weight_values: tuple | None
+    previous_run: bool = False
+
+    @property
+    def model(self):
+        return self.config.model
+
+    @property
+    def data(self):
+        return self.config.data
+
+    @property
+    def optimizer(self):
+        return self.config.optimizer
+
+    @property
+    def train(self):
+        return self.config.train
+
+    @property
+    def model_options(self) -> dict:
+        return self.config.model.build_options()
+
+    def model_facts(self) -> dict:
+        """``{"model", "model_options", "num_classes"}``: what builds the network (``checkpoints.build_from_run_config``)."""
+        return {"model": self.config.model.name, "model_options": self.model_options, "num_classes": self.num_classes}
+
+    def flat(self) -> dict:
+        """Train flags plus resolved values, flat (what a format-1 ``flags.json`` held; compared on resume)."""
+        return {**self.config.flags(), **self.model_facts(), "class_names": list(self.class_names),
+                "ignore_label": self.ignore_label, "dataset": self.dataset,
+                "class_weight_values": None if self.class_weight_values is None else list(self.class_weight_values)}
+
+
+def create_synthetic_if_missing(config: ExperimentConfig) -> bool:
     """``--create_synthetic``: write the synthetic dataset into ``record_dir`` unless it already has
     ``dataset_info.json``. Returns True if it wrote records."""
-    record_dir = config["record_dir"]
-    if not config["create_synthetic"]:
+    data = config.data
+    if not data.create_synthetic:
         return False
-    if os.path.isfile(os.path.join(record_dir, records.DATASET_INFO_FILENAME)):
-        logging.info("--create_synthetic: %s already holds records, reusing them", record_dir)
+    if os.path.isfile(os.path.join(data.record_dir, records.DATASET_INFO_FILENAME)):
+        logging.info("--create_synthetic: %s already holds records, reusing them", data.record_dir)
         return False
     from rfbnet_tf.datasets.preparation import prepare
 
     logging.info("--create_synthetic: rendering %d train / %d val synthetic frames of %s into %s",
-                 config["synthetic_train"], config["synthetic_val"], config["synthetic_size"], record_dir)
-    prepare("synthetic", record_dir, synthetic_train=config["synthetic_train"], synthetic_val=config["synthetic_val"],
-            synthetic_size=tuple(config["synthetic_size"]), seed=config["seed"],
-            num_workers=config["synthetic_workers"], progress=config["progress"])
+                 data.synthetic_train, data.synthetic_val, data.synthetic_size, data.record_dir)
+    prepare("synthetic", data.record_dir, synthetic_train=data.synthetic_train, synthetic_val=data.synthetic_val,
+            synthetic_size=tuple(data.synthetic_size), seed=config.train.seed, num_workers=data.synthetic_workers,
+            progress=config.train.progress)
     return True
 
 
-def _check_sizes(config, stored_size):
-    multiple = model_spec(config["model"]).size_divisor(config["model_options"])
-    image_size = config["image_size"] or stored_size
-    named = [("crop_size", config["crop_size"]),
-             ("image_size", image_size if config["image_size"] else None)]
+def _check_sizes(config: ExperimentConfig, stored_size):
+    data, name = config.data, config.model.name
+    multiple = config.model.spec.size_divisor(config.model.build_options())
+    image_size = data.image_size or stored_size
+    named = [("crop_size", data.crop_size), ("image_size", data.image_size)]
     for flag, size in named:
         if size is not None and any(v % multiple for v in size):
-            raise ValueError(f"--{flag}={size}: {config['model']} needs sizes that are multiples of {multiple}")
-    if config["image_size"] is None and stored_size is not None and any(v % multiple for v in stored_size):
+            raise ValueError(f"--{flag}={size}: {name} needs sizes that are multiples of {multiple}")
+    if data.image_size is None and stored_size is not None and any(v % multiple for v in stored_size):
         raise ValueError(
-            f"the records' stored size {stored_size} is not a multiple of {multiple} (needed by {config['model']}); "
+            f"the records' stored size {stored_size} is not a multiple of {multiple} (needed by {name}); "
             "pass --image_size"
         )
-    if image_size is None and config["crop_size"] is None:
-        raise ValueError(f"{config['record_dir']!r} holds frames of mixed sizes: pass --image_size (and/or --crop_size)")
+    if image_size is None and data.crop_size is None:
+        raise ValueError(f"{data.record_dir!r} holds frames of mixed sizes: pass --image_size (and/or --crop_size)")
     return image_size
 
 
-def _check_split(config, flag):
+def _check_split(record_dir, flag, split):
     try:
-        records.shard_files(config["record_dir"], config[flag])
+        records.shard_files(record_dir, split)
     except (FileNotFoundError, ValueError) as error:
         hint = " (or --val_every=0 --image_summary_every=0)" if flag == "val_split" else ""
-        raise ValueError(f"--{flag}={config[flag]!r}: {error}{hint}") from None
+        raise ValueError(f"--{flag}={split!r}: {error}{hint}") from None
 
 
-def _check_resume(config, model_dir):
-    path = os.path.join(model_dir, checkpoints.FLAGS_FILENAME)
-    if not os.path.isfile(path):
-        return None
+def _check_resume(run: Run) -> bool:
+    model_dir = run.config.train.model_dir
+    if not os.path.isfile(os.path.join(model_dir, checkpoints.FLAGS_FILENAME)):
+        return False
     previous = checkpoints.load_run_config(model_dir)
+    current = run.flat()
     for key in MODEL_DEFINING_KEYS:
-        if previous.get(key) != config.get(key):
+        if previous.get(key) != current.get(key):
             raise ValueError(
                 f"--model_dir={model_dir!r} holds a run with {key}={previous.get(key)!r}, this run has "
-                f"{key}={config.get(key)!r}: use another --model_dir (a checkpoint only fits the model it saved)"
+                f"{key}={current.get(key)!r}: use another --model_dir (a checkpoint only fits the model it saved)"
             )
-    changed = {k: (previous.get(k), v) for k, v in config.items() if k != "created_by" and previous.get(k) != v}
+    changed = {k: (previous.get(k), v) for k, v in current.items() if k in previous and previous.get(k) != v}
     state_changes = {k: changed[k] for k in STATE_DEFINING_KEYS if k in changed}
     if state_changes and checkpoints.latest_checkpoint(model_dir):
         settings = ", ".join(f"--{k}={old!r} (now {new!r})" for k, (old, new) in state_changes.items())
@@ -101,52 +146,53 @@ def _check_resume(config, model_dir):
                          "step shapes depend on them)")
     if changed:
         logging.info("resuming %s with changed settings (old, new): %s", model_dir, changed)
-    return previous
+    return True
 
 
-def prepare_run(config) -> dict:
-    """The run config (flags + dataset facts) after every disk check; does not write anything except the
-    synthetic records of ``--create_synthetic``. Raises ``ValueError`` / ``FileNotFoundError`` naming the flag."""
-    config = dict(config)
-    config["record_dir"] = os.path.abspath(config["record_dir"])
-    config["model_dir"] = os.path.abspath(config["model_dir"])
+def prepare_run(config: ExperimentConfig) -> Run:
+    """The :class:`Run` after every disk check; writes nothing except the synthetic records of
+    ``--create_synthetic``. Raises ``ValueError`` / ``FileNotFoundError`` naming the flag."""
+    config = config.replace(data={"record_dir": os.path.abspath(config.data.record_dir)},
+                            train={"model_dir": os.path.abspath(config.train.model_dir)})
+    record_dir = config.data.record_dir
     create_synthetic_if_missing(config)
-    if not os.path.isdir(config["record_dir"]):
-        raise FileNotFoundError(f"--record_dir={config['record_dir']!r} does not exist (or pass --create_synthetic)")
-    info = records.load_dataset_info(config["record_dir"])
-    _check_split(config, "train_split")
-    if config["val_every"] or config["image_summary_every"]:
-        _check_split(config, "val_split")
+    if not os.path.isdir(record_dir):
+        raise FileNotFoundError(f"--record_dir={record_dir!r} does not exist (or pass --create_synthetic)")
+    info = records.load_dataset_info(record_dir)
+    _check_split(record_dir, "train_split", config.data.train_split)
+    if config.train.val_every or config.train.image_summary_every:
+        _check_split(record_dir, "val_split", config.data.val_split)
     num_classes = int(info["num_classes"])
-    histogram = info.get("class_histogram", {}).get(config["train_split"])
+    histogram = info.get("class_histogram", {}).get(config.data.train_split)
     try:
-        weights = parse_class_weights(config["class_weights"], num_classes, histogram)
+        weights = parse_class_weights(config.train.class_weights, num_classes, histogram)
     except ValueError as error:
-        raise ValueError(f"--class_weights={config['class_weights']!r}: {error}") from None
+        raise ValueError(f"--class_weights={config.train.class_weights!r}: {error}") from None
     stored_size = info.get("image_size")
     image_size = _check_sizes(config, list(stored_size) if stored_size else None)
     for stream in ("rgb", "depth"):
-        path = config[f"{stream}_init"]
+        path = getattr(config.train, f"{stream}_init")
         if path and not os.path.exists(path):
             raise FileNotFoundError(f"--{stream}_init={path!r} does not exist")
-    config.update(
+    run = Run(
+        config=config.replace(data={"image_size": list(image_size) if image_size else None}),
         num_classes=num_classes,
-        class_names=list(info.get("class_names") or [str(i) for i in range(num_classes)]),
+        class_names=tuple(info.get("class_names") or [str(i) for i in range(num_classes)]),
         ignore_label=int(info.get("ignore_label", records.IGNORE_LABEL)),
         dataset=info.get("dataset"),
-        image_size=list(image_size) if image_size else None,
-        class_weight_values=None if weights is None else [float(w) for w in weights],
-        created_by=f"rfbnet_tf.train {__version__}",
+        class_weight_values=None if weights is None else tuple(float(w) for w in weights),
     )
-    config["previous_run"] = _check_resume(config, config["model_dir"]) is not None
-    return config
+    return dataclasses.replace(run, previous_run=_check_resume(run))
 
 
-def write_run_config(config):
-    """Write ``model_dir/flags.json`` and ``model_dir/run_info.json`` (the dataset facts of ``record_dir``:
-    normalisation, classes, depth range; :mod:`rfbnet_tf.run_facts`), each atomically."""
-    os.makedirs(config["model_dir"], exist_ok=True)
-    content = {k: v for k, v in config.items() if k != "previous_run"}
-    checkpoints.write_json_atomically(os.path.join(config["model_dir"], checkpoints.FLAGS_FILENAME), content)
-    info = run_facts.from_dataset_info(records.load_dataset_info(config["record_dir"]), config["record_dir"])
-    run_facts.write_run_info(config["model_dir"], info)
+def write_run_config(run: Run):
+    """Write ``model_dir/flags.json`` (the experiment) and ``model_dir/run_info.json`` (the dataset facts of
+    ``record_dir``: normalisation, classes, depth range; the class weights; versions and git commit), each
+    atomically."""
+    model_dir, record_dir = run.config.train.model_dir, run.config.data.record_dir
+    os.makedirs(model_dir, exist_ok=True)
+    checkpoints.write_json_atomically(os.path.join(model_dir, checkpoints.FLAGS_FILENAME), run.config.as_dict())
+    info = run_facts.from_dataset_info(records.load_dataset_info(record_dir), record_dir)
+    info.update(class_weight_values=None if run.class_weight_values is None else list(run.class_weight_values),
+                **run_facts.environment())
+    run_facts.write_run_info(model_dir, info)

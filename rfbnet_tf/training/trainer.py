@@ -1,6 +1,6 @@
 """``train(flags_dict_or_namespace) -> dict``: one training run (the library of ``python -m rfbnet_tf.train``).
 
-What a run does is described in :mod:`rfbnet_tf.train`; the flags are :mod:`rfbnet_tf.training.train_flags`.
+What a run does is described in :mod:`rfbnet_tf.train`; the flags are :mod:`rfbnet_tf.configs`.
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from rfbnet_tf import checkpoints
-from rfbnet_tf.datasets import augment as augment_lib
+from rfbnet_tf import checkpoints, configs
 from rfbnet_tf.datasets import pipeline, records
+from rfbnet_tf.evaluation import split_scoring
 from rfbnet_tf.metrics import mean_iou, pixel_accuracy
 from rfbnet_tf.models import gate_model, is_multimodal
-from rfbnet_tf.training import (distribution, optimization, run_lock, run_setup, steps, stream_init, summaries,
-                                train_flags)
+from rfbnet_tf.training import distribution, optimization, run_lock, run_setup, steps, stream_init, summaries
 from rfbnet_tf.utils import files
 
 
@@ -32,43 +31,40 @@ def _seed_states(model):
     return [v for v in model.variables if id(v) not in weights]
 
 
-def _augment_config(config):
-    return augment_lib.AugmentConfig() if config["augment"] else augment_lib.AugmentConfig.disabled()
-
-
-def _train_dataset(config, seed):
+def _train_dataset(run, seed):
     return pipeline.make_dataset(
-        config["record_dir"], config["train_split"], batch_size=config["batch_size"], training=True,
-        image_size=config["image_size"], crop_size=config["crop_size"], depth_input=config["depth_input"],
-        augment=_augment_config(config), shuffle_buffer=config["shuffle_buffer"], seed=seed,
+        run.data.record_dir, run.data.train_split, batch_size=run.train.batch_size, training=True,
+        image_size=run.data.image_size, crop_size=run.data.crop_size, depth_input=run.model.depth_input,
+        augment=run.data.augment, shuffle_buffer=run.data.shuffle_buffer, seed=seed,
     )
 
 
-def _val_dataset(config, batch_size):
+def _val_dataset(run, batch_size):
     dataset = pipeline.make_dataset(
-        config["record_dir"], config["val_split"], batch_size=batch_size, training=False,
-        image_size=config["image_size"], depth_input=config["depth_input"],
+        run.data.record_dir, run.data.val_split, batch_size=batch_size, training=False,
+        image_size=run.data.image_size, depth_input=run.model.depth_input,
     )
-    return dataset if config["val_steps"] is None else dataset.take(config["val_steps"])
+    return dataset if run.train.val_steps is None else dataset.take(run.train.val_steps)
 
 
 class _Trainer:
     """The state of one training run (model, optimizer, data, writers) and its loop."""
 
-    def __init__(self, config, strategy):
-        if config["batch_size"] % strategy.num_replicas_in_sync:
-            raise ValueError(f"--batch_size={config['batch_size']} does not split evenly over "
+    def __init__(self, run, strategy):
+        if run.train.batch_size % strategy.num_replicas_in_sync:
+            raise ValueError(f"--batch_size={run.train.batch_size} does not split evenly over "
                              f"{strategy.num_replicas_in_sync} replicas")
-        self.config = config
+        self.run_config = run
         self.strategy = strategy
         self.chief = distribution.is_chief(strategy)
-        self.modality = None if is_multimodal(config["model"]) else config["model_options"].get("modality", "rgb")
+        self.modality = None if is_multimodal(run.model.name) else run.model_options.get("modality", "rgb")
         with strategy.scope():
-            self.model = checkpoints.build_from_run_config(config)
-            self.schedule = optimization.poly_schedule(config["learning_rate"], config["steps"], config["poly_power"])
+            self.model = checkpoints.build_from_run_config(run.model_facts())
+            self.schedule = optimization.poly_schedule(run.optimizer.learning_rate, run.train.steps,
+                                                       run.optimizer.poly_power)
             self.optimizer = optimization.make_optimizer(
-                config["optimizer"], self.schedule,
-                mixed_precision=config["mixed_precision"] and config["distribution_strategy"] != "tpu",
+                run.optimizer.name, self.schedule,
+                mixed_precision=run.train.mixed_precision and run.train.distribution_strategy != "tpu",
             )
             self.optimizer.build(self.model.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step",
@@ -77,26 +73,26 @@ class _Trainer:
             distribution.synchronize_batch_norm(self.model)
         # Every worker restores from model_dir; non-chief workers of a multi-worker strategy save to a private
         # directory (the tf.distribute convention: saving is collective, only the chief's copy is kept).
-        latest = checkpoints.latest_checkpoint(config["model_dir"])
-        directory = checkpoints.checkpoint_dir(config["model_dir"])
+        latest = checkpoints.latest_checkpoint(run.train.model_dir)
+        directory = checkpoints.checkpoint_dir(run.train.model_dir)
         if not self.chief:
             directory = tempfile.mkdtemp(prefix="rfbnet_worker_ckpt_")
         start = checkpoints.checkpoint_step(latest) if latest else 0
-        self.host_batches = config["distribution_strategy"] in distribution.HOST_INPUT_STRATEGIES
-        save_iterator = config["checkpoint_data_iterator"] and self.host_batches
-        if config["checkpoint_data_iterator"] and not self.host_batches:
+        self.host_batches = run.train.distribution_strategy in configs.HOST_INPUT_STRATEGIES
+        save_iterator = run.train.checkpoint_data_iterator and self.host_batches
+        if run.train.checkpoint_data_iterator and not self.host_batches:
             logging.warning("--distribution_strategy=%s: the data iterator cannot be checkpointed; a resumed run "
-                            "restarts the data stream", config["distribution_strategy"])
+                            "restarts the data stream", run.train.distribution_strategy)
         # Without a saved iterator a resumed run restarts the data stream with a step-dependent seed.
-        data_seed = config["seed"] if save_iterator else config["seed"] + start
-        dataset = _train_dataset(config, data_seed)
+        data_seed = run.train.seed if save_iterator else run.train.seed + start
+        dataset = _train_dataset(run, data_seed)
         self.iterator = iter(dataset if self.host_batches else strategy.experimental_distribute_dataset(dataset))
         trackables = {"model": self.model, "optimizer": self.optimizer, "step": self.step,
                       "rng": _seed_states(self.model)}
         if save_iterator:
             trackables["iterator"] = self.iterator
         self.checkpoint = tf.train.Checkpoint(**trackables)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=config["keep_checkpoints"])
+        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=run.train.keep_checkpoints)
         self.init_report = {}
         if latest:
             status = self.checkpoint.restore(latest)
@@ -109,21 +105,21 @@ class _Trainer:
                 ) from None
             checkpoints.check_finite(self.model.variables, f"checkpoint {latest!r}")  # older runs could write one
             logging.info("resumed from %s at step %d", latest, int(self.step.numpy()))
-            if config["rgb_init"] or config["depth_init"]:
+            if run.train.rgb_init or run.train.depth_init:
                 logging.info("--rgb_init / --depth_init ignored: the run resumes from its own checkpoint")
         else:
-            sources = {"rgb": config["rgb_init"], "depth": config["depth_init"]}
-            self.init_report = stream_init.initialize_streams(self.model, config, sources)
+            sources = {"rgb": run.train.rgb_init, "depth": run.train.depth_init}
+            self.init_report = stream_init.initialize_streams(self.model, run.model_facts(), sources)
         self.start_step = int(self.step.numpy())
-        kwargs = dict(num_classes=config["num_classes"], class_weights=config["class_weight_values"],
-                      modality=self.modality, ignore_label=config["ignore_label"])
+        kwargs = dict(num_classes=run.num_classes, class_weights=run.class_weight_values,
+                      modality=self.modality, ignore_label=run.ignore_label)
         self.train_step = steps.make_train_step(self.model, self.optimizer, strategy, self.step,
-                                                weight_decay=config["weight_decay"], host_batches=self.host_batches,
+                                                weight_decay=run.optimizer.weight_decay, host_batches=self.host_batches,
                                                 **kwargs)
         self.eval_step = steps.make_eval_step(self.model, strategy, **kwargs)
-        self.writers = summaries.SummaryWriters(config["model_dir"], enabled=self.chief)
+        self.writers = summaries.SummaryWriters(run.train.model_dir, enabled=self.chief)
         # Validations of earlier sessions of this run (up to the step it resumes from), then this session's.
-        self.val_history = [entry for entry in checkpoints.read_val_history(config["model_dir"])
+        self.val_history = [entry for entry in checkpoints.read_val_history(run.train.model_dir)
                             if entry["step"] <= self.start_step]
         self.summary_batch = None
         self.gates = None
@@ -132,32 +128,31 @@ class _Trainer:
 
     def validate(self):
         """Val loss, mIoU, per-class IoU and pixel accuracy over the validation split."""
-        config = self.config
-        dataset = _val_dataset(config, config["val_batch_size"] or config["batch_size"])
-        total, count = 0.0, 0.0
-        confusion = np.zeros((config["num_classes"],) * 2, np.int64)
-        with records.naming_corrupt_shards(config["record_dir"], config["val_split"]):
-            for inputs, labels in self.strategy.experimental_distribute_dataset(dataset):
-                batch_total, batch_count, batch_confusion = self.eval_step(inputs, labels)
-                total += float(batch_total)
-                count += float(batch_count)
-                confusion += np.rint(batch_confusion.numpy()).astype(np.int64)
-        miou, per_class = mean_iou(confusion)
-        return {"loss": total / max(count, 1.0), "miou": miou, "per_class_iou": per_class,
-                "pixel_accuracy": pixel_accuracy(confusion)}
+        run = self.run_config
+
+        def step(element):
+            total, count, confusion = self.eval_step(*element)
+            return confusion.numpy(), total, count, None
+
+        dataset = _val_dataset(run, run.train.val_batch_size or run.train.batch_size)
+        score = split_scoring.score_split(self.strategy.experimental_distribute_dataset(dataset), step,
+                                          num_classes=run.num_classes, record_dir=run.data.record_dir,
+                                          split=run.data.val_split)
+        miou, per_class = score.miou_and_per_class
+        return {"loss": score.loss, "miou": miou, "per_class_iou": per_class, "pixel_accuracy": score.pixel_accuracy}
 
     def write_images(self, step):
         """Image summaries of the first ``--num_summary_images`` validation frames."""
-        config = self.config
+        run = self.run_config
         if self.summary_batch is None:
-            dataset = pipeline.make_dataset(config["record_dir"], config["val_split"],
-                                            batch_size=config["num_summary_images"], training=False,
-                                            image_size=config["image_size"], depth_input=config["depth_input"])
+            dataset = pipeline.make_dataset(run.data.record_dir, run.data.val_split,
+                                            batch_size=run.train.num_summary_images, training=False,
+                                            image_size=run.data.image_size, depth_input=run.model.depth_input)
             inputs, labels = next(iter(dataset))
             if self.modality is not None:
                 inputs = {self.modality: inputs[self.modality]}
             self.summary_batch = ({k: v.numpy() for k, v in inputs.items()}, labels.numpy())
-            if config["model"].startswith("rfbnet"):
+            if run.model.name.startswith("rfbnet"):
                 self.gates = gate_model(self.model)
         inputs, labels = self.summary_batch
         model_inputs = steps.select_inputs(inputs, self.modality)
@@ -166,12 +161,12 @@ class _Trainer:
         gates = None if self.gates is None else self.gates(model_inputs, training=False)
 
         def denormalize(array, key):
-            stats_key = config["depth_input"] if key == "depth" else key
-            return pipeline.denormalize(array, stats_key, config["record_dir"])
+            stats_key = run.model.depth_input if key == "depth" else key
+            return pipeline.denormalize(array, stats_key, run.data.record_dir)
 
         panel = summaries.image_panel(inputs, labels, keras.ops.convert_to_numpy(logits), denormalize,
                                       gates=None if gates is None else keras.ops.convert_to_numpy(gates))
-        summaries.write_images(self.writers.val, step, panel, max_outputs=config["num_summary_images"])
+        summaries.write_images(self.writers.val, step, panel, max_outputs=run.train.num_summary_images)
 
     # ------------------------------------------------------------------------------------- the loop
 
@@ -187,19 +182,19 @@ class _Trainer:
         return self.manager.save(checkpoint_number=step)
 
     def run(self):
-        config = self.config
-        total_steps = config["steps"]
+        run = self.run_config
+        total_steps = run.train.steps
         losses, val = [], None
-        window_confusion = np.zeros((config["num_classes"],) * 2, np.int64)
+        window_confusion = np.zeros((run.num_classes,) * 2, np.int64)
         window_terms = {}
         window_start, window_steps = time.perf_counter(), 0
         progbar = keras.utils.Progbar(total_steps, stateful_metrics=["loss", "lr"]) if (
-            config["progress"] and self.chief) else None
+            run.train.progress and self.chief) else None
         step = self.start_step
         last_good = self.manager.latest_checkpoint
         while step < total_steps:
             learning_rate = float(self.schedule(step))
-            with records.naming_corrupt_shards(config["record_dir"], config["train_split"]):
+            with records.naming_corrupt_shards(run.data.record_dir, run.data.train_split):
                 result = self.train_step(self.iterator)
             step = int(self.step.numpy())
             loss = float(result["loss"])
@@ -218,30 +213,30 @@ class _Trainer:
             if progbar is not None:
                 progbar.update(step, values=[("loss", loss), ("lr", learning_rate)])
             last = step == total_steps
-            if step % config["summary_every"] == 0 or last:
+            if step % run.train.summary_every == 0 or last:
                 elapsed = time.perf_counter() - window_start
                 miou, per_class = mean_iou(window_confusion)
                 scalars = {("loss/total" if k == "loss" else f"loss/{k}"): v / window_steps
                            for k, v in window_terms.items()}
                 scalars.update(learning_rate=learning_rate, steps_per_second=window_steps / max(elapsed, 1e-9),
                                pixel_accuracy=pixel_accuracy(window_confusion),
-                               **summaries.iou_scalars(miou, per_class, config["class_names"]))
+                               **summaries.iou_scalars(miou, per_class, run.class_names))
                 summaries.write_scalars(self.writers.train, step, scalars)
                 window_confusion[:] = 0
                 window_terms, window_start, window_steps = {}, time.perf_counter(), 0
-            if config["val_every"] and (step % config["val_every"] == 0 or last):
+            if run.train.val_every and (step % run.train.val_every == 0 or last):
                 val = self.validate()
                 logging.info("step %d: val loss %.4f, mIoU %.4f", step, val["loss"], val["miou"])
                 self.val_history.append({"step": step, "miou": float(val["miou"]), "loss": float(val["loss"]),
                                          "pixel_accuracy": float(val["pixel_accuracy"])})
                 if self.chief:
-                    checkpoints.write_val_history(config["model_dir"], self.val_history)
+                    checkpoints.write_val_history(run.train.model_dir, self.val_history)
                 summaries.write_scalars(self.writers.val, step, {
                     "loss/cross_entropy": val["loss"], "pixel_accuracy": val["pixel_accuracy"],
-                    **summaries.iou_scalars(val["miou"], val["per_class_iou"], config["class_names"])})
-            if config["image_summary_every"] and (step % config["image_summary_every"] == 0 or last):
+                    **summaries.iou_scalars(val["miou"], val["per_class_iou"], run.class_names)})
+            if run.train.image_summary_every and (step % run.train.image_summary_every == 0 or last):
                 self.write_images(step)
-            if step % config["checkpoint_every"] == 0 or last:
+            if step % run.train.checkpoint_every == 0 or last:
                 last_good = self._save(step, last_good)
                 self.writers.flush()
         if self.manager.latest_checkpoint is None or checkpoints.checkpoint_step(
@@ -251,9 +246,9 @@ class _Trainer:
         return losses, val, last_good
 
 
-def _summary(config, trainer, losses, val, checkpoint, seconds):
+def _summary(run, trainer, losses, val, checkpoint, seconds):
     summary = {
-        "model_dir": config["model_dir"],
+        "model_dir": run.train.model_dir,
         "step": int(trainer.step.numpy()),
         "start_step": trainer.start_step,
         "steps_run": len(losses),
@@ -261,7 +256,7 @@ def _summary(config, trainer, losses, val, checkpoint, seconds):
         "losses": losses,
         "final_loss": losses[-1] if losses else None,
         "checkpoint": checkpoint,
-        "final_weights": checkpoints.final_weights_path(config["model_dir"]),
+        "final_weights": checkpoints.final_weights_path(run.train.model_dir),
         "init": trainer.init_report,
         "num_replicas": trainer.strategy.num_replicas_in_sync,
         "synchronized_batch_norm": trainer.strategy.num_replicas_in_sync > 1,
@@ -292,34 +287,34 @@ def train(flag_source) -> dict:
       FloatingPointError: the loss became NaN / inf (the last good checkpoint is kept).
     """
     started = time.perf_counter()
-    config = run_setup.prepare_run(train_flags.resolve_config(flag_source))
-    keras.utils.set_random_seed(config["seed"])
-    if config["deterministic"]:
+    run = run_setup.prepare_run(configs.resolve(flag_source))
+    keras.utils.set_random_seed(run.train.seed)
+    if run.train.deterministic:
         tf.config.experimental.enable_op_determinism()
-    strategy = distribution.make_strategy(config["distribution_strategy"], config["tpu"])
+    strategy = distribution.make_strategy(run.train.distribution_strategy, run.train.tpu)
     previous_policy = keras.mixed_precision.global_policy()
-    if config["mixed_precision"]:
+    if run.train.mixed_precision:
         keras.mixed_precision.set_global_policy(
-            "mixed_bfloat16" if config["distribution_strategy"] == "tpu" else "mixed_float16")
+            "mixed_bfloat16" if run.train.distribution_strategy == "tpu" else "mixed_float16")
     chief = distribution.is_chief(strategy)
     try:
         # One trainer per model_dir: the chief holds model_dir/.lock before it writes anything there.
-        with run_lock.RunLock(config["model_dir"]) if chief else contextlib.nullcontext():
+        with run_lock.RunLock(run.train.model_dir) if chief else contextlib.nullcontext():
             if chief:
-                run_setup.write_run_config(config)
-            trainer = _Trainer(config, strategy)
-            logging.info("training %s from step %d to %d on %d replica(s); model_dir %s", config["model"],
-                         trainer.start_step, config["steps"], strategy.num_replicas_in_sync, config["model_dir"])
+                run_setup.write_run_config(run)
+            trainer = _Trainer(run, strategy)
+            logging.info("training %s from step %d to %d on %d replica(s); model_dir %s", run.model.name,
+                         trainer.start_step, run.train.steps, strategy.num_replicas_in_sync, run.train.model_dir)
             losses, val, checkpoint = trainer.run()
-            summary = _summary(config, trainer, losses, val, checkpoint, time.perf_counter() - started)
+            summary = _summary(run, trainer, losses, val, checkpoint, time.perf_counter() - started)
             if trainer.chief:
                 checkpoints.save_weights_atomically(trainer.model,
-                                                    checkpoints.final_weights_path(config["model_dir"]))
+                                                    checkpoints.final_weights_path(run.train.model_dir))
                 files.write_json_atomically(
-                    os.path.join(config["model_dir"], checkpoints.SUMMARY_FILENAME),
+                    os.path.join(run.train.model_dir, checkpoints.SUMMARY_FILENAME),
                     {k: v for k, v in summary.items() if k != "losses"})
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     logging.info("done: step %d, final loss %s, model_dir %s", summary["step"], summary["final_loss"],
-                 config["model_dir"])
+                 run.train.model_dir)
     return summary

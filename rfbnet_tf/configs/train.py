@@ -1,0 +1,70 @@
+"""``TrainConfig``: the run itself — its directory, length, batch, loss weighting, two-stage initialisation,
+checkpoints, summaries, validation, devices and seed (paper Sec. IV-B)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from rfbnet_tf.configs import checks
+from rfbnet_tf.configs.fields import option, validate
+
+STRATEGIES = ("default", "one_device", "mirrored", "multi_worker_mirrored", "tpu")
+"""``--distribution_strategy`` values (:mod:`rfbnet_tf.training.distribution`)."""
+HOST_INPUT_STRATEGIES = ("default", "one_device", "mirrored")
+"""Strategies fed from one host-side ``tf.data`` iterator (checkpointable: exact data position on resume) whose
+global batches :func:`distribute_batch` splits over the replicas.  ``tf.distribute``'s own distributed
+iterators cannot be saved in a ``tf.train.Checkpoint`` (TF 2.21), so the multi-worker and TPU strategies,
+which need them (per-worker input sharding / TPU infeed), resume with a fresh data stream instead."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Settings of the training run (defaults: the paper's multimodal ERFNetEnc schedule)."""
+
+    model_dir: str | None = option(None, "Output directory (checkpoints, flags.json, logs). Re-running with the "
+                                   "same model_dir resumes at the last checkpoint. Required.",
+                                   checks.string(optional=False), kind="string")
+    batch_size: int = option(9, "Global mini-batch (split across replicas). Paper ERFNetEnc: 12 unimodal, "
+                             "9 multimodal.", checks.int_at_least(1), kind="int")
+    steps: int = option(25000, "Total training steps (paper ERFNetEnc: 100K unimodal, 25K multimodal).",
+                        checks.int_at_least(1), kind="int")
+    class_weights: str | None = option(None, "Per-class loss weights: a comma list (one per class) or "
+                                       "'median_frequency' (from the train split's class histogram). Default: none.",
+                                       checks.class_weights, kind="string")
+    rgb_init: str | None = option(None, "model_dir (or .weights.h5) of a trained unimodal RGB model whose encoder "
+                                  "initialises the RGB stream.", checks.string(), kind="string")
+    depth_init: str | None = option(None, "model_dir (or .weights.h5) of a trained unimodal depth model whose "
+                                    "encoder initialises the depth stream.", checks.string(), kind="string")
+    checkpoint_every: int = option(1000, "Steps between training checkpoints (one is always written at the end).",
+                                   checks.int_at_least(1), kind="int")
+    keep_checkpoints: int = option(3, "Training checkpoints kept.", checks.int_at_least(1), kind="int")
+    checkpoint_data_iterator: bool = option(True, "Save the training data iterator (shuffle buffer included) in "
+                                            "checkpoints, so a resumed run continues at the exact data position. "
+                                            "False: smaller checkpoints; a resumed run restarts the data stream "
+                                            "with a step-derived seed.", checks.boolean(), kind="bool")
+    summary_every: int = option(100, "Steps between TensorBoard scalar summaries (loss, lr, train mIoU).",
+                                checks.int_at_least(1), kind="int")
+    val_every: int = option(2500, "Steps between validations (val loss, mIoU, per-class IoU); 0 = never.",
+                            checks.int_at_least(0), kind="int")
+    val_steps: int | None = option(None, "Batches per validation (default: the whole split).",
+                                   checks.int_at_least(1, optional=True), kind="int")
+    val_batch_size: int | None = option(None, "Validation batch (default: --batch_size).",
+                                        checks.int_at_least(1, optional=True), kind="int")
+    image_summary_every: int = option(1000, "Steps between image summaries (RGB, depth, ground truth, prediction, "
+                                      "gate maps) of fixed validation frames; 0 = never.", checks.int_at_least(0),
+                                      kind="int")
+    num_summary_images: int = option(3, "Frames shown in image summaries.", checks.int_at_least(1), kind="int")
+    mixed_precision: bool = option(False, "mixed_float16 (GPU; dynamic loss scaling) or mixed_bfloat16 (TPU) "
+                                   "compute.", checks.boolean(), kind="bool")
+    distribution_strategy: str = option("default", "tf.distribute strategy; multi-replica strategies switch on "
+                                        "synchronized batch norm.", checks.choice(STRATEGIES), kind="enum",
+                                        choices=STRATEGIES)
+    tpu: str = option("", "TPU name or address for --distribution_strategy=tpu ('' = local).",
+                      checks.string_or_empty, kind="string")
+    seed: int = option(0, "Seed of weights, dropout and the data stream.", checks.int_at_least(0), kind="int")
+    deterministic: bool = option(False, "tf.config.experimental.enable_op_determinism(): bit-exact reruns "
+                                 "(slower).", checks.boolean(), kind="bool")
+    progress: bool = option(True, "Keras progress bar on the console.", checks.boolean(), kind="bool")
+
+    def __post_init__(self):
+        validate(self)
