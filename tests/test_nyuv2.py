@@ -2,6 +2,8 @@
 labelled set, v5 for splits and class mappings)."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -134,3 +136,28 @@ def test_bad_input_is_named(tree, tmp_path):
         nyuv2.list_frames(str(partial), "train", classes=13)
     with pytest.raises(ValueError, match=r"trainNdxs has indices \[6\] outside 1..5"):
         nyuv2.list_frames(str(partial), "train")
+
+
+def test_binary_refuses_894_classes_with_one_error_line(tree, tmp_path):
+    root, _ = tree
+    result = subprocess.run(
+        [sys.executable, "-m", "rfbnet_tf.prepare_data", "--dataset=nyuv2", f"--input_dir={root}",
+         f"--output_dir={tmp_path / 'out'}", "--nyuv2_classes=894"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: nyuv2_classes=894 is not supported")
+    assert not os.path.exists(tmp_path / "out")
+
+
+def test_kept_splits_are_not_mixed_with_another_label_set(tree, prepared):
+    root, _ = tree
+    out, _ = prepared
+    with pytest.raises(ValueError, match=r"keeps the splits \['train'\] with classes 40: converting \['test'\] with "
+                                         r"classes 13 would mix them"):
+        prepare_data.prepare("nyuv2", out, input_dir=root, splits=("test",), overwrite=True, nyuv2_classes=13,
+                             progress=False, image_size=SMALL)
+    with pytest.raises(ValueError, match="with depth_source 'toolbox': converting .* with depth_source 'raw'"):
+        prepare_data.prepare("nyuv2", out, input_dir=root, splits=("test",), overwrite=True, depth_source="raw",
+                             progress=False, image_size=SMALL)
+    assert records.load_dataset_info(out)["splits"]["test"]["num_examples"] == 2  # untouched

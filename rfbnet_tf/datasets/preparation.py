@@ -187,6 +187,15 @@ def prepare(dataset, output_dir, *, input_dir=None, splits=("train", "val"), num
                          f"{list(splits)} at image_size {list(image_size)} would mix sizes in one directory; "
                          "convert every split, or use another --output_dir")
 
+    if kept:  # one directory holds one label set and one depth source
+        kept_depth = (existing.get("depth_source") or "").split(":")[0] or None
+        for what, old, new in (("classes", existing.get("num_classes"), len(source.class_names)),
+                               ("depth_source", kept_depth, dataset_options.get("depth_source"))):
+            if old != new:
+                raise ValueError(f"{output_dir!r} keeps the splits {kept} with {what} {old!r}: converting {list(splits)} "
+                                 f"with {what} {new!r} would mix them in one directory; convert every split, or use "
+                                 "another --output_dir")
+
     started = time.monotonic()
     frames = {
         split: list_frames(dataset, split, input_dir=input_dir,
