@@ -41,7 +41,7 @@ import os
 import numpy as np
 
 from rfbnet_tf.constants import IGNORE_LABEL
-from rfbnet_tf.datasets import matlab_files, nyuv2, records
+from rfbnet_tf.datasets import matlab_files, nyuv2, records, scannet
 
 NAME = "sunrgbd"
 SPLITS = ("train", "test")
@@ -108,12 +108,14 @@ def meta_paths(meta_path: str) -> tuple:
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=2)
 def _seg_labels(seg_path: str):
-    """The ``SUNRGBD2Dseg/seglabel`` reference dataset (N × 1) of the v7.3 file."""
+    """``(handle, references)``: the v7.3 file and its ``SUNRGBD2Dseg.seglabel`` object references, flattened (the
+    1×N struct array is stored N × 1)."""
     handle = matlab_files.open_v73(seg_path)
     if "SUNRGBD2Dseg" not in handle or "seglabel" not in handle["SUNRGBD2Dseg"]:
         raise ValueError(f"{seg_path!r} has no SUNRGBD2Dseg.seglabel")
-    return handle, handle["SUNRGBD2Dseg"]["seglabel"]
+    return handle, handle["SUNRGBD2Dseg"]["seglabel"][()].ravel()
 
 
 def check_class_list(input_dir: str):
@@ -140,8 +142,8 @@ def list_frames(input_dir: str, split: str, depth_source: str = DEFAULT_DEPTH_SO
     meta_path, seg_path = os.path.join(input_dir, META_PATH), os.path.join(input_dir, SEG_PATH)
     metas = meta_paths(meta_path)
     _, seglabel = _seg_labels(seg_path)
-    if seglabel.shape[0] * (seglabel.shape[1] if len(seglabel.shape) > 1 else 1) != len(metas):
-        raise ValueError(f"{seg_path!r} holds {seglabel.shape} labels, {meta_path!r} {len(metas)} frames")
+    if seglabel.size != len(metas):
+        raise ValueError(f"{seg_path!r} holds {seglabel.size} label images, {meta_path!r} {len(metas)} frames")
     index_of = {folder: index for index, (folder, _, _) in enumerate(metas)}
     split_path = os.path.join(input_dir, SPLIT_PATH)
     variable = SPLIT_VARIABLES[split]
@@ -176,18 +178,9 @@ def decode_depth(png: np.ndarray) -> np.ndarray:
 
 
 def read_intrinsics(path: str) -> np.ndarray:
-    """The 3×3 ``intrinsics.txt`` of a frame, principal point moved to 0-based pixel centres (−1)."""
-    try:
-        matrix = np.loadtxt(path, dtype=np.float64)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"missing intrinsics file {path!r}") from None
-    except ValueError as error:
-        raise ValueError(f"bad intrinsics file {path!r}: {error}") from None
-    if matrix.size != 9 or not np.all(np.isfinite(matrix)):
-        raise ValueError(f"intrinsics file {path!r} must hold 9 finite numbers (a 3x3 matrix), got {matrix.size}")
-    matrix = matrix.reshape(3, 3).copy()
-    if not (matrix[0, 0] > 0 and matrix[1, 1] > 0):
-        raise ValueError(f"intrinsics file {path!r} has non-positive focal lengths")
+    """The 3×3 ``intrinsics.txt`` of a frame (read as ScanNet's camera files are), principal point moved to 0-based
+    pixel centres (−1)."""
+    matrix = scannet.read_intrinsics(path)
     matrix[0, 2] -= 1.0
     matrix[1, 2] -= 1.0
     return matrix
@@ -196,8 +189,7 @@ def read_intrinsics(path: str) -> np.ndarray:
 def read_label(seg_path: str, index: int) -> np.ndarray:
     """Train ids (uint8, 255 = ignore) of SUNRGBD2Dseg(index + 1).seglabel."""
     handle, seglabel = _seg_labels(seg_path)
-    reference = seglabel[index, 0] if len(seglabel.shape) > 1 else seglabel[index]
-    ids = matlab_files.matlab_image(handle[reference][()])
+    ids = matlab_files.matlab_image(handle[seglabel[index]][()])
     source = f"{seg_path}:SUNRGBD2Dseg({index + 1}).seglabel"
     if ids.ndim != 2 or ids.dtype.kind not in "iuf" or (ids.size and (ids.min() < 0 or ids.max() > NUM_CLASSES)):
         raise ValueError(f"{source!r} must be a 2-D image of ids 0..{NUM_CLASSES}, got {ids.dtype} {ids.shape} "
