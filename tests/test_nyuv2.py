@@ -161,3 +161,17 @@ def test_kept_splits_are_not_mixed_with_another_label_set(tree, prepared):
         prepare_data.prepare("nyuv2", out, input_dir=root, splits=("test",), overwrite=True, depth_source="raw",
                              progress=False, image_size=SMALL)
     assert records.load_dataset_info(out)["splits"]["test"]["num_examples"] == 2  # untouched
+
+
+def test_13_class_mapping_field_read_by_name_or_first_position(tree, tmp_path):
+    root, truth = tree
+    struct = np.empty((1, 1), dtype=[("classMapping", object), ("names", object)])
+    struct[0, 0]["classMapping"] = truth["labels13"][None, :].astype(np.float64)
+    struct[0, 0]["names"] = np.zeros((1, 0))
+    scipy.io.savemat(str(tmp_path / "class13Mapping.mat"), {"classMapping13": struct})
+    mapping40 = os.path.join(root, "classMapping40.mat")
+    by_position = nyuv2.label_lookup(mapping40, str(tmp_path / "class13Mapping.mat"))
+    np.testing.assert_array_equal(by_position, nyuv2.label_lookup(mapping40, os.path.join(root, "class13Mapping.mat")))
+    raw = np.arange(895)
+    expected = np.where(raw > 0, truth["labels13"][truth["map_class"][np.maximum(raw, 1) - 1] - 1] - 1, 255)
+    np.testing.assert_array_equal(by_position, expected)

@@ -9,7 +9,8 @@ Layout (``input_dir``, the files as distributed)::
     classMapping40.mat         MATLAB v5 (Gupta et al. 2013, as in ankurhanda/nyuv2-meta-data): mapClass (1×894,
                                class id → NYU40 id 1..40), className (1×40 cell), allClassName (1×894 cell)
     class13Mapping.mat         MATLAB v5 (same source, Couprie et al. 2013): struct classMapping13 whose field
-                               labels13 (1×40) maps NYU40 id → 13-class id 1..13; only for --nyuv2_classes=13
+                               labels13 (1×40; the first field) maps NYU40 id → 13-class id 1..13; only for
+                               --nyuv2_classes=13
 
 Splits: ``train`` (trainNdxs) and ``test`` (testNdxs); frames are named by their 1-based index, ``"0001"``.
 
@@ -191,7 +192,7 @@ def label_lookup(mapping40_path: str, mapping13_path: str | None = None) -> np.n
     """uint8 table raw NYU class id (0..894) → train id: NYU40 (``mapping13_path`` None) or 13 classes.
 
     ``mapClass`` (classMapping40.mat) must map the 894 ids into 1..40 (0 → ignore is accepted too);
-    ``classMapping13.labels13`` (class13Mapping.mat) the 40 ids into 1..13.
+    ``classMapping13.labels13`` (class13Mapping.mat; its first field if none is called so) the 40 ids into 1..13.
     """
     source = f"{mapping40_path}:mapClass"
     to40 = matlab_files.integers(matlab_files.load_v5(mapping40_path, ["mapClass"])["mapClass"], source)
@@ -200,9 +201,11 @@ def label_lookup(mapping40_path: str, mapping13_path: str | None = None) -> np.n
     nyu40_to_train = np.full(41, IGNORE_LABEL, np.uint8)
     nyu40_to_train[1:] = np.arange(40)
     if mapping13_path is not None:
-        source13 = f"{mapping13_path}:classMapping13.labels13"
         struct = matlab_files.load_v5(mapping13_path, ["classMapping13"])["classMapping13"]
-        to13 = matlab_files.integers(matlab_files.struct_field(struct, "labels13", mapping13_path), source13)
+        fields = struct.dtype.names or ("labels13",)
+        field = "labels13" if "labels13" in fields else fields[0]  # ESANet reads the first field by position
+        source13 = f"{mapping13_path}:classMapping13.{field}"
+        to13 = matlab_files.integers(matlab_files.struct_field(struct, field, mapping13_path), source13)
         if to13.size != 40 or to13.min() < 1 or to13.max() > 13:
             raise ValueError(f"{source13!r} must map the 40 NYU40 ids into 1..13, got {to13.tolist()}")
         nyu40_to_train[1:] = to13 - 1

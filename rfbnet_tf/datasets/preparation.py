@@ -116,9 +116,9 @@ def prepare(dataset, output_dir, *, input_dir=None, splits=("train", "val"), num
       overwrite: replace existing shards of the requested splits / another dataset's info.
       progress: draw the progress bar on stderr.
       max_depth: depth range in metres (raw depth beyond it is dropped before completion);
-        default per dataset (synthetic 10, Cityscapes 65, ScanNet 10).
-      image_size: stored (height, width); default per dataset (ScanNet 480×640, Cityscapes
-        native, synthetic ``synthetic_size``).
+        default per dataset (synthetic 10, Cityscapes 65, ScanNet 10, NYUv2 10, SUN RGB-D 8).
+      image_size: stored (height, width); default per dataset (ScanNet, NYUv2, SUN RGB-D 480×640,
+        Cityscapes native, synthetic ``synthetic_size``).
       frame_skip: ScanNet only, keep frames whose index is a multiple of it (default 100).
       rgb_format: "png" or "jpeg" for the stored RGB image.
       nyuv2_classes: NYUv2 only, 40 (default) or 13 classes (894 is refused: labels are 8-bit).
