@@ -117,6 +117,7 @@ def test_palettes_and_names():
     assert nyuv2.PALETTE_40[:3].tolist() == [[128, 0, 0], [0, 128, 0], [128, 128, 0]]
     assert nyuv2.PALETTE_40[39].tolist() == [64, 0, 64]
     assert len({tuple(colour) for colour in nyuv2.PALETTE_40.tolist()}) == 40
+    assert nyuv2.palette(13) is nyuv2.PALETTE_13 and nyuv2.class_names(13) == nyuv2.CLASS_NAMES_13
 
 
 def test_bad_input_is_named(tree, tmp_path):

@@ -162,8 +162,8 @@ def split_indices(input_dir: str, split: str) -> list[int]:
 
 def list_frames(input_dir: str, split: str, classes: int = DEFAULT_CLASSES,
                 depth_source: str = DEFAULT_DEPTH_SOURCE) -> list[dict]:
-    """Frames of ``split`` as ``{"name", "mat", "index", "depth_variable", "classes", "mapping40",
-    "mapping13"}`` (``index`` 0-based into the labelled arrays).
+    """Frames of ``split`` as ``{"name", "mat", "index", "depth_variable", "mapping40", "mapping13"}`` (``index``
+    0-based into the labelled arrays; ``mapping13`` None for 40 classes).
 
     Missing files raise ``FileNotFoundError`` naming them; an index outside 1..N (N frames in the labelled file)
     ``ValueError``.
@@ -183,8 +183,8 @@ def list_frames(input_dir: str, split: str, classes: int = DEFAULT_CLASSES,
         raise ValueError(f"{os.path.join(input_dir, SPLITS_FILENAME)!r}: {SPLIT_VARIABLES[split]} has indices "
                          f"{bad[:10]} outside 1..{count} (the frames of {paths['mat']!r})")
     label_lookup(paths["mapping40"], paths["mapping13"])  # check the mapping files before the workers start
-    return [{"name": f"{index:04d}", "index": index - 1, "depth_variable": depth_variable, "classes": classes,
-             **paths} for index in indices]
+    return [{"name": f"{index:04d}", "index": index - 1, "depth_variable": depth_variable, **paths}
+            for index in indices]
 
 
 @functools.lru_cache(maxsize=4)
