@@ -38,6 +38,8 @@ setup(
         "numpy>=1.26,<3",
         "opencv-python-headless>=4.8,<6",
         "absl-py>=2.1,<3",
+        "scipy>=1.10",  # MATLAB v5 .mat files of NYUv2 / SUN RGB-D (datasets/matlab_files.py)
+        "h5py>=3.8",  # MATLAB v7.3 (HDF5) .mat files of NYUv2 / SUN RGB-D; TensorFlow installs it too
     ],
     extras_require={
         "test": ["pytest>=8", "jax[cpu]"],

@@ -22,7 +22,8 @@ benchmarks ("We resize the predictions to the full resolution when benchmarking"
 Writes, under ``model_dir/eval`` (or ``--output_dir``):
 
 * ``{split}.json`` (``{split}_full_resolution.json`` with ``--full_resolution``): ``miou``,
-  ``per_class_iou`` ({class name: IoU or null}), ``pixel_accuracy``, ``confusion_matrix`` (rows
+  ``per_class_iou`` ({class name: IoU or null}), ``pixel_accuracy``, ``mean_class_accuracy`` and
+  ``per_class_accuracy`` (recall per class, the third number NYUv2 papers report), ``confusion_matrix`` (rows
   = ground truth), ``class_names``, ``checkpoint_step``, ``checkpoint``, ``record_dir``, ``split``,
   ``num_examples``, ``full_resolution``, ``image_size``, ``seconds``, ``time`` (UTC, ISO 8601);
 * ``{split}_confusion.png`` (``{split}_full_resolution_confusion.png``): the row-normalised

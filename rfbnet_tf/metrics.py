@@ -1,10 +1,15 @@
-"""Segmentation metrics: confusion matrix and PASCAL VOC mean intersection-over-union.
+"""Segmentation metrics: confusion matrix, PASCAL VOC mean intersection-over-union, pixel accuracy and mean class
+accuracy.
 
 The paper reports mIoU (Tables I-IV, Sec. IV-C) as the ScanNet and Cityscapes benchmarks define it:
 per class ``IoU = TP / (TP + FP + FN)`` accumulated over the whole split (not averaged per image), then the
 mean over classes.  Pixels labelled ``ignore_label`` (255) count for nothing.  A class absent from both the
 ground truth and the predictions (``TP + FP + FN = 0``) has no IoU: it is reported as NaN and left out of the
 mean (as the PASCAL VOC development kit does).
+
+NYUv2 / SUN RGB-D papers report three numbers from the same confusion matrix: mIoU, pixel accuracy (correct
+pixels / counted pixels) and mean class accuracy (per class recall ``TP / (TP + FN)``, averaged over the classes
+present in the ground truth; :func:`mean_class_accuracy`).
 
 Two forms:
 
@@ -83,18 +88,23 @@ def confusion_matrix(labels, predictions, num_classes, ignore_label=IGNORE_LABEL
     return counts.reshape(num_classes, num_classes).astype(np.int64)
 
 
+def _checked_confusion(confusion) -> np.ndarray:
+    """``confusion`` as float64, checked: a square (K, K) matrix of finite non-negative counts."""
+    confusion = np.asarray(confusion)
+    if confusion.ndim != 2 or confusion.shape[0] != confusion.shape[1] or confusion.shape[0] == 0:
+        raise ValueError(f"confusion must be a square (K, K) matrix, received shape {confusion.shape}")
+    if not np.all(np.isfinite(confusion)) or np.any(confusion < 0):
+        raise ValueError("confusion must hold finite non-negative counts")
+    return confusion.astype(np.float64)
+
+
 def mean_iou(confusion) -> tuple[float, np.ndarray]:
     """``(miou, per_class_iou)`` from a confusion matrix (rows = ground truth).
 
     ``per_class_iou[k] = TP / (TP + FP + FN)`` (float64), NaN where ``TP + FP + FN = 0`` (class absent from
     both ground truth and predictions); ``miou`` is the mean over the other classes, NaN if there are none.
     """
-    confusion = np.asarray(confusion)
-    if confusion.ndim != 2 or confusion.shape[0] != confusion.shape[1] or confusion.shape[0] == 0:
-        raise ValueError(f"confusion must be a square (K, K) matrix, received shape {confusion.shape}")
-    if not np.all(np.isfinite(confusion)) or np.any(confusion < 0):
-        raise ValueError("confusion must hold finite non-negative counts")
-    confusion = confusion.astype(np.float64)
+    confusion = _checked_confusion(confusion)
     true_positive = np.diag(confusion)
     union = confusion.sum(axis=0) + confusion.sum(axis=1) - true_positive  # TP + FP + FN
     per_class = np.full(confusion.shape[0], np.nan)
@@ -109,6 +119,22 @@ def pixel_accuracy(confusion) -> float:
     confusion = np.asarray(confusion, np.float64)
     total = confusion.sum()
     return float(np.trace(confusion) / total) if total > 0 else float("nan")
+
+
+def mean_class_accuracy(confusion) -> tuple[float, np.ndarray]:
+    """``(mean, per_class_accuracy)`` from a confusion matrix (rows = ground truth).
+
+    ``per_class_accuracy[k] = TP / (TP + FN)`` (the recall of class k, float64), NaN where class k never occurs in
+    the ground truth; ``mean`` averages the other classes (NaN if there are none).  A class that is only predicted
+    lowers the mIoU but not this mean (it has no ground-truth pixel).
+    """
+    confusion = _checked_confusion(confusion)
+    ground_truth = confusion.sum(axis=1)
+    per_class = np.full(confusion.shape[0], np.nan)
+    present = ground_truth > 0
+    per_class[present] = np.diag(confusion)[present] / ground_truth[present]
+    mean = float(per_class[present].mean()) if present.any() else float("nan")
+    return mean, per_class
 
 
 @keras.saving.register_keras_serializable(package="rfbnet_tf")

@@ -7,6 +7,10 @@ Usage::
         --output_dir=data/cityscapes [--image_size=512,1024]
     python -m rfbnet_tf.prepare_data --dataset=scannet --input_dir=/data/scannet \
         --output_dir=data/scannet
+    python -m rfbnet_tf.prepare_data --dataset=nyuv2 --input_dir=/data/nyuv2 --output_dir=data/nyuv2 \
+        --splits=train,test [--nyuv2_classes=13] [--depth_source=raw]
+    python -m rfbnet_tf.prepare_data --dataset=sunrgbd --input_dir=/data/sunrgbd --output_dir=data/sunrgbd \
+        --splits=train,test [--depth_source=raw]
 
 Per frame (paper Sec. IV-B: "We perform depth completion [38] for the depth images. Moreover,
 we employ the three-channel HHA encoding [29]"): load → validate → drop raw depth beyond
@@ -54,6 +58,7 @@ from rfbnet_tf.datasets.record_directory import ShardWriter  # noqa: F401
 from rfbnet_tf.datasets.sources import (  # noqa: F401
     DATASETS,
     DEFAULT_SYNTHETIC_SIZE,
+    DEPTH_SOURCES,
     SYNTHETIC_MAX_DEPTH_M,
     Source,
     get_source,
@@ -68,7 +73,7 @@ def _define_flags():
     from absl import flags
 
     flags.DEFINE_enum("dataset", "synthetic", list(DATASETS), "Dataset to convert.")
-    flags.DEFINE_string("input_dir", None, "Official download root (Cityscapes, ScanNet).")
+    flags.DEFINE_string("input_dir", None, "Official download root (Cityscapes, ScanNet, NYUv2, SUN RGB-D).")
     flags.DEFINE_string("output_dir", None, "Record directory to write.", required=True)
     flags.DEFINE_list("splits", ["train", "val"], "Splits to convert.")
     flags.DEFINE_integer("num_workers", None, "Worker processes (default: CPU count).")
@@ -82,6 +87,11 @@ def _define_flags():
     flags.DEFINE_list("image_size", None, "Stored height,width (default per dataset).")
     flags.DEFINE_integer("scannet_frame_skip", None, "ScanNet: keep every n-th frame (default 100).")
     flags.DEFINE_enum("rgb_format", "png", list(RGB_FORMATS), "Stored RGB encoding.")
+    flags.DEFINE_enum("nyuv2_classes", None, ["40", "13", "894"],
+                      "NYUv2: label set (default 40; 894 is refused, labels are stored as 8-bit PNG).")
+    flags.DEFINE_enum("depth_source", None, list(DEPTH_SOURCES),
+                      "NYUv2 / SUN RGB-D depth: 'toolbox' (default: the filled depths / depth_bfx) or 'raw' "
+                      "(rawDepths / depth, completed by this project's depth completion).")
     flags.DEFINE_boolean("overwrite", False, "Replace existing shards / dataset_info.json.")
     flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
 
@@ -105,6 +115,7 @@ def main(argv):
         synthetic_size=(FLAGS.synthetic_height, FLAGS.synthetic_width), seed=FLAGS.seed,
         overwrite=FLAGS.overwrite, progress=FLAGS.progress, max_depth=FLAGS.max_depth,
         image_size=image_size, frame_skip=FLAGS.scannet_frame_skip, rgb_format=FLAGS.rgb_format,
+        nyuv2_classes=int(FLAGS.nyuv2_classes) if FLAGS.nyuv2_classes else None, depth_source=FLAGS.depth_source,
     )
     for split, entry in summary["splits"].items():
         logging.info("%s: %d examples in %d shards", split, entry["num_examples"], len(entry["files"]))

@@ -67,6 +67,9 @@ def test_miou_matches_numpy_at_training_size(run, capsys):
     assert result["miou"] == pytest.approx(miou_of_result, abs=1e-12)
     matrix = np.array(result["confusion_matrix"])
     assert result["pixel_accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum(), abs=1e-12)
+    recalls = [matrix[k, k] / matrix[k].sum() for k in range(len(matrix)) if matrix[k].sum()]
+    assert result["mean_class_accuracy"] == pytest.approx(np.mean(recalls), abs=1e-12)
+    assert [v for v in result["per_class_accuracy"].values() if v is not None] == pytest.approx(recalls, abs=1e-12)
     assert result["checkpoint_step"] == 7 and result["num_examples"] == 3 and not result["full_resolution"]
     assert result["class_names"] == fx.CLASS_NAMES and result["split"] == "val"
 
@@ -112,6 +115,8 @@ def test_format_table_marks_absent_classes():
     lines = table.splitlines()
     assert lines[1].split() == ["a", "50.00"] and lines[2].split() == ["bb", "n/a"]
     assert lines[-2].split()[-1] == "50.00" and lines[-1].split()[-1] == "75.00"
+    with_class_accuracy = evaluate.format_table(["a", "bb"], [0.5, float("nan")], 0.5, 0.75, 0.625).splitlines()
+    assert with_class_accuracy[-1].split() == ["mean", "class", "acc.", "62.50"]
 
 
 def test_confusion_image_cells_are_row_normalised_colours():

@@ -29,6 +29,20 @@ def test_mean_iou_by_hand_absent_class_is_nan_and_excluded():
     assert miou == pytest.approx(HAND_MIOU)
 
 
+def test_mean_class_accuracy_by_hand():
+    # Recalls of HAND_CONFUSION: class 0: 1/2, class 1: 1/2, class 2: 1/1, class 3 absent -> NaN, left out.
+    mean, per_class = metrics.mean_class_accuracy(HAND_CONFUSION)
+    np.testing.assert_allclose(per_class, [0.5, 0.5, 1.0, math.nan])
+    assert mean == pytest.approx(2.0 / 3.0)
+    # a class only predicted (row 3 empty) has no accuracy and does not lower the mean, unlike its IoU
+    mean, per_class = metrics.mean_class_accuracy(metrics.confusion_matrix([0, 0], [0, 3], 4))
+    np.testing.assert_allclose(per_class, [0.5, math.nan, math.nan, math.nan])
+    assert mean == pytest.approx(0.5)
+    assert math.isnan(metrics.mean_class_accuracy(np.zeros((2, 2)))[0])
+    with pytest.raises(ValueError, match="square"):
+        metrics.mean_class_accuracy(np.zeros((2, 3)))
+
+
 def test_class_only_predicted_counts_as_zero():
     # class 3 never in the ground truth but predicted once: IoU 0, and it lowers the mean.
     miou, per_class = metrics.mean_iou(metrics.confusion_matrix([0, 0], [0, 3], 4))

@@ -43,11 +43,15 @@ from rfbnet_tf.datasets.frame_conversion import map_frames, worker_pool
 from rfbnet_tf.datasets.frame_stats import FrameStats
 from rfbnet_tf.datasets.record_directory import (ShardWriter, carry_over, existing_shards, remove_dead_staging,
                                                  replaced_names, swap_in)
-from rfbnet_tf.datasets.sources import DEFAULT_SYNTHETIC_SIZE, get_source, list_frames
+from rfbnet_tf.datasets.sources import DEFAULT_SYNTHETIC_SIZE, check_dataset_options, get_source, list_frames
 from rfbnet_tf.utils.files import write_json_atomically
 from rfbnet_tf.utils.progress import Progress
 
 DEFAULT_EXAMPLES_PER_SHARD = 256
+_DEPTH_SOURCE_TEXT = {
+    "toolbox": "the toolbox's filled depth (NYUv2 depths, SUN RGB-D depth_bfx)",
+    "raw": "the raw sensor depth (NYUv2 rawDepths, SUN RGB-D depth), completed by this project's depth completion",
+}
 DEFAULT_SYNTHETIC_TRAIN = 200
 DEFAULT_SYNTHETIC_VAL = 50
 RGB_FORMATS = records.RGB_FORMATS
@@ -97,11 +101,11 @@ def prepare(dataset, output_dir, *, input_dir=None, splits=("train", "val"), num
             examples_per_shard=DEFAULT_EXAMPLES_PER_SHARD, synthetic_train=DEFAULT_SYNTHETIC_TRAIN,
             synthetic_val=DEFAULT_SYNTHETIC_VAL, synthetic_size=DEFAULT_SYNTHETIC_SIZE, seed=0,
             overwrite=False, progress=True, max_depth=None, image_size=None, frame_skip=None,
-            rgb_format="png") -> dict:
+            rgb_format="png", nyuv2_classes=None, depth_source=None) -> dict:
     """Convert ``dataset`` into TFRecord shards and ``dataset_info.json`` in ``output_dir``.
 
     Args:
-      dataset: "synthetic", "cityscapes" or "scannet".
+      dataset: "synthetic", "cityscapes", "scannet", "nyuv2" or "sunrgbd".
       output_dir: record directory (created).
       input_dir: the official download (Cityscapes, ScanNet); unused for synthetic.
       splits: splits to convert; others already in ``output_dir`` are kept in the info.
@@ -112,17 +116,21 @@ def prepare(dataset, output_dir, *, input_dir=None, splits=("train", "val"), num
       overwrite: replace existing shards of the requested splits / another dataset's info.
       progress: draw the progress bar on stderr.
       max_depth: depth range in metres (raw depth beyond it is dropped before completion);
-        default per dataset (synthetic 10, Cityscapes 65, ScanNet 10).
-      image_size: stored (height, width); default per dataset (ScanNet 480×640, Cityscapes
-        native, synthetic ``synthetic_size``).
+        default per dataset (synthetic 10, Cityscapes 65, ScanNet 10, NYUv2 10, SUN RGB-D 8).
+      image_size: stored (height, width); default per dataset (ScanNet, NYUv2, SUN RGB-D 480×640,
+        Cityscapes native, synthetic ``synthetic_size``).
       frame_skip: ScanNet only, keep frames whose index is a multiple of it (default 100).
       rgb_format: "png" or "jpeg" for the stored RGB image.
+      nyuv2_classes: NYUv2 only, 40 (default) or 13 classes (894 is refused: labels are 8-bit).
+      depth_source: NYUv2 / SUN RGB-D only, "toolbox" (default: the toolbox's filled depth) or "raw" (the
+        sensor's depth, completed here); logged and written to ``dataset_info.json`` (``depth_source``).
 
     Returns:
       The dataset info written (``records.load_dataset_info`` reads it back) plus
       ``"record_dir"`` and ``"seconds"``.
     """
-    source = get_source(dataset)
+    dataset_options = check_dataset_options(dataset, nyuv2_classes, depth_source)
+    source = get_source(dataset, **dataset_options)
     if isinstance(splits, str):
         splits = tuple(s for s in splits.split(",") if s)
     splits = tuple(splits)
@@ -179,15 +187,26 @@ def prepare(dataset, output_dir, *, input_dir=None, splits=("train", "val"), num
                          f"{list(splits)} at image_size {list(image_size)} would mix sizes in one directory; "
                          "convert every split, or use another --output_dir")
 
+    if kept:  # one directory holds one label set and one depth source
+        kept_depth = (existing.get("depth_source") or "").split(":")[0] or None
+        for what, old, new in (("classes", existing.get("num_classes"), len(source.class_names)),
+                               ("depth_source", kept_depth, dataset_options.get("depth_source"))):
+            if old != new:
+                raise ValueError(f"{output_dir!r} keeps the splits {kept} with {what} {old!r}: converting {list(splits)} "
+                                 f"with {what} {new!r} would mix them in one directory; convert every split, or use "
+                                 "another --output_dir")
+
     started = time.monotonic()
     frames = {
         split: list_frames(dataset, split, input_dir=input_dir,
                            synthetic_count=counts[split] if dataset == "synthetic" else 0,
-                           synthetic_size=synthetic_size, seed=seed, frame_skip=frame_skip)
+                           synthetic_size=synthetic_size, seed=seed, frame_skip=frame_skip, **dataset_options)
         for split in splits
     }
+    if "depth_source" in dataset_options:
+        logging.info("%s depth: %s", dataset, _DEPTH_SOURCE_TEXT[dataset_options["depth_source"]])
     options = {"image_size": image_size, "num_classes": len(source.class_names),
-               "max_depth": float(max_depth), "rgb_format": rgb_format}
+               "max_depth": float(max_depth), "rgb_format": rgb_format, **dataset_options}
     staging = f"{output_dir}.tmp-{os.getpid()}"
     os.makedirs(staging)
     writers = {split: ShardWriter(staging, split, examples_per_shard) for split in splits}
@@ -252,6 +271,12 @@ def _dataset_info(dataset, source, results, existing, options, input_dir, seed, 
 
     settings = {"max_depth": options["max_depth"], "image_size": options["image_size"],
                 "rgb_format": options["rgb_format"], "input_dir": input_dir, "seed": seed}
+    extra = {}
+    for key in ("classes", "depth_source"):  # NYUv2 / SUN RGB-D options
+        if key in options:
+            settings[key] = options[key]
+    if "depth_source" in options:
+        extra["depth_source"] = f"{options['depth_source']}: {_DEPTH_SOURCE_TEXT[options['depth_source']]}"
     if synthetic_size is not None:
         settings["synthetic_size"] = list(synthetic_size)
     return {
@@ -266,5 +291,6 @@ def _dataset_info(dataset, source, results, existing, options, input_dir, seed, 
         "skipped": {"count": sum(e["count"] for e in skipped_by_split.values()),
                     "reasons": total_reasons, "by_split": skipped_by_split},
         "max_depth": options["max_depth"],
+        **extra,
         "created_by": f"rfbnet_tf.prepare_data {__version__} {json.dumps(settings, sort_keys=True)}",
     }

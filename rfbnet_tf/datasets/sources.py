@@ -10,7 +10,12 @@ import dataclasses
 import importlib
 import os
 
-DATASETS = ("synthetic", "cityscapes", "scannet")
+DATASETS = ("synthetic", "cityscapes", "scannet", "nyuv2", "sunrgbd")
+
+DEPTH_SOURCES = ("toolbox", "raw")
+"""NYUv2 / SUN RGB-D depth: the toolbox's filled depth (NYUv2 ``depths``, SUN RGB-D ``depth_bfx``) or the raw
+sensor depth (``rawDepths``, ``depth``), completed by ``prepare`` like every other dataset's."""
+DEPTH_SOURCE_DATASETS = ("nyuv2", "sunrgbd")
 
 
 DEFAULT_SYNTHETIC_SIZE = (120, 160)
@@ -35,10 +40,37 @@ def _converter(dataset: str):
     return importlib.import_module(f"rfbnet_tf.datasets.{dataset}")
 
 
-def get_source(dataset: str) -> Source:
-    """``Source`` of ``dataset`` (one of :data:`DATASETS`)."""
+def check_dataset_options(dataset: str, nyuv2_classes=None, depth_source=None) -> dict:
+    """The dataset-specific options of ``dataset`` with their defaults filled in (``{}`` for those without).
+
+    ``nyuv2_classes`` applies to nyuv2 only, ``depth_source`` to nyuv2 and sunrgbd (``ValueError`` otherwise).
+    """
+    if nyuv2_classes is not None and dataset != "nyuv2":
+        raise ValueError(f"nyuv2_classes applies to nyuv2 only, got nyuv2_classes={nyuv2_classes!r} for {dataset!r}")
+    if depth_source is not None and dataset not in DEPTH_SOURCE_DATASETS:
+        raise ValueError(f"depth_source applies to {DEPTH_SOURCE_DATASETS} only, got depth_source={depth_source!r} "
+                         f"for {dataset!r}")
+    options = {}
+    if dataset in DEPTH_SOURCE_DATASETS:
+        options["depth_source"] = "toolbox" if depth_source is None else depth_source
+        if options["depth_source"] not in DEPTH_SOURCES:
+            raise ValueError(f"depth_source must be one of {DEPTH_SOURCES}, got {depth_source!r}")
+    if dataset == "nyuv2":
+        from rfbnet_tf.datasets import nyuv2
+
+        options["classes"] = nyuv2.check_classes(nyuv2.DEFAULT_CLASSES if nyuv2_classes is None else nyuv2_classes)
+    return options
+
+
+def get_source(dataset: str, **options) -> Source:
+    """``Source`` of ``dataset`` (one of :data:`DATASETS`); ``options``: :func:`check_dataset_options`'s."""
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    if dataset == "nyuv2":
+        from rfbnet_tf.datasets import nyuv2
+
+        classes = options.get("classes", nyuv2.DEFAULT_CLASSES)
+        return Source(dataset, nyuv2.class_names(classes), nyuv2.MAX_DEPTH_M, nyuv2.DEFAULT_IMAGE_SIZE)
     if dataset == "synthetic":
         from rfbnet_tf.datasets import synthetic
 
@@ -48,8 +80,9 @@ def get_source(dataset: str) -> Source:
 
 
 def list_frames(dataset: str, split: str, *, input_dir=None, synthetic_count=0,
-                synthetic_size=DEFAULT_SYNTHETIC_SIZE, seed=0, frame_skip=None) -> list[dict]:
-    """Picklable frame descriptions of ``split`` (paths, or a seed for synthetic frames)."""
+                synthetic_size=DEFAULT_SYNTHETIC_SIZE, seed=0, frame_skip=None, **options) -> list[dict]:
+    """Picklable frame descriptions of ``split`` (paths, or a seed for synthetic frames); ``options``:
+    :func:`check_dataset_options`'s (the NYUv2 classes, the depth source)."""
     if dataset == "synthetic":
         from rfbnet_tf.datasets import synthetic
 
@@ -66,7 +99,7 @@ def list_frames(dataset: str, split: str, *, input_dir=None, synthetic_count=0,
     module = _converter(dataset)
     if dataset == "scannet" and frame_skip is not None:
         return module.list_frames(input_dir, split, frame_skip=frame_skip)
-    return module.list_frames(input_dir, split)
+    return module.list_frames(input_dir, split, **options)
 
 
 def load_frame(dataset: str, frame: dict, image_size) -> dict:

@@ -59,9 +59,10 @@ def _nan_to_none(value):
     return None if math.isnan(value) else value
 
 
-def format_table(class_names, per_class_iou, miou, pixel_accuracy) -> str:
-    """The console table: one line per class (IoU in %), then the mean and the pixel accuracy."""
-    width = max(len("pixel acc."), *(len(name) for name in class_names))
+def format_table(class_names, per_class_iou, miou, pixel_accuracy, mean_class_accuracy=None) -> str:
+    """The console table: one line per class (IoU in %), then the mean, the pixel accuracy and (if given) the mean
+    class accuracy."""
+    width = max(len("mean class acc."), *(len(name) for name in class_names))
 
     def percent(value):
         return "   n/a" if value is None or math.isnan(value) else f"{100.0 * value:6.2f}"
@@ -71,6 +72,8 @@ def format_table(class_names, per_class_iou, miou, pixel_accuracy) -> str:
     lines.append("-" * (width + 9))
     lines.append(f"{'mean IoU':<{width}}  {percent(miou)}")
     lines.append(f"{'pixel acc.':<{width}}  {percent(pixel_accuracy)}")
+    if mean_class_accuracy is not None:
+        lines.append(f"{'mean class acc.':<{width}}  {percent(mean_class_accuracy)}")
     return "\n".join(lines)
 
 
@@ -170,10 +173,13 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
 
     miou, per_class = metrics.mean_iou(confusion)
     accuracy = metrics.pixel_accuracy(confusion)
+    class_accuracy, per_class_accuracy = metrics.mean_class_accuracy(confusion)
     result = {
         "miou": _nan_to_none(miou),
         "per_class_iou": {name: _nan_to_none(v) for name, v in zip(class_names, per_class)},
         "pixel_accuracy": _nan_to_none(accuracy),
+        "mean_class_accuracy": _nan_to_none(class_accuracy),
+        "per_class_accuracy": {name: _nan_to_none(v) for name, v in zip(class_names, per_class_accuracy)},
         "confusion_matrix": confusion.tolist(),
         "class_names": class_names,
         "checkpoint_step": step,
@@ -188,7 +194,7 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
         "seconds": round(time.monotonic() - start, 3),
         "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    print(format_table(class_names, per_class, miou, accuracy))
+    print(format_table(class_names, per_class, miou, accuracy, class_accuracy))
 
     output_dir = os.fspath(output_dir) if output_dir is not None else os.path.join(model_dir, checkpoints.EVAL_SUBDIR)
     os.makedirs(output_dir, exist_ok=True)

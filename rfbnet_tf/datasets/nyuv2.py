@@ -1,0 +1,246 @@
+"""NYU Depth v2 reader (the 1,449 labelled frames): official files → frames for ``prepare_data``.
+
+Layout (``input_dir``, the files as distributed)::
+
+    nyu_depth_v2_labeled.mat   MATLAB v7.3 (HDF5), from the NYU Depth v2 site: images 480×640×3×1449 uint8,
+                               depths / rawDepths 480×640×1449 single metres, labels 480×640×1449 uint16
+                               (0 = unlabelled, 1..894), stored transposed: HDF5 (1449, 3, 640, 480) etc.
+    splits.mat                 MATLAB v5: trainNdxs (795×1), testNdxs (654×1), 1-based frame indices
+    classMapping40.mat         MATLAB v5 (Gupta et al. 2013, as in ankurhanda/nyuv2-meta-data): mapClass (1×894,
+                               class id → NYU40 id 1..40), className (1×40 cell), allClassName (1×894 cell)
+    class13Mapping.mat         MATLAB v5 (same source, Couprie et al. 2013): struct classMapping13 whose field
+                               labels13 (1×40; the first field) maps NYU40 id → 13-class id 1..13; only for
+                               --nyuv2_classes=13
+
+Splits: ``train`` (trainNdxs) and ``test`` (testNdxs); frames are named by their 1-based index, ``"0001"``.
+
+Labels (``classes``): 40 (default) — raw id → ``mapClass`` → NYU40 id k → train id k − 1; 13 — NYU40 id →
+``labels13`` → train id k − 1; raw id 0 (unlabelled) → 255 (ignore).  894 (the raw classes) is refused: records
+store labels as 8-bit PNG (train ids 0..254, 255 = ignore), too few for 894 classes.
+
+Depth (``depth_source``): ``"toolbox"`` (default) the toolbox's filled ``depths``; ``"raw"`` the Kinect's
+``rawDepths`` (0 = missing), which ``prepare`` completes with this project's depth completion like every other
+dataset.  (``prepare`` drops depth beyond ``max_depth``, 10 m — the toolbox's ``maxDepth`` — and completes the
+rest either way; the filled depth has no hole left to complete.)
+
+Intrinsics: the RGB camera of the toolbox's ``camera_params.m`` (fx 518.857901, fy 519.469611, cx 325.582449,
+cy 253.736166).  The toolbox writes pixel coordinates 1-based (``meshgrid(1:640, 1:480)``); this project's HHA and
+resizing use 0-based pixel centres, so the stored principal point is (324.582449, 252.736166).
+
+Border: the labelled frames are projected into the RGB camera; outside the toolbox's ``get_projection_mask``
+(MATLAB rows 45..471, columns 41..601, i.e. 0-based rows 44..470, columns 40..600) the RGB image is a white
+frame and the depth extrapolated.  We keep the full 640×480 frame (every RGB-D codebase's input size) and set
+the labels outside that region to 255, so the border is neither trained on nor scored (its few labelled pixels
+are dropped); RGB and depth are kept as they are so the network sees the same frame at test time.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import numpy as np
+
+from rfbnet_tf import visualize
+from rfbnet_tf.constants import IGNORE_LABEL
+from rfbnet_tf.datasets import matlab_files, records
+
+NAME = "nyuv2"
+SPLITS = ("train", "test")
+MAX_DEPTH_M = 10.0
+"""Default ``--max_depth``: the toolbox's ``maxDepth`` (camera_params.m)."""
+DEFAULT_IMAGE_SIZE = (480, 640)
+"""(height, width): the native size of the labelled frames."""
+
+LABELED_FILENAME = "nyu_depth_v2_labeled.mat"
+SPLITS_FILENAME = "splits.mat"
+MAPPING40_FILENAME = "classMapping40.mat"
+MAPPING13_FILENAME = "class13Mapping.mat"
+SPLIT_VARIABLES = {"train": "trainNdxs", "test": "testNdxs"}
+
+CLASS_OPTIONS = (40, 13, 894)
+DEFAULT_CLASSES = 40
+DEPTH_VARIABLES = {"toolbox": "depths", "raw": "rawDepths"}
+DEFAULT_DEPTH_SOURCE = "toolbox"
+
+CLASS_NAMES_40 = (
+    "wall", "floor", "cabinet", "bed", "chair", "sofa", "table", "door", "window", "bookshelf", "picture",
+    "counter", "blinds", "desk", "shelves", "curtain", "dresser", "pillow", "mirror", "floor mat", "clothes",
+    "ceiling", "books", "refrigerator", "television", "paper", "towel", "shower curtain", "box", "whiteboard",
+    "person", "night stand", "toilet", "sink", "lamp", "bathtub", "bag", "otherstructure", "otherfurniture",
+    "otherprop",
+)
+"""NYU40 train ids 0..39 (``className`` of classMapping40.mat, its "refridgerator" spelt right)."""
+CLASS_NAMES_13 = (
+    "bed", "books", "ceiling", "chair", "floor", "furniture", "objects", "picture", "sofa", "table", "tv", "wall",
+    "window",
+)
+"""13-class train ids 0..12 (Couprie et al. 2013; "picture" is the "painting" / "deco." of some lists)."""
+CLASS_NAMES = CLASS_NAMES_40
+NUM_CLASSES = len(CLASS_NAMES)
+
+
+def shifted_voc_palette(count: int) -> np.ndarray:
+    """(count, 3) uint8: train id t gets the PASCAL VOC colour of id t + 1 (``visualize.voc_palette``).
+
+    This is how the nyuv2-python-toolkit (VainF/nyuv2-python-toolkit, ``colormap()`` with ``cmap[label + 1]``)
+    colours the NYUv2 label images: label id k = train id k − 1, id 0 (unlabelled) black.
+    """
+    return visualize.voc_palette(count + 1)[1:]
+
+
+PALETTE_40 = shifted_voc_palette(40)
+PALETTE_13 = shifted_voc_palette(13)
+PALETTE = PALETTE_40
+"""(K, 3) uint8 RGB colour of each train id (``PALETTE_40``; ``PALETTE_13`` for the 13 classes)."""
+
+RGB_INTRINSICS_MATLAB = (518.857901, 519.469611, 325.582449, 253.736166)
+"""fx, fy, cx, cy of the toolbox's camera_params.m (1-based pixel coordinates)."""
+INTRINSICS = np.array([
+    [RGB_INTRINSICS_MATLAB[0], 0.0, RGB_INTRINSICS_MATLAB[2] - 1.0],
+    [0.0, RGB_INTRINSICS_MATLAB[1], RGB_INTRINSICS_MATLAB[3] - 1.0],
+    [0.0, 0.0, 1.0],
+])
+"""3×3 camera matrix of the 480×640 labelled frames, 0-based pixel centres."""
+LABELLED_REGION = (slice(44, 471), slice(40, 601))
+"""Rows, columns (0-based) of the toolbox's get_projection_mask: labels outside are set to 255."""
+
+
+def class_names(classes: int = DEFAULT_CLASSES) -> tuple:
+    """Class names of the ``classes``-class variant (40 or 13)."""
+    check_classes(classes)
+    return CLASS_NAMES_40 if classes == 40 else CLASS_NAMES_13
+
+
+def palette(classes: int = DEFAULT_CLASSES) -> np.ndarray:
+    """``PALETTE_40`` or ``PALETTE_13``."""
+    check_classes(classes)
+    return PALETTE_40 if classes == 40 else PALETTE_13
+
+
+def check_classes(classes) -> int:
+    """``classes`` if it is 40 or 13; ``ValueError`` for 894 (too many for 8-bit labels) and anything else."""
+    if isinstance(classes, bool) or classes not in CLASS_OPTIONS:
+        raise ValueError(f"nyuv2_classes must be one of {CLASS_OPTIONS}, got {classes!r}")
+    if classes == 894:
+        raise ValueError("nyuv2_classes=894 is not supported: records store labels as 8-bit PNG (train ids "
+                         "0..254, 255 = ignore), too few for the 894 raw classes; use 40 or 13")
+    return int(classes)
+
+
+def _check_depth_source(depth_source):
+    if depth_source not in DEPTH_VARIABLES:
+        raise ValueError(f"depth_source must be one of {tuple(DEPTH_VARIABLES)}, got {depth_source!r}")
+    return depth_source
+
+
+def _labeled_arrays(path: str):
+    """``(handle, count)`` of the labelled .mat file, its arrays' shapes checked (frames 480×640)."""
+    handle = matlab_files.open_v73(path)
+    images = matlab_files.dataset(handle, "images", 4, path)
+    count, channels, width, height = images.shape
+    if (channels, height, width) != (3,) + DEFAULT_IMAGE_SIZE:
+        raise ValueError(f"{path!r}: 'images' must be (N, 3, 640, 480) (MATLAB 480×640×3×N), got {images.shape}")
+    for name in ("labels", "depths", "rawDepths"):
+        shape = matlab_files.dataset(handle, name, 3, path).shape
+        if shape != (count, width, height):
+            raise ValueError(f"{path!r}: {name!r} is {shape}, 'images' is {images.shape}")
+    return handle, count
+
+
+def split_indices(input_dir: str, split: str) -> list[int]:
+    """1-based frame indices of ``split`` from ``splits.mat`` (``trainNdxs`` / ``testNdxs``), checked."""
+    if split not in SPLITS:
+        raise ValueError(f"NYUv2 split must be one of {SPLITS}, got {split!r}")
+    path = os.path.join(input_dir, SPLITS_FILENAME)
+    indices = matlab_files.integers(matlab_files.load_v5(path, [SPLIT_VARIABLES[split]])[SPLIT_VARIABLES[split]],
+                                    f"{path}:{SPLIT_VARIABLES[split]}")
+    if len(set(indices.tolist())) != indices.size:
+        raise ValueError(f"{path!r}: {SPLIT_VARIABLES[split]} lists a frame twice")
+    return indices.tolist()
+
+
+def list_frames(input_dir: str, split: str, classes: int = DEFAULT_CLASSES,
+                depth_source: str = DEFAULT_DEPTH_SOURCE) -> list[dict]:
+    """Frames of ``split`` as ``{"name", "mat", "index", "depth_variable", "mapping40", "mapping13"}`` (``index``
+    0-based into the labelled arrays; ``mapping13`` None for 40 classes).
+
+    Missing files raise ``FileNotFoundError`` naming them; an index outside 1..N (N frames in the labelled file)
+    ``ValueError``.
+    """
+    classes = check_classes(classes)
+    depth_variable = DEPTH_VARIABLES[_check_depth_source(depth_source)]
+    paths = {"mat": os.path.join(input_dir, LABELED_FILENAME),
+             "mapping40": os.path.join(input_dir, MAPPING40_FILENAME),
+             "mapping13": os.path.join(input_dir, MAPPING13_FILENAME) if classes == 13 else None}
+    for path in (paths["mat"], os.path.join(input_dir, SPLITS_FILENAME), paths["mapping40"], paths["mapping13"]):
+        if path is not None and not os.path.isfile(path):
+            raise FileNotFoundError(f"missing NYUv2 file {path!r}")
+    indices = split_indices(input_dir, split)
+    _, count = _labeled_arrays(paths["mat"])
+    bad = [index for index in indices if not 1 <= index <= count]
+    if bad:
+        raise ValueError(f"{os.path.join(input_dir, SPLITS_FILENAME)!r}: {SPLIT_VARIABLES[split]} has indices "
+                         f"{bad[:10]} outside 1..{count} (the frames of {paths['mat']!r})")
+    label_lookup(paths["mapping40"], paths["mapping13"])  # check the mapping files before the workers start
+    return [{"name": f"{index:04d}", "index": index - 1, "depth_variable": depth_variable, **paths}
+            for index in indices]
+
+
+@functools.lru_cache(maxsize=4)
+def label_lookup(mapping40_path: str, mapping13_path: str | None = None) -> np.ndarray:
+    """uint8 table raw NYU class id (0..894) → train id: NYU40 (``mapping13_path`` None) or 13 classes.
+
+    ``mapClass`` (classMapping40.mat) must map the 894 ids into 1..40 (0 → ignore is accepted too);
+    ``classMapping13.labels13`` (class13Mapping.mat; its first field if none is called so) the 40 ids into 1..13.
+    """
+    source = f"{mapping40_path}:mapClass"
+    to40 = matlab_files.integers(matlab_files.load_v5(mapping40_path, ["mapClass"])["mapClass"], source)
+    if to40.min() < 0 or to40.max() > 40:
+        raise ValueError(f"{source!r}: NYU40 ids must lie in 1..40, got {sorted(set(to40.tolist()))[:10]}")
+    nyu40_to_train = np.full(41, IGNORE_LABEL, np.uint8)
+    nyu40_to_train[1:] = np.arange(40)
+    if mapping13_path is not None:
+        struct = matlab_files.load_v5(mapping13_path, ["classMapping13"])["classMapping13"]
+        fields = struct.dtype.names or ("labels13",)
+        field = "labels13" if "labels13" in fields else fields[0]  # ESANet reads the first field by position
+        source13 = f"{mapping13_path}:classMapping13.{field}"
+        to13 = matlab_files.integers(matlab_files.struct_field(struct, field, mapping13_path), source13)
+        if to13.size != 40 or to13.min() < 1 or to13.max() > 13:
+            raise ValueError(f"{source13!r} must map the 40 NYU40 ids into 1..13, got {to13.tolist()}")
+        nyu40_to_train[1:] = to13 - 1
+    table = np.full(to40.size + 1, IGNORE_LABEL, np.uint8)
+    table[1:] = nyu40_to_train[to40]
+    return table
+
+
+def load_frame(frame: dict, image_size=None) -> dict:
+    """Read one frame (default 480×640, native): ``{"rgb", "depth_m", "label", "intrinsics", "name"}``.
+
+    Label ids beyond the mapping raise ``ValueError`` naming the file and frame.
+    """
+    handle, _ = _labeled_arrays(frame["mat"])
+    index = frame["index"]
+    rgb = matlab_files.matlab_image(handle["images"][index])
+    if rgb.dtype != np.uint8:
+        raise ValueError(f"{frame['mat']!r}: 'images' must be uint8, got {rgb.dtype}")
+    depth = matlab_files.matlab_image(handle[frame["depth_variable"]][index]).astype(np.float32)
+    raw_ids = matlab_files.matlab_image(handle["labels"][index])
+    table = label_lookup(frame["mapping40"], frame["mapping13"])
+    if raw_ids.dtype.kind not in "iuf" or raw_ids.min() < 0 or raw_ids.max() >= table.size:
+        raise ValueError(f"{frame['mat']!r} frame {index + 1}: label ids must lie in 0..{table.size - 1}, "
+                         f"got {raw_ids.min()}..{raw_ids.max()}")
+    label = table[raw_ids.astype(np.int64)]
+    outside = np.ones(label.shape, bool)
+    outside[LABELLED_REGION] = False
+    label[outside] = IGNORE_LABEL
+    size = tuple(DEFAULT_IMAGE_SIZE if image_size is None else image_size)
+    intrinsics = INTRINSICS.copy()
+    if size != DEFAULT_IMAGE_SIZE:
+        intrinsics = records.scale_intrinsics(intrinsics, DEFAULT_IMAGE_SIZE, size)
+        rgb = records.resize_rgb(rgb, size)
+        depth = records.resize_nearest(depth, size)
+        label = records.resize_nearest(label, size)
+    return {"rgb": np.ascontiguousarray(rgb), "depth_m": np.ascontiguousarray(depth),
+            "label": np.ascontiguousarray(label), "intrinsics": intrinsics, "name": frame["name"]}
+
