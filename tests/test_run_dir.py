@@ -153,3 +153,42 @@ def test_resumed_run_warns_when_the_records_facts_changed(tmp_path, caplog):
     checkpoints.write_json_atomically(run_info.run_info_path(model_dir), {"class_names": ["a", "b"]})
     with pytest.raises(ValueError, match=r"run_info.json' lacks the key\(s\) \['num_classes', 'normalization'"):
         run_info.load_run_info(model_dir)
+
+
+def test_final_keras_reloads_as_the_trained_model_and_export_builds_from_it(trained):
+    """Training ends with ``final.keras`` (the RGBDSegmenter task): ``keras.saving.load_model`` gives the trained
+    network's outputs after the run's preprocessing, and the export built from it serves what the checkpoint
+    path (flags.json + run_info.json + the latest checkpoint) serves."""
+    import keras
+
+    from rfbnet_tf import run_facts
+    from rfbnet_tf.inference import keras_task, serving
+
+    model_dir = trained["model_dir"]
+    assert os.path.isfile(os.path.join(model_dir, "final.keras"))
+    assert not [name for name in os.listdir(model_dir) if name.startswith(".tmp")]
+    task = keras.saving.load_model(os.path.join(model_dir, "final.keras"))
+    latest = checkpoints.latest_checkpoint(model_dir)
+    model, config, step = checkpoints.restore_model(model_dir, latest)
+    assert step == 3 and type(task).__name__ == "RGBDSegmenter"
+    spec = serving.input_spec(config, run_facts.load_run_info(model_dir))
+    assert keras_task.spec_of_task(task) == spec and spec.size_policy == "resize" and spec.depth_input == "depth"
+    frames = trained["frames"]
+    for stem, frame in frames.items():
+        raw = {"rgb": frame["rgb"][None], "depth": frame["depth"][None]}  # depth: uint16 millimetres
+        expected = model(serving.preprocess({k: tf.constant(v) for k, v in raw.items()}, spec), training=False)
+        metres = raw["depth"].astype(np.float32) / records.DEPTH_SCALE_MM
+        got = task({"rgb": raw["rgb"], "depth": metres}, training=False)
+        assert tuple(got.shape) == (1, 32, 48, 10)
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(got), expected.numpy(), rtol=0, atol=1e-5)
+
+    assert keras_task.holds_requested_weights(model_dir) and not keras_task.holds_requested_weights(model_dir, latest)
+    export_dir = export.export_model(model_dir, str(trained["root"] / "export_from_task"), verify=False)
+    with open(os.path.join(export_dir, export.EXPORT_INFO_PATH), encoding="utf-8") as handle:
+        assert json.load(handle)["checkpoint_step"] == 3
+    loaded = tf.saved_model.load(export_dir)
+    for frame in frames.values():
+        raw = {key: tf.constant(value[None]) for key, value in frame.items()}
+        got = loaded.signatures["serving_default"](**raw)
+        reference = serving.predict_batch(model, raw, spec)  # what export_model served before final.keras
+        np.testing.assert_allclose(got["probabilities"].numpy(), reference["probabilities"].numpy(), rtol=0, atol=1e-5)
