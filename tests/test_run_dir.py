@@ -157,8 +157,8 @@ def test_resumed_run_warns_when_the_records_facts_changed(tmp_path, caplog):
 
 def test_final_keras_reloads_as_the_trained_model_and_export_builds_from_it(trained):
     """Training ends with ``final.keras`` (the RGBDSegmenter task): ``keras.saving.load_model`` gives the trained
-    network's outputs after the run's preprocessing, and the export built from it serves what the checkpoint
-    path (flags.json + run_info.json + the latest checkpoint) serves."""
+    network's outputs after the run's preprocessing, and the export's parts read from it (network, serving spec)
+    serve what the checkpoint path (flags.json + run_info.json + the latest checkpoint) serves."""
     import keras
 
     from rfbnet_tf import run_facts
@@ -182,13 +182,13 @@ def test_final_keras_reloads_as_the_trained_model_and_export_builds_from_it(trai
         assert tuple(got.shape) == (1, 32, 48, 10)
         np.testing.assert_allclose(keras.ops.convert_to_numpy(got), expected.numpy(), rtol=0, atol=1e-5)
 
+    # Export takes the network and the serving spec from final.keras (test_outputs_survive_moving_the_records runs
+    # export_model end to end); they serve what the checkpoint path served before final.keras existed.
     assert keras_task.holds_requested_weights(model_dir) and not keras_task.holds_requested_weights(model_dir, latest)
-    export_dir = export.export_model(model_dir, str(trained["root"] / "export_from_task"), verify=False)
-    with open(os.path.join(export_dir, export.EXPORT_INFO_PATH), encoding="utf-8") as handle:
-        assert json.load(handle)["checkpoint_step"] == 3
-    loaded = tf.saved_model.load(export_dir)
+    network, task_spec, task_config, task_step = keras_task.serving_parts(model_dir)
+    assert task_spec == spec and task_config == config and task_step == 3
     for frame in frames.values():
         raw = {key: tf.constant(value[None]) for key, value in frame.items()}
-        got = loaded.signatures["serving_default"](**raw)
-        reference = serving.predict_batch(model, raw, spec)  # what export_model served before final.keras
-        np.testing.assert_allclose(got["probabilities"].numpy(), reference["probabilities"].numpy(), rtol=0, atol=1e-5)
+        got = serving.predict_batch(checkpoints.inference_model(network), raw, task_spec)["probabilities"]
+        reference = serving.predict_batch(model, raw, spec)["probabilities"]
+        np.testing.assert_allclose(got.numpy(), reference.numpy(), rtol=0, atol=1e-5)

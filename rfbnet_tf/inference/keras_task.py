@@ -59,16 +59,31 @@ def spec_of_task(task: RGBDSegmenter, size_policy=None) -> serving.InputSpec:
     )
 
 
+def _float32(model, config):
+    """``model`` itself when it computes in float32, else a float32 rebuild holding its weights (called under the
+    float32 policy): a network trained under a mixed-precision policy, saved as is, does not run when loaded under
+    the default float32 policy (its units' sublayers take the global policy at load time, the units the saved one)."""
+    if model.dtype_policy.name == "float32":
+        return model
+    copy = checkpoints.build_from_run_config(config)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def write_final_task(model_dir, model, config: dict) -> str:
     """Write the task of the trained ``model`` (with the run's ``run_info.json`` statistics and ``config``'s
-    size policy) to ``model_dir/final.keras``, through a temporary name and ``os.replace``; returns the path."""
+    size policy) to ``model_dir/final.keras``, in float32, through a temporary name and ``os.replace``; returns
+    the path."""
     spec = serving.input_spec(config, run_facts.load_run_info(model_dir))
     path = final_keras_path(model_dir)
     temporary = os.path.join(os.path.dirname(path), f".tmp-{os.getpid()}-{FINAL_KERAS_FILENAME}")
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
     try:
-        task_from_spec(model, spec).save(temporary)
+        task_from_spec(_float32(model, config), spec).save(temporary)
         os.replace(temporary, path)
     finally:
+        keras.mixed_precision.set_global_policy(previous)
         if os.path.exists(temporary):
             os.remove(temporary)
     return path
