@@ -5,6 +5,6 @@ Importing the package registers its Keras layers and models (``rfbnet_tf.models`
 """
 
 from rfbnet_tf.version import __version__
-from rfbnet_tf import models  # noqa: E402 (registers the serializable layers and models)
+from rfbnet_tf import models  # registers the serializable layers and models
 
 __all__ = ["__version__", "models"]

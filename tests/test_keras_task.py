@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from rfbnet_tf import checkpoints, run_facts
 from rfbnet_tf.inference import keras_task, serving
 from rfbnet_tf.layers import RGBDPreprocessor
 from rfbnet_tf.models import RGBDSegmenter, build_model
@@ -99,26 +100,41 @@ print(task.preprocessor.size_policy, task.network.name)
 """
 
 
-def test_saved_task_reloads_after_import_rfbnet_tf_alone(tmp_path):
-    """get_config round trip through a ``.keras`` file, loaded in a fresh process that imports only rfbnet_tf."""
-    keras.utils.set_random_seed(6)
-    network = build_model("erfnet_enc", 3, modality="rgb")
-    task = RGBDSegmenter(network, _preprocessor("pad", keys=("rgb",), divisor=8))
+def test_final_keras_written_under_mixed_precision_reloads_after_import_rfbnet_tf_alone(tmp_path):
+    """``write_final_task`` during a mixed-precision run writes a float32 task; its ``get_config`` round-trips and
+    a fresh process that imports only rfbnet_tf loads it and computes the network's logits (to float16 rounding)."""
+    model_dir = str(tmp_path / "run")
+    os.makedirs(model_dir)
+    run_facts.write_run_info(model_dir, fx.run_info_of())
+    config = fx.run_config("/unused", model="erfnet_enc", model_options={"modality": "rgb"}, image_size=MODEL_SIZE)
+    rgb = _images(ODD_SIZE, 3, batch=1)["rgb"]
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        keras.utils.set_random_seed(6)
+        network = checkpoints.build_from_run_config(config)
+        path = keras_task.write_final_task(model_dir, network, config)
+        assert keras.mixed_precision.global_policy().name == "mixed_float16"
+        spec = serving.input_spec(config, fx.run_info_of())
+        inputs = serving.model_call_inputs(serving.preprocess({"rgb": tf.constant(rgb)}, spec), spec)
+        expected = network(inputs, training=False).numpy()
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    assert sorted(os.listdir(model_dir)) == ["final.keras", "run_info.json"]
+    task = keras.saving.load_model(path)
     config = task.get_config()
     assert RGBDSegmenter.from_config(config).get_config() == config
     assert keras.saving.get_registered_object("rfbnet_tf>RGBDSegmenter") is RGBDSegmenter
-    path = str(tmp_path / "task.keras")
-    task.save(path)
-    rgb = _images(ODD_SIZE, 3, batch=1)["rgb"]
     np.save(tmp_path / "rgb.npy", rgb)
-    expected = keras.ops.convert_to_numpy(task({"rgb": rgb}, training=False))
     done = subprocess.run([sys.executable, "-c", RELOAD, path, str(tmp_path / "rgb.npy"), str(tmp_path / "out.npy")],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.split()[-2:] == ["pad", "erfnet_enc"]
+    assert done.stdout.split()[-2:] == ["resize", "erfnet_enc"]
     got = np.load(tmp_path / "out.npy")
-    assert got.shape == (1, 40, 56, 3)  # padded to multiples of 8
-    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert got.shape == (1, *MODEL_SIZE, 3) and got.dtype == np.float32
+    np.testing.assert_allclose(got, keras.ops.convert_to_numpy(task({"rgb": rgb}, training=False)), atol=1e-5)
+    np.testing.assert_allclose(got, expected.astype(np.float32), atol=2e-2)  # float16 compute in training
+    assert np.abs(expected).max() > 0.2
 
 
 def test_raw_depth_task_takes_float_metres():

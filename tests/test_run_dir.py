@@ -187,8 +187,7 @@ def test_final_keras_reloads_as_the_trained_model_and_export_builds_from_it(trai
     assert keras_task.holds_requested_weights(model_dir) and not keras_task.holds_requested_weights(model_dir, latest)
     network, task_spec, task_config, task_step = keras_task.serving_parts(model_dir)
     assert task_spec == spec and task_config == config and task_step == 3
-    for frame in frames.values():
-        raw = {key: tf.constant(value[None]) for key, value in frame.items()}
-        got = serving.predict_batch(checkpoints.inference_model(network), raw, task_spec)["probabilities"]
-        reference = serving.predict_batch(model, raw, spec)["probabilities"]
-        np.testing.assert_allclose(got.numpy(), reference.numpy(), rtol=0, atol=1e-5)
+    raw = {key: tf.constant(value[None]) for key, value in frames["b"].items()}  # not the training size
+    got = serving.predict_batch(checkpoints.inference_model(network), raw, task_spec)["probabilities"]
+    reference = serving.predict_batch(model, raw, spec)["probabilities"]
+    np.testing.assert_allclose(got.numpy(), reference.numpy(), rtol=0, atol=1e-5)
