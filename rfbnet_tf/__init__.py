@@ -1,3 +1,15 @@
-"""rfbnet_tf: RFBNet (Deng et al.) RGB-D semantic segmentation in TensorFlow 2 / Keras 3."""
+"""rfbnet_tf: RFBNet (Deng et al.) RGB-D semantic segmentation in TensorFlow 2 / Keras 3.
 
-__version__ = "0.1.0"
+Importing the package registers its Keras layers and models (``rfbnet_tf.models`` imports them), so
+``keras.saving.load_model("model_dir/final.keras")`` works after ``import rfbnet_tf``.
+"""
+
+import os
+
+from rfbnet_tf.constants import DATA_WORKER_ENV
+from rfbnet_tf.version import __version__
+
+if not os.environ.get(DATA_WORKER_ENV):
+    from rfbnet_tf import models  # noqa: F401 (registers the serializable layers and models)
+
+__all__ = ["__version__", "models"]

@@ -5,3 +5,7 @@ IGNORE_LABEL = 255
 
 AUX_LOSS_WEIGHTS = (0.6, 0.5)
 """Weights of the auxiliary losses of AdapNet++ (Valada et al., IJCV 2019, Sec. 3.3); the main loss has 1."""
+
+DATA_WORKER_ENV = "RFBNET_TF_DATA_WORKER"
+"""Set in the spawned worker processes of ``prepare_data`` (``datasets.frame_conversion.worker_pool``): they run no
+model code, so ``import rfbnet_tf`` skips importing the Keras models (and TensorFlow) there — seconds per worker."""

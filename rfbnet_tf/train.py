@@ -23,7 +23,8 @@ What a run does:
   the latest (and resuming or evaluating a non-finite checkpoint of an older run is refused in one line);
 * appends every validation (step, mIoU, loss, pixel accuracy) to ``model_dir/val_history.json``, so the
   learning curve survives a resume;
-* writes ``final.weights.h5`` and ``train_summary.json``.
+* writes ``final.weights.h5``, ``final.keras`` (the ``RGBDSegmenter`` task: the run's preprocessing + the
+  network; ``keras.saving.load_model`` opens it after ``import rfbnet_tf``) and ``train_summary.json``.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ BINARIES = frozenset({
 BINARY_LAYER = 4
 LAYERS = {
     # the lowest layer: no rfbnet_tf imports beyond itself
-    "rfbnet_tf": 0,  # __init__: the version
+    "rfbnet_tf.version": 0,
     "rfbnet_tf.constants": 0,
     "rfbnet_tf.utils": 0,
     "rfbnet_tf.cli": 0,
@@ -44,6 +44,7 @@ LAYERS = {
     # networks
     "rfbnet_tf.layers": 2,
     "rfbnet_tf.models": 2,
+    "rfbnet_tf": 2,  # __init__: the version, and importing models registers the Keras objects
     # library modules the binaries are made of
     "rfbnet_tf.checkpoints": 3,
     "rfbnet_tf.run_facts": 3,

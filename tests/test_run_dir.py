@@ -153,3 +153,41 @@ def test_resumed_run_warns_when_the_records_facts_changed(tmp_path, caplog):
     checkpoints.write_json_atomically(run_info.run_info_path(model_dir), {"class_names": ["a", "b"]})
     with pytest.raises(ValueError, match=r"run_info.json' lacks the key\(s\) \['num_classes', 'normalization'"):
         run_info.load_run_info(model_dir)
+
+
+def test_final_keras_reloads_as_the_trained_model_and_export_builds_from_it(trained):
+    """Training ends with ``final.keras`` (the RGBDSegmenter task): ``keras.saving.load_model`` gives the trained
+    network's outputs after the run's preprocessing, and the export's parts read from it (network, serving spec)
+    serve what the checkpoint path (flags.json + run_info.json + the latest checkpoint) serves."""
+    import keras
+
+    from rfbnet_tf import run_facts
+    from rfbnet_tf.inference import keras_task, serving
+
+    model_dir = trained["model_dir"]
+    assert os.path.isfile(os.path.join(model_dir, "final.keras"))
+    assert not [name for name in os.listdir(model_dir) if name.startswith(".tmp")]
+    task = keras.saving.load_model(os.path.join(model_dir, "final.keras"))
+    latest = checkpoints.latest_checkpoint(model_dir)
+    model, config, step = checkpoints.restore_model(model_dir, latest)
+    assert step == 3 and type(task).__name__ == "RGBDSegmenter"
+    spec = serving.input_spec(config, run_facts.load_run_info(model_dir))
+    assert keras_task.spec_of_task(task) == spec and spec.size_policy == "resize" and spec.depth_input == "depth"
+    frames = trained["frames"]
+    for stem, frame in frames.items():
+        raw = {"rgb": frame["rgb"][None], "depth": frame["depth"][None]}  # depth: uint16 millimetres
+        expected = model(serving.preprocess({k: tf.constant(v) for k, v in raw.items()}, spec), training=False)
+        metres = raw["depth"].astype(np.float32) / records.DEPTH_SCALE_MM
+        got = task({"rgb": raw["rgb"], "depth": metres}, training=False)
+        assert tuple(got.shape) == (1, 32, 48, 10)
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(got), expected.numpy(), rtol=0, atol=1e-5)
+
+    # Export takes the network and the serving spec from final.keras (test_outputs_survive_moving_the_records runs
+    # export_model end to end); they serve what the checkpoint path served before final.keras existed.
+    assert keras_task.holds_requested_weights(model_dir) and not keras_task.holds_requested_weights(model_dir, latest)
+    network, task_spec, task_config, task_step = keras_task.serving_parts(model_dir)
+    assert task_spec == spec and task_config == config and task_step == 3
+    raw = {key: tf.constant(value[None]) for key, value in frames["b"].items()}  # not the training size
+    got = serving.predict_batch(checkpoints.inference_model(network), raw, task_spec)["probabilities"]
+    reference = serving.predict_batch(model, raw, spec)["probabilities"]
+    np.testing.assert_allclose(got.numpy(), reference.numpy(), rtol=0, atol=1e-5)

@@ -7,10 +7,11 @@ Imports no TensorFlow, so that spawned workers start quickly.
 from __future__ import annotations
 
 import multiprocessing
+import os
 
 import numpy as np
 
-from rfbnet_tf.constants import IGNORE_LABEL
+from rfbnet_tf.constants import DATA_WORKER_ENV, IGNORE_LABEL
 from rfbnet_tf.datasets import records
 from rfbnet_tf.datasets.frame_stats import FrameStats
 from rfbnet_tf.datasets.sources import load_frame
@@ -96,4 +97,13 @@ def worker_pool(num_workers: int):
     for ``num_workers <= 1``."""
     if num_workers <= 1:
         return None
-    return multiprocessing.get_context("spawn").Pool(num_workers)
+    # The workers inherit the environment at their start: there, ``import rfbnet_tf`` skips the Keras models.
+    previous = os.environ.get(DATA_WORKER_ENV)
+    os.environ[DATA_WORKER_ENV] = "1"
+    try:
+        return multiprocessing.get_context("spawn").Pool(num_workers)
+    finally:
+        if previous is None:
+            del os.environ[DATA_WORKER_ENV]
+        else:
+            os.environ[DATA_WORKER_ENV] = previous

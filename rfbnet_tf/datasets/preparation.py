@@ -267,7 +267,7 @@ def _dataset_info(dataset, source, results, existing, options, input_dir, seed, 
         for reason, count in entry["reasons"].items():
             total_reasons[reason] = total_reasons.get(reason, 0) + count
     image_size = list(next(iter(sizes))) if len(sizes) == 1 else None
-    from rfbnet_tf import __version__
+    from rfbnet_tf.version import __version__
 
     settings = {"max_depth": options["max_depth"], "image_size": options["image_size"],
                 "rgb_format": options["rgb_format"], "input_dir": input_dir, "seed": seed}

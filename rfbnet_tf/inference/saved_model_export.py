@@ -12,7 +12,7 @@ import tensorflow as tf
 from absl import logging
 
 from rfbnet_tf import checkpoints, run_facts
-from rfbnet_tf.inference import serving
+from rfbnet_tf.inference import keras_task, serving
 
 EXPORT_INFO_PATH = os.path.join("assets.extra", "rfbnet_export.json")
 _VERIFY_TOLERANCE = 1e-4
@@ -108,7 +108,9 @@ def export_model(model_dir, export_dir=None, *, checkpoint=None, size_policy=Non
     """Export the trained run in ``model_dir`` as a SavedModel; returns the export directory.
 
     Args:
-      model_dir: a directory written by ``rfbnet_tf.train`` (``flags.json`` + checkpoints / final weights).
+      model_dir: a directory written by ``rfbnet_tf.train`` (``flags.json`` + checkpoints / final weights). The
+        network and its preprocessing come from ``final.keras`` when it holds the requested weights
+        (``keras_task.holds_requested_weights``), else from ``flags.json``, ``run_info.json`` and the checkpoint.
       export_dir: where to write (default ``model_dir/export``).
       checkpoint: which weights (``checkpoints.restore_model``): None = latest checkpoint (else final
         weights), ``"final"``, or a checkpoint prefix / ``.weights.h5`` path.
@@ -129,8 +131,12 @@ def export_model(model_dir, export_dir=None, *, checkpoint=None, size_policy=Non
     if os.path.exists(export_dir) and not overwrite:  # fail before the slow restore
         raise FileExistsError(f"export directory {export_dir!r} exists; pass overwrite=True (--overwrite) to replace it")
     info = run_facts.load_run_info(model_dir)  # the run's own statistics, before the slow restore
-    model, config, step = checkpoints.restore_model(model_dir, checkpoint)
-    module = serving.ServingModule(model, serving.input_spec(config, info, size_policy))
+    if keras_task.holds_requested_weights(model_dir, checkpoint):  # model_dir/final.keras
+        model, spec, config, step = keras_task.serving_parts(model_dir, size_policy)
+    else:  # runs without final.keras, or an earlier checkpoint
+        model, config, step = checkpoints.restore_model(model_dir, checkpoint)
+        spec = serving.input_spec(config, info, size_policy)
+    module = serving.ServingModule(model, spec)
     logging.info("exporting %s (step %s, size policy %r) to %s", config["model"], step, module.spec.size_policy,
                  export_dir)
     return save_module(module, export_dir, config=config, step=step, overwrite=overwrite, verify=verify)

@@ -6,6 +6,7 @@ from rfbnet_tf.layers.gated_fusion_unit import GatedFusionUnit
 from rfbnet_tf.layers.preact_bottleneck import PreActBottleneck
 from rfbnet_tf.layers.residual_fusion_block import ADD_POINTS, ResidualFusionBlock
 from rfbnet_tf.layers.residual_unit import ResidualUnit
+from rfbnet_tf.layers.rgbd_preprocessor import RGBDPreprocessor
 from rfbnet_tf.layers.ssma_block import SSMABlock
 from rfbnet_tf.layers.stream_resampling import BilinearUpsample
 
@@ -17,6 +18,7 @@ __all__ = [
     "GatedFusionUnit",
     "NonBottleneck1D",
     "PreActBottleneck",
+    "RGBDPreprocessor",
     "ResidualFusionBlock",
     "ResidualUnit",
     "SSMABlock",

@@ -18,6 +18,7 @@ from absl import logging
 from rfbnet_tf import checkpoints, configs
 from rfbnet_tf.datasets import pipeline, records
 from rfbnet_tf.evaluation import split_scoring
+from rfbnet_tf.inference import keras_task
 from rfbnet_tf.metrics import mean_iou, pixel_accuracy
 from rfbnet_tf.models import gate_model, is_multimodal
 from rfbnet_tf.training import distribution, optimization, run_lock, run_setup, steps, stream_init, summaries
@@ -310,6 +311,7 @@ def train(flag_source) -> dict:
             if trainer.chief:
                 checkpoints.save_weights_atomically(trainer.model,
                                                     checkpoints.final_weights_path(run.train.model_dir))
+                keras_task.write_final_task(run.train.model_dir, trainer.model, run.flat())  # final.keras
                 files.write_json_atomically(
                     os.path.join(run.train.model_dir, checkpoints.SUMMARY_FILENAME),
                     {k: v for k, v in summary.items() if k != "losses"})
