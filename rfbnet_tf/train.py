@@ -43,9 +43,14 @@ def main(argv):
     train(flags.FLAGS)
 
 
+def _define_flags():
+    train_flags.define_flags()
+    flags.adopt_module_key_flags(train_flags)  # --helpshort lists train's own flags
+
+
 def run():
     """Entry point of ``rfbnet-train`` and ``python -m rfbnet_tf.train``."""
-    cli.run(main, train_flags.define_flags)
+    cli.run(main, _define_flags)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,12 @@ CLASS_NAMES = (
     "motorcycle", "bicycle",
 )
 NUM_CLASSES = len(CLASS_NAMES)
-
+PALETTE = (
+    (128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153), (153, 153, 153),
+    (250, 170, 30), (220, 220, 0), (107, 142, 35), (152, 251, 152), (70, 130, 180), (220, 20, 60), (255, 0, 0),
+    (0, 0, 142), (0, 0, 70), (0, 60, 100), (0, 80, 100), (0, 0, 230), (119, 11, 32),
+)
+"""RGB colour per train id: the ``color`` column of cityscapesScripts' ``helpers/labels.py``."""
 # Official table (labels.py): id → trainId, 255 = ignored in evaluation.
 LABEL_ID_TO_TRAIN_ID = {
     0: 255,   # unlabeled
@@ -84,6 +89,10 @@ LABEL_ID_TO_TRAIN_ID = {
     33: 18,   # bicycle
     -1: 255,  # license plate (trainId -1 in labels.py, ignored)
 }
+TRAIN_ID_TO_LABEL_ID = tuple(
+    next(label_id for label_id, train_id in LABEL_ID_TO_TRAIN_ID.items() if train_id == k) for k in range(NUM_CLASSES)
+)
+"""Train id k → Cityscapes label id: what the benchmark server reads (``*_labelIds``-style PNGs)."""
 
 
 def _lookup_table():

@@ -52,7 +52,21 @@ CLASS_NAMES = (
     "bathtub", "otherfurniture",
 )
 NUM_CLASSES = len(CLASS_NAMES)
-_BENCHMARK_NYU40_IDS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 16, 24, 28, 33, 34, 36, 39)
+BENCHMARK_NYU40_IDS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 16, 24, 28, 33, 34, 36, 39)
+"""Train id k → NYU40 id (the benchmark's ``VALID_CLASS_IDS``): what a 2-D label submission holds."""
+_BENCHMARK_NYU40_IDS = BENCHMARK_NYU40_IDS
+NYU40_PALETTE = (
+    (0, 0, 0), (174, 199, 232), (152, 223, 138), (31, 119, 180), (255, 187, 120), (188, 189, 34), (140, 86, 75),
+    (255, 152, 150), (214, 39, 40), (197, 176, 213), (148, 103, 189), (196, 156, 148), (23, 190, 207), (178, 76, 76),
+    (247, 182, 210), (66, 188, 102), (219, 219, 141), (140, 57, 197), (202, 185, 52), (51, 176, 203), (200, 54, 131),
+    (92, 193, 61), (78, 71, 183), (172, 114, 82), (255, 127, 14), (91, 163, 138), (153, 98, 156), (140, 153, 101),
+    (158, 218, 229), (100, 125, 154), (178, 127, 135), (120, 185, 128), (146, 111, 194), (44, 160, 44),
+    (112, 128, 144), (96, 207, 209), (227, 119, 194), (213, 92, 176), (94, 106, 211), (82, 84, 163), (100, 85, 144),
+)
+"""NYU40 id → RGB: ``create_color_palette()`` of the ScanNet repository's ``BenchmarkScripts/util.py`` (0 =
+unannotated, black)."""
+PALETTE = tuple(NYU40_PALETTE[nyu40] for nyu40 in BENCHMARK_NYU40_IDS)
+"""RGB colour per train id (the NYU40 colour of its class)."""
 NYU40_TO_SCANNET20 = {
     nyu40: _BENCHMARK_NYU40_IDS.index(nyu40) if nyu40 in _BENCHMARK_NYU40_IDS else IGNORE_LABEL
     for nyu40 in range(41)

@@ -28,6 +28,8 @@ class Source:
     class_names: tuple
     max_depth: float
     default_image_size: tuple | None
+    palette: tuple = ()
+    """RGB colour per class (``PALETTE`` of the dataset module)."""
 
 
 def _converter(dataset: str):
@@ -42,9 +44,10 @@ def get_source(dataset: str) -> Source:
     if dataset == "synthetic":
         from rfbnet_tf.datasets import synthetic
 
-        return Source("synthetic", tuple(synthetic.CLASS_NAMES), SYNTHETIC_MAX_DEPTH_M, None)
+        return Source("synthetic", tuple(synthetic.CLASS_NAMES), SYNTHETIC_MAX_DEPTH_M, None, tuple(synthetic.PALETTE))
     module = _converter(dataset)
-    return Source(dataset, tuple(module.CLASS_NAMES), module.MAX_DEPTH_M, module.DEFAULT_IMAGE_SIZE)
+    return Source(dataset, tuple(module.CLASS_NAMES), module.MAX_DEPTH_M, module.DEFAULT_IMAGE_SIZE,
+                  tuple(module.PALETTE))
 
 
 def list_frames(dataset: str, split: str, *, input_dir=None, synthetic_count=0,

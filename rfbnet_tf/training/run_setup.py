@@ -19,6 +19,7 @@ The returned run config is what ``flags.json`` holds (see :mod:`rfbnet_tf.checkp
 
 from __future__ import annotations
 
+import json
 import os
 
 from absl import logging
@@ -34,6 +35,75 @@ STATE_DEFINING_KEYS = ("image_size", "crop_size", "batch_size", "shuffle_buffer"
                        "checkpoint_data_iterator")
 """Keys the saved training state depends on (the traced step's shapes, the checkpointed data iterator): a run
 that has a checkpoint resumes only with the same values."""
+
+
+DOWNLOAD_LAYOUTS = {
+    "cityscapes": "the packages leftImg8bit_trainvaltest, disparity_trainvaltest, camera_trainvaltest and "
+                  "gtFine_trainvaltest unpacked into one folder",
+    "scannet": "scannet_frames_25k (+ scannet_frames_test) or the SensReader export of the scans, with "
+               "scannetv2-labels.combined.tsv and scannetv2_{train,val,test}.txt",
+}
+"""What ``--input_dir`` of ``prepare_data`` holds, per real dataset (the one-line hint of a missing record dir)."""
+REAL_DATASETS = tuple(DOWNLOAD_LAYOUTS)
+
+
+def dataset_named_by(record_dir) -> str | None:
+    """The dataset a record directory's name names (``data/cityscapes`` → ``"cityscapes"``), or None."""
+    name = os.path.basename(os.path.normpath(os.fspath(record_dir))).lower()
+    for dataset in REAL_DATASETS + ("synthetic",):
+        if dataset in name:
+            return dataset
+    return None
+
+
+def prepare_command(record_dir) -> str:
+    """The ``prepare_data`` command that writes ``record_dir`` (its dataset guessed from its name)."""
+    dataset = dataset_named_by(record_dir)
+    if dataset in REAL_DATASETS:
+        return (f"python -m rfbnet_tf.prepare_data --dataset={dataset} --input_dir=/path/to/{dataset} "
+                f"--output_dir={record_dir} (--input_dir holds {DOWNLOAD_LAYOUTS[dataset]})")
+    if dataset == "synthetic":
+        return f"python -m rfbnet_tf.prepare_data --dataset=synthetic --output_dir={record_dir} (or pass --create_synthetic)"
+    return (f"python -m rfbnet_tf.prepare_data --dataset={{cityscapes,scannet,synthetic}} --input_dir=/path/to/download "
+            f"--output_dir={record_dir}")
+
+
+def check_records_exist(record_dir):
+    """``FileNotFoundError`` (one line naming the exact ``prepare_data`` command) when ``record_dir`` holds no
+    prepared records (no ``dataset_info.json``)."""
+    if not os.path.isfile(os.path.join(os.fspath(record_dir), records.DATASET_INFO_FILENAME)):
+        state = "does not exist" if not os.path.isdir(record_dir) else "holds no prepared records (no dataset_info.json)"
+        raise FileNotFoundError(f"--record_dir={record_dir} {state}: prepare it with {prepare_command(record_dir)}")
+
+
+def check_synthetic_target(record_dir):
+    """``ValueError`` unless ``--create_synthetic`` may render into ``record_dir``: a directory that holds records
+    already (they are reused), or one meant for synthetic data (absent or empty, its name naming no real dataset)."""
+    if os.path.isfile(os.path.join(os.fspath(record_dir), records.DATASET_INFO_FILENAME)):
+        return
+    dataset = dataset_named_by(record_dir)
+    if dataset in REAL_DATASETS:
+        raise ValueError(f"--create_synthetic renders synthetic frames, not {dataset}: --record_dir={record_dir} is "
+                         f"meant for {dataset}; prepare it with {prepare_command(record_dir)} and drop --create_synthetic")
+    if os.path.isdir(record_dir) and os.listdir(record_dir):
+        raise ValueError(f"--create_synthetic would replace --record_dir={record_dir}, which holds other files and no "
+                         "dataset_info.json: give an empty or new directory")
+
+
+def finished_summary(config) -> dict | None:
+    """The kept ``train_summary.json`` of a run in ``model_dir`` that already reached ``--steps`` (None otherwise):
+    training it again would change nothing, so train reports it instead of writing a zero-step summary."""
+    model_dir = config["model_dir"]
+    path = os.path.join(model_dir, checkpoints.SUMMARY_FILENAME)
+    latest = checkpoints.latest_checkpoint(model_dir) if os.path.isfile(path) else None
+    if latest is None or checkpoints.checkpoint_step(latest) < config["steps"]:
+        return None
+    with open(path, encoding="utf-8") as handle:
+        summary = json.load(handle)
+    step = checkpoints.checkpoint_step(latest)
+    logging.info("%s is already trained to step %d (--steps=%d): nothing to do; %s kept (raise --steps to train "
+                 "on)", model_dir, step, config["steps"], checkpoints.SUMMARY_FILENAME)
+    return dict(summary, step=step, steps_run=0, already_trained=True)
 
 
 def create_synthetic_if_missing(config) -> bool:
@@ -108,11 +178,13 @@ def prepare_run(config) -> dict:
     """The run config (flags + dataset facts) after every disk check; does not write anything except the
     synthetic records of ``--create_synthetic``. Raises ``ValueError`` / ``FileNotFoundError`` naming the flag."""
     config = dict(config)
+    given = config["record_dir"]
+    if config["create_synthetic"]:
+        check_synthetic_target(given)
     config["record_dir"] = os.path.abspath(config["record_dir"])
     config["model_dir"] = os.path.abspath(config["model_dir"])
     create_synthetic_if_missing(config)
-    if not os.path.isdir(config["record_dir"]):
-        raise FileNotFoundError(f"--record_dir={config['record_dir']!r} does not exist (or pass --create_synthetic)")
+    check_records_exist(given)
     info = records.load_dataset_info(config["record_dir"])
     _check_split(config, "train_split")
     if config["val_every"] or config["image_summary_every"]:

@@ -293,6 +293,9 @@ def train(flag_source) -> dict:
     """
     started = time.perf_counter()
     config = run_setup.prepare_run(train_flags.resolve_config(flag_source))
+    finished = run_setup.finished_summary(config)
+    if finished is not None:  # a rerun of a finished run keeps its train_summary.json
+        return finished
     keras.utils.set_random_seed(config["seed"])
     if config["deterministic"]:
         tf.config.experimental.enable_op_determinism()
