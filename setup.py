@@ -40,7 +40,7 @@ setup(
         "absl-py>=2.1,<3",
     ],
     extras_require={
-        "test": ["pytest>=8", "jax[cpu]"],
+        "test": ["pytest>=8", "jax[cpu]", "cityscapesscripts>=2.2,<3"],
         "tensorboard": ["tensorboard"],
         "onnx": ["tf2onnx", "onnxruntime"],
         "gpu": ["tensorflow[and-cuda]>=2.18,<2.22"],

@@ -11,6 +11,21 @@ named by their unpadded index) plus the unzipped ``{scene}_2d-label-filt.zip``::
     scannetv2-labels.combined.tsv                      columns ``id`` … ``nyu40id`` …
     scannetv2_train.txt, scannetv2_val.txt, scannetv2_test.txt   scene lists (Tasks/Benchmark)
 
+Or the ``scannet_frames_25k`` download (the paper's 19,466 / 5,436 frames: every 100th frame, labels already
+converted to NYU40 ids by ``BenchmarkScripts/2d_helpers/convert_scannet_label_image.py``) and, for the test split,
+``scannet_frames_test`` (no labels), each frame named by its zero-padded index::
+
+    scannet_frames_25k/{scene}/color/{frame:06d}.jpg      RGB
+    scannet_frames_25k/{scene}/depth/{frame:06d}.png      uint16 millimetres
+    scannet_frames_25k/{scene}/label/{frame:06d}.png      8-bit NYU40 ids (0 = unannotated)
+    scannet_frames_25k/{scene}/intrinsics_depth.txt       4×4 depth camera matrix
+    scannet_frames_test/{scene}/color|depth/..., intrinsics_depth.txt
+    scannetv2_train.txt, scannetv2_val.txt (scannetv2_test.txt optional: every scene of scannet_frames_test)
+
+It gives the same records as the SensReader export of the same frames (frame names ``{scene}/{index}``; every
+frame of the download is kept, it is subsampled already).  A scene without labels (a test split) is converted
+unlabelled: every pixel ignore (255).
+
 Labels: ScanNet id (label-filt) → NYU40 id (``scannetv2-labels.combined.tsv``) → the 20
 ScanNet benchmark classes (``NYU40_TO_SCANNET20``, the benchmark's ``VALID_CLASS_IDS``); 0
 (unannotated) and every other NYU40 class → 255.  An id missing from the tsv is an error.
@@ -45,6 +60,9 @@ LABEL_MAP_FILENAME = "scannetv2-labels.combined.tsv"
 ASPECT_TOLERANCE = 0.02
 """Colour (1296/968 = 1.339) and depth (640/480 = 1.333) aspect ratios may differ this much."""
 DEPTH_INTRINSICS = os.path.join("intrinsic", "intrinsic_depth.txt")
+FRAMES_25K_DIRNAME = "scannet_frames_25k"
+FRAMES_TEST_DIRNAME = "scannet_frames_test"
+FRAMES_INTRINSICS = "intrinsics_depth.txt"
 
 CLASS_NAMES = (
     "wall", "floor", "cabinet", "bed", "chair", "sofa", "table", "door", "window", "bookshelf",
@@ -88,8 +106,67 @@ def _frame_index(path: str) -> int:
     return int(stem)
 
 
+def _read_scenes(path: str) -> list[str]:
+    with open(path, encoding="utf-8") as handle:
+        scenes = [line.strip() for line in handle if line.strip()]
+    if not scenes:
+        raise ValueError(f"split file {path!r} lists no scenes")
+    return scenes
+
+
+def _frames_root(input_dir: str, split: str) -> str | None:
+    """The ``scannet_frames_25k`` (``scannet_frames_test`` for the test split) folder of ``input_dir``, or None."""
+    names = (FRAMES_TEST_DIRNAME, FRAMES_25K_DIRNAME) if split == "test" else (FRAMES_25K_DIRNAME,)
+    for name in names:
+        if os.path.isdir(os.path.join(input_dir, name)):
+            return os.path.join(input_dir, name)
+    return None
+
+
+def list_frames_25k(input_dir: str, split: str) -> list[dict]:
+    """Frames of ``split`` of the ``scannet_frames_25k`` / ``scannet_frames_test`` layout (module docstring)."""
+    root = _frames_root(input_dir, split)
+    scenes_path = split_file(input_dir, split)
+    if os.path.isfile(scenes_path):
+        scenes = _read_scenes(scenes_path)
+    elif split == "test" and os.path.basename(root) == FRAMES_TEST_DIRNAME:
+        scenes = sorted(name for name in os.listdir(root) if os.path.isdir(os.path.join(root, name)))
+    else:
+        raise FileNotFoundError(f"missing ScanNet split file {scenes_path!r}")
+    frames = []
+    for scene in scenes:
+        scene_dir = os.path.join(root, scene)
+        if not os.path.isdir(scene_dir):
+            raise FileNotFoundError(f"scene directory {scene_dir!r} (split {split!r}) is missing")
+        intrinsics = os.path.join(scene_dir, FRAMES_INTRINSICS)
+        if not os.path.isfile(intrinsics):
+            raise FileNotFoundError(f"missing depth intrinsics {intrinsics!r}")
+        sources = {"color": ("color", ".jpg"), "depth": ("depth", ".png"), "label": ("label", ".png")}
+        labelled = os.path.isdir(os.path.join(scene_dir, "label"))
+        found = {}
+        for key, (folder, extension) in sources.items():
+            for path in glob.glob(os.path.join(scene_dir, folder, "*" + extension)):
+                found.setdefault(_frame_index(path), {})[key] = path
+        if not found:
+            raise FileNotFoundError(f"no frames in {os.path.join(scene_dir, 'color')!r}")
+        for index in sorted(found):
+            paths = found[index]
+            for key, (folder, extension) in sources.items():
+                if key not in paths and (labelled or key != "label"):
+                    present = next(iter(paths.values()))
+                    missing = os.path.join(scene_dir, folder, f"{index:06d}{extension}")
+                    raise FileNotFoundError(f"missing {missing!r} (the partner of {present!r})")
+            frames.append({"name": f"{scene}/{index}", **paths, "intrinsics": intrinsics, "label_format": "nyu40"})
+    if not frames:
+        raise FileNotFoundError(f"no ScanNet frames for split {split!r} under {root!r}")
+    return frames
+
+
 def list_frames(input_dir: str, split: str, frame_skip: int = DEFAULT_FRAME_SKIP) -> list[dict]:
     """Frames of ``split`` as ``{"name", "color", "depth", "label", "intrinsics", "label_map"}``.
+
+    Reads the SensReader export (``scans/``) when ``input_dir`` has it, else ``scannet_frames_25k`` /
+    ``scannet_frames_test`` (:func:`list_frames_25k`; ``frame_skip`` does not apply there).
 
     Scenes come from ``scannetv2_{split}.txt`` (``FileNotFoundError`` naming it if missing).
     Each color frame must have its depth and label-filt partner and vice versa
@@ -97,16 +174,19 @@ def list_frames(input_dir: str, split: str, frame_skip: int = DEFAULT_FRAME_SKIP
     """
     if not isinstance(frame_skip, int) or frame_skip < 1:
         raise ValueError(f"frame_skip must be a positive int, got {frame_skip!r}")
+    if not os.path.isdir(os.path.join(input_dir, "scans")):
+        if _frames_root(input_dir, split) is None:
+            raise FileNotFoundError(
+                f"{input_dir!r} holds neither the SensReader export (scans/{{scene}}/color, depth, label-filt, "
+                f"intrinsic) nor {FRAMES_25K_DIRNAME}/ (or {FRAMES_TEST_DIRNAME}/ for the test split)")
+        return list_frames_25k(input_dir, split)
     scenes_path = split_file(input_dir, split)
     if not os.path.isfile(scenes_path):
         raise FileNotFoundError(f"missing ScanNet split file {scenes_path!r}")
     label_map = os.path.join(input_dir, LABEL_MAP_FILENAME)
     if not os.path.isfile(label_map):
         raise FileNotFoundError(f"missing ScanNet label map {label_map!r}")
-    with open(scenes_path, encoding="utf-8") as handle:
-        scenes = [line.strip() for line in handle if line.strip()]
-    if not scenes:
-        raise ValueError(f"split file {scenes_path!r} lists no scenes")
+    scenes = _read_scenes(scenes_path)
     frames = []
     for scene in scenes:
         scene_dir = os.path.join(input_dir, "scans", scene)
@@ -118,6 +198,7 @@ def list_frames(input_dir: str, split: str, frame_skip: int = DEFAULT_FRAME_SKIP
         sources = {
             "color": ("color", ".jpg"), "depth": ("depth", ".png"), "label": ("label-filt", ".png"),
         }
+        labelled = os.path.isdir(os.path.join(scene_dir, "label-filt"))
         found = {}
         for key, (folder, extension) in sources.items():
             for path in glob.glob(os.path.join(scene_dir, folder, "*" + extension)):
@@ -129,7 +210,7 @@ def list_frames(input_dir: str, split: str, frame_skip: int = DEFAULT_FRAME_SKIP
                 continue
             paths = found[index]
             for key, (folder, extension) in sources.items():
-                if key not in paths:
+                if key not in paths and (labelled or key != "label"):
                     present = next(iter(paths.values()))
                     missing = os.path.join(scene_dir, folder, f"{index}{extension}")
                     raise FileNotFoundError(f"missing {missing!r} (the partner of {present!r})")
@@ -189,6 +270,18 @@ def scannet_ids_to_train_ids(ids: np.ndarray, label_map_path: str, source: str =
     return lookup[ids]
 
 
+NYU40_LOOKUP = np.array([NYU40_TO_SCANNET20[nyu40] for nyu40 in range(41)], np.uint8)
+
+
+def nyu40_ids_to_train_ids(ids: np.ndarray, source: str = "label image") -> np.ndarray:
+    """Map 8-bit NYU40 ids (``scannet_frames_25k`` labels) to train ids; ``ValueError`` naming ``source`` for ids
+    above 40."""
+    unknown = np.unique(ids[ids > 40])
+    if unknown.size:
+        raise ValueError(f"{source!r} has NYU40 ids above 40: {unknown[:20].tolist()}")
+    return NYU40_LOOKUP[ids]
+
+
 def read_intrinsics(path: str) -> np.ndarray:
     """3×3 part of a SensReader ``intrinsic_depth.txt`` (4×4, whitespace separated)."""
     try:
@@ -215,7 +308,11 @@ def load_frame(frame: dict, image_size=None) -> dict:
     size = tuple(DEFAULT_IMAGE_SIZE if image_size is None else image_size)
     rgb = records.read_image(frame["color"], channels=3, dtype=np.uint8)
     depth_mm = records.read_image(frame["depth"], channels=1, dtype=np.uint16)
-    ids = records.read_image(frame["label"], channels=1, dtype=np.uint16)
+    nyu40 = frame.get("label_format") == "nyu40"
+    if "label" in frame:
+        ids = records.read_image(frame["label"], channels=1, dtype=np.uint8 if nyu40 else np.uint16)
+    else:  # unlabelled (test) frame: unannotated everywhere, i.e. ignore
+        ids, nyu40 = np.zeros(rgb.shape[:2], np.uint8), True
     if ids.shape != rgb.shape[:2]:
         raise ValueError(
             f"size mismatch: {frame['label']!r} is {ids.shape}, {frame['color']!r} is {rgb.shape[:2]}"
@@ -227,7 +324,10 @@ def load_frame(frame: dict, image_size=None) -> dict:
             f"{frame['color']!r} is {rgb.shape[:2]} (aspect {rgb_aspect:.3f})"
         )
     intrinsics = records.scale_intrinsics(read_intrinsics(frame["intrinsics"]), depth_mm.shape, size)
-    label = scannet_ids_to_train_ids(ids, frame["label_map"], frame["label"])
+    if nyu40:
+        label = nyu40_ids_to_train_ids(ids, frame.get("label", frame["color"]))
+    else:
+        label = scannet_ids_to_train_ids(ids, frame["label_map"], frame["label"])
     return {
         "rgb": records.resize_rgb(rgb, size),
         "depth_m": records.resize_nearest(depth_mm, size).astype(np.float32) / np.float32(1000.0),

@@ -22,6 +22,7 @@ bilinearly to the stored label size, same argmax), written in a benchmark's form
 from __future__ import annotations
 
 import os
+import shutil
 
 import cv2
 import numpy as np
@@ -85,9 +86,9 @@ def write_submission(model_dir, record_dir, split, fmt, output_dir, *, checkpoin
     run = run_facts.load_run_info(model_dir)
     info = records.load_dataset_info(record_dir)
     _check_records(fmt, info, record_dir, split, run)
-    if os.path.isdir(output_dir) and any(name.endswith(".png") for name in os.listdir(output_dir)):
-        raise FileExistsError(f"--output_dir={output_dir} already holds PNG files: a submission needs exactly one per "
-                              "frame, give an empty or new directory")
+    if os.path.exists(output_dir) and (not os.path.isdir(output_dir) or os.listdir(output_dir)):
+        raise FileExistsError(f"--output_dir={output_dir} already exists and is not empty: a submission needs exactly "
+                              "one file per frame, give an empty or new directory")
     files = records.shard_files(record_dir, split)
     model, config, _ = checkpoints.restore_model(model_dir, checkpoint)
     model = checkpoints.inference_model(model)
@@ -98,22 +99,33 @@ def write_submission(model_dir, record_dir, split, fmt, output_dir, *, checkpoin
                                     depth_input=config.get("depth_input", "hha"), keep_full_label=True, statistics=run)
     names = tf.data.TFRecordDataset(files).map(lambda s: records.parse_example(s, keys=("label",))["name"])
     predict = _predict_function(model, keys, True)
-    os.makedirs(output_dir, exist_ok=True)
-    written = []
+    # Written into a staging directory beside output_dir and moved there only when complete: a failed run leaves
+    # no partial submission behind.
+    staging = f"{os.path.abspath(output_dir)}.tmp-{os.getpid()}"
+    os.makedirs(staging)
+    names_written = []
     total = (info.get("splits") or {}).get(split, {}).get("num_examples") or 0
     bar = Progress(f"submission {split}", total, enabled=progress)
-    with records.naming_corrupt_shards(record_dir, split):
-        for (inputs, _, label), name in zip(dataset, names):
-            train_ids = predict(inputs, tf.shape(label)[1:3]).numpy()[0]
-            path = os.path.join(output_dir, submission_name(fmt, name.numpy().decode()))
-            if path in written:
-                raise ValueError(f"two frames of split {split!r} map to the file {path!r}")
-            if not cv2.imwrite(path, benchmark_ids(fmt, train_ids)):
-                raise OSError(f"could not write {path!r}")
-            written.append(path)
-            bar.update()
-    bar.close()
-    if not written:
-        raise ValueError(f"split {split!r} of {record_dir!r} holds no frame")
+    try:
+        with records.naming_corrupt_shards(record_dir, split):
+            for (inputs, _, label), name in zip(dataset, names):
+                train_ids = predict(inputs, tf.shape(label)[1:3]).numpy()[0]
+                filename = submission_name(fmt, name.numpy().decode())
+                if filename in names_written:
+                    raise ValueError(f"two frames of split {split!r} map to the file {filename!r}")
+                if not cv2.imwrite(os.path.join(staging, filename), benchmark_ids(fmt, train_ids)):
+                    raise OSError(f"could not write {os.path.join(staging, filename)!r}")
+                names_written.append(filename)
+                bar.update()
+        bar.close()
+        if not names_written:
+            raise ValueError(f"split {split!r} of {record_dir!r} holds no frame")
+        if os.path.isdir(output_dir):
+            os.rmdir(output_dir)  # empty (checked above)
+        os.replace(staging, output_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    written = [os.path.join(output_dir, filename) for filename in names_written]
     logging.info("wrote %d %s submission file(s) to %s", len(written), fmt, output_dir)
     return written

@@ -4,6 +4,7 @@ maps, overlays and error maps (the library of ``python -m rfbnet_tf.predict``, w
 from __future__ import annotations
 
 import os
+import shutil
 
 import cv2
 import numpy as np
@@ -120,7 +121,22 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
     matrix = image_files.parse_intrinsics(intrinsics) if intrinsics is not None else None
     palette = visualize.run_palette(info.get("palette") or run_facts.DEFAULT_PALETTE)
     output_dir = os.fspath(output_dir)
+    created = not os.path.exists(output_dir)
     os.makedirs(output_dir, exist_ok=True)
+    try:
+        written = _predict_frames(modules, pairs, output_dir, depth_units, resize_depth, matrix, palette, info, alpha,
+                                  needs_depth, progress)
+    except BaseException:
+        if created:  # no partial output directory of a failed run
+            shutil.rmtree(output_dir, ignore_errors=True)
+        raise
+    logging.info("wrote predictions of %d frame(s) and %s to %s", len(written), LEGEND_FILENAME, output_dir)
+    return written
+
+
+def _predict_frames(modules, pairs, output_dir, depth_units, resize_depth, matrix, palette, info, alpha, needs_depth,
+                    progress):
+    """Predict every frame of ``pairs`` and write its files (and the legend) into ``output_dir``."""
     _write_png(os.path.join(output_dir, LEGEND_FILENAME), visualize.legend_image(info["class_names"], palette))
 
     written = []
@@ -159,5 +175,4 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
         written.append({"stem": stem, "files": files})
         bar.update()
     bar.close()
-    logging.info("wrote predictions of %d frame(s) and %s to %s", len(written), LEGEND_FILENAME, output_dir)
     return written
