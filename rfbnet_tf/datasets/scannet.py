@@ -106,6 +106,37 @@ def _frame_index(path: str) -> int:
     return int(stem)
 
 
+def _scene_frames(scene_dir, intrinsics_name, label_folder, frame_skip, padded, listed_in):
+    """``(intrinsics path, [(index, {"color", "depth", "label"?: path}), ...])`` of one scene folder: frames whose
+    index is a multiple of ``frame_skip``, each with all its partners (a scene without ``label_folder`` is
+    unlabelled).  ``FileNotFoundError`` naming a missing scene, intrinsics file or partner."""
+    if not os.path.isdir(scene_dir):
+        raise FileNotFoundError(f"scene directory {scene_dir!r} ({listed_in}) is missing")
+    intrinsics = os.path.join(scene_dir, intrinsics_name)
+    if not os.path.isfile(intrinsics):
+        raise FileNotFoundError(f"missing depth intrinsics {intrinsics!r}")
+    sources = {"color": ("color", ".jpg"), "depth": ("depth", ".png"), "label": (label_folder, ".png")}
+    labelled = os.path.isdir(os.path.join(scene_dir, label_folder))
+    found = {}
+    for key, (folder, extension) in sources.items():
+        for path in glob.glob(os.path.join(scene_dir, folder, "*" + extension)):
+            found.setdefault(_frame_index(path), {})[key] = path
+    if not found:
+        raise FileNotFoundError(f"no frames in {os.path.join(scene_dir, 'color')!r}")
+    frames = []
+    for index in sorted(found):
+        if index % frame_skip:
+            continue
+        paths = found[index]
+        for key, (folder, extension) in sources.items():
+            if key not in paths and (labelled or key != "label"):
+                present = next(iter(paths.values()))
+                missing = os.path.join(scene_dir, folder, f"{index:06d}{extension}" if padded else f"{index}{extension}")
+                raise FileNotFoundError(f"missing {missing!r} (the partner of {present!r})")
+        frames.append((index, paths))
+    return intrinsics, frames
+
+
 def _read_scenes(path: str) -> list[str]:
     with open(path, encoding="utf-8") as handle:
         scenes = [line.strip() for line in handle if line.strip()]
@@ -135,27 +166,9 @@ def list_frames_25k(input_dir: str, split: str) -> list[dict]:
         raise FileNotFoundError(f"missing ScanNet split file {scenes_path!r}")
     frames = []
     for scene in scenes:
-        scene_dir = os.path.join(root, scene)
-        if not os.path.isdir(scene_dir):
-            raise FileNotFoundError(f"scene directory {scene_dir!r} (split {split!r}) is missing")
-        intrinsics = os.path.join(scene_dir, FRAMES_INTRINSICS)
-        if not os.path.isfile(intrinsics):
-            raise FileNotFoundError(f"missing depth intrinsics {intrinsics!r}")
-        sources = {"color": ("color", ".jpg"), "depth": ("depth", ".png"), "label": ("label", ".png")}
-        labelled = os.path.isdir(os.path.join(scene_dir, "label"))
-        found = {}
-        for key, (folder, extension) in sources.items():
-            for path in glob.glob(os.path.join(scene_dir, folder, "*" + extension)):
-                found.setdefault(_frame_index(path), {})[key] = path
-        if not found:
-            raise FileNotFoundError(f"no frames in {os.path.join(scene_dir, 'color')!r}")
-        for index in sorted(found):
-            paths = found[index]
-            for key, (folder, extension) in sources.items():
-                if key not in paths and (labelled or key != "label"):
-                    present = next(iter(paths.values()))
-                    missing = os.path.join(scene_dir, folder, f"{index:06d}{extension}")
-                    raise FileNotFoundError(f"missing {missing!r} (the partner of {present!r})")
+        intrinsics, scene_frames = _scene_frames(os.path.join(root, scene), FRAMES_INTRINSICS, "label", 1, True,
+                                                 f"split {split!r}")
+        for index, paths in scene_frames:
             frames.append({"name": f"{scene}/{index}", **paths, "intrinsics": intrinsics, "label_format": "nyu40"})
     if not frames:
         raise FileNotFoundError(f"no ScanNet frames for split {split!r} under {root!r}")
@@ -189,33 +202,10 @@ def list_frames(input_dir: str, split: str, frame_skip: int = DEFAULT_FRAME_SKIP
     scenes = _read_scenes(scenes_path)
     frames = []
     for scene in scenes:
-        scene_dir = os.path.join(input_dir, "scans", scene)
-        if not os.path.isdir(scene_dir):
-            raise FileNotFoundError(f"scene directory {scene_dir!r} (listed in {scenes_path!r}) is missing")
-        intrinsics = os.path.join(scene_dir, DEPTH_INTRINSICS)
-        if not os.path.isfile(intrinsics):
-            raise FileNotFoundError(f"missing depth intrinsics {intrinsics!r}")
-        sources = {
-            "color": ("color", ".jpg"), "depth": ("depth", ".png"), "label": ("label-filt", ".png"),
-        }
-        labelled = os.path.isdir(os.path.join(scene_dir, "label-filt"))
-        found = {}
-        for key, (folder, extension) in sources.items():
-            for path in glob.glob(os.path.join(scene_dir, folder, "*" + extension)):
-                found.setdefault(_frame_index(path), {})[key] = path
-        if not found:
-            raise FileNotFoundError(f"no frames in {os.path.join(scene_dir, 'color')!r}")
-        for index in sorted(found):
-            if index % frame_skip:
-                continue
-            paths = found[index]
-            for key, (folder, extension) in sources.items():
-                if key not in paths and (labelled or key != "label"):
-                    present = next(iter(paths.values()))
-                    missing = os.path.join(scene_dir, folder, f"{index}{extension}")
-                    raise FileNotFoundError(f"missing {missing!r} (the partner of {present!r})")
-            frames.append({"name": f"{scene}/{index}", **paths, "intrinsics": intrinsics,
-                           "label_map": label_map})
+        intrinsics, scene_frames = _scene_frames(os.path.join(input_dir, "scans", scene), DEPTH_INTRINSICS,
+                                                 "label-filt", frame_skip, False, f"listed in {scenes_path!r}")
+        for index, paths in scene_frames:
+            frames.append({"name": f"{scene}/{index}", **paths, "intrinsics": intrinsics, "label_map": label_map})
     if not frames:
         raise FileNotFoundError(
             f"no ScanNet frames (frame_skip={frame_skip}) for split {split!r} under {input_dir!r}"

@@ -30,7 +30,8 @@ from rfbnet_tf.utils.files import read_image_unchanged
 DEFAULT_MAX_DEPTH = 10.0
 """Metres; ``prepare_data``'s default for indoor data (ScanNet, synthetic). Cityscapes uses 65."""
 DEPTH_UNITS = ("mm", "1e-4m", "m", "cityscapes_disparity")
-UINT16_METRES_PER_UNIT = {"mm": 1e-3, "1e-4m": 1e-4}
+UINT16_UNITS_PER_METRE = {"mm": 1000.0, "1e-4m": 10000.0}
+"""Divisors of the uint16 units (division, as the converters do, so that predict sees the records' metres)."""
 DEPTH_EXTENSIONS = (".png", ".npy", ".exr")
 
 
@@ -63,7 +64,7 @@ def read_depth(path, units: str = "mm", camera=None):
     if image.ndim != 2:
         raise ValueError(f"depth file {path!r} must be an 8-bit 3-channel HHA image or one channel of raw depth, "
                          f"received shape {image.shape}")
-    if units in UINT16_METRES_PER_UNIT or units == "cityscapes_disparity":
+    if units in UINT16_UNITS_PER_METRE or units == "cityscapes_disparity":
         if image.dtype != np.uint16:
             raise ValueError(f"depth file {path!r} must be a 16-bit PNG for --depth_units={units}, received "
                              f"dtype {image.dtype}")
@@ -75,7 +76,7 @@ def read_depth(path, units: str = "mm", camera=None):
             intrinsics, baseline = cityscapes.read_camera(os.fspath(camera))
             metres = cityscapes.disparity_to_depth(image, baseline, intrinsics[0, 0])
         else:
-            metres = image.astype(np.float32) * np.float32(UINT16_METRES_PER_UNIT[units])
+            metres = image.astype(np.float32) / np.float32(UINT16_UNITS_PER_METRE[units])
     else:
         if image.dtype.kind != "f":
             raise ValueError(f"depth file {path!r} must hold float metres (.npy or .exr) for --depth_units=m, "
@@ -128,9 +129,9 @@ def model_depth_input(depth_image, depth_input: str, size, intrinsics=None, max_
                              f"received {image.dtype} {image.shape}")
         if image.dtype == np.uint16:
             _check_units(units)
-            if units not in UINT16_METRES_PER_UNIT:
+            if units not in UINT16_UNITS_PER_METRE:
                 raise ValueError(f"a uint16 depth image needs --depth_units mm or 1e-4m, received {units!r}")
-            image = image.astype(np.float32) * np.float32(UINT16_METRES_PER_UNIT[units])
+            image = image.astype(np.float32) / np.float32(UINT16_UNITS_PER_METRE[units])
     if image.shape[:2] != (height, width):
         if not resize_depth:
             raise ValueError(f"{source} is {image.shape[0]}x{image.shape[1]} (HxW), the RGB image {height}x{width}: "
