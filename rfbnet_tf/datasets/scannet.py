@@ -72,7 +72,6 @@ CLASS_NAMES = (
 NUM_CLASSES = len(CLASS_NAMES)
 BENCHMARK_NYU40_IDS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 16, 24, 28, 33, 34, 36, 39)
 """Train id k → NYU40 id (the benchmark's ``VALID_CLASS_IDS``): what a 2-D label submission holds."""
-_BENCHMARK_NYU40_IDS = BENCHMARK_NYU40_IDS
 NYU40_PALETTE = (
     (0, 0, 0), (174, 199, 232), (152, 223, 138), (31, 119, 180), (255, 187, 120), (188, 189, 34), (140, 86, 75),
     (255, 152, 150), (214, 39, 40), (197, 176, 213), (148, 103, 189), (196, 156, 148), (23, 190, 207), (178, 76, 76),
@@ -86,7 +85,7 @@ unannotated, black)."""
 PALETTE = tuple(NYU40_PALETTE[nyu40] for nyu40 in BENCHMARK_NYU40_IDS)
 """RGB colour per train id (the NYU40 colour of its class)."""
 NYU40_TO_SCANNET20 = {
-    nyu40: _BENCHMARK_NYU40_IDS.index(nyu40) if nyu40 in _BENCHMARK_NYU40_IDS else IGNORE_LABEL
+    nyu40: BENCHMARK_NYU40_IDS.index(nyu40) if nyu40 in BENCHMARK_NYU40_IDS else IGNORE_LABEL
     for nyu40 in range(41)
 }
 """NYU40 id (0 = unannotated, 1..40) → ScanNet-20 train id, 255 = ignore."""
