@@ -42,7 +42,7 @@ setup(
         "h5py>=3.8",  # MATLAB v7.3 (HDF5) .mat files of NYUv2 / SUN RGB-D; TensorFlow installs it too
     ],
     extras_require={
-        "test": ["pytest>=8", "jax[cpu]"],
+        "test": ["pytest>=8", "jax[cpu]", "cityscapesscripts>=2.2,<3"],
         "tensorboard": ["tensorboard"],
         "onnx": ["tf2onnx", "onnxruntime"],
         "gpu": ["tensorflow[and-cuda]>=2.18,<2.22"],

@@ -5,34 +5,47 @@ Usage::
     python -m rfbnet_tf.predict --model_dir=runs/rfbnet_scannet --rgb=frames/color \
         --depth=frames/hha --output_dir=out [--label=frames/label] \
         [--compare_model_dir=runs/ssma_scannet] [--alpha=0.5]
-    # raw depth (uint16 millimetres) instead of HHA: give the depth camera's intrinsics
-    python -m rfbnet_tf.predict ... --depth=frames/depth --intrinsics=577.6,578.7,318.9,242.7
+    # raw depth instead of HHA: its units and the depth camera's intrinsics
+    python -m rfbnet_tf.predict ... --depth=frames/depth --depth_units=mm --intrinsics=577.6,578.7,318.9,242.7
+    # Cityscapes as downloaded: disparities with their camera JSON
+    python -m rfbnet_tf.predict ... --rgb=leftImg8bit/val/frankfurt --depth=disparity/val/frankfurt \
+        --depth_units=cityscapes_disparity --camera=camera/val/frankfurt
+    # benchmark-server files of a prepared split (rfbnet_tf.evaluation.submission)
+    python -m rfbnet_tf.predict --model_dir=runs/cityscapes_rfbnet_erfnet_enc --record_dir=data/cityscapes \
+        --split=test --format=cityscapes --output_dir=submissions/cityscapes
 
 ``--rgb``/``--depth``/``--label`` are files or directories (paired by file stem, see
 ``rfbnet_tf.inference.image_files``).  The depth file is the HHA image (8-bit, 3 channels) for
-runs trained on HHA, or raw depth (16-bit PNG, millimetres): it is then completed and, for HHA
-runs, HHA-encoded with ``--intrinsics`` exactly as ``prepare_data`` does
-(``rfbnet_tf.inference.depth_input``) with the run's depth range (``max_depth`` of its
-``run_info.json``, or ``--max_depth``).  Inference goes through the export's preprocessing
+runs trained on HHA, or raw depth in ``--depth_units`` (``mm``: 16-bit PNG millimetres; ``1e-4m``: 16-bit PNG in
+1/10000 m, the NYU toolbox's dumps; ``m``: float ``.npy`` / ``.exr``; ``cityscapes_disparity``: Cityscapes
+disparity PNGs with ``--camera``): the range read is logged in metres, then it is completed and, for HHA runs,
+HHA-encoded with ``--intrinsics`` exactly as ``prepare_data`` does (``rfbnet_tf.preprocessing.depth_encoding``)
+with the run's depth range (``max_depth`` of its ``run_info.json``, or ``--max_depth``).  A depth of another size
+than its RGB image is an error unless ``--resize_depth`` is given (the intrinsics are then scaled).  Inference goes through the export's preprocessing
 (``rfbnet_tf.inference.serving``: same normalisation, same size policy).  Everything about the
 training data comes from ``--model_dir`` (``run_info.json``), never from the records.
 
 Per frame ``{stem}``, in ``--output_dir``:
 
-* ``{stem}_labels.png`` — predicted classes in the run's palette (``palette`` of ``run_info.json``,
-  ``rfbnet_tf.visualize.named_palette``);
+* ``legend.png`` — the class colours (and the ignore label's) with the class names;
+* ``{stem}_labels.png`` — predicted classes in the run's palette (``palette`` of ``run_info.json``: the
+  dataset's colours, ``rfbnet_tf.visualize.run_palette``);
 * ``{stem}_class_ids.png`` — predicted train ids (8-bit, one channel);
 * ``{stem}_overlay.png`` — the colours alpha-blended on the RGB image (``--alpha``);
 * with ``--label``: ``{stem}_ground_truth.png`` (colourised) and ``{stem}_error_map.png``, the
   paper's Fig. 6/7 improvement/error map (``rfbnet_tf.inference.error_map``): red = misclassified
   by this model, green = misclassified by the ``--compare_model_dir`` model but correct here;
 * with ``--compare_model_dir``: ``{stem}_compare_labels.png`` — the other model's classes.
+
+With ``--format={cityscapes,scannet}`` (and ``--record_dir``, ``--split`` instead of ``--rgb``) it writes the
+benchmark server's files of a prepared split instead: see ``rfbnet_tf.evaluation.submission``.
 """
 
 from __future__ import annotations
 
 from rfbnet_tf import cli
-from rfbnet_tf.inference import serving
+from rfbnet_tf.evaluation import submission
+from rfbnet_tf.inference import depth_input, serving
 from rfbnet_tf.inference.prediction import (  # noqa: F401 (re-exported: the binary's Python API)
     predict,
 )
@@ -42,8 +55,16 @@ def _define_flags():
     from absl import flags
 
     flags.DEFINE_string("model_dir", None, "Training run directory (flags.json, checkpoints).", required=True)
-    flags.DEFINE_string("rgb", None, "RGB image file or directory.", required=True)
-    flags.DEFINE_string("depth", None, "HHA (8-bit, 3 channels) or raw depth (16-bit mm) file or directory.")
+    flags.DEFINE_string("rgb", None, "RGB image file or directory (not with --format).")
+    flags.DEFINE_string("depth", None, "HHA (8-bit, 3 channels) or raw depth (--depth_units) file or directory.")
+    flags.DEFINE_enum("depth_units", "mm", list(depth_input.DEPTH_UNITS),
+                      "Units of raw depth files: mm / 1e-4m (16-bit PNG), m (float .npy/.exr), cityscapes_disparity.")
+    flags.DEFINE_boolean("resize_depth", False, "Resize depth of another size than the RGB (intrinsics scaled).")
+    flags.DEFINE_string("camera", None, "Cityscapes *_camera.json file or directory (cityscapes_disparity).")
+    flags.DEFINE_enum("format", None, list(submission.FORMATS),
+                      "Write benchmark-server files of --record_dir's --split instead of pictures.")
+    flags.DEFINE_string("record_dir", None, "Prepared records (with --format).")
+    flags.DEFINE_string("split", None, "Split of --record_dir (with --format), e.g. test.")
     flags.DEFINE_string("label", None, "Ground-truth train-id PNG file or directory (enables the error map).")
     flags.DEFINE_string("output_dir", None, "Where to write the PNGs.", required=True)
     flags.DEFINE_string("compare_model_dir", None, "A second run for the improvement/error map (green pixels).")
@@ -63,10 +84,19 @@ def main(argv):
 
     cli.check_no_arguments(argv)
     FLAGS = flags.FLAGS
+    if FLAGS.format is not None:
+        if FLAGS.record_dir is None or FLAGS.split is None or FLAGS.rgb is not None:
+            raise ValueError("--format writes a record split: give --record_dir and --split (and no --rgb)")
+        submission.write_submission(FLAGS.model_dir, FLAGS.record_dir, FLAGS.split, FLAGS.format, FLAGS.output_dir,
+                                    checkpoint=FLAGS.checkpoint, progress=FLAGS.progress)
+        return
+    if FLAGS.rgb is None:
+        raise ValueError("give --rgb (image files), or --format with --record_dir and --split")
     predict(FLAGS.model_dir, FLAGS.rgb, FLAGS.output_dir, depth=FLAGS.depth, label=FLAGS.label,
             compare_model_dir=FLAGS.compare_model_dir, intrinsics=FLAGS.intrinsics, max_depth=FLAGS.max_depth,
             alpha=FLAGS.alpha, checkpoint=FLAGS.checkpoint, compare_checkpoint=FLAGS.compare_checkpoint,
-            size_policy=FLAGS.size_policy, progress=FLAGS.progress)
+            size_policy=FLAGS.size_policy, progress=FLAGS.progress, depth_units=FLAGS.depth_units,
+            resize_depth=FLAGS.resize_depth, camera=FLAGS.camera)
 
 
 def run():

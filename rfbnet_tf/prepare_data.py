@@ -12,6 +12,18 @@ Usage::
     python -m rfbnet_tf.prepare_data --dataset=sunrgbd --input_dir=/data/sunrgbd --output_dir=data/sunrgbd \
         --splits=train,test [--depth_source=raw]
 
+What to download (``--input_dir``, the layouts the converters read as they come):
+
+* Cityscapes (cityscapes-dataset.com): the packages ``leftImg8bit_trainvaltest.zip``,
+  ``disparity_trainvaltest.zip``, ``camera_trainvaltest.zip`` and ``gtFine_trainvaltest.zip`` unpacked into one
+  folder, giving ``leftImg8bit/``, ``disparity/``, ``camera/`` and ``gtFine/`` (``{split}/{city}/...``); a split
+  without ``gtFine`` files (test) is converted unlabelled.
+* ScanNet v2 (download-scannet.py after the terms of use): either ``scannet_frames_25k/`` (the paper's 2-D subset,
+  ``--type scannet_frames_25k``) and, for the test split, ``scannet_frames_test/``; or the SensReader export of the
+  scans (``scans/{scene}/color, depth, intrinsic``, ``*_2d-label-filt.zip`` unzipped to ``label-filt/``) with
+  ``scannetv2-labels.combined.tsv``.  Both with ``scannetv2_{train,val,test}.txt`` (Tasks/Benchmark of the ScanNet
+  repository) beside them.
+
 Per frame (paper Sec. IV-B: "We perform depth completion [38] for the depth images. Moreover,
 we employ the three-channel HHA encoding [29]"): load → validate → drop raw depth beyond
 ``max_depth`` → ``complete_depth`` → ``depth_to_hha(completed, intrinsics)`` (normals fitted to
@@ -73,9 +85,12 @@ def _define_flags():
     from absl import flags
 
     flags.DEFINE_enum("dataset", "synthetic", list(DATASETS), "Dataset to convert.")
-    flags.DEFINE_string("input_dir", None, "Official download root (Cityscapes, ScanNet, NYUv2, SUN RGB-D).")
+    flags.DEFINE_string("input_dir", None, "Official download root: Cityscapes leftImg8bit/ disparity/ camera/ "
+                        "gtFine/; ScanNet scannet_frames_25k/ (+ scannet_frames_test/) or scans/ (SensReader); "
+                        "NYUv2 nyu_depth_v2_labeled.mat, splits.mat, class mappings; SUN RGB-D SUNRGBD/, "
+                        "SUNRGBDtoolbox/.")
     flags.DEFINE_string("output_dir", None, "Record directory to write.", required=True)
-    flags.DEFINE_list("splits", ["train", "val"], "Splits to convert.")
+    flags.DEFINE_list("splits", ["train", "val"], "Splits to convert (test: converted without labels).")
     flags.DEFINE_integer("num_workers", None, "Worker processes (default: CPU count).")
     flags.DEFINE_integer("examples_per_shard", DEFAULT_EXAMPLES_PER_SHARD, "Examples per shard.")
     flags.DEFINE_integer("synthetic_train", DEFAULT_SYNTHETIC_TRAIN, "Synthetic train frames.")

@@ -10,7 +10,9 @@ must not silently get the indoor 10 m depth range).  The train binary writes the
 ``dataset``              dataset name of the records (``"synthetic"``, ``"scannet"``, ``"cityscapes"``)
 ``num_classes``          K
 ``class_names``          K names, index = train id
-``palette``              name of the colour map of label images (``rfbnet_tf.visualize.PALETTES``): ``"voc"``
+``palette``              colours of label images: K ``[r, g, b]`` (the dataset's ``PALETTE``, from
+                         ``dataset_info.json``), or the name of a colour map (``rfbnet_tf.visualize.PALETTES``:
+                         ``"voc"`` for records that name no palette)
 ``ignore_label``         label value excluded from loss and metrics (255)
 ``normalization``        ``{"rgb"|"hha"|"depth": {"mean": [...], "std": [...]}}``: the train-split statistics
                          the input pipeline normalised with (``depth`` in metres)
@@ -67,7 +69,7 @@ def from_dataset_info(info: dict, record_dir=None) -> dict:
         "dataset": info.get("dataset"),
         "num_classes": num_classes,
         "class_names": [str(n) for n in (info.get("class_names") or [str(i) for i in range(num_classes)])],
-        "palette": DEFAULT_PALETTE,
+        "palette": info.get("palette") or DEFAULT_PALETTE,
         "ignore_label": int(info.get("ignore_label", records.IGNORE_LABEL)),
         "normalization": info.get("normalization"),
         "max_depth": None if max_depth is None else float(max_depth),

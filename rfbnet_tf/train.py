@@ -32,6 +32,7 @@ from __future__ import annotations
 from absl import flags
 
 from rfbnet_tf import cli, configs
+from rfbnet_tf.configs import flags as config_flags
 from rfbnet_tf.training.trainer import (  # noqa: F401 (re-exported: the binary's Python API)
     train,
 )
@@ -43,9 +44,14 @@ def main(argv):
     train(flags.FLAGS)
 
 
+def _define_flags():
+    configs.define_flags()
+    flags.adopt_module_key_flags(config_flags)  # --helpshort lists train's own flags (defined there)
+
+
 def run():
     """Entry point of ``rfbnet-train`` and ``python -m rfbnet_tf.train``."""
-    cli.run(main, configs.define_flags)
+    cli.run(main, _define_flags)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,17 @@
 """Colour label maps for display (TensorBoard images, predict outputs).
 
 The default palette is the PASCAL VOC colour map (``VOCdevkit/VOCcode/VOClabelcolormap.m``: the bits of the
-class id spread over the high bits of R, G, B), 256 entries, except that the ignore label 255 is black.
+class id spread over the high bits of R, G, B), 256 entries, except that the ignore label 255 is black.  A trained
+run's predictions use its dataset's palette (:func:`run_palette`: Cityscapes' official colours, ScanNet's NYU40
+colours, the synthetic classes' own; the ignore label black, no class black) with a legend (:func:`legend_image`).
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from rfbnet_tf.constants import IGNORE_LABEL
-
 
 
 def voc_palette(size: int = 256) -> np.ndarray:
@@ -33,6 +35,49 @@ def voc_palette(size: int = 256) -> np.ndarray:
 _DEFAULT_PALETTE = voc_palette()
 PALETTES = {"voc": voc_palette}
 """Palettes by the name a run records (``palette`` of ``run_info.json``)."""
+
+
+VOC_VOID = (224, 224, 192)
+"""The VOC colour of its void label, used for the ignore label where class 0 is black (the VOC palette)."""
+IGNORE_COLOUR = (0, 0, 0)
+"""The ignore label's colour with a dataset palette (no dataset's class is black)."""
+
+
+def run_palette(value) -> np.ndarray:
+    """The ``(256, 3)`` uint8 palette of a run's ``palette`` entry (``run_info.json``): K class colours (entry 255,
+    the ignore label, black) or a palette name ("voc": entry 255 is VOC's void colour, since class 0 is black).
+
+    Raises:
+      ValueError: an unknown name, colours outside 0..255, or a class colour equal to the ignore colour.
+    """
+    if isinstance(value, str):
+        palette = named_palette(value).copy()
+        palette[IGNORE_LABEL] = VOC_VOID
+        return palette
+    colours = np.asarray(value)
+    if colours.ndim != 2 or colours.shape[1] != 3 or not 0 < colours.shape[0] <= IGNORE_LABEL:
+        raise ValueError(f"palette must be up to {IGNORE_LABEL} [r, g, b] colours, received shape {colours.shape}")
+    if np.any(colours < 0) or np.any(colours > 255):
+        raise ValueError("palette colours must lie in 0..255")
+    if np.any(np.all(colours == IGNORE_COLOUR, axis=1)):
+        raise ValueError(f"palette colours must differ from the ignore label's {IGNORE_COLOUR}")
+    palette = np.zeros((256, 3), np.uint8)
+    palette[: colours.shape[0]] = colours
+    palette[IGNORE_LABEL] = IGNORE_COLOUR
+    return palette
+
+
+def legend_image(class_names, palette, row_height: int = 20, width: int = 260) -> np.ndarray:
+    """uint8 RGB ``(rows * row_height, width, 3)``: one row per class (swatch + "k name"), then the ignore label."""
+    palette = np.asarray(palette, np.uint8)
+    entries = [(k, f"{k} {name}") for k, name in enumerate(class_names)] + [(IGNORE_LABEL, f"{IGNORE_LABEL} ignore")]
+    image = np.full((row_height * len(entries), width, 3), 255, np.uint8)
+    for row, (label, text) in enumerate(entries):
+        top = row * row_height
+        image[top + 2: top + row_height - 2, 2: row_height * 2] = palette[label]
+        cv2.putText(image, text, (row_height * 2 + 6, top + row_height - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+    return image
 
 
 def named_palette(name: str) -> np.ndarray:

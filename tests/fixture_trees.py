@@ -72,8 +72,9 @@ def cityscapes_paths(root, split, city, stem):
     }
 
 
-def write_cityscapes_tree(root, frames=None, seed=0) -> dict:
-    """Write a Cityscapes tree; ``frames`` = ``{split: {city: count}}``.
+def write_cityscapes_tree(root, frames=None, seed=0, unlabelled=()) -> dict:
+    """Write a Cityscapes tree; ``frames`` = ``{split: {city: count}}``; the splits in ``unlabelled`` get no
+    ``gtFine`` files (as a test split without annotations).
 
     Returns ``{name: {"split", "rgb", "disparity", "label_ids", "camera", "paths"}}``.
     """
@@ -93,7 +94,8 @@ def write_cityscapes_tree(root, frames=None, seed=0) -> dict:
                 disparity[rng.random((height, width)) < 0.1] = 0
                 write_png(paths["image"], rgb)
                 write_png(paths["disparity"], disparity)
-                write_png(paths["label"], label_ids)
+                if split not in unlabelled:
+                    write_png(paths["label"], label_ids)
                 os.makedirs(os.path.dirname(paths["camera"]), exist_ok=True)
                 with open(paths["camera"], "w", encoding="utf-8") as handle:
                     json.dump(CITYSCAPES_CAMERA, handle, indent=4)
@@ -181,3 +183,41 @@ def read_records(record_dir, split):
 def read_records_by_name(record_dir, split):
     """``read_records`` keyed by the decoded frame name."""
     return {example["name"].decode(): example for example in read_records(record_dir, split)}
+
+
+def write_scannet_frames_25k(sens_root, root, test_scenes=()) -> dict:
+    """The ``scannet_frames_25k`` layout of the SensReader tree ``sens_root`` (same pixels): every frame whose
+    index is a multiple of 100 as ``{scene}/color|depth|label/{index:06d}``, labels as 8-bit NYU40 ids (the tsv of
+    :func:`write_scannet_tree` maps ``SCANNET_ID_OFFSET + k`` to k), ``intrinsics_depth.txt``, the split files;
+    ``test_scenes`` (copied from ``sens_root``'s scenes of the same name) go to ``scannet_frames_test`` without
+    labels.  Returns ``{split: [scene, ...]}``."""
+    import shutil
+
+    splits = {}
+    os.makedirs(root, exist_ok=True)
+    for name in sorted(os.listdir(sens_root)):
+        if name.startswith("scannetv2_") and name.endswith(".txt"):
+            shutil.copy(os.path.join(sens_root, name), os.path.join(root, name))
+            with open(os.path.join(sens_root, name), encoding="utf-8") as handle:
+                splits[name[len("scannetv2_"):-4]] = [line.strip() for line in handle if line.strip()]
+    jobs = [(scene, "scannet_frames_25k", True) for scenes in splits.values() for scene in scenes]
+    jobs += [(scene, "scannet_frames_test", False) for scene in test_scenes]
+    for scene, top, labelled in jobs:
+        source = os.path.join(sens_root, "scans", scene)
+        target = os.path.join(root, top, scene)
+        for folder in ("color", "depth") + (("label",) if labelled else ()):
+            os.makedirs(os.path.join(target, folder), exist_ok=True)
+        shutil.copy(os.path.join(source, "intrinsic", "intrinsic_depth.txt"), os.path.join(target, "intrinsics_depth.txt"))
+        for color in os.listdir(os.path.join(source, "color")):
+            index = int(os.path.splitext(color)[0])
+            if index % 100:
+                continue
+            shutil.copy(os.path.join(source, "color", color), os.path.join(target, "color", f"{index:06d}.jpg"))
+            shutil.copy(os.path.join(source, "depth", f"{index}.png"), os.path.join(target, "depth", f"{index:06d}.png"))
+            if labelled:
+                ids = cv2.imread(os.path.join(source, "label-filt", f"{index}.png"), cv2.IMREAD_UNCHANGED)
+                nyu40 = np.where(ids > 0, ids.astype(np.int64) - SCANNET_ID_OFFSET, 0).astype(np.uint8)
+                write_png(os.path.join(target, "label", f"{index:06d}.png"), nyu40)
+    if test_scenes:
+        splits["test"] = list(test_scenes)
+    return splits

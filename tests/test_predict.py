@@ -76,6 +76,11 @@ def test_predict_writes_palette_colours_overlays_and_error_maps(setup):
                                   progress=False)
     assert [entry["stem"] for entry in written] == ["a", "b"]
     palette = visualize.voc_palette()
+    palette[255] = (224, 224, 192)  # VOC's void colour: the ignore label differs from class 0 (black in VOC)
+    legend = _read(out / "legend.png")
+    assert legend.shape == (20 * (NUM_CLASSES + 1), 260, 3)
+    for row, label in enumerate(list(range(NUM_CLASSES)) + [255]):  # one swatch per class, then ignore
+        np.testing.assert_array_equal(legend[row * 20 + 10, 10], palette[label])
     for stem in ("a", "b"):
         rgb = _read(next(p for p in (root / "rgb").iterdir() if p.stem == stem))
         hha = _read(root / "hha" / f"{stem}.png")

@@ -30,3 +30,26 @@ def test_readme_has_the_main_job_and_the_test_command_and_ci_runs_the_test_comma
     assert main_job and "pip install" in main_job[0] and "rfbnet_tf.export" in main_job[0]
     assert test_cmd
     assert test_cmd[0].strip() in _read(".ci", "run")
+
+
+def _flag(text, name):
+    match = re.search(rf"^--{name}=(.+)$", text, flags=re.M)
+    assert match, name
+    return match.group(1).strip()
+
+
+def test_main_job_steps_frames_and_time_come_from_the_flagfile_and_its_measurement():
+    flagfile = _read("experiments", "synthetic.flags")
+    readme = _read("README.md")
+    steps, train, val = (_flag(flagfile, n) for n in ("steps", "synthetic_train", "synthetic_val"))
+    height, width = _flag(flagfile, "synthetic_size").split(",")
+    assert f"renders {train} + {val} synthetic {height}×{width} frames" in readme
+    assert f"trains for {steps} steps" in readme and f"already trained to step {steps}" in readme
+    # The flagfile records the measured main job (train + evaluate + export); README quotes it in whole minutes.
+    measured = re.search(r"^# Main job: (\d+) min (\d+) s ", flagfile, flags=re.M)
+    assert measured, "experiments/synthetic.flags lacks its '# Main job: M min S s ...' measurement line"
+    minutes = round((int(measured.group(1)) * 60 + int(measured.group(2))) / 60)
+    assert f"(about {minutes} minutes on 2 CPU cores" in readme
+    main_job = [c for c in re.findall(r"```bash\n(.*?)\n```", readme, flags=re.S) if "rfbnet_tf.train" in c][0]
+    assert "--flagfile=experiments/synthetic.flags" in main_job
+    assert "rfbnet_tf.export --model_dir=runs/synthetic --overwrite" in main_job  # a rerun replaces the export

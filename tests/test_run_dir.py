@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from rfbnet_tf import checkpoints, export, run_info
-from rfbnet_tf.datasets import pipeline, records
+from rfbnet_tf.datasets import pipeline, records, synthetic
 from rfbnet_tf.evaluate import evaluate
 from rfbnet_tf.predict import predict
 from tests import train_fixtures
@@ -83,7 +83,8 @@ def test_run_info_holds_the_records_facts(trained):
     assert set(stored["normalization"]) == {"rgb", "hha", "depth"}
     assert stored["class_names"] == dataset["class_names"] and stored["num_classes"] == dataset["num_classes"] == 10
     assert stored["max_depth"] == MAX_DEPTH and stored["depth_units"] == "millimetres"
-    assert (stored["dataset"], stored["palette"], stored["ignore_label"]) == ("synthetic", "voc", 255)
+    assert (stored["dataset"], stored["ignore_label"]) == ("synthetic", 255)
+    assert stored["palette"] == dataset["palette"] == [list(colour) for colour in synthetic.PALETTE]  # the dataset's
     assert stored["stored_image_size"] == [32, 48]
     assert stored["record_dir"] == os.path.abspath(trained["record_dir"])
 

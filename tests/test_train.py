@@ -358,6 +358,20 @@ def test_resume_refuses_changed_shapes_before_writing_anything(record_dir, unimo
     run_setup.prepare_run(configs.resolve(dict(flags_, steps=40)))
 
 
+def test_rerunning_a_finished_run_keeps_its_summary(record_dir, unimodal_run, rfbnet_run):
+    from rfbnet_tf.train import train
+
+    summary_path = os.path.join(rfbnet_run[1], "train_summary.json")
+    before = open(summary_path, encoding="utf-8").read()
+    flags_ = dict(BASE, record_dir=record_dir, model_dir=rfbnet_run[1], model="rfbnet_erfnet_enc", steps=30,
+                  learning_rate=2e-3, summary_every=5, checkpoint_every=15, val_every=30, image_summary_every=30,
+                  rgb_init=unimodal_run[1])
+    again = train(flags_)
+    assert again["already_trained"] and again["step"] == 30 and again["steps_run"] == 0
+    assert again["val_miou"] == pytest.approx(rfbnet_run[0]["val_miou"])
+    assert open(summary_path, encoding="utf-8").read() == before
+
+
 def test_mirrored_strategy_on_two_logical_cpus(record_dir, tmp_path):
     model_dir = str(tmp_path / "mirrored")
     flags_ = dict(BASE, record_dir=record_dir, model_dir=model_dir, model="erfnet_enc", modality="depth",

@@ -13,6 +13,9 @@ Disparity (Cityscapes README): for a pixel value ``p > 0`` the disparity is
 (``extrinsic.baseline`` in metres, ``intrinsic.fx`` in pixels, from the camera json); ``d <= 0``
 (p ∈ {0, 1}) is treated as missing (0).
 
+A split without any ``gtFine`` file (the test split as downloaded without its placeholder annotations) is
+converted without labels: every pixel is stored as ignore (255), for predictions and benchmark submissions.
+
 Label ids → train ids follow the official ``cityscapesscripts/helpers/labels.py`` table (the
 paper's 19 evaluated classes, Cityscapes benchmark).  ``license plate`` has id −1; it is never
 drawn into ``*_labelIds.png`` by the official tools, but if its uint8 wrap-around value 255
@@ -45,7 +48,12 @@ CLASS_NAMES = (
     "motorcycle", "bicycle",
 )
 NUM_CLASSES = len(CLASS_NAMES)
-
+PALETTE = (
+    (128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153), (153, 153, 153),
+    (250, 170, 30), (220, 220, 0), (107, 142, 35), (152, 251, 152), (70, 130, 180), (220, 20, 60), (255, 0, 0),
+    (0, 0, 142), (0, 0, 70), (0, 60, 100), (0, 80, 100), (0, 0, 230), (119, 11, 32),
+)
+"""RGB colour per train id: the ``color`` column of cityscapesScripts' ``helpers/labels.py``."""
 # Official table (labels.py): id → trainId, 255 = ignored in evaluation.
 LABEL_ID_TO_TRAIN_ID = {
     0: 255,   # unlabeled
@@ -84,6 +92,10 @@ LABEL_ID_TO_TRAIN_ID = {
     33: 18,   # bicycle
     -1: 255,  # license plate (trainId -1 in labels.py, ignored)
 }
+TRAIN_ID_TO_LABEL_ID = tuple(
+    next(label_id for label_id, train_id in LABEL_ID_TO_TRAIN_ID.items() if train_id == k) for k in range(NUM_CLASSES)
+)
+"""Train id k → Cityscapes label id: what the benchmark server reads (``*_labelIds``-style PNGs)."""
 
 
 def _lookup_table():
@@ -112,8 +124,9 @@ def list_frames(input_dir: str, split: str) -> list[dict]:
     """Frames of ``split`` as ``{"name", "image", "disparity", "camera", "label"}`` (paths).
 
     Every frame must exist in all four sources: a file without its partners (e.g. a disparity
-    without its image) raises ``FileNotFoundError`` naming the missing file.  No frame at all
-    raises ``FileNotFoundError`` naming the directory searched.
+    without its image) raises ``FileNotFoundError`` naming the missing file.  A split without any
+    label file gives frames without ``"label"`` (unlabelled).  No frame at all raises
+    ``FileNotFoundError`` naming the directory searched.
     """
     if split not in SPLITS:
         raise ValueError(f"Cityscapes split must be one of {SPLITS}, got {split!r}")
@@ -129,10 +142,11 @@ def list_frames(input_dir: str, split: str) -> list[dict]:
             f"no Cityscapes frames for split {split!r} under {input_dir!r} "
             f"(expected {os.path.join(input_dir, 'leftImg8bit', split, '{city}', '*_leftImg8bit.png')})"
         )
+    labelled = any("label" in paths for paths in found.values())
     frames = []
     for (city, stem), paths in sorted(found.items()):
         for key, (top, suffix) in _SOURCES.items():
-            if key not in paths:
+            if key not in paths and (labelled or key != "label"):
                 present = next(iter(paths.values()))
                 missing = os.path.join(input_dir, top, split, city, stem + suffix)
                 raise FileNotFoundError(f"missing {missing!r} (the partner of {present!r})")
@@ -185,16 +199,19 @@ def load_frame(frame: dict, image_size=None) -> dict:
     """
     rgb = records.read_image(frame["image"], channels=3, dtype=np.uint8)
     disparity = records.read_image(frame["disparity"], channels=1, dtype=np.uint16)
-    label_ids = records.read_image(frame["label"], channels=1, dtype=np.uint8)
+    if "label" in frame:
+        label_ids = records.read_image(frame["label"], channels=1, dtype=np.uint8)
+    else:  # unlabelled split: label id 0 (unlabeled) everywhere, i.e. ignore
+        label_ids = np.zeros(rgb.shape[:2], np.uint8)
     for key, array in (("disparity", disparity), ("label", label_ids)):
-        if array.shape[:2] != rgb.shape[:2]:
+        if key in frame and array.shape[:2] != rgb.shape[:2]:
             raise ValueError(
                 f"size mismatch: {frame[key]!r} is {array.shape[:2]}, "
                 f"{frame['image']!r} is {rgb.shape[:2]}"
             )
     intrinsics, baseline = read_camera(frame["camera"])
     depth = disparity_to_depth(disparity, baseline, intrinsics[0, 0])
-    label = label_ids_to_train_ids(label_ids, frame["label"])
+    label = label_ids_to_train_ids(label_ids, frame.get("label", frame["image"]))
     if image_size is not None and tuple(image_size) != rgb.shape[:2]:
         intrinsics = records.scale_intrinsics(intrinsics, rgb.shape[:2], image_size)
         rgb = records.resize_rgb(rgb, image_size)

@@ -55,19 +55,17 @@ def process_frame(task) -> tuple:
     dataset, frame, options = task
     name = frame["name"]
     try:
-        from rfbnet_tf.preprocessing.depth_completion import complete_depth
-        from rfbnet_tf.preprocessing.hha import depth_to_hha
+        from rfbnet_tf.preprocessing.depth_encoding import clip_raw_depth, complete_and_encode
 
         loaded = load_frame(dataset, frame, options["image_size"])
         reason = check_frame(loaded, options["num_classes"])
         if reason is not None:
             return ("skip", name, reason)
         max_depth = options["max_depth"]
-        raw = np.where(loaded["depth_m"] <= max_depth, loaded["depth_m"], 0.0).astype(np.float32)
+        raw = clip_raw_depth(loaded["depth_m"], max_depth)
         if not np.any(raw > 0):
             return ("skip", name, f"depth has no valid pixel within max_depth={max_depth} m")
-        completed = np.clip(complete_depth(raw, max_depth=max_depth), 0.0, max_depth)
-        hha = depth_to_hha(completed, loaded["intrinsics"], measured_mask=raw > 0)
+        completed, hha = complete_and_encode(raw, max_depth, loaded["intrinsics"])
         example = records.encode_example(
             rgb=loaded["rgb"], hha=hha, depth_mm=records.metres_to_millimetres(completed),
             depth_raw_mm=records.metres_to_millimetres(raw), label=loaded["label"],

@@ -11,6 +11,21 @@ named by their unpadded index) plus the unzipped ``{scene}_2d-label-filt.zip``::
     scannetv2-labels.combined.tsv                      columns ``id`` … ``nyu40id`` …
     scannetv2_train.txt, scannetv2_val.txt, scannetv2_test.txt   scene lists (Tasks/Benchmark)
 
+Or the ``scannet_frames_25k`` download (the paper's 19,466 / 5,436 frames: every 100th frame, labels already
+converted to NYU40 ids by ``BenchmarkScripts/2d_helpers/convert_scannet_label_image.py``) and, for the test split,
+``scannet_frames_test`` (no labels), each frame named by its zero-padded index::
+
+    scannet_frames_25k/{scene}/color/{frame:06d}.jpg      RGB
+    scannet_frames_25k/{scene}/depth/{frame:06d}.png      uint16 millimetres
+    scannet_frames_25k/{scene}/label/{frame:06d}.png      8-bit NYU40 ids (0 = unannotated)
+    scannet_frames_25k/{scene}/intrinsics_depth.txt       4×4 depth camera matrix
+    scannet_frames_test/{scene}/color|depth/..., intrinsics_depth.txt
+    scannetv2_train.txt, scannetv2_val.txt (scannetv2_test.txt optional: every scene of scannet_frames_test)
+
+It gives the same records as the SensReader export of the same frames (frame names ``{scene}/{index}``; every
+frame of the download is kept, it is subsampled already).  A scene without labels (a test split) is converted
+unlabelled: every pixel ignore (255).
+
 Labels: ScanNet id (label-filt) → NYU40 id (``scannetv2-labels.combined.tsv``) → the 20
 ScanNet benchmark classes (``NYU40_TO_SCANNET20``, the benchmark's ``VALID_CLASS_IDS``); 0
 (unannotated) and every other NYU40 class → 255.  An id missing from the tsv is an error.
@@ -45,6 +60,9 @@ LABEL_MAP_FILENAME = "scannetv2-labels.combined.tsv"
 ASPECT_TOLERANCE = 0.02
 """Colour (1296/968 = 1.339) and depth (640/480 = 1.333) aspect ratios may differ this much."""
 DEPTH_INTRINSICS = os.path.join("intrinsic", "intrinsic_depth.txt")
+FRAMES_25K_DIRNAME = "scannet_frames_25k"
+FRAMES_TEST_DIRNAME = "scannet_frames_test"
+FRAMES_INTRINSICS = "intrinsics_depth.txt"
 
 CLASS_NAMES = (
     "wall", "floor", "cabinet", "bed", "chair", "sofa", "table", "door", "window", "bookshelf",
@@ -52,9 +70,22 @@ CLASS_NAMES = (
     "bathtub", "otherfurniture",
 )
 NUM_CLASSES = len(CLASS_NAMES)
-_BENCHMARK_NYU40_IDS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 16, 24, 28, 33, 34, 36, 39)
+BENCHMARK_NYU40_IDS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 16, 24, 28, 33, 34, 36, 39)
+"""Train id k → NYU40 id (the benchmark's ``VALID_CLASS_IDS``): what a 2-D label submission holds."""
+NYU40_PALETTE = (
+    (0, 0, 0), (174, 199, 232), (152, 223, 138), (31, 119, 180), (255, 187, 120), (188, 189, 34), (140, 86, 75),
+    (255, 152, 150), (214, 39, 40), (197, 176, 213), (148, 103, 189), (196, 156, 148), (23, 190, 207), (178, 76, 76),
+    (247, 182, 210), (66, 188, 102), (219, 219, 141), (140, 57, 197), (202, 185, 52), (51, 176, 203), (200, 54, 131),
+    (92, 193, 61), (78, 71, 183), (172, 114, 82), (255, 127, 14), (91, 163, 138), (153, 98, 156), (140, 153, 101),
+    (158, 218, 229), (100, 125, 154), (178, 127, 135), (120, 185, 128), (146, 111, 194), (44, 160, 44),
+    (112, 128, 144), (96, 207, 209), (227, 119, 194), (213, 92, 176), (94, 106, 211), (82, 84, 163), (100, 85, 144),
+)
+"""NYU40 id → RGB: ``create_color_palette()`` of the ScanNet repository's ``BenchmarkScripts/util.py`` (0 =
+unannotated, black)."""
+PALETTE = tuple(NYU40_PALETTE[nyu40] for nyu40 in BENCHMARK_NYU40_IDS)
+"""RGB colour per train id (the NYU40 colour of its class)."""
 NYU40_TO_SCANNET20 = {
-    nyu40: _BENCHMARK_NYU40_IDS.index(nyu40) if nyu40 in _BENCHMARK_NYU40_IDS else IGNORE_LABEL
+    nyu40: BENCHMARK_NYU40_IDS.index(nyu40) if nyu40 in BENCHMARK_NYU40_IDS else IGNORE_LABEL
     for nyu40 in range(41)
 }
 """NYU40 id (0 = unannotated, 1..40) → ScanNet-20 train id, 255 = ignore."""
@@ -74,8 +105,80 @@ def _frame_index(path: str) -> int:
     return int(stem)
 
 
+def _scene_frames(scene_dir, intrinsics_name, label_folder, frame_skip, padded, listed_in):
+    """``(intrinsics path, [(index, {"color", "depth", "label"?: path}), ...])`` of one scene folder: frames whose
+    index is a multiple of ``frame_skip``, each with all its partners (a scene without ``label_folder`` is
+    unlabelled).  ``FileNotFoundError`` naming a missing scene, intrinsics file or partner."""
+    if not os.path.isdir(scene_dir):
+        raise FileNotFoundError(f"scene directory {scene_dir!r} ({listed_in}) is missing")
+    intrinsics = os.path.join(scene_dir, intrinsics_name)
+    if not os.path.isfile(intrinsics):
+        raise FileNotFoundError(f"missing depth intrinsics {intrinsics!r}")
+    sources = {"color": ("color", ".jpg"), "depth": ("depth", ".png"), "label": (label_folder, ".png")}
+    labelled = os.path.isdir(os.path.join(scene_dir, label_folder))
+    found = {}
+    for key, (folder, extension) in sources.items():
+        for path in glob.glob(os.path.join(scene_dir, folder, "*" + extension)):
+            found.setdefault(_frame_index(path), {})[key] = path
+    if not found:
+        raise FileNotFoundError(f"no frames in {os.path.join(scene_dir, 'color')!r}")
+    frames = []
+    for index in sorted(found):
+        if index % frame_skip:
+            continue
+        paths = found[index]
+        for key, (folder, extension) in sources.items():
+            if key not in paths and (labelled or key != "label"):
+                present = next(iter(paths.values()))
+                missing = os.path.join(scene_dir, folder, f"{index:06d}{extension}" if padded else f"{index}{extension}")
+                raise FileNotFoundError(f"missing {missing!r} (the partner of {present!r})")
+        frames.append((index, paths))
+    return intrinsics, frames
+
+
+def _read_scenes(path: str) -> list[str]:
+    with open(path, encoding="utf-8") as handle:
+        scenes = [line.strip() for line in handle if line.strip()]
+    if not scenes:
+        raise ValueError(f"split file {path!r} lists no scenes")
+    return scenes
+
+
+def _frames_root(input_dir: str, split: str) -> str | None:
+    """The ``scannet_frames_25k`` (``scannet_frames_test`` for the test split) folder of ``input_dir``, or None."""
+    names = (FRAMES_TEST_DIRNAME, FRAMES_25K_DIRNAME) if split == "test" else (FRAMES_25K_DIRNAME,)
+    for name in names:
+        if os.path.isdir(os.path.join(input_dir, name)):
+            return os.path.join(input_dir, name)
+    return None
+
+
+def list_frames_25k(input_dir: str, split: str) -> list[dict]:
+    """Frames of ``split`` of the ``scannet_frames_25k`` / ``scannet_frames_test`` layout (module docstring)."""
+    root = _frames_root(input_dir, split)
+    scenes_path = split_file(input_dir, split)
+    if os.path.isfile(scenes_path):
+        scenes = _read_scenes(scenes_path)
+    elif split == "test" and os.path.basename(root) == FRAMES_TEST_DIRNAME:
+        scenes = sorted(name for name in os.listdir(root) if os.path.isdir(os.path.join(root, name)))
+    else:
+        raise FileNotFoundError(f"missing ScanNet split file {scenes_path!r}")
+    frames = []
+    for scene in scenes:
+        intrinsics, scene_frames = _scene_frames(os.path.join(root, scene), FRAMES_INTRINSICS, "label", 1, True,
+                                                 f"split {split!r}")
+        for index, paths in scene_frames:
+            frames.append({"name": f"{scene}/{index}", **paths, "intrinsics": intrinsics, "label_format": "nyu40"})
+    if not frames:
+        raise FileNotFoundError(f"no ScanNet frames for split {split!r} under {root!r}")
+    return frames
+
+
 def list_frames(input_dir: str, split: str, frame_skip: int = DEFAULT_FRAME_SKIP) -> list[dict]:
     """Frames of ``split`` as ``{"name", "color", "depth", "label", "intrinsics", "label_map"}``.
+
+    Reads the SensReader export (``scans/``) when ``input_dir`` has it, else ``scannet_frames_25k`` /
+    ``scannet_frames_test`` (:func:`list_frames_25k`; ``frame_skip`` does not apply there).
 
     Scenes come from ``scannetv2_{split}.txt`` (``FileNotFoundError`` naming it if missing).
     Each color frame must have its depth and label-filt partner and vice versa
@@ -83,44 +186,25 @@ def list_frames(input_dir: str, split: str, frame_skip: int = DEFAULT_FRAME_SKIP
     """
     if not isinstance(frame_skip, int) or frame_skip < 1:
         raise ValueError(f"frame_skip must be a positive int, got {frame_skip!r}")
+    if not os.path.isdir(os.path.join(input_dir, "scans")):
+        if _frames_root(input_dir, split) is None:
+            raise FileNotFoundError(
+                f"{input_dir!r} holds neither the SensReader export (scans/{{scene}}/color, depth, label-filt, "
+                f"intrinsic) nor {FRAMES_25K_DIRNAME}/ (or {FRAMES_TEST_DIRNAME}/ for the test split)")
+        return list_frames_25k(input_dir, split)
     scenes_path = split_file(input_dir, split)
     if not os.path.isfile(scenes_path):
         raise FileNotFoundError(f"missing ScanNet split file {scenes_path!r}")
     label_map = os.path.join(input_dir, LABEL_MAP_FILENAME)
     if not os.path.isfile(label_map):
         raise FileNotFoundError(f"missing ScanNet label map {label_map!r}")
-    with open(scenes_path, encoding="utf-8") as handle:
-        scenes = [line.strip() for line in handle if line.strip()]
-    if not scenes:
-        raise ValueError(f"split file {scenes_path!r} lists no scenes")
+    scenes = _read_scenes(scenes_path)
     frames = []
     for scene in scenes:
-        scene_dir = os.path.join(input_dir, "scans", scene)
-        if not os.path.isdir(scene_dir):
-            raise FileNotFoundError(f"scene directory {scene_dir!r} (listed in {scenes_path!r}) is missing")
-        intrinsics = os.path.join(scene_dir, DEPTH_INTRINSICS)
-        if not os.path.isfile(intrinsics):
-            raise FileNotFoundError(f"missing depth intrinsics {intrinsics!r}")
-        sources = {
-            "color": ("color", ".jpg"), "depth": ("depth", ".png"), "label": ("label-filt", ".png"),
-        }
-        found = {}
-        for key, (folder, extension) in sources.items():
-            for path in glob.glob(os.path.join(scene_dir, folder, "*" + extension)):
-                found.setdefault(_frame_index(path), {})[key] = path
-        if not found:
-            raise FileNotFoundError(f"no frames in {os.path.join(scene_dir, 'color')!r}")
-        for index in sorted(found):
-            if index % frame_skip:
-                continue
-            paths = found[index]
-            for key, (folder, extension) in sources.items():
-                if key not in paths:
-                    present = next(iter(paths.values()))
-                    missing = os.path.join(scene_dir, folder, f"{index}{extension}")
-                    raise FileNotFoundError(f"missing {missing!r} (the partner of {present!r})")
-            frames.append({"name": f"{scene}/{index}", **paths, "intrinsics": intrinsics,
-                           "label_map": label_map})
+        intrinsics, scene_frames = _scene_frames(os.path.join(input_dir, "scans", scene), DEPTH_INTRINSICS,
+                                                 "label-filt", frame_skip, False, f"listed in {scenes_path!r}")
+        for index, paths in scene_frames:
+            frames.append({"name": f"{scene}/{index}", **paths, "intrinsics": intrinsics, "label_map": label_map})
     if not frames:
         raise FileNotFoundError(
             f"no ScanNet frames (frame_skip={frame_skip}) for split {split!r} under {input_dir!r}"
@@ -175,6 +259,18 @@ def scannet_ids_to_train_ids(ids: np.ndarray, label_map_path: str, source: str =
     return lookup[ids]
 
 
+NYU40_LOOKUP = np.array([NYU40_TO_SCANNET20[nyu40] for nyu40 in range(41)], np.uint8)
+
+
+def nyu40_ids_to_train_ids(ids: np.ndarray, source: str = "label image") -> np.ndarray:
+    """Map 8-bit NYU40 ids (``scannet_frames_25k`` labels) to train ids; ``ValueError`` naming ``source`` for ids
+    above 40."""
+    unknown = np.unique(ids[ids > 40])
+    if unknown.size:
+        raise ValueError(f"{source!r} has NYU40 ids above 40: {unknown[:20].tolist()}")
+    return NYU40_LOOKUP[ids]
+
+
 def read_intrinsics(path: str) -> np.ndarray:
     """3×3 part of a SensReader ``intrinsic_depth.txt`` (4×4, whitespace separated)."""
     try:
@@ -201,7 +297,11 @@ def load_frame(frame: dict, image_size=None) -> dict:
     size = tuple(DEFAULT_IMAGE_SIZE if image_size is None else image_size)
     rgb = records.read_image(frame["color"], channels=3, dtype=np.uint8)
     depth_mm = records.read_image(frame["depth"], channels=1, dtype=np.uint16)
-    ids = records.read_image(frame["label"], channels=1, dtype=np.uint16)
+    nyu40 = frame.get("label_format") == "nyu40"
+    if "label" in frame:
+        ids = records.read_image(frame["label"], channels=1, dtype=np.uint8 if nyu40 else np.uint16)
+    else:  # unlabelled (test) frame: unannotated everywhere, i.e. ignore
+        ids, nyu40 = np.zeros(rgb.shape[:2], np.uint8), True
     if ids.shape != rgb.shape[:2]:
         raise ValueError(
             f"size mismatch: {frame['label']!r} is {ids.shape}, {frame['color']!r} is {rgb.shape[:2]}"
@@ -213,7 +313,10 @@ def load_frame(frame: dict, image_size=None) -> dict:
             f"{frame['color']!r} is {rgb.shape[:2]} (aspect {rgb_aspect:.3f})"
         )
     intrinsics = records.scale_intrinsics(read_intrinsics(frame["intrinsics"]), depth_mm.shape, size)
-    label = scannet_ids_to_train_ids(ids, frame["label_map"], frame["label"])
+    if nyu40:
+        label = nyu40_ids_to_train_ids(ids, frame.get("label", frame["color"]))
+    else:
+        label = scannet_ids_to_train_ids(ids, frame["label_map"], frame["label"])
     return {
         "rgb": records.resize_rgb(rgb, size),
         "depth_m": records.resize_nearest(depth_mm, size).astype(np.float32) / np.float32(1000.0),

@@ -33,6 +33,8 @@ class Source:
     class_names: tuple
     max_depth: float
     default_image_size: tuple | None
+    palette: tuple = ()
+    """RGB colour per class (``PALETTE`` of the dataset module)."""
 
 
 def _converter(dataset: str):
@@ -62,6 +64,11 @@ def check_dataset_options(dataset: str, nyuv2_classes=None, depth_source=None) -
     return options
 
 
+def _colours(palette) -> tuple:
+    """``((r, g, b), ...)`` as Python ints (JSON-able) from a palette table or array."""
+    return tuple(tuple(int(v) for v in colour) for colour in palette)
+
+
 def get_source(dataset: str, **options) -> Source:
     """``Source`` of ``dataset`` (one of :data:`DATASETS`); ``options``: :func:`check_dataset_options`'s."""
     if dataset not in DATASETS:
@@ -70,13 +77,15 @@ def get_source(dataset: str, **options) -> Source:
         from rfbnet_tf.datasets import nyuv2
 
         classes = options.get("classes", nyuv2.DEFAULT_CLASSES)
-        return Source(dataset, nyuv2.class_names(classes), nyuv2.MAX_DEPTH_M, nyuv2.DEFAULT_IMAGE_SIZE)
+        return Source(dataset, nyuv2.class_names(classes), nyuv2.MAX_DEPTH_M, nyuv2.DEFAULT_IMAGE_SIZE,
+                      _colours(nyuv2.palette(classes)))
     if dataset == "synthetic":
         from rfbnet_tf.datasets import synthetic
 
-        return Source("synthetic", tuple(synthetic.CLASS_NAMES), SYNTHETIC_MAX_DEPTH_M, None)
+        return Source("synthetic", tuple(synthetic.CLASS_NAMES), SYNTHETIC_MAX_DEPTH_M, None, _colours(synthetic.PALETTE))
     module = _converter(dataset)
-    return Source(dataset, tuple(module.CLASS_NAMES), module.MAX_DEPTH_M, module.DEFAULT_IMAGE_SIZE)
+    return Source(dataset, tuple(module.CLASS_NAMES), module.MAX_DEPTH_M, module.DEFAULT_IMAGE_SIZE,
+                  _colours(module.PALETTE))
 
 
 def list_frames(dataset: str, split: str, *, input_dir=None, synthetic_count=0,

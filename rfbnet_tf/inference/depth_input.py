@@ -1,78 +1,149 @@
-"""A depth-side image file → the depth input a trained run expects (HHA or completed depth).
+"""A depth-side file of ``predict`` → the depth input a trained run expects (HHA or completed depth).
 
-The same steps as ``rfbnet_tf.prepare_data`` applies when it writes records (paper Sec. IV-B: depth
-completion [38], then the HHA encoding [29]): raw depth beyond ``max_depth`` is dropped, the holes
-are filled with :func:`~rfbnet_tf.preprocessing.depth_completion.complete_depth`, and, for HHA runs,
-:func:`~rfbnet_tf.preprocessing.hha.depth_to_hha` encodes the completed depth with the normals
-fitted to the measured pixels.  An HHA image file is used as it is.
+Raw depth goes through the same chain as ``prepare_data`` (:mod:`rfbnet_tf.preprocessing.depth_encoding`: drop
+depth beyond the run's ``max_depth``, complete, HHA-encode); an 8-bit 3-channel HHA image is used as it is.
 
-A depth image whose size differs from the RGB image (ScanNet: 640×480 depth, 1296×968 colour) is
-processed at its own resolution (the intrinsics are the depth camera's) and then resized to the RGB
-size: HHA bilinearly, depth in metres by nearest neighbour (no invented depths).
+Raw depth comes in stated units (:data:`DEPTH_UNITS`, ``--depth_units``):
+
+* ``mm``: uint16 PNG in millimetres (ScanNet, Kinect exports, this project's records);
+* ``1e-4m``: uint16 PNG in 1/10000 m (the NYU Depth v2 toolbox's dumps);
+* ``m``: float metres, a ``.npy`` array or a 1-channel ``.exr``;
+* ``cityscapes_disparity``: a Cityscapes ``*_disparity.png`` (``d = (p - 1) / 256``), turned into metres with
+  the baseline and ``fx`` of its ``*_camera.json``, whose intrinsics also serve for HHA.
+
+A depth image whose size differs from the RGB image is an error unless ``resize_depth`` is set: the raw depth is
+then resized to the RGB size by nearest neighbour (an HHA image bilinearly) and the intrinsics are scaled with it.
 """
 
 from __future__ import annotations
 
+import os
+
 import cv2
 import numpy as np
+from absl import logging
 
 from rfbnet_tf.datasets import records
+from rfbnet_tf.preprocessing import depth_encoding
+from rfbnet_tf.utils.files import read_image_unchanged
 
 DEFAULT_MAX_DEPTH = 10.0
 """Metres; ``prepare_data``'s default for indoor data (ScanNet, synthetic). Cityscapes uses 65."""
+DEPTH_UNITS = ("mm", "1e-4m", "m", "cityscapes_disparity")
+UINT16_UNITS_PER_METRE = {"mm": 1000.0, "1e-4m": 10000.0}
+"""Divisors of the uint16 units (division, as the converters do, so that predict sees the records' metres)."""
+DEPTH_EXTENSIONS = (".png", ".npy", ".exr")
+
+
+def _check_units(units):
+    if units not in DEPTH_UNITS:
+        raise ValueError(f"depth_units must be one of {DEPTH_UNITS}, received {units!r}")
+
+
+def read_depth(path, units: str = "mm", camera=None):
+    """``(image, intrinsics)`` of a depth-side file: uint8 ``(H, W, 3)`` HHA as stored, or float32 ``(H, W)`` raw
+    depth in metres (0 = missing); ``intrinsics`` is the camera JSON's matrix for ``cityscapes_disparity``, else
+    None.  Logs the range read, in metres.
+
+    Raises:
+      ValueError: a file that does not fit ``units`` (named with the units), a missing ``camera`` for disparities.
+    """
+    _check_units(units)
+    path = os.fspath(path)
+    intrinsics = None
+    if path.lower().endswith(".npy"):
+        image = np.load(path)
+    else:
+        if path.lower().endswith(".exr"):
+            os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
+        image = read_image_unchanged(path)
+    if image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), None
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    if image.ndim != 2:
+        raise ValueError(f"depth file {path!r} must be an 8-bit 3-channel HHA image or one channel of raw depth, "
+                         f"received shape {image.shape}")
+    if units in UINT16_UNITS_PER_METRE or units == "cityscapes_disparity":
+        if image.dtype != np.uint16:
+            raise ValueError(f"depth file {path!r} must be a 16-bit PNG for --depth_units={units}, received "
+                             f"dtype {image.dtype}")
+        if units == "cityscapes_disparity":
+            from rfbnet_tf.datasets import cityscapes
+
+            if camera is None:
+                raise ValueError(f"--depth_units=cityscapes_disparity needs the camera JSON of {path!r} (--camera)")
+            intrinsics, baseline = cityscapes.read_camera(os.fspath(camera))
+            metres = cityscapes.disparity_to_depth(image, baseline, intrinsics[0, 0])
+        else:
+            metres = image.astype(np.float32) / np.float32(UINT16_UNITS_PER_METRE[units])
+    else:
+        if image.dtype.kind != "f":
+            raise ValueError(f"depth file {path!r} must hold float metres (.npy or .exr) for --depth_units=m, "
+                             f"received dtype {image.dtype}")
+        metres = np.where(np.isfinite(image), image, 0.0).astype(np.float32)
+    valid = metres[metres > 0]
+    if valid.size:
+        logging.info("depth %s (%s): %.3f to %.3f m, %.1f%% of the pixels measured", path, units, valid.min(),
+                     valid.max(), 100.0 * valid.size / metres.size)
+    else:
+        logging.info("depth %s (%s): no measured pixel", path, units)
+    return metres, intrinsics
 
 
 def complete_and_encode(raw_depth_m, depth_input: str, intrinsics=None, max_depth: float = DEFAULT_MAX_DEPTH):
     """Raw depth in metres (0 = missing) → uint8 HHA ``(H, W, 3)`` (``depth_input="hha"``, needs
     ``intrinsics``) or completed float32 metres ``(H, W, 1)`` (``depth_input="depth"``)."""
-    from rfbnet_tf.preprocessing.depth_completion import complete_depth
-    from rfbnet_tf.preprocessing.hha import depth_to_hha
-
     if depth_input not in ("hha", "depth"):
         raise ValueError(f"depth_input must be 'hha' or 'depth', received {depth_input!r}")
-    if not (isinstance(max_depth, (int, float)) and max_depth > 0):
-        raise ValueError(f"max_depth must be a positive number of metres, received {max_depth!r}")
-    depth = np.asarray(raw_depth_m, np.float32)
-    raw = np.where(np.isfinite(depth) & (depth <= max_depth), depth, 0.0).astype(np.float32)
-    if not np.any(raw > 0):
-        raise ValueError(f"the depth image has no valid pixel within max_depth={max_depth} m")
-    completed = np.clip(complete_depth(raw, max_depth=max_depth), 0.0, max_depth).astype(np.float32)
-    if depth_input == "depth":
-        return completed[..., None]
-    if intrinsics is None:
+    raw = depth_encoding.clip_raw_depth(raw_depth_m, max_depth)
+    if depth_input == "hha" and intrinsics is None:
         raise ValueError("computing HHA from a raw depth image needs the depth camera's intrinsics (--intrinsics)")
-    return depth_to_hha(completed, intrinsics, measured_mask=raw > 0)
+    completed, hha = depth_encoding.complete_and_encode(raw, max_depth, intrinsics, hha=depth_input == "hha")
+    return hha if depth_input == "hha" else completed[..., None]
 
 
-def model_depth_input(depth_image, depth_input: str, size, intrinsics=None, max_depth: float = DEFAULT_MAX_DEPTH):
+def model_depth_input(depth_image, depth_input: str, size, intrinsics=None, max_depth: float = DEFAULT_MAX_DEPTH,
+                      units: str = "mm", resize_depth: bool = False, source: str = "the depth image"):
     """The model's depth input at ``size`` = (H, W) of the RGB image.
 
     Args:
-      depth_image: what ``image_files.read_depth_file`` returns: uint8 HHA ``(h, w, 3)`` or uint16
-        millimetres ``(h, w)``.
+      depth_image: uint8 ``(h, w, 3)`` HHA, float ``(h, w)`` metres (what :func:`read_depth` returns) or uint16
+        ``(h, w)`` raw depth in ``units`` ("mm" or "1e-4m").
       depth_input: the run's ``depth_input`` ("hha" or "depth").
       size: the RGB image's (H, W).
       intrinsics: 3×3 camera matrix of the depth image (needed to compute HHA).
-      max_depth: depth range in metres (the dataset's ``max_depth`` in ``dataset_info.json``).
+      max_depth: depth range in metres (the run's ``max_depth``).
+      resize_depth: resize a depth of another size than the RGB (else ``ValueError``); the intrinsics are scaled.
+      source: the depth's name in error messages.
 
     Returns:
       uint8 ``(H, W, 3)`` HHA or float32 ``(H, W, 1)`` completed depth in metres.
     """
     image = np.asarray(depth_image)
-    if image.ndim == 3 and image.dtype == np.uint8 and image.shape[2] == 3:
+    height, width = int(size[0]), int(size[1])
+    is_hha = image.ndim == 3 and image.dtype == np.uint8 and image.shape[2] == 3
+    if not is_hha:
+        if image.ndim != 2 or not (image.dtype == np.uint16 or image.dtype.kind == "f"):
+            raise ValueError(f"{source} must be uint8 (H, W, 3) HHA, uint16 (H, W) or float (H, W) depth, "
+                             f"received {image.dtype} {image.shape}")
+        if image.dtype == np.uint16:
+            _check_units(units)
+            if units not in UINT16_UNITS_PER_METRE:
+                raise ValueError(f"a uint16 depth image needs --depth_units mm or 1e-4m, received {units!r}")
+            image = image.astype(np.float32) / np.float32(UINT16_UNITS_PER_METRE[units])
+    if image.shape[:2] != (height, width):
+        if not resize_depth:
+            raise ValueError(f"{source} is {image.shape[0]}x{image.shape[1]} (HxW), the RGB image {height}x{width}: "
+                             "pass --resize_depth to resize the depth to the RGB size (the intrinsics are scaled)")
+        if intrinsics is not None:
+            intrinsics = records.scale_intrinsics(intrinsics, image.shape[:2], (height, width))
+        if is_hha:
+            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+        else:
+            image = records.resize_nearest(image, (height, width))
+    if is_hha:
         if depth_input != "hha":
             raise ValueError("the run was trained on raw depth (depth_input='depth') but received a 3-channel HHA image")
-        out = image
-    elif image.ndim == 2 and image.dtype == np.uint16:
-        out = complete_and_encode(image.astype(np.float32) / records.DEPTH_SCALE_MM, depth_input, intrinsics, max_depth)
-    else:
-        raise ValueError(
-            f"depth image must be uint8 (H, W, 3) HHA or uint16 (H, W) millimetres, received {image.dtype} {image.shape}"
-        )
-    height, width = int(size[0]), int(size[1])
-    if out.shape[:2] != (height, width):
-        if out.dtype == np.uint8:
-            out = cv2.resize(out, (width, height), interpolation=cv2.INTER_LINEAR)
-        else:
-            out = records.resize_nearest(out[..., 0], (height, width))[..., None]
-    return out
+        return image
+    return complete_and_encode(image, depth_input, intrinsics, max_depth)

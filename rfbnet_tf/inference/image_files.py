@@ -2,7 +2,10 @@
 
 Paths are files or directories.  Directories are matched by file stem (``rgb/0042.jpg`` pairs with
 ``depth/0042.png`` and ``label/0042.png``); two single files always pair.  Image files are
-``.png``, ``.jpg`` and ``.jpeg``.
+``.png``, ``.jpg`` and ``.jpeg``; depth files also ``.npy`` and ``.exr`` (float metres), camera files ``.json``.
+The Cityscapes suffixes (``_leftImg8bit``, ``_disparity``, ``_camera``, ``_gtFine_labelIds``) are no part of
+the stem, so the official folders pair as they are (``aachen_000000_000019_leftImg8bit.png`` with
+``aachen_000000_000019_disparity.png`` and ``aachen_000000_000019_camera.json``).
 """
 
 from __future__ import annotations
@@ -15,9 +18,21 @@ import numpy as np
 from rfbnet_tf.utils.files import read_image_unchanged
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+EXTENSIONS = {"rgb": IMAGE_EXTENSIONS, "label": IMAGE_EXTENSIONS, "depth": IMAGE_EXTENSIONS + (".npy", ".exr"),
+              "camera": (".json",)}
+"""File extensions per kind of input."""
+CITYSCAPES_SUFFIXES = ("_leftImg8bit", "_disparity", "_camera", "_gtFine_labelIds")
 
 
-def list_images(path) -> dict:
+def frame_stem(stem: str) -> str:
+    """The pairing stem of a file stem: without a Cityscapes suffix."""
+    for suffix in CITYSCAPES_SUFFIXES:
+        if stem.endswith(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
+def list_images(path, extensions=IMAGE_EXTENSIONS) -> dict:
     """``{stem: path}`` of an image file or of the image files in a directory (sorted by stem).
 
     Raises:
@@ -27,26 +42,27 @@ def list_images(path) -> dict:
     path = os.fspath(path)
     if os.path.isfile(path):
         stem, extension = os.path.splitext(os.path.basename(path))
-        if extension.lower() not in IMAGE_EXTENSIONS:
-            raise ValueError(f"{path!r} is not an image file ({'/'.join(IMAGE_EXTENSIONS)})")
-        return {stem: path}
+        if extension.lower() not in extensions:
+            raise ValueError(f"{path!r} is not a {'/'.join(extensions)} file")
+        return {frame_stem(stem): path}
     if not os.path.isdir(path):
         raise FileNotFoundError(f"{path!r} is neither an image file nor a directory")
     found = {}
     for name in sorted(os.listdir(path)):
         stem, extension = os.path.splitext(name)
-        if extension.lower() not in IMAGE_EXTENSIONS or not os.path.isfile(os.path.join(path, name)):
+        stem = frame_stem(stem)
+        if extension.lower() not in extensions or not os.path.isfile(os.path.join(path, name)):
             continue
         if stem in found:
             raise ValueError(f"two image files with the stem {stem!r} in {path!r}: {found[stem]!r} and {name!r}")
         found[stem] = os.path.join(path, name)
     if not found:
-        raise FileNotFoundError(f"no {'/'.join(IMAGE_EXTENSIONS)} file in directory {path!r}")
+        raise FileNotFoundError(f"no {'/'.join(extensions)} file in directory {path!r}")
     return dict(sorted(found.items()))
 
 
-def pair_files(rgb, depth=None, label=None) -> list:
-    """``[(stem, {"rgb": path, "depth": path?, "label": path?}), ...]`` in stem order.
+def pair_files(rgb, depth=None, label=None, camera=None) -> list:
+    """``[(stem, {"rgb": path, "depth": path?, "label": path?, "camera": path?}), ...]`` in stem order.
 
     With directories every RGB stem needs a depth (and label) file of the same stem; files
     without an RGB partner are ignored.  A single RGB file pairs with single depth/label files.
@@ -55,11 +71,12 @@ def pair_files(rgb, depth=None, label=None) -> list:
       ValueError: a file given with a directory, or RGB stems lacking a partner (listed).
     """
     rgb_files = list_images(rgb)
-    others = {key: value for key, value in (("depth", depth), ("label", label)) if value is not None}
+    others = {key: value for key, value in (("depth", depth), ("label", label), ("camera", camera))
+              if value is not None}
     single = os.path.isfile(os.fspath(rgb))
     pairs = {stem: {"rgb": path} for stem, path in rgb_files.items()}
     for key, value in others.items():
-        files = list_images(value)
+        files = list_images(value, EXTENSIONS[key])
         if single != os.path.isfile(os.fspath(value)):
             raise ValueError(
                 f"--rgb and --{key} must both be files or both be directories, received {os.fspath(rgb)!r} "
@@ -88,21 +105,6 @@ def read_rgb(path) -> np.ndarray:
     if image.shape[2] == 4:
         return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def read_depth_file(path) -> np.ndarray:
-    """A depth-side image file as stored: uint8 ``(H, W, 3)`` HHA (RGB channel order, as
-    ``records.encode_png`` writes it) or uint16 ``(H, W)`` raw depth in millimetres."""
-    image = read_image_unchanged(path)
-    if image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8:
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    if image.ndim == 2 and image.dtype == np.uint16:
-        return image
-    channels = 1 if image.ndim == 2 else image.shape[2]
-    raise ValueError(
-        f"depth image {os.fspath(path)!r} must be an 8-bit 3-channel HHA PNG or a 16-bit 1-channel depth PNG "
-        f"(millimetres), received {channels} channel(s) of dtype {image.dtype}"
-    )
 
 
 def read_label(path) -> np.ndarray:

@@ -4,6 +4,7 @@ maps, overlays and error maps (the library of ``python -m rfbnet_tf.predict``, w
 from __future__ import annotations
 
 import os
+import shutil
 
 import cv2
 import numpy as np
@@ -36,8 +37,9 @@ def _load(model_dir, checkpoint, size_policy, max_depth):
 class _DepthCache:
     """Computes each depth representation (HHA / completed depth, per depth range) of one frame at most once."""
 
-    def __init__(self, depth_image, size, intrinsics):
+    def __init__(self, depth_image, size, intrinsics, resize_depth, source):
         self.depth_image, self.size, self.intrinsics = depth_image, size, intrinsics
+        self.resize_depth, self.source = resize_depth, source
         self.cache = {}
 
     def get(self, kind, max_depth):
@@ -45,8 +47,8 @@ class _DepthCache:
             if max_depth is None:
                 raise ValueError("the run's run_info.json records no max_depth: pass --max_depth")
             self.cache[kind, max_depth] = depth_input.model_depth_input(
-                self.depth_image, kind, self.size, self.intrinsics, max_depth
-            )
+                self.depth_image, kind, self.size, self.intrinsics, max_depth, resize_depth=self.resize_depth,
+                source=self.source)
         return self.cache[kind, max_depth]
 
 
@@ -58,9 +60,12 @@ def _class_ids(module, max_depth, rgb, depth_cache):
     return module.run(images)["class_ids"][0]
 
 
+LEGEND_FILENAME = "legend.png"
+
+
 def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model_dir=None, intrinsics=None,
             max_depth=None, alpha=0.5, checkpoint=None, compare_checkpoint=None, size_policy=None,
-            progress=True) -> list:
+            progress=True, depth_units="mm", resize_depth=False, camera=None) -> list:
     """Segment the frames in ``rgb`` (+ ``depth``) and write the images listed in the module docstring.
 
     Args:
@@ -70,7 +75,12 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
       output_dir: where to write (created).
       compare_model_dir: a second run for the improvement/error map (its own inputs and spec).
       intrinsics: depth camera matrix ("fx,fy,cx,cy", 9 numbers or a file, see
-        ``image_files.parse_intrinsics``), needed to compute HHA from raw depth.
+        ``image_files.parse_intrinsics``), needed to compute HHA from raw depth (except with Cityscapes
+        disparities, whose ``camera`` JSON gives it).
+      depth_units: units of raw depth files (``depth_input.DEPTH_UNITS``: "mm", "1e-4m", "m",
+        "cityscapes_disparity").
+      resize_depth: resize depth files of another size than their RGB image (else an error); intrinsics scaled.
+      camera: Cityscapes ``*_camera.json`` file or directory (``depth_units="cityscapes_disparity"``).
       max_depth: depth range in metres for raw depth (default: each run's ``max_depth`` in ``run_info.json``).
       alpha: overlay opacity of the label colours.
       checkpoint, compare_checkpoint: weights of the two runs (``checkpoints.restore_model``).
@@ -102,11 +112,32 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
     needs_depth = any("depth" in m.spec.model_inputs for m, _ in modules)
     if needs_depth and depth is None:
         raise ValueError("the model uses depth: give --depth (HHA images, or raw depth with --intrinsics)")
-    pairs = image_files.pair_files(rgb, depth if needs_depth else None, label)
+    if depth_units not in depth_input.DEPTH_UNITS:
+        raise ValueError(f"depth_units must be one of {depth_input.DEPTH_UNITS}, received {depth_units!r}")
+    with_camera = needs_depth and depth_units == "cityscapes_disparity"
+    if with_camera and camera is None:
+        raise ValueError("--depth_units=cityscapes_disparity needs --camera (the *_camera.json file or directory)")
+    pairs = image_files.pair_files(rgb, depth if needs_depth else None, label, camera if with_camera else None)
     matrix = image_files.parse_intrinsics(intrinsics) if intrinsics is not None else None
-    palette = visualize.named_palette(info.get("palette") or run_facts.DEFAULT_PALETTE)
+    palette = visualize.run_palette(info.get("palette") or run_facts.DEFAULT_PALETTE)
     output_dir = os.fspath(output_dir)
+    created = not os.path.exists(output_dir)
     os.makedirs(output_dir, exist_ok=True)
+    try:
+        written = _predict_frames(modules, pairs, output_dir, depth_units, resize_depth, matrix, palette, info, alpha,
+                                  needs_depth, progress)
+    except BaseException:
+        if created:  # no partial output directory of a failed run
+            shutil.rmtree(output_dir, ignore_errors=True)
+        raise
+    logging.info("wrote predictions of %d frame(s) and %s to %s", len(written), LEGEND_FILENAME, output_dir)
+    return written
+
+
+def _predict_frames(modules, pairs, output_dir, depth_units, resize_depth, matrix, palette, info, alpha, needs_depth,
+                    progress):
+    """Predict every frame of ``pairs`` and write its files (and the legend) into ``output_dir``."""
+    _write_png(os.path.join(output_dir, LEGEND_FILENAME), visualize.legend_image(info["class_names"], palette))
 
     written = []
     bar = Progress("predict", len(pairs), enabled=progress)
@@ -115,7 +146,9 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
         size = rgb_image.shape[:2]
         cache = None
         if needs_depth:
-            cache = _DepthCache(image_files.read_depth_file(paths["depth"]), size, matrix)
+            image, camera_matrix = depth_input.read_depth(paths["depth"], depth_units, paths.get("camera"))
+            cache = _DepthCache(image, size, camera_matrix if camera_matrix is not None else matrix, resize_depth,
+                                f"depth {paths['depth']!r}")
         try:
             predictions = [_class_ids(m, depth_range, rgb_image, cache) for m, depth_range in modules]
         except ValueError as error:
@@ -142,5 +175,4 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
         written.append({"stem": stem, "files": files})
         bar.update()
     bar.close()
-    logging.info("wrote predictions of %d frame(s) to %s", len(written), output_dir)
     return written

@@ -20,6 +20,7 @@ facts. :func:`write_run_config` writes ``flags.json`` (the experiment, :meth:`Ex
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 
 from absl import logging
@@ -27,6 +28,7 @@ from absl import logging
 from rfbnet_tf import checkpoints, run_facts
 from rfbnet_tf.configs import ExperimentConfig
 from rfbnet_tf.datasets import records
+from rfbnet_tf.training import record_checks
 from rfbnet_tf.training.class_weights import parse_class_weights
 
 MODEL_DEFINING_KEYS = ("model", "model_options", "num_classes", "depth_input")
@@ -78,6 +80,22 @@ class Run:
         return {**self.config.flags(), **self.model_facts(), "class_names": list(self.class_names),
                 "ignore_label": self.ignore_label, "dataset": self.dataset,
                 "class_weight_values": None if self.class_weight_values is None else list(self.class_weight_values)}
+
+
+def finished_summary(run: Run) -> dict | None:
+    """The kept ``train_summary.json`` of a run in ``model_dir`` that already reached ``--steps`` (None otherwise):
+    training it again would change nothing, so train reports it instead of writing a zero-step summary."""
+    model_dir, steps = run.train.model_dir, run.train.steps
+    path = os.path.join(model_dir, checkpoints.SUMMARY_FILENAME)
+    latest = checkpoints.latest_checkpoint(model_dir) if os.path.isfile(path) else None
+    if latest is None or checkpoints.checkpoint_step(latest) < steps:
+        return None
+    with open(path, encoding="utf-8") as handle:
+        summary = json.load(handle)
+    step = checkpoints.checkpoint_step(latest)
+    logging.info("%s is already trained to step %d (--steps=%d): nothing to do; %s kept (raise --steps to train "
+                 "on)", model_dir, step, steps, checkpoints.SUMMARY_FILENAME)
+    return dict(summary, step=step, steps_run=0, already_trained=True)
 
 
 def create_synthetic_if_missing(config: ExperimentConfig) -> bool:
@@ -152,12 +170,14 @@ def _check_resume(run: Run) -> bool:
 def prepare_run(config: ExperimentConfig) -> Run:
     """The :class:`Run` after every disk check; writes nothing except the synthetic records of
     ``--create_synthetic``. Raises ``ValueError`` / ``FileNotFoundError`` naming the flag."""
+    given = config.data.record_dir
+    if config.data.create_synthetic:
+        record_checks.check_synthetic_target(given)
     config = config.replace(data={"record_dir": os.path.abspath(config.data.record_dir)},
                             train={"model_dir": os.path.abspath(config.train.model_dir)})
     record_dir = config.data.record_dir
     create_synthetic_if_missing(config)
-    if not os.path.isdir(record_dir):
-        raise FileNotFoundError(f"--record_dir={record_dir!r} does not exist (or pass --create_synthetic)")
+    record_checks.check_records_exist(given)
     info = records.load_dataset_info(record_dir)
     _check_split(record_dir, "train_split", config.data.train_split)
     if config.train.val_every or config.train.image_summary_every:

@@ -289,6 +289,9 @@ def train(flag_source) -> dict:
     """
     started = time.perf_counter()
     run = run_setup.prepare_run(configs.resolve(flag_source))
+    finished = run_setup.finished_summary(run)
+    if finished is not None:  # a rerun of a finished run keeps its train_summary.json
+        return finished
     keras.utils.set_random_seed(run.train.seed)
     if run.train.deterministic:
         tf.config.experimental.enable_op_determinism()

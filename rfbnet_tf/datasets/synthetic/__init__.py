@@ -58,7 +58,7 @@ Depth (``depth``) imitates a Kinect v1, whose field of view (about 58 x 45 degre
 ``depth_true`` is the exact z-depth (distance along the optical axis, as a Kinect
 reports it) of the first surface hit by the ray through the pixel centre.
 
-Public API: ``CLASS_NAMES``, ``NUM_CLASSES``, ``NATIVE_SIZE``, ``default_intrinsics``,
+Public API: ``CLASS_NAMES``, ``NUM_CLASSES``, ``PALETTE``, ``NATIVE_SIZE``, ``default_intrinsics``,
 ``render_scene``, ``split_seeds``, ``kinect_depth`` and ``depth_noise_sigma`` (the
 sensor model, usable on any depth map).
 
@@ -84,7 +84,7 @@ correctly rounding C math library; ``tests/test_synthetic.py`` pins golden value
 from __future__ import annotations
 
 from rfbnet_tf.datasets.synthetic.render import render_scene
-from rfbnet_tf.datasets.synthetic.scene import CLASS_NAMES, NUM_CLASSES, split_seeds
+from rfbnet_tf.datasets.synthetic.scene import CLASS_NAMES, NUM_CLASSES, PALETTE, split_seeds
 from rfbnet_tf.datasets.synthetic.sensor import (
     DROPOUT_BLOBS_MEAN,
     DROPOUT_PROBABILITY,
@@ -107,6 +107,7 @@ from rfbnet_tf.datasets.synthetic.sensor import (
 __all__ = [
     "CLASS_NAMES",
     "NUM_CLASSES",
+    "PALETTE",
     "NATIVE_SIZE",
     "MIN_SIZE",
     "default_intrinsics",

@@ -28,6 +28,11 @@ CLASS_NAMES: tuple[str, ...] = (
     "table",
 )
 NUM_CLASSES: int = len(CLASS_NAMES)
+PALETTE: tuple[tuple[int, int, int], ...] = (
+    (152, 223, 138), (174, 199, 232), (255, 255, 180), (214, 39, 40), (255, 187, 120), (31, 119, 180),
+    (140, 86, 75), (148, 103, 189), (23, 190, 207), (255, 127, 14),
+)
+"""RGB colour per class of the label images (none black: black is the ignore label's)."""
 
 _CLASS = {name: index for index, name in enumerate(CLASS_NAMES)}
 _SPLIT_OFFSETS = {"train": 0, "val": 1, "test": 2}
