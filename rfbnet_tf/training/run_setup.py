@@ -94,7 +94,7 @@ def _check_resume(config, model_dir):
             )
     changed = {k: (previous.get(k), v) for k, v in config.items() if k != "created_by" and previous.get(k) != v}
     state_changes = {k: changed[k] for k in STATE_DEFINING_KEYS if k in changed}
-    if state_changes and checkpoints.latest_checkpoint(model_dir):
+    if state_changes and checkpoints.has_checkpoint(model_dir):
         settings = ", ".join(f"--{k}={old!r} (now {new!r})" for k, (old, new) in state_changes.items())
         raise ValueError(f"--model_dir={model_dir!r} resumes from a checkpoint saved with {settings}: resume with "
                          "the saved value(s), or train into another --model_dir (the saved data position and "
