@@ -24,7 +24,7 @@ from tests import train_fixtures
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 RUN = dict(train_fixtures.TINY_RUN, model="erfnet_enc", modality="depth", depth_input="depth", batch_size=4,
-           shuffle_buffer=0, steps=6, checkpoint_every=2, learning_rate=1e-4, summary_every=100)
+           shuffle_buffer=0, steps=4, checkpoint_every=2, learning_rate=1e-4, summary_every=100)
 
 
 def _free_ports(count):
@@ -85,7 +85,11 @@ def _single_worker_run(flags_, monkeypatch):
 
 
 def test_two_workers_match_one_only_the_chief_saves_and_a_killed_run_resumes(tmp_path, monkeypatch, fast_graphs):
-    records = train_fixtures.make_records(tmp_path / "records")
+    from rfbnet_tf.prepare_data import prepare
+
+    records = str(tmp_path / "records")  # three train shards: tf.distribute's default would shard by file
+    prepare("synthetic", records, synthetic_train=6, synthetic_val=2, synthetic_size=(32, 48), examples_per_shard=2,
+            num_workers=1, progress=False)
     reference = _single_worker_run(dict(RUN, record_dir=records, model_dir=str(tmp_path / "single")), monkeypatch)
 
     model_dir = tmp_path / "multi"
@@ -95,7 +99,7 @@ def test_two_workers_match_one_only_the_chief_saves_and_a_killed_run_resumes(tmp
     flags_ = dict(RUN, record_dir=records, model_dir=str(model_dir), distribution_strategy="multi_worker_mirrored")
 
     # Run 1: killed (worker 1 first) once the chief has saved step 2.
-    workers = _start_workers(flags_, temp_dirs, pause=0.3)
+    workers = _start_workers(flags_, temp_dirs, pause=0.5)
     deadline = time.monotonic() + 240
     state = os.path.join(checkpoints.checkpoint_dir(model_dir), "checkpoint")
     while time.monotonic() < deadline and all(w.poll() is None for w in workers):
