@@ -28,14 +28,17 @@ same ``flags.json`` (:func:`build_from_run_config`), not into a differently conf
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import shutil
 
 import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from rfbnet_tf.utils import processes
 from rfbnet_tf.utils.files import write_json_atomically  # noqa: F401 (re-exported: checkpoints.write_json_atomically)
 
 FLAGS_FILENAME = "flags.json"
@@ -192,6 +195,32 @@ def latest_checkpoint(model_dir) -> str | None:
             return path
         logging.warning("checkpoint %s is corrupt (%s): falling back to the previous checkpoint", path, reason)
     return None
+
+
+def has_checkpoint(model_dir) -> bool:
+    """True if ``model_dir/checkpoints`` holds any checkpoint (intact or not): a cheap look at the file names,
+    without :func:`latest_checkpoint`'s integrity scan (which reads every tensor: done once per start)."""
+    return bool(glob.glob(os.path.join(checkpoint_dir(model_dir), "*.index")))
+
+
+def remove_stale_temporaries(model_dir) -> list:
+    """Remove what killed processes left in a run directory; returns the removed paths.
+
+    * ``checkpoints/ckpt-N_temp/``: TensorFlow's staging directory of a checkpoint being saved (its name
+      carries no PID; a save killed before its rename leaves it).  Only call this while holding the run
+      directory's lock (:mod:`rfbnet_tf.training.run_lock`): then no other trainer is saving there, and every
+      such directory is stale.
+    * ``.tmp-<pid>-*`` / ``*.tmp-<pid>`` entries of ``model_dir`` (atomic writes of ``flags.json``,
+      ``final.weights.h5``, an export's staging directory) whose PID no longer runs on this host.
+    """
+    removed = []
+    for path in sorted(glob.glob(os.path.join(checkpoint_dir(model_dir), "*_temp"))):
+        shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
+        removed.append(path)
+    if removed:
+        logging.warning("removed %d unfinished checkpoint save(s) of a killed trainer: %s", len(removed),
+                        [os.path.basename(p) for p in removed])
+    return removed + processes.remove_dead_temporaries(model_dir)
 
 
 def checkpoint_step(checkpoint_path) -> int:

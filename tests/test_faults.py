@@ -171,3 +171,90 @@ def test_evaluate_and_train_name_a_truncated_shard(tmp_path):
     with pytest.raises(ValueError, match=rf"shard '{path}' of split 'train' is corrupt"):
         train(dict(train_fixtures.TINY_RUN, record_dir=train_records, model_dir=str(tmp_path / "trained"),
                    model="erfnet_enc", steps=20, shuffle_buffer=0))
+
+
+# ------------------------------------------------------------------------------------------ run directories
+
+
+@pytest.fixture()
+def fast_graphs():
+    from tests import train_fixtures
+
+    yield from train_fixtures.fast_graphs()
+
+
+def test_resume_scans_the_checkpoints_once_and_removes_what_killed_processes_left(tmp_path, monkeypatch,
+                                                                                   fast_graphs):
+    from rfbnet_tf import checkpoints
+    from rfbnet_tf.training.trainer import train
+    from tests import train_fixtures
+
+    model_dir = tmp_path / "run"
+    flags_ = dict(train_fixtures.TINY_RUN, record_dir=train_fixtures.make_records(tmp_path / "records"),
+                  model_dir=str(model_dir), model="erfnet_enc", modality="depth", depth_input="depth", steps=1)
+    train(flags_)
+    dead = _dead_pid()
+    left = [model_dir / "checkpoints" / "ckpt-2_temp", model_dir / f".tmp-{dead}-final.weights.h5",
+            model_dir / f"flags.json.tmp-{dead}", model_dir / f".tmp-{dead}-export"]
+    left[0].mkdir()  # what a save killed before TensorFlow's rename leaves (no PID: the run lock makes it stale)
+    (left[0] / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"x" * 100)
+    for path in left[1:3]:
+        path.write_bytes(b"x")
+    left[3].mkdir()
+    scans = []
+    readable = checkpoints._readable
+    monkeypatch.setattr(checkpoints, "_readable", lambda path: scans.append(path) or readable(path))
+
+    with pytest.raises(ValueError, match="--batch_size=2 \\(now 4\\)"):
+        train(dict(flags_, batch_size=4))  # refused before any scan or write
+    assert scans == [] and all(path.exists() for path in left)
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as live:
+        try:
+            busy = model_dir / f".tmp-{live.pid}-export"
+            busy.mkdir()
+            summary = train(dict(flags_, steps=2))  # resumes at step 1 and trains one more step
+        finally:
+            live.kill()
+    assert summary["start_step"] == 1 and summary["step"] == 2 and summary["steps_run"] == 1
+    assert scans == [os.path.join(checkpoints.checkpoint_dir(model_dir), "ckpt-1")]  # once per start
+    assert not [path for path in left if path.exists()] and busy.exists()
+
+
+def test_export_removes_the_temporaries_of_killed_exports_only(tmp_path, monkeypatch):
+    import types
+
+    from rfbnet_tf.inference import saved_model_export
+
+    dead = _dead_pid()
+    mine = [tmp_path / f".tmp-{dead}-model", tmp_path / f".tmp-{dead}-old-model"]
+    others = [tmp_path / f".tmp-{dead}-another_model", tmp_path / "model.tmp"]
+    for path in mine + others:
+        path.mkdir()
+    (mine[0] / "saved_model.pb").write_bytes(b"partial")
+
+    def save(module, path, signatures=None):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(saved_model_export.tf.saved_model, "save", save)
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as live:
+        try:
+            busy = tmp_path / f".tmp-{live.pid}-model"
+            busy.mkdir()
+            with pytest.raises(OSError, match="simulated"):
+                saved_model_export.save_module(types.SimpleNamespace(signatures=dict), str(tmp_path / "model"))
+        finally:
+            live.kill()
+    assert not [path for path in mine if path.exists()]
+    assert all(path.exists() for path in others) and busy.exists()
+
+
+def test_export_dir_under_a_file_is_one_line_naming_the_flag(tmp_path):
+    afile = tmp_path / "passwd"
+    afile.write_text("root:x:0:0")
+    result = subprocess.run(
+        [sys.executable, "-m", "rfbnet_tf.export", f"--model_dir={tmp_path}", f"--export_dir={afile}/x"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 1, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: --export_dir='{afile}/x' cannot be created: '{afile}' is a file, not a directory"]
+    assert "Traceback" not in result.stderr and afile.read_text() == "root:x:0:0"

@@ -13,6 +13,7 @@ from absl import logging
 
 from rfbnet_tf import checkpoints, run_facts
 from rfbnet_tf.inference import keras_task, serving
+from rfbnet_tf.utils import processes
 
 EXPORT_INFO_PATH = os.path.join("assets.extra", "rfbnet_export.json")
 _VERIFY_TOLERANCE = 1e-4
@@ -45,6 +46,19 @@ def _verify(export_dir: str, module: serving.ServingModule):
         )
 
 
+def check_export_dir(export_dir) -> str:
+    """The absolute ``export_dir`` if it can be created or replaced; ``NotADirectoryError`` naming
+    ``--export_dir`` when a component of its path is an existing file (``/etc/passwd/x``)."""
+    export_dir = os.path.abspath(os.fspath(export_dir))
+    ancestor = os.path.dirname(export_dir)
+    while not os.path.exists(ancestor) and os.path.dirname(ancestor) != ancestor:
+        ancestor = os.path.dirname(ancestor)
+    if not os.path.isdir(ancestor):
+        raise NotADirectoryError(f"--export_dir={export_dir!r} cannot be created: {ancestor!r} is a file, "
+                                 "not a directory")
+    return export_dir
+
+
 def _write_info(export_dir, module, config, step):
     path = os.path.join(export_dir, EXPORT_INFO_PATH)
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -60,14 +74,17 @@ def save_module(module: serving.ServingModule, export_dir, *, config=None, step=
       FileExistsError: ``export_dir`` exists and ``overwrite`` is False.
       RuntimeError: ``verify`` found the reloaded export differing from the module.
     """
-    export_dir = os.path.abspath(os.fspath(export_dir))
+    export_dir = check_export_dir(export_dir)
     if os.path.exists(export_dir) and not overwrite:
         raise FileExistsError(f"export directory {export_dir!r} exists; pass overwrite=True (--overwrite) to replace it")
     parent, name = os.path.split(export_dir)
     os.makedirs(parent, exist_ok=True)
+    # Temporaries carry the PID: those of killed exports (kill -9 leaves them) are removed here, a live
+    # export's never.
+    processes.remove_dead_temporaries(parent, ".tmp-", suffix=f"-{name}")
     temporary = os.path.join(parent, f".tmp-{os.getpid()}-{name}")
-    previous = os.path.join(parent, f".old-{os.getpid()}-{name}")
-    shutil.rmtree(temporary, ignore_errors=True)
+    previous = os.path.join(parent, f".tmp-{os.getpid()}-old-{name}")
+    shutil.rmtree(temporary, ignore_errors=True)  # left by an earlier process with our PID
     moved_old = False
     try:
         tf.saved_model.save(module, temporary, signatures=module.signatures())
@@ -122,12 +139,13 @@ def export_model(model_dir, export_dir=None, *, checkpoint=None, size_policy=Non
     Raises:
       FileNotFoundError: no such model_dir / flags.json / run_info.json / weights (naming the path).
       FileExistsError: the export exists and ``overwrite`` is False.
+      NotADirectoryError: a component of ``export_dir``'s path is a file.
       ValueError: bad ``size_policy`` or a run config that cannot be served.
     """
     model_dir = os.fspath(model_dir)
     if not os.path.isdir(model_dir):
         raise FileNotFoundError(f"model_dir {model_dir!r} does not exist")
-    export_dir = default_export_dir(model_dir) if export_dir is None else os.fspath(export_dir)
+    export_dir = check_export_dir(default_export_dir(model_dir) if export_dir is None else export_dir)
     if os.path.exists(export_dir) and not overwrite:  # fail before the slow restore
         raise FileExistsError(f"export directory {export_dir!r} exists; pass overwrite=True (--overwrite) to replace it")
     info = run_facts.load_run_info(model_dir)  # the run's own statistics, before the slow restore

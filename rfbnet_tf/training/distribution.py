@@ -14,11 +14,16 @@ the batch mean and variance are then all-reduced over the replicas.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+
 import keras
 import tensorflow as tf
 from absl import logging
 
 from rfbnet_tf.configs.train import HOST_INPUT_STRATEGIES, STRATEGIES  # noqa: F401 (defined with the flag)
+from rfbnet_tf.utils import processes
 
 
 def make_strategy(name, tpu=""):
@@ -65,6 +70,37 @@ def is_chief(strategy) -> bool:
     task_type, task_id = resolver.task_type, resolver.task_id
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     return task_type is None or task_type == "chief" or (task_type == "worker" and task_id == 0 and not has_chief)
+
+
+WORKER_CHECKPOINTS_PREFIX = "rfbnet_worker_checkpoints.tmp-"
+"""Name prefix of a non-chief worker's checkpoint directory (in the system's temporary directory, with its PID)."""
+
+
+def checkpoint_write_dir(chief_dir, chief: bool) -> str:
+    """Where this worker's ``CheckpointManager`` saves: ``chief_dir`` for the chief; for a non-chief worker of a
+    multi-worker strategy (saving is collective: every worker must save) a fresh private directory
+    ``$TMPDIR/rfbnet_worker_checkpoints.tmp-<pid>-*``, emptied by :func:`discard_worker_checkpoints` after each
+    save (tf.distribute's documented pattern).  Such directories of killed workers on this host are removed here."""
+    if chief:
+        return chief_dir
+    processes.remove_dead_temporaries(tempfile.gettempdir(), WORKER_CHECKPOINTS_PREFIX)
+    return tempfile.mkdtemp(prefix=f"{WORKER_CHECKPOINTS_PREFIX}{os.getpid()}-")
+
+
+def discard_worker_checkpoints(directory, chief: bool):
+    """Delete a non-chief worker's checkpoint directory (nothing for the chief): only the chief's copy is kept."""
+    if not chief:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def distribute_dataset(strategy, dataset):
+    """``strategy.experimental_distribute_dataset(dataset)`` with element-wise (``DATA``) auto-sharding: every
+    worker reads the whole stream (same files, same shuffle seed) and keeps its replicas' slices of each global
+    batch, so the global batches are exactly those of a single-worker run with the same ``--batch_size``
+    (``FILE`` sharding, tf.distribute's default with enough shards, would give each worker other files)."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return strategy.experimental_distribute_dataset(dataset.with_options(options))
 
 
 def distribute_batch(strategy, batch):

@@ -84,18 +84,23 @@ class Run:
 
 def finished_summary(run: Run) -> dict | None:
     """The kept ``train_summary.json`` of a run in ``model_dir`` that already reached ``--steps`` (None otherwise):
-    training it again would change nothing, so train reports it instead of writing a zero-step summary."""
+    training it again would change nothing, so train reports it instead of writing a zero-step summary.
+
+    Reads the summary and looks for its checkpoint's files only (no integrity scan: a start scans once, in the
+    trainer); a summary whose checkpoint is gone is not a finished run."""
     model_dir, steps = run.train.model_dir, run.train.steps
     path = os.path.join(model_dir, checkpoints.SUMMARY_FILENAME)
-    latest = checkpoints.latest_checkpoint(model_dir) if os.path.isfile(path) else None
-    if latest is None or checkpoints.checkpoint_step(latest) < steps:
+    if not os.path.isfile(path):
         return None
     with open(path, encoding="utf-8") as handle:
         summary = json.load(handle)
-    step = checkpoints.checkpoint_step(latest)
+    step = summary.get("step")
+    if not isinstance(step, int) or step < steps or not os.path.isfile(
+            os.path.join(checkpoints.checkpoint_dir(model_dir), f"ckpt-{step}.index")):
+        return None
     logging.info("%s is already trained to step %d (--steps=%d): nothing to do; %s kept (raise --steps to train "
                  "on)", model_dir, step, steps, checkpoints.SUMMARY_FILENAME)
-    return dict(summary, step=step, steps_run=0, already_trained=True)
+    return dict(summary, steps_run=0, already_trained=True)
 
 
 def create_synthetic_if_missing(config: ExperimentConfig) -> bool:
@@ -157,7 +162,7 @@ def _check_resume(run: Run) -> bool:
             )
     changed = {k: (previous.get(k), v) for k, v in current.items() if k in previous and previous.get(k) != v}
     state_changes = {k: changed[k] for k in STATE_DEFINING_KEYS if k in changed}
-    if state_changes and checkpoints.latest_checkpoint(model_dir):
+    if state_changes and checkpoints.has_checkpoint(model_dir):
         settings = ", ".join(f"--{k}={old!r} (now {new!r})" for k, (old, new) in state_changes.items())
         raise ValueError(f"--model_dir={model_dir!r} resumes from a checkpoint saved with {settings}: resume with "
                          "the saved value(s), or train into another --model_dir (the saved data position and "

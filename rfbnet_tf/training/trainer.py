@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import time
 
 import keras
@@ -75,9 +74,7 @@ class _Trainer:
         # Every worker restores from model_dir; non-chief workers of a multi-worker strategy save to a private
         # directory (the tf.distribute convention: saving is collective, only the chief's copy is kept).
         latest = checkpoints.latest_checkpoint(run.train.model_dir)
-        directory = checkpoints.checkpoint_dir(run.train.model_dir)
-        if not self.chief:
-            directory = tempfile.mkdtemp(prefix="rfbnet_worker_ckpt_")
+        directory = distribution.checkpoint_write_dir(checkpoints.checkpoint_dir(run.train.model_dir), self.chief)
         start = checkpoints.checkpoint_step(latest) if latest else 0
         self.host_batches = run.train.distribution_strategy in configs.HOST_INPUT_STRATEGIES
         save_iterator = run.train.checkpoint_data_iterator and self.host_batches
@@ -87,7 +84,7 @@ class _Trainer:
         # Without a saved iterator a resumed run restarts the data stream with a step-dependent seed.
         data_seed = run.train.seed if save_iterator else run.train.seed + start
         dataset = _train_dataset(run, data_seed)
-        self.iterator = iter(dataset if self.host_batches else strategy.experimental_distribute_dataset(dataset))
+        self.iterator = iter(dataset if self.host_batches else distribution.distribute_dataset(strategy, dataset))
         trackables = {"model": self.model, "optimizer": self.optimizer, "step": self.step,
                       "rng": _seed_states(self.model)}
         if save_iterator:
@@ -112,6 +109,8 @@ class _Trainer:
             sources = {"rgb": run.train.rgb_init, "depth": run.train.depth_init}
             self.init_report = stream_init.initialize_streams(self.model, run.model_facts(), sources)
         self.start_step = int(self.step.numpy())
+        self.resumed_from = latest  # the newest intact checkpoint (the integrity scan runs once per start)
+        self.saved_step = self.start_step if latest else None
         kwargs = dict(num_classes=run.num_classes, class_weights=run.class_weight_values,
                       modality=self.modality, ignore_label=run.ignore_label)
         self.train_step = steps.make_train_step(self.model, self.optimizer, strategy, self.step,
@@ -180,7 +179,12 @@ class _Trainer:
             self.writers.flush()
             raise FloatingPointError(f"{error}: training stopped without saving it; the last good checkpoint "
                                      f"{last_good!r} is kept (lower --learning_rate or check the data)") from None
-        return self.manager.save(checkpoint_number=step)
+        path = self.manager.save(checkpoint_number=step)
+        self.saved_step = step
+        distribution.discard_worker_checkpoints(self.manager.directory, self.chief)
+        # A non-chief worker's copy is gone: name the chief's, the one that is kept.
+        return path if self.chief else os.path.join(checkpoints.checkpoint_dir(self.run_config.train.model_dir),
+                                                    os.path.basename(path))
 
     def run(self):
         run = self.run_config
@@ -192,7 +196,7 @@ class _Trainer:
         progbar = keras.utils.Progbar(total_steps, stateful_metrics=["loss", "lr"]) if (
             run.train.progress and self.chief) else None
         step = self.start_step
-        last_good = self.manager.latest_checkpoint
+        last_good = self.resumed_from
         while step < total_steps:
             learning_rate = float(self.schedule(step))
             with records.naming_corrupt_shards(run.data.record_dir, run.data.train_split):
@@ -240,8 +244,7 @@ class _Trainer:
             if step % run.train.checkpoint_every == 0 or last:
                 last_good = self._save(step, last_good)
                 self.writers.flush()
-        if self.manager.latest_checkpoint is None or checkpoints.checkpoint_step(
-                self.manager.latest_checkpoint) != step:
+        if self.saved_step != step:
             last_good = self._save(step, last_good)
         self.writers.close()
         return losses, val, last_good
@@ -305,6 +308,7 @@ def train(flag_source) -> dict:
         # One trainer per model_dir: the chief holds model_dir/.lock before it writes anything there.
         with run_lock.RunLock(run.train.model_dir) if chief else contextlib.nullcontext():
             if chief:
+                checkpoints.remove_stale_temporaries(run.train.model_dir)  # safe: this process holds the lock
                 run_setup.write_run_config(run)
             trainer = _Trainer(run, strategy)
             logging.info("training %s from step %d to %d on %d replica(s); model_dir %s", run.model.name,

@@ -36,16 +36,16 @@ def temporary_pid(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def remove_dead_temporaries(directory, prefix: str = "") -> list:
-    """Delete the entries of ``directory`` whose names start with ``prefix`` and carry the PID of a process that
-    no longer runs (see the module docstring); returns the removed paths."""
+def remove_dead_temporaries(directory, prefix: str = "", suffix: str = "") -> list:
+    """Delete the entries of ``directory`` whose names start with ``prefix``, end with ``suffix`` and carry the
+    PID of a process that no longer runs (see the module docstring); returns the removed paths."""
     directory = os.fspath(directory)
     if not os.path.isdir(directory):
         return []
     removed = []
     for name in sorted(os.listdir(directory)):
         pid = temporary_pid(name)
-        if not name.startswith(prefix) or pid is None or pid == os.getpid() or pid_alive(pid):
+        if not (name.startswith(prefix) and name.endswith(suffix)) or pid is None or pid == os.getpid() or pid_alive(pid):
             continue
         path = os.path.join(directory, name)
         shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
