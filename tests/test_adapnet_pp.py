@@ -403,7 +403,8 @@ def test_transfer_unimodal_encoder_into_rfbnet(adapnet, rfbnet):
 
 
 def test_registry_options():
-    assert model_options("adapnet_pp") == {"modality": "rgb", "depth_channels": 3, "aux_losses": False}
+    assert model_options("adapnet_pp") == {"modality": "rgb", "depth_channels": 3, "aux_losses": False,
+                                           "dilations": "official"}
     assert model_options("rfbnet_adapnet_pp")["shrink_depth"] is True
     assert model_options("ssma_adapnet_pp")["shrink_depth"] is False
     with pytest.raises(ValueError, match="aux_losses"):

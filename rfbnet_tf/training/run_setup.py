@@ -8,7 +8,8 @@
 3. checks that the train split (and the val split when validating or drawing image summaries) has shards,
    that the class weights fit the classes, that the training and evaluation sizes are multiples of what the
    model needs (``output_stride``, twice that with the depth shrunk), that ``--rgb_init`` / ``--depth_init``
-   exist;
+   exist and that ``--init_model`` holds the same model (``stream_init.check_init_sources``; a new model_dir
+   initialised from another run is not a resume);
 4. when ``model_dir/flags.json`` exists (resuming), checks that the model-defining settings
    (:data:`MODEL_DEFINING_KEYS`) are unchanged and logs the other changes.
 
@@ -26,12 +27,13 @@ from absl import logging
 from rfbnet_tf import __version__, checkpoints, run_facts
 from rfbnet_tf.datasets import records
 from rfbnet_tf.models import model_spec
+from rfbnet_tf.training import stream_init
 from rfbnet_tf.training.class_weights import parse_class_weights
 
 MODEL_DEFINING_KEYS = ("model", "model_options", "num_classes", "depth_input")
 """Resolved keys that must not change when a run resumes from its checkpoint."""
 STATE_DEFINING_KEYS = ("image_size", "crop_size", "batch_size", "shuffle_buffer", "augment", "train_split",
-                       "checkpoint_data_iterator")
+                       "checkpoint_data_iterator", "freeze_encoders")
 """Keys the saved training state depends on (the traced step's shapes, the checkpointed data iterator): a run
 that has a checkpoint resumes only with the same values."""
 
@@ -125,10 +127,6 @@ def prepare_run(config) -> dict:
         raise ValueError(f"--class_weights={config['class_weights']!r}: {error}") from None
     stored_size = info.get("image_size")
     image_size = _check_sizes(config, list(stored_size) if stored_size else None)
-    for stream in ("rgb", "depth"):
-        path = config[f"{stream}_init"]
-        if path and not os.path.exists(path):
-            raise FileNotFoundError(f"--{stream}_init={path!r} does not exist")
     config.update(
         num_classes=num_classes,
         class_names=list(info.get("class_names") or [str(i) for i in range(num_classes)]),
@@ -138,6 +136,7 @@ def prepare_run(config) -> dict:
         class_weight_values=None if weights is None else [float(w) for w in weights],
         created_by=f"rfbnet_tf.train {__version__}",
     )
+    stream_init.check_init_sources(config)
     config["previous_run"] = _check_resume(config, config["model_dir"]) is not None
     return config
 

@@ -34,7 +34,7 @@ DEPTH_INPUTS = ("hha", "depth")
 DEPTH_CHANNELS = {"hha": 3, "depth": 1}
 ADD_POINTS = ("R", "T", "none")
 COMBINATIONS = ("concat", "sum", "ssma")
-MODEL_OPTION_FLAGS = ("modality", "shrink_depth", "gates", "add_point", "combination", "aux_losses")
+MODEL_OPTION_FLAGS = ("modality", "shrink_depth", "gates", "add_point", "combination", "aux_losses", "dilations")
 """Flags that become ``build_model`` options when the chosen model accepts them (None = model default)."""
 
 
@@ -230,11 +230,22 @@ FLAG_SPECS = (
              _choice(OPTIMIZERS), OPTIMIZERS),
     FlagSpec("class_weights", "string", None, "Per-class loss weights: a comma list (one per class) or "
              "'median_frequency' (from the train split's class histogram). Default: none.", _class_weights),
-    # Two-stage training (Sec. IV-B).
+    # Initialisation and freezing: two-stage training (Sec. IV-B) and the AdapNet++ protocol of SSMA [12]
+    # (rfbnet_tf.training.stream_init, rfbnet_tf.training.freezing).
     FlagSpec("rgb_init", "string", None, "model_dir (or .weights.h5) of a trained unimodal RGB model whose "
-             "encoder initialises the RGB stream.", _string()),
-    FlagSpec("depth_init", "string", None, "model_dir (or .weights.h5) of a trained unimodal depth model whose "
-             "encoder initialises the depth stream.", _string()),
+             "encoder initialises the RGB stream, or imagenet:PATH — the Keras ResNet50V2 ImageNet weights file "
+             "(resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5) for an AdapNet++ encoder.", _string()),
+    FlagSpec("depth_init", "string", None, "Same as --rgb_init for the depth stream (imagenet:PATH: the HHA "
+             "stream takes the RGB stem kernel as-is).", _string()),
+    FlagSpec("init_model", "string", None, "Run directory of a finished run of the same model: every layer "
+             "starts from its weights (fine-tuning stage of [12]); batch size, learning rate, steps and the "
+             "optimizer start anew in --model_dir.", _string()),
+    FlagSpec("freeze_encoders", "bool", False, "Multimodal models: freeze both modality streams (SSMA: the "
+             "encoders; RFBNet: the streams' residual units, stems, skips and eASPP; batch norm on its moving "
+             "statistics, dropout off) — the fusion stage of [12].", _bool()),
+    FlagSpec("dilations", "enum", None, "AdapNet++ models: dilation rates of the multiscale units, 'official' "
+             "(the released code's, default) or 'paper' (the AdapNet++ paper's).",
+             _choice(("official", "paper"), optional=True), ("official", "paper")),
     # Run.
     FlagSpec("model_dir", "string", None, "Output directory (checkpoints, flags.json, logs). Re-running with the "
              "same model_dir resumes at the last checkpoint. Required.", _string(optional=False)),
@@ -294,11 +305,21 @@ def _check_relations(config):
             raise ValueError(
                 f"--{name}={config[name]!r} does not apply to --model={model} (its options: {sorted(accepted)})"
             )
+    _check_init_relations(config)
     if config["crop_size"] is not None and config["image_size"] is not None:
         if any(c > i for c, i in zip(config["crop_size"], config["image_size"])):
             raise ValueError(
                 f"--crop_size={config['crop_size']} is larger than --image_size={config['image_size']}"
             )
+
+
+def _check_init_relations(config):
+    """--init_model excludes --rgb_init / --depth_init; --freeze_encoders needs a multimodal model."""
+    streams = [f"--{name}" for name in ("rgb_init", "depth_init") if config.get(name)]
+    if config.get("init_model") and streams:
+        raise ValueError(f"--init_model={config['init_model']!r} initialises the whole model: drop {streams}")
+    if config.get("freeze_encoders") and not model_spec(config["model"]).multimodal:
+        raise ValueError(f"--freeze_encoders applies to multimodal models, not --model={config['model']}")
 
 
 def model_options_of(config) -> dict:
@@ -392,7 +413,8 @@ def define_flags(flag_values=flags.FLAGS):
             flags.register_validator(spec.name, _absl_validator(spec), flag_values=flag_values)
     flags.mark_flags_as_required(["record_dir", "model_dir"], flag_values=flag_values)
     flags.register_multi_flags_validator(
-        list(MODEL_OPTION_FLAGS) + ["model", "depth_input", "crop_size", "image_size"],
+        list(MODEL_OPTION_FLAGS) + ["model", "depth_input", "crop_size", "image_size", "rgb_init", "depth_init",
+                                    "init_model", "freeze_encoders"],
         _relations_validator,
         message="inconsistent model / size flags",
         flag_values=flag_values,

@@ -20,8 +20,8 @@ from rfbnet_tf.datasets import augment as augment_lib
 from rfbnet_tf.datasets import pipeline, records
 from rfbnet_tf.metrics import mean_iou, pixel_accuracy
 from rfbnet_tf.models import gate_model, is_multimodal
-from rfbnet_tf.training import (distribution, optimization, run_lock, run_setup, steps, stream_init, summaries,
-                                train_flags)
+from rfbnet_tf.training import (distribution, freezing, optimization, run_lock, run_setup, steps, stream_init,
+                                summaries, train_flags)
 from rfbnet_tf.utils import files
 
 
@@ -65,6 +65,7 @@ class _Trainer:
         self.modality = None if is_multimodal(config["model"]) else config["model_options"].get("modality", "rgb")
         with strategy.scope():
             self.model = checkpoints.build_from_run_config(config)
+            self.frozen = freezing.freeze_encoders(self.model, config["model"]) if config["freeze_encoders"] else []
             self.schedule = optimization.poly_schedule(config["learning_rate"], config["steps"], config["poly_power"])
             self.optimizer = optimization.make_optimizer(
                 config["optimizer"], self.schedule,
@@ -109,11 +110,13 @@ class _Trainer:
                 ) from None
             checkpoints.check_finite(self.model.variables, f"checkpoint {latest!r}")  # older runs could write one
             logging.info("resumed from %s at step %d", latest, int(self.step.numpy()))
-            if config["rgb_init"] or config["depth_init"]:
-                logging.info("--rgb_init / --depth_init ignored: the run resumes from its own checkpoint")
+            if config["rgb_init"] or config["depth_init"] or config["init_model"]:
+                logging.info("--rgb_init / --depth_init / --init_model ignored: the run resumes from its own "
+                             "checkpoint")
         else:
-            sources = {"rgb": config["rgb_init"], "depth": config["depth_init"]}
-            self.init_report = stream_init.initialize_streams(self.model, config, sources)
+            self.init_report = stream_init.initialize(self.model, config)
+        if self.frozen:
+            logging.info("--freeze_encoders: %d layers frozen %s", len(self.frozen), self.frozen)
         self.start_step = int(self.step.numpy())
         kwargs = dict(num_classes=config["num_classes"], class_weights=config["class_weight_values"],
                       modality=self.modality, ignore_label=config["ignore_label"])
