@@ -29,6 +29,21 @@ def model_options(name):
     return dict(MODELS[name][2])
 
 
+SAVED_BEFORE = {"dilations": "paper"}
+"""Values of options that run configs saved before the option existed were built with (AdapNet++ ``dilations``:
+the paper's rates were the only ones before the option)."""
+
+
+def saved_model_options(name, options):
+    """The options of a saved run config (``flags.json``) of model ``name``, completed with :data:`SAVED_BEFORE`
+    for the options it predates."""
+    options = dict(options)
+    for key, value in SAVED_BEFORE.items():
+        if key in model_options(name) and key not in options:
+            options[key] = value
+    return options
+
+
 def is_multimodal(name):
     """True for models that take ``{"rgb", "depth"}`` inputs."""
     if name not in MODELS:

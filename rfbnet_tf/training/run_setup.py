@@ -27,6 +27,7 @@ from absl import logging
 from rfbnet_tf import __version__, checkpoints, run_facts
 from rfbnet_tf.datasets import records
 from rfbnet_tf.models import model_spec
+from rfbnet_tf.models.registry import MODELS, saved_model_options
 from rfbnet_tf.training import stream_init
 from rfbnet_tf.training.class_weights import parse_class_weights
 
@@ -88,6 +89,11 @@ def _check_resume(config, model_dir):
     if not os.path.isfile(path):
         return None
     previous = checkpoints.load_run_config(model_dir)
+    # Runs saved before issue 14: no --freeze_encoders / --init_model, AdapNet++ with the paper's dilations.
+    previous.setdefault("freeze_encoders", False)
+    previous.setdefault("init_model", None)
+    if previous.get("model") in MODELS:
+        previous["model_options"] = saved_model_options(previous["model"], previous.get("model_options", {}))
     for key in MODEL_DEFINING_KEYS:
         if previous.get(key) != config.get(key):
             raise ValueError(

@@ -26,6 +26,7 @@ from absl import logging
 
 from rfbnet_tf import checkpoints
 from rfbnet_tf.models import build_model, model_spec, transfer_encoder_weights, transfer_imagenet_weights
+from rfbnet_tf.models.registry import MODELS, saved_model_options
 from rfbnet_tf.models.weight_transfer import named_weight_layers
 
 IMAGENET_PREFIX = "imagenet:"
@@ -61,7 +62,8 @@ def check_init_sources(config):
         raise ValueError(f"{flag} is --model_dir itself: re-running a model_dir resumes it; initialise a new one")
     source = checkpoints.load_run_config(run_dir)
     differences = [key for key in ("model", "num_classes", "depth_input") if source.get(key) != config.get(key)]
-    options = {k: v for k, v in source.get("model_options", {}).items() if k not in INIT_MODEL_OPTIONAL}
+    saved = saved_model_options(source["model"], source["model_options"]) if source.get("model") in MODELS else {}
+    options = {k: v for k, v in saved.items() if k not in INIT_MODEL_OPTIONAL}
     target = {k: v for k, v in config["model_options"].items() if k not in INIT_MODEL_OPTIONAL}
     if options != target:
         differences.append("model_options")
