@@ -20,7 +20,8 @@ from rfbnet_tf.models import build_model
 from rfbnet_tf.training import freezing, optimization, steps, train_flags
 from tests import adapnet_pp_fixtures, train_fixtures
 
-BASE = dict(train_fixtures.TINY_RUN, deterministic=True, learning_rate=1e-3, summary_every=10)
+# SGD: tracing Adam's update of ~470 variables costs a quarter of a tiny run's time; the protocol is the same.
+BASE = dict(train_fixtures.TINY_RUN, deterministic=True, learning_rate=1e-3, summary_every=10, optimizer="sgd")
 MULTIMODAL = {"ssma_adapnet_pp": {}, "rfbnet_adapnet_pp": {"shrink_depth": False}}
 
 _fast_graphs = pytest.fixture(scope="module", autouse=True)(train_fixtures.fast_graphs)
@@ -140,7 +141,7 @@ def test_frozen_variables_stay_and_the_rest_trains(name):
     trainable_stats = [v for v in others if "moving_mean" in v.path]
     assert trainable_stats
     before = {id(v): v.numpy().copy() for v in keras_model.weights}
-    optimizer = optimization.make_optimizer("adam", 1e-2)
+    optimizer = optimization.make_optimizer("sgd", 1e-2)
     optimizer.build(keras_model.trainable_variables)
     train_step = steps.make_train_step(keras_model, optimizer, tf.distribute.get_strategy(),
                                        tf.Variable(0, dtype=tf.int64), num_classes=4, weight_decay=5e-4)
@@ -168,7 +169,7 @@ def test_frozen_stage2_resumes_after_a_kill(stages23, tmp_path):
     for name in os.listdir(directory):
         if name.startswith(("ckpt-2", "ckpt-3")):
             os.remove(os.path.join(directory, name))
-    tf.train.update_checkpoint_state(directory, os.path.join(directory, "ckpt-1"))
+    tf.compat.v1.train.update_checkpoint_state(directory, "ckpt-1", all_model_checkpoint_paths=["ckpt-1"])
     for name in ("final.weights.h5", "train_summary.json"):
         os.remove(os.path.join(model_dir, name))
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
@@ -202,3 +203,39 @@ def test_runs_saved_before_the_options_existed(tmp_path):
         else:
             with pytest.raises(ValueError, match="model_options"):
                 run_setup._check_resume(config, str(tmp_path))
+
+
+def test_init_and_freeze_flag_errors(tmp_path):
+    """Each misuse fails before any model is built, naming the flag."""
+    from rfbnet_tf.training import stream_init
+
+    def resolve(**flags_):
+        return train_flags.resolve_config(dict(record_dir="r", model_dir="m", **flags_))
+
+    with pytest.raises(ValueError, match="--init_model=.*drop \\['--rgb_init'\\]"):
+        resolve(model="ssma_adapnet_pp", init_model="runs/a", rgb_init="runs/b")
+    with pytest.raises(ValueError, match="--freeze_encoders applies to multimodal"):
+        resolve(model="adapnet_pp", freeze_encoders=True)
+    with pytest.raises(ValueError, match="--dilations"):
+        resolve(model="erfnet_enc", dilations="paper")
+    source = tmp_path / "stage2"
+    source.mkdir()
+    checkpoints.write_json_atomically(str(source / "flags.json"), {
+        "model": "ssma_adapnet_pp", "num_classes": 3, "depth_input": "hha",
+        "model_options": {"depth_channels": 3, "shrink_depth": False, "aux_losses": True, "dilations": "official"}})
+    config = dict(resolve(model="ssma_adapnet_pp", init_model=str(source)), num_classes=3,
+                  model_dir=str(tmp_path / "stage3"))
+    stream_init.check_init_sources(config)  # aux_losses may differ
+    with pytest.raises(ValueError, match="--init_model=.*num_classes: 3 there, 4 here"):
+        stream_init.check_init_sources(dict(config, num_classes=4))
+    with pytest.raises(ValueError, match="--init_model=.*model_options"):
+        stream_init.check_init_sources(dict(config, model_options={**config["model_options"], "dilations": "paper"}))
+    with pytest.raises(ValueError, match="is --model_dir itself"):
+        stream_init.check_init_sources(dict(config, model_dir=str(source)))
+    with pytest.raises(FileNotFoundError, match="--init_model=.*not a training run directory"):
+        stream_init.check_init_sources(dict(config, init_model=str(tmp_path)))
+    erfnet = dict(resolve(model="ssma_erfnet_enc", rgb_init=f"imagenet:{source / 'flags.json'}"), num_classes=3)
+    with pytest.raises(ValueError, match="--rgb_init=.*for AdapNet\\+\\+ models"):
+        stream_init.check_init_sources(erfnet)
+    with pytest.raises(FileNotFoundError, match="--depth_init='imagenet:/no/file.h5'"):
+        stream_init.check_init_sources(dict(config, init_model=None, depth_init="imagenet:/no/file.h5"))
