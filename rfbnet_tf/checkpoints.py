@@ -109,7 +109,8 @@ def load_run_config(model_dir) -> dict:
 
 
 def build_from_run_config(config: dict) -> keras.Model:
-    """``build_model(config["model"], config["num_classes"], **config["model_options"])`` (fresh weights)."""
+    """``build_model(config["model"], config["num_classes"], **config["model_options"])`` (fresh weights); options
+    a saved run predates take the value it was built with (``registry.SAVED_BEFORE``)."""
     from rfbnet_tf.models import build_model
     from rfbnet_tf.models.registry import saved_model_options
 

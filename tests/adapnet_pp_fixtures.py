@@ -13,15 +13,17 @@ from rfbnet_tf.models import registry
 from rfbnet_tf.models.adapnet_pp_backbone import AdapNetPPBackbone
 
 TINY_DIVISOR = 16
-STACK_UNITS = (3, 4, 6, 3)
+TINY_UNITS = (1, 2, 2, 2)  # units per block: the projection unit and the last identity unit of blocks 2-4
 BN_NAMES = ("gamma", "beta", "moving_mean", "moving_variance")
 
 
 class TinyAdapNetPP(AdapNetPPBackbone):
-    """AdapNet++ with every width divided by 16 (the test-only ``width_divisor``)."""
+    """AdapNet++ with every width divided by 16 and 7 of its 16 units (the test-only ``width_divisor`` and
+    ``units``): the same kinds of layers, stages, skips, multiscale and dropout units, traced in a fraction of
+    the time."""
 
     def __init__(self, **kwargs):
-        super().__init__(width_divisor=TINY_DIVISOR, **kwargs)
+        super().__init__(width_divisor=TINY_DIVISOR, units=TINY_UNITS, **kwargs)
 
 
 def use_tiny_adapnet_pp(monkeypatch):
@@ -45,8 +47,9 @@ def write_keras_h5(path, tensors):
     return str(path)
 
 
-def resnet50v2_tensors(divisor=TINY_DIVISOR, seed=0):
-    """Random ``{(layer, weight): array}`` of a ResNet50V2 (notop) with every width divided by ``divisor``."""
+def resnet50v2_tensors(divisor=TINY_DIVISOR, units=TINY_UNITS, seed=0):
+    """Random ``{(layer, weight): array}`` of a ResNet50V2 (notop) with every width divided by ``divisor`` and
+    ``units`` units per stack."""
     rng = np.random.default_rng(seed)
     tensors = {}
 
@@ -63,9 +66,9 @@ def resnet50v2_tensors(divisor=TINY_DIVISOR, seed=0):
     stem = 64 // divisor
     conv("conv1_conv", (7, 7, 3, stem), True)
     channels = stem
-    for stack, units in enumerate(STACK_UNITS, start=2):
+    for stack, count in enumerate(units, start=2):
         filters = (64 << (stack - 2)) // divisor
-        for unit in range(1, units + 1):
+        for unit in range(1, count + 1):
             name = f"conv{stack}_block{unit}"
             bn(f"{name}_preact_bn", channels)
             conv(f"{name}_1_conv", (1, 1, channels, filters), False)

@@ -436,6 +436,11 @@ def test_dilations_option_official_by_default_and_paper():
         AdapNetPPBackbone(dilations="code")
     with pytest.raises(ValueError, match="width_divisor"):
         AdapNetPPBackbone(width_divisor=3)
+    with pytest.raises(ValueError, match="units"):
+        AdapNetPPBackbone(units=(1, 1, 2, 2))
+    # the test-only units option keeps each block's last identity units (their rates and dropout)
+    assert _stage_rates(AdapNetPPBackbone(units=(1, 2, 2, 2))) == [[(1, 2)], [(1, 2)], [(2, 2)]]
+    assert AdapNetPPBackbone(units=(1, 2, 2, 2)).stages[2][0]["config"]["dropout"] == pytest.approx(0.7)
 
 
 def test_dilations_and_width_divisor_keep_the_structure():

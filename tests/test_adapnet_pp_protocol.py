@@ -16,8 +16,7 @@ import pytest
 import tensorflow as tf
 
 from rfbnet_tf import checkpoints
-from rfbnet_tf.models import build_model
-from rfbnet_tf.training import freezing, optimization, steps, train_flags
+from rfbnet_tf.training import train_flags
 from tests import adapnet_pp_fixtures, train_fixtures
 
 # SGD: tracing Adam's update of ~470 variables costs a quarter of a tiny run's time; the protocol is the same.
@@ -36,6 +35,26 @@ def tiny_backbone():
 
 
 @pytest.fixture(scope="module")
+def trained_models():
+    """``{model_dir: (the trainer's model, {id(variable): value right after initialisation})}`` of every run of
+    this module: ``stream_init.initialize`` (the trainer's initialisation call) is wrapped to record them, so the
+    tests can look at the very model a run trained."""
+    from rfbnet_tf.training import stream_init
+
+    recorded, original = {}, stream_init.initialize
+
+    def initialize(model, config):
+        report = original(model, config)
+        recorded[config["model_dir"]] = (model, {id(v): v.numpy().copy() for v in model.weights})
+        return report
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(stream_init, "initialize", initialize)
+    yield recorded
+    patch.undo()
+
+
+@pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     root = tmp_path_factory.mktemp("protocol")
     records = train_fixtures.make_records(root / "records")
@@ -44,7 +63,7 @@ def workdir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def stage1(workdir):
+def stage1(workdir, trained_models):
     """Stage 1: the unimodal RGB and depth AdapNet++ runs from the tiny ImageNet file, auxiliary losses on."""
     from rfbnet_tf.train import train
 
@@ -64,7 +83,7 @@ def _stage2_flags(model, records, stage1, model_dir, **extra):
 
 
 @pytest.fixture(scope="module")
-def stages23(workdir, stage1):
+def stages23(workdir, stage1, trained_models):
     """Stages 2 and 3 of both fusion models: ``{model: (stage 2 summary, its dir, stage 3 summary)}``."""
     from rfbnet_tf.train import train
 
@@ -82,7 +101,7 @@ def stages23(workdir, stage1):
 def test_stage1_starts_from_the_imagenet_file(stage1):
     tensors = adapnet_pp_fixtures.resnet50v2_tensors()
     mapped = sum(1 for (_, weight) in tensors if weight != "bias")
-    multiscale = 5  # official rates: block 2 unit 4 and block 3 units 3-6 split their 3x3 kernel in two halves
+    multiscale = 2  # official rates: the kept block 2 unit 4 and block 3 unit 6 split their 3x3 kernel in halves
     for stream, (summary, _) in stage1.items():
         report = summary["init"][stream]
         assert len(report["loaded"]) == mapped + multiscale, stream
@@ -107,13 +126,6 @@ def test_three_stages_chain_for_both_fusion_models(stage1, stages23):
         assert (config["batch_size"], config["learning_rate"], config["freeze_encoders"]) == (3, 1e-4, False)
 
 
-def _batch(model, rng):
-    inputs = {"rgb": rng.normal(size=(2, 32, 32, 3)).astype(np.float32),
-              "depth": rng.normal(size=(2, 32, 32, 3)).astype(np.float32)}
-    labels = rng.integers(0, 4, size=(2, 32, 32)).astype(np.int32)
-    return inputs, labels
-
-
 def _stream_layers(keras_model):
     """The layers --freeze_encoders must freeze, found independently of ``freezing``: the ``rgb_*``/``depth_*``
     layers and the two residual units of every RFB."""
@@ -127,32 +139,37 @@ def _stream_layers(keras_model):
 
 
 @pytest.mark.parametrize("name", sorted(MULTIMODAL))
-def test_frozen_variables_stay_and_the_rest_trains(name):
-    """Two training steps of a frozen model: every frozen variable (BN moving statistics included) is unchanged;
-    every trainable variable and the moving statistics of the trainable batch norms changed."""
-    keras_model = build_model(name, 4, **MULTIMODAL[name])
-    freezing.freeze_encoders(keras_model, name)
-    frozen = [v for layer in _stream_layers(keras_model) for v in layer.weights]
+def test_frozen_streams_stay_and_the_rest_trains(name, stage1, stages23, trained_models):
+    """After the three steps of stage 2, every frozen variable (BN moving statistics included) still holds the
+    stage-1 value it was loaded with; every trainable variable and the moving statistics of every trainable batch
+    norm changed."""
+    stage2, stage2_dir, _ = stages23[name]
+    model, initial = trained_models[os.path.abspath(stage2_dir)]
+    frozen = [v for layer in _stream_layers(model) for v in layer.weights]
     frozen_ids = {id(v) for v in frozen}
-    assert not frozen_ids & {id(v) for v in keras_model.trainable_variables}
+    assert not frozen_ids & {id(v) for v in model.trainable_variables}
     assert sum("moving_mean" in v.path for v in frozen) > 40  # the streams' batch norms are among them
-    others = [v for v in keras_model.weights if id(v) not in frozen_ids]
-    assert {id(v) for v in keras_model.trainable_variables} == {id(v) for v in others if v.trainable}
-    trainable_stats = [v for v in others if "moving_mean" in v.path]
-    assert trainable_stats
-    before = {id(v): v.numpy().copy() for v in keras_model.weights}
-    optimizer = optimization.make_optimizer("sgd", 1e-2)
-    optimizer.build(keras_model.trainable_variables)
-    train_step = steps.make_train_step(keras_model, optimizer, tf.distribute.get_strategy(),
-                                       tf.Variable(0, dtype=tf.int64), num_classes=4, weight_decay=5e-4)
-    iterator = iter(tf.data.Dataset.from_tensors(_batch(name, np.random.default_rng(0))).repeat())
-    for _ in range(2):
-        train_step(iterator)
     for v in frozen:
-        np.testing.assert_array_equal(v.numpy(), before[id(v)], err_msg=f"{name}: frozen {v.path} changed")
-    unchanged = [v.path for v in others if np.array_equal(v.numpy(), before[id(v)])
-                 and (v.trainable or "moving" in v.path)]
-    assert not unchanged, f"{name}: trainable variables / statistics that did not change: {unchanged[:5]}"
+        np.testing.assert_array_equal(v.numpy(), initial[id(v)], err_msg=f"{name}: frozen {v.path} changed")
+    for stream in ("rgb", "depth"):  # ... and the initial values are the stage-1 encoder's
+        source = {v.path: v.numpy() for v in trained_models[os.path.abspath(stage1[stream][1])][0].weights}
+        loaded = [v for v in frozen if v.path.startswith(f"{stream}_") or f"/{stream}_unit/" in v.path]
+        assert len(loaded) > 100
+        for v in loaded:
+            path = v.path
+            if path.startswith("rfb_"):  # rfb_s{s}_u{i}/{stream}_unit/... is {stream}_s{s}_u{i}/... in stage 1
+                rfb, _, rest = path.split("/", 2)
+                path = f"{stream}_{rfb[len('rfb_'):]}/{rest}"
+            np.testing.assert_array_equal(v.numpy(), source[path], err_msg=f"{name}: {v.path}")
+    others = [v for v in model.weights if id(v) not in frozen_ids]
+    assert {id(v) for v in model.trainable_variables} == {id(v) for v in others if v.trainable}
+    assert any("moving_mean" in v.path for v in others)
+    unchanged = [v.path for v in others if (v.trainable or "moving" in v.path)
+                 and np.array_equal(v.numpy(), initial[id(v)])]
+    # Every kernel and batch-norm statistic moved; a GFU gate bias of the first RFBs may not, in three SGD steps at
+    # lr 1e-3 (its gradient is tiny while the interaction stream starts; an Adam step moved every variable).
+    assert all(p.endswith("/bias") for p in unchanged), f"{name}: variables that did not change: {unchanged[:5]}"
+    assert len(unchanged) <= 0.01 * len(others), f"{name}: {len(unchanged)} variables did not change: {unchanged}"
 
 
 def test_frozen_stage2_resumes_after_a_kill(stages23, tmp_path):
@@ -193,7 +210,7 @@ def test_runs_saved_before_the_options_existed(tmp_path):
 
     old = {"model": "adapnet_pp", "num_classes": 3, "depth_input": "hha",
            "model_options": {"modality": "rgb", "depth_channels": 3, "aux_losses": False}}
-    assert checkpoints.build_from_run_config(old).get_layer("rgb_s1_u4").dilations == (1, 16)
+    assert checkpoints.build_from_run_config(old).get_layer("rgb_s1_u0").dilations == (1, 16)  # block 3 unit 6, paper
     checkpoints.write_json_atomically(str(tmp_path / "flags.json"), old)
     for dilations in ("paper", "official"):
         config = {**old, "freeze_encoders": False, "init_model": None,

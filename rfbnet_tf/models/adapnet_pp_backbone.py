@@ -123,18 +123,26 @@ class AdapNetPPBackbone(Backbone):
       width_divisor: TESTS ONLY (no train flag sets it): divide every width (stem, blocks, eASPP, decoder; not
         the 24-channel skips) by this, so that end-to-end tests can train an AdapNet++ of the same structure in
         seconds. 1 is AdapNet++.
+      units: TESTS ONLY (no train flag sets it): units per block, at most ``(3, 4, 6, 3)`` (AdapNet++, the
+        default), at least 2 in blocks 2-4; a block keeps its first (projection) unit and its *last* identity
+        units (their dilations and dropout), named by position.
     """
 
     name = "adapnet_pp"
     output_stride = 16
 
-    def __init__(self, aux_losses=False, dilations="official", width_divisor=1):
+    def __init__(self, aux_losses=False, dilations="official", width_divisor=1, units=BLOCK_UNITS):
         if not isinstance(aux_losses, bool):
             raise ValueError(f"aux_losses must be True or False, received {aux_losses!r}")
         if dilations not in DILATIONS:
             raise ValueError(f"dilations must be one of {sorted(DILATIONS)}, received {dilations!r}")
         if isinstance(width_divisor, bool) or width_divisor not in (1, 2, 4, 8, 16):
             raise ValueError(f"width_divisor must be 1, 2, 4, 8 or 16, received {width_divisor!r}")
+        units = tuple(units) if isinstance(units, (list, tuple)) else ()
+        if len(units) != 4 or not all(isinstance(n, int) and low <= n <= high
+                                      for n, low, high in zip(units, (1, 2, 2, 2), BLOCK_UNITS)):
+            raise ValueError(f"units must be 4 ints, 1-3, 2-4, 2-6, 2-3 per block, received {units!r}")
+        self.units = units
         self.aux_losses = aux_losses
         self.dilations = dilations
         self.width_divisor = width_divisor
@@ -152,10 +160,14 @@ class AdapNetPPBackbone(Backbone):
             **kwargs,
         )
 
+    def _identity_units(self, block):
+        """Indices (0-based, in the full block) of the identity units block ``block`` keeps: its last ones."""
+        return range(BLOCK_UNITS[block] - self.units[block] + 1, BLOCK_UNITS[block])
+
     @property
     def stages(self):
         return [
-            [keras.saving.serialize_keras_object(self._unit(block, i)) for i in range(1, BLOCK_UNITS[block])]
+            [keras.saving.serialize_keras_object(self._unit(block, i)) for i in self._identity_units(block)]
             for block in (1, 2, 3)
         ]
 
@@ -166,8 +178,8 @@ class AdapNetPPBackbone(Backbone):
         x = _bn_relu(x, f"{prefix}conv1")
         x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"{prefix}pool1")(x)
         x = self._unit(0, 0, preactivate=False, projection=True, name=f"{prefix}block1_unit1")(x)
-        for i in range(1, BLOCK_UNITS[0]):
-            x = self._unit(0, i, name=f"{prefix}block1_unit{i + 1}")(x)
+        for position, i in enumerate(self._identity_units(0), start=2):
+            x = self._unit(0, i, name=f"{prefix}block1_unit{position}")(x)
         return x, {}
 
     def stage_entry(self, x, prefix, stage):

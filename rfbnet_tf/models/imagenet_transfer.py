@@ -86,7 +86,10 @@ def _mapping(prefix, layers):
     """``[(source "layer/weight", target layer, variable attribute path)]`` of one stream."""
     pairs = [("conv1_conv/kernel", layers[f"{prefix}conv1_conv"], "kernel")]
     pairs += _bn_pairs("conv2_block1_preact_bn", layers[f"{prefix}conv1_bn"])
-    for block, units in enumerate(STACK_UNITS, start=1):
+    for block in range(1, len(STACK_UNITS) + 1):
+        units = 1
+        while _unit_target(prefix, block, units + 1) in layers:  # STACK_UNITS, or fewer (a test-only backbone)
+            units += 1
         for unit in range(1, units + 1):
             keras_name = f"conv{block + 1}_block{unit}"
             target = layers[_unit_target(prefix, block, unit)]
