@@ -157,12 +157,15 @@ def load_run_config(model_dir, require_facts=True) -> dict:
 
 
 def build_from_run_config(config: dict) -> keras.Model:
-    """``build_model(config["model"], config["num_classes"], **config["model_options"])`` (fresh weights)."""
+    """``build_model(config["model"], config["num_classes"], **config["model_options"])`` (fresh weights); options
+    a saved run predates take the value it was built with (``registry.SAVED_BEFORE``)."""
     from rfbnet_tf.models import build_model
+    from rfbnet_tf.models.registry import saved_model_options
 
     if not isinstance(config, dict) or any(k not in config for k in ("model", "num_classes", "model_options")):
         raise ValueError(f"config must be a dict with 'model', 'num_classes' and 'model_options', received {config!r}")
-    return build_model(config["model"], int(config["num_classes"]), **config["model_options"])
+    options = saved_model_options(config["model"], config["model_options"])  # runs saved before an option existed
+    return build_model(config["model"], int(config["num_classes"]), **options)
 
 
 def _readable(path) -> str | None:

@@ -16,6 +16,7 @@ from rfbnet_tf.layers.preact_bottleneck import BN_EPSILON, PreActBottleneck
 from rfbnet_tf.layers.residual_fusion_block import ResidualFusionBlock
 from rfbnet_tf.models import build_model, model_options, transfer_encoder_weights
 from rfbnet_tf.models.adapnet_pp_backbone import AUX_LOSS_WEIGHTS, AdapNetPPBackbone
+from rfbnet_tf.models.assembly import build_unimodal
 
 NUM_CLASSES = 12  # official AdapNet++ default (11 Cityscapes classes + void); the published counts' class count
 PUBLISHED_ADAPNET_PP = 30.20e6
@@ -157,6 +158,9 @@ def test_dropout_only_in_training():
     np.testing.assert_allclose(run(unit, x), expected, rtol=1e-4, atol=1e-4)
     trained = keras.ops.convert_to_numpy(unit(x, training=True))
     assert not np.allclose(trained, expected)
+    unit.trainable = False  # a frozen unit (--freeze_encoders): no dropout, BN on its moving statistics
+    expected, _ = manual_bottleneck(unit, x)  # the training call above moved the statistics
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(unit(x, training=True)), expected, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize(
@@ -377,12 +381,12 @@ def test_rfbnet_pairs_identity_units_from_one_eighth(rfbnet):
     names = [b.name for b in blocks]
     assert names == [f"rfb_s0_u{i}" for i in range(3)] + [f"rfb_s1_u{i}" for i in range(5)] + ["rfb_s2_u0", "rfb_s2_u1"]
     assert [b.gfu.interaction_channels for b in blocks] == [64] * 3 + [128] * 5 + [256] * 2
-    assert [b.rgb_unit.dilations for b in blocks] == [
-        (1, 1), (1, 1), (1, 2), (1, 1), (1, 2), (1, 4), (1, 8), (1, 16), (2, 8), (2, 16),
+    assert [b.rgb_unit.dilations for b in blocks] == [  # the official rates (the default)
+        (1, 1), (1, 1), (1, 2), (1, 1), (1, 2), (1, 2), (1, 2), (1, 2), (2, 2), (2, 2),
     ]
     assert [b.rgb_unit.dropout for b in blocks] == [0.0] * 9 + [0.7]
     assert all(b.add_point == "R" and b.gfu.rgb_scale == 2 for b in blocks)
-    assert rfbnet.get_layer("rgb_block4_unit1").dilations == (2, 4)
+    assert rfbnet.get_layer("rgb_block4_unit1").dilations == (2, 2)
     assert rfbnet.get_layer("interaction_entry1_pool").pool_size == (2, 2)
     with pytest.raises(ValueError):
         rfbnet.get_layer("interaction_entry2_pool")  # block 4 keeps the resolution
@@ -403,7 +407,8 @@ def test_transfer_unimodal_encoder_into_rfbnet(adapnet, rfbnet):
 
 
 def test_registry_options():
-    assert model_options("adapnet_pp") == {"modality": "rgb", "depth_channels": 3, "aux_losses": False}
+    assert model_options("adapnet_pp") == {"modality": "rgb", "depth_channels": 3, "aux_losses": False,
+                                           "dilations": "official"}
     assert model_options("rfbnet_adapnet_pp")["shrink_depth"] is True
     assert model_options("ssma_adapnet_pp")["shrink_depth"] is False
     with pytest.raises(ValueError, match="aux_losses"):
@@ -411,3 +416,39 @@ def test_registry_options():
     with pytest.raises(ValueError, match="aux_losses"):
         build_model("erfnet_enc", NUM_CLASSES, aux_losses=True)
     assert AdapNetPPBackbone().output_stride == 16
+
+
+def _stage_rates(backbone):
+    return [[tuple(unit["config"]["dilations"]) for unit in stage] for stage in backbone.stages]
+
+
+def test_dilations_option_official_by_default_and_paper():
+    """"official" = the released code's rates (SSMA commit 7066905: (1,2) in blocks 2-3, (2,2) in block 4);
+    "paper" = the AdapNet++ paper's growing rates. Fusion stages hold block 2 units 2-4, block 3 units 2-6,
+    block 4 units 2-3; block 4 unit 1 is the stage-2 entry."""
+    official, paper = AdapNetPPBackbone(), AdapNetPPBackbone(dilations="paper")
+    assert _stage_rates(official) == [[(1, 1), (1, 1), (1, 2)], [(1, 1), (1, 2), (1, 2), (1, 2), (1, 2)],
+                                      [(2, 2), (2, 2)]]
+    assert _stage_rates(paper) == [[(1, 1), (1, 1), (1, 2)], [(1, 1), (1, 2), (1, 4), (1, 8), (1, 16)],
+                                   [(2, 8), (2, 16)]]
+    assert official._unit(3, 0).dilations == (2, 2) and paper._unit(3, 0).dilations == (2, 4)
+    assert not official._unit(3, 0).multiscale  # (2, 2): one convolution dilated by 2, as both_atrous=True
+    with pytest.raises(ValueError, match="dilations"):
+        AdapNetPPBackbone(dilations="code")
+    with pytest.raises(ValueError, match="width_divisor"):
+        AdapNetPPBackbone(width_divisor=3)
+    with pytest.raises(ValueError, match="units"):
+        AdapNetPPBackbone(units=(1, 1, 2, 2))
+    # the test-only units option keeps each block's last identity units (their rates and dropout)
+    assert _stage_rates(AdapNetPPBackbone(units=(1, 2, 2, 2))) == [[(1, 2)], [(1, 2)], [(2, 2)]]
+    assert AdapNetPPBackbone(units=(1, 2, 2, 2)).stages[2][0]["config"]["dropout"] == pytest.approx(0.7)
+
+
+def test_dilations_and_width_divisor_keep_the_structure():
+    """Dilations do not change parameter counts; the test-only width_divisor divides them (~1/16² per conv)."""
+    counts = {}
+    for dilations in ("official", "paper"):
+        backbone = AdapNetPPBackbone(dilations=dilations, width_divisor=16)
+        counts[dilations] = build_unimodal(backbone, 5).count_params()
+    assert counts["official"] == counts["paper"]
+    assert counts["official"] < ADAPNET_PP_PARAMS / 100

@@ -21,13 +21,20 @@ NAMED = {"cityscapes": "cityscapes_rfbnet_erfnet_enc", "scannet": "scannet_rfbne
 # Paper rows → flagfile stem (Tables I-IV).
 TABLE_ROWS = {
     "II": ["cityscapes_erfnet_enc_rgb", "cityscapes_ssma_erfnet_enc", "cityscapes_rfbnet_erfnet_enc",
-           "cityscapes_adapnet_pp_rgb", "cityscapes_ssma_adapnet_pp", "cityscapes_rfbnet_adapnet_pp"],
+           "cityscapes_adapnet_pp_rgb", "cityscapes_ssma_adapnet_pp_finetune", "cityscapes_rfbnet_adapnet_pp_finetune"],
     "III": ["scannet_erfnet_enc_rgb", "scannet_erfnet_enc_depth", "scannet_ssma_erfnet_enc",
             "scannet_ssma_erfnet_enc_shrink", "scannet_rfbnet_erfnet_enc_noshrink", "scannet_rfbnet_erfnet_enc"],
     "IV": ["scannet_rfbnet_erfnet_enc_none", "scannet_rfbnet_erfnet_enc_g", "scannet_rfbnet_erfnet_enc_gt",
            "scannet_rfbnet_erfnet_enc_gr"],
-    "I": ["scannet_adapnet_pp_rgb", "scannet_ssma_adapnet_pp", "scannet_rfbnet_adapnet_pp"],
+    "I": ["scannet_adapnet_pp_rgb", "scannet_ssma_adapnet_pp_finetune", "scannet_rfbnet_adapnet_pp_finetune"],
 }
+# The AdapNet++ protocol of [12] (WORKSPACE.md): stage 1 unimodal from ImageNet, stage 2 fusion with frozen
+# encoders (batch 6), stage 3 the whole model fine-tuned (batch 12, paper Sec. IV-B).
+ADAPNET_PP_STAGES = {dataset: {"rgb": f"{dataset}_adapnet_pp_rgb", "depth": f"{dataset}_adapnet_pp_depth",
+                               **{f"{m}{suffix}": f"{dataset}_{m}_adapnet_pp{suffix}"
+                                  for m in ("ssma", "rfbnet") for suffix in ("", "_finetune")}}
+                     for dataset in ("cityscapes", "scannet")}
+IMAGENET = "imagenet:~/.keras/models/resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5"
 # Table IV: (gates, add_point) per row; all with the depth shrunk (its G+R row equals Table III's 62.6).
 TABLE_IV = {"scannet_rfbnet_erfnet_enc_none": (False, None), "scannet_rfbnet_erfnet_enc_g": (True, None),
             "scannet_rfbnet_erfnet_enc_gt": (True, "T"), "scannet_rfbnet_erfnet_enc_gr": (True, "R")}
@@ -107,6 +114,8 @@ def test_paper_schedule_per_row(configs):
             continue
         backbone = model_spec(config["model"]).backbone
         batch, steps = SCHEDULE[(backbone, is_multimodal(config["model"]))]
+        if config["init_model"]:
+            batch = 12  # AdapNet++ fine-tuning stage (paper Sec. IV-B)
         assert config["batch_size"] == batch, stem
         if steps is not None:
             assert config["steps"] == steps, stem
@@ -133,25 +142,62 @@ def test_table_iv_settings_and_table_iii_shrink(configs):
     assert configs["scannet_rfbnet_erfnet_enc"]["model_options"]["shrink_depth"] is True
 
 
-def test_init_paths_point_at_matching_unimodal_runs(configs):
+def test_init_paths_point_at_matching_earlier_stages(configs):
+    """Every --rgb_init / --depth_init / --init_model names the model_dir of an earlier stage's flagfile (or, for
+    the unimodal AdapNet++ runs, the ImageNet weights)."""
     by_model_dir = {config["model_dir"]: config for stem, config in configs.items()
                     if stem != "scannet_rfbnet_erfnet_enc_gr"}
     for stem, config in configs.items():
         multimodal = is_multimodal(config["model"])
+        backbone = model_spec(config["model"]).backbone
+        if config["init_model"]:
+            source = by_model_dir[config["init_model"]]
+            assert source["model"] == config["model"] and source["freeze_encoders"], stem
+            for key in ("record_dir", "image_size", "crop_size", "depth_input", "model_options"):
+                assert source[key] == config[key], (stem, key)
+            assert config["rgb_init"] is None and config["depth_init"] is None, stem
+            continue
         for stream in ("rgb", "depth"):
             init = config[f"{stream}_init"]
             if not multimodal or stem == "synthetic":
-                assert init is None, (stem, stream)
+                modality = config["model_options"].get("modality")
+                wanted = IMAGENET if backbone == "adapnet_pp" and stream == modality else None
+                assert init == wanted, (stem, stream)
                 continue
             assert init in by_model_dir, f"{stem}: --{stream}_init={init} is no flagfile's model_dir"
             source = by_model_dir[init]
             assert not is_multimodal(source["model"]), (stem, stream)
-            assert model_spec(source["model"]).backbone == model_spec(config["model"]).backbone, (stem, stream)
+            assert model_spec(source["model"]).backbone == backbone, (stem, stream)
             assert source["model_options"]["modality"] == stream, (stem, stream)
             for key in ("record_dir", "image_size", "crop_size", "depth_input"):
                 assert source[key] == config[key], (stem, stream, key)
             if stream == "depth":
                 assert source["model_options"]["depth_channels"] == config["model_options"]["depth_channels"]
+
+
+def test_adapnet_pp_stages_follow_the_protocol_of_12(configs):
+    """Stage 1 from ImageNet with the auxiliary losses, stage 2 frozen at batch 6 from stage 1, stage 3 the
+    whole model from stage 2 at batch 12; no auxiliary losses in the fusion stages (official SSMA.py); the
+    official dilations everywhere; each header names the three stages' commands."""
+    for dataset, stages in ADAPNET_PP_STAGES.items():
+        for stream in ("rgb", "depth"):
+            config = configs[stages[stream]]
+            assert config["model_options"]["aux_losses"] and config[f"{stream}_init"] == IMAGENET, stages[stream]
+        for m in ("ssma", "rfbnet"):
+            frozen, finetune = configs[stages[m]], configs[stages[f"{m}_finetune"]]
+            assert frozen["freeze_encoders"] and frozen["batch_size"] == 6, stages[m]
+            assert (frozen["rgb_init"], frozen["depth_init"]) == (configs[stages["rgb"]]["model_dir"],
+                                                                  configs[stages["depth"]]["model_dir"])
+            assert not finetune["freeze_encoders"] and finetune["batch_size"] == 12, stages[f"{m}_finetune"]
+            assert finetune["init_model"] == frozen["model_dir"]
+            assert not frozen["model_options"]["aux_losses"] and not finetune["model_options"]["aux_losses"]
+            assert finetune["learning_rate"] < frozen["learning_rate"] < configs[stages["rgb"]]["learning_rate"]
+            with open(os.path.join(EXPERIMENTS, f"{stages[f'{m}_finetune']}.flags"), encoding="utf-8") as handle:
+                header = handle.read().split("\n\n")[0]
+            for stem in (stages["rgb"], stages["depth"], stages[m], stages[f"{m}_finetune"]):
+                assert f"--flagfile=experiments/{stem}.flags" in header, (stages[f"{m}_finetune"], stem)
+        for stem in stages.values():
+            assert configs[stem]["model_options"]["dilations"] == "official", stem
 
 
 def test_synthetic_default_is_small(configs):

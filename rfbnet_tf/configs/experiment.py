@@ -12,6 +12,7 @@ from rfbnet_tf.configs.fields import flag_fields, flag_name
 from rfbnet_tf.configs.model import ModelConfig
 from rfbnet_tf.configs.optimizer import OptimizerConfig
 from rfbnet_tf.configs.train import TrainConfig
+from rfbnet_tf.models import model_spec
 
 SECTIONS = (("model", ModelConfig), ("data", DataConfig), ("optimizer", OptimizerConfig), ("train", TrainConfig))
 """The sections of an experiment, in flag order."""
@@ -39,6 +40,7 @@ class ExperimentConfig:
         for section, cls in SECTIONS:
             if not isinstance(getattr(self, section), cls):
                 raise ValueError(f"ExperimentConfig.{section} must be a {cls.__name__}")
+        check_freezing(self.model.name, self.train.freeze_encoders)
         if self.optimizer.weight_decay is None:
             object.__setattr__(self, "optimizer", dataclasses.replace(
                 self.optimizer, weight_decay=self.model.spec.weight_decay))
@@ -92,6 +94,12 @@ class ExperimentConfig:
         """A copy with sections replaced by field updates: ``replace(data={"image_size": [64, 80]})``."""
         updates = {name: dataclasses.replace(getattr(self, name), **fields) for name, fields in sections.items()}
         return dataclasses.replace(self, **updates)
+
+
+def check_freezing(model, freeze_encoders):
+    """``ValueError`` when ``--freeze_encoders`` is set for a unimodal model."""
+    if freeze_encoders and not model_spec(model).multimodal:
+        raise ValueError(f"--freeze_encoders applies to multimodal models, not --model={model}")
 
 
 def flag_defaults() -> dict:

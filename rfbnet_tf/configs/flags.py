@@ -6,9 +6,10 @@ from __future__ import annotations
 from absl import flags
 
 from rfbnet_tf.configs.data import check_crop
-from rfbnet_tf.configs.experiment import SECTIONS
+from rfbnet_tf.configs.experiment import SECTIONS, check_freezing
 from rfbnet_tf.configs.fields import flag_fields, flag_name
 from rfbnet_tf.configs.model import OPTION_FIELDS, check_model_options
+from rfbnet_tf.configs.train import check_init_sources
 
 REQUIRED = ("record_dir", "model_dir")
 
@@ -40,6 +41,8 @@ def _relations(values):
         for name in ("crop_size", "image_size"):
             sizes[name] = flag_fields_by_name()[name].metadata["check"](values[name])
         check_crop(sizes["crop_size"], sizes["image_size"])
+        check_freezing(model, values["freeze_encoders"])
+        check_init_sources(values["init_model"], values["rgb_init"], values["depth_init"])
     except ValueError as error:
         raise flags.ValidationError(str(error)) from None
     return True
@@ -63,5 +66,6 @@ def define_flags(flag_values=flags.FLAGS):
             flags.register_validator(name, _validator(field), flag_values=flag_values)
     flags.mark_flags_as_required(list(REQUIRED), flag_values=flag_values)
     flags.register_multi_flags_validator(
-        list(OPTION_FIELDS) + ["model", "crop_size", "image_size"], _relations,
+        list(OPTION_FIELDS) + ["model", "crop_size", "image_size", "rgb_init", "depth_init", "init_model",
+                               "freeze_encoders"], _relations,
         message="inconsistent model / size flags", flag_values=flag_values)

@@ -13,7 +13,8 @@ DEPTH_INPUTS = ("hha", "depth")
 DEPTH_CHANNELS = {"hha": 3, "depth": 1}
 ADD_POINTS = ("R", "T", "none")
 COMBINATIONS = ("concat", "sum", "ssma")
-OPTION_FIELDS = ("modality", "shrink_depth", "gates", "add_point", "combination", "aux_losses")
+DILATIONS = ("official", "paper")
+OPTION_FIELDS = ("modality", "shrink_depth", "gates", "add_point", "combination", "aux_losses", "dilations")
 """Fields that become ``build_model`` options when the chosen model accepts them (None = the model's default)."""
 
 
@@ -42,6 +43,9 @@ class ModelConfig:
                                      choices=COMBINATIONS)
     aux_losses: bool | None = option(None, "AdapNet++ models: auxiliary outputs and losses (weights 0.6, 0.5).",
                                      checks.boolean(optional=True), kind="bool")
+    dilations: str | None = option(None, "AdapNet++ models: dilation rates of the multiscale units, 'official' (the "
+                                   "released code's, default) or 'paper' (the AdapNet++ paper's).",
+                                   checks.choice(DILATIONS, optional=True), kind="enum", choices=DILATIONS)
 
     def __post_init__(self):
         validate(self)

@@ -31,10 +31,21 @@ class TrainConfig:
     class_weights: str | None = option(None, "Per-class loss weights: a comma list (one per class) or "
                                        "'median_frequency' (from the train split's class histogram). Default: none.",
                                        checks.class_weights, kind="string")
+    # Initialisation and freezing: two-stage training (Sec. IV-B) and the AdapNet++ protocol of SSMA [12]
+    # (rfbnet_tf.training.stream_init, rfbnet_tf.training.freezing).
     rgb_init: str | None = option(None, "model_dir (or .weights.h5) of a trained unimodal RGB model whose encoder "
-                                  "initialises the RGB stream.", checks.string(), kind="string")
-    depth_init: str | None = option(None, "model_dir (or .weights.h5) of a trained unimodal depth model whose "
-                                    "encoder initialises the depth stream.", checks.string(), kind="string")
+                                  "initialises the RGB stream, or imagenet:PATH — the Keras ResNet50V2 ImageNet "
+                                  "weights file (resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5) for an "
+                                  "AdapNet++ encoder.", checks.string(), kind="string")
+    depth_init: str | None = option(None, "Same as --rgb_init for the depth stream (imagenet:PATH: the HHA stream "
+                                    "takes the RGB stem kernel as-is).", checks.string(), kind="string")
+    init_model: str | None = option(None, "Run directory of a finished run of the same model: every layer starts "
+                                    "from its weights (fine-tuning stage of [12]); batch size, learning rate, steps "
+                                    "and the optimizer start anew in --model_dir.", checks.string(), kind="string")
+    freeze_encoders: bool = option(False, "Multimodal models: freeze both modality streams (SSMA: the encoders; "
+                                   "RFBNet: the streams' residual units, stems, skips and eASPP; batch norm on its "
+                                   "moving statistics, dropout off) — the fusion stage of [12].", checks.boolean(),
+                                   kind="bool")
     checkpoint_every: int = option(1000, "Steps between training checkpoints (one is always written at the end).",
                                    checks.int_at_least(1), kind="int")
     keep_checkpoints: int = option(3, "Training checkpoints kept.", checks.int_at_least(1), kind="int")
@@ -68,3 +79,11 @@ class TrainConfig:
 
     def __post_init__(self):
         validate(self)
+        check_init_sources(self.init_model, self.rgb_init, self.depth_init)
+
+
+def check_init_sources(init_model, rgb_init, depth_init):
+    """``ValueError`` when ``--init_model`` (the whole model) is combined with a per-stream initialisation."""
+    streams = [f"--{name}" for name, value in (("rgb_init", rgb_init), ("depth_init", depth_init)) if value]
+    if init_model and streams:
+        raise ValueError(f"--init_model={init_model!r} initialises the whole model: drop {streams}")

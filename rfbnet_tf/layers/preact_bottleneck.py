@@ -22,7 +22,9 @@ the next unit's pre-activation BN). The 3×3 layer:
   as the single convolution.
 
 ``dropout`` (rate, 0 disables it) acts on the residual before the sum — the official code's ``tf.nn.dropout`` on
-the ``conv3`` output of block 4, unit 3 (element-wise, not spatial).
+the ``conv3`` output of block 4, unit 3 (element-wise, not spatial). A frozen unit (``trainable = False``, e.g.
+``--freeze_encoders``) drops nothing and its batch norms use their moving statistics, like the official frozen
+expert (``expert(training=False)``: ``keep_prob = 1``, BN in inference mode; SSMA ``models/ssma_helper.py``).
 
 Residual-unit protocol (``residual_unit.py``): ``tap(x) = conv1(relu(BN(x)))`` — ``tap_channels = b``, where the
 RFB adds the complementary feature, i.e. at the input of the 3×3 layer (whose own pre-activation BN-ReLU then
@@ -184,7 +186,7 @@ class PreActBottleneck(ResidualUnit):
         else:
             y = ops.concatenate([self.conv2_a(y), self.conv2_b(y)], axis=-1)
         y = self.conv3(ops.relu(self.bn2(y, training=training)))
-        if self.drop is not None:
+        if self.drop is not None and self.trainable:
             y = self.drop(y, training=training)
         return y
 

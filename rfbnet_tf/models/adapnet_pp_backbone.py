@@ -23,12 +23,19 @@ Encoder (full pre-activation ResNet-50, 3/4/6/3 bottleneck units, output stride 
 * ``post``: the block-4 output BN-ReLU, then the eASPP (``easpp.py``) → 256 channels, 1/16.
 
 Multiscale residual units (3×3 layer split into two halves with dilations ``(r1, r2)``) sit where the official
-code puts them — block 2 unit 4, block 3 units 3–6, block 4 units 1–3 — but with the dilation rates of the
-AdapNet++ paper (Sec. 3.1, Fig. 3) rather than the code's. The code uses ``(1, 2)`` in blocks 2–3 and ``(2, 2)``
-in every block-4 unit; the paper (followed here) grows the second rate: ``(1, 2)`` in block 2,
-``(1, 2), (1, 4), (1, 8), (1, 16)`` in block 3 units 3–6 and ``(2, 4), (2, 8), (2, 16)`` in block 4. The
-authors confirmed the mismatch (``DeepSceneSeg/SSMA`` issue #5: the code's constant rate "was a bug"; the
-released checkpoints were later trained with it). Dilations do not change parameter counts.
+code puts them — block 2 unit 4, block 3 units 3–6, block 4 units 1–3. Their rates are the backbone option
+``dilations``:
+
+* ``"official"`` (the default): the released code's rates, ``(1, 2)`` in block 2 unit 4 and block 3 units 3–6,
+  ``(2, 2)`` (one convolution dilated by 2) in every block-4 unit (``DeepSceneSeg/SSMA`` commit 7066905 and issue
+  #5: "The checkpoints provided were trained with the stride 2 configurations"; ``DeepSceneSeg/AdapNet-pp``
+  ``models/network_base.py`` ``unit_3`` / ``unit_4`` has had them since its first release). The published
+  AdapNet++ / SSMA numbers come from these rates.
+* ``"paper"``: the AdapNet++ paper's rates (Sec. 3.1, Fig. 3), the second rate growing: ``(1, 2)`` in block 2,
+  ``(1, 2), (1, 4), (1, 8), (1, 16)`` in block 3 units 3–6 and ``(2, 4), (2, 8), (2, 16)`` in block 4 (the code
+  before commit 7066905).
+
+Dilations do not change parameter counts.
 Dropout: as in the official code, on the residual of block 4 unit 3 only, keep probability 0.3 (rate 0.7).
 
 Decoder (``decoder``; official ``conv41 … conv5``): 4×4/2 transposed conv 256 → BN (``up1``, 1/8) → concat
@@ -60,7 +67,7 @@ import keras
 from keras import layers
 
 from rfbnet_tf.constants import AUX_LOSS_WEIGHTS  # noqa: F401 - official: loss + 0.6·aux1 (1/4) + 0.5·aux2 (1/8)
-from rfbnet_tf.layers.easpp import EASPP, EASPP_CHANNELS
+from rfbnet_tf.layers.easpp import EASPP, EASPP_BRANCH_CHANNELS, EASPP_CHANNELS
 from rfbnet_tf.layers.preact_bottleneck import PreActBottleneck, batch_norm
 from rfbnet_tf.layers.stream_resampling import BilinearUpsample
 from rfbnet_tf.models.backbone import Backbone
@@ -68,13 +75,22 @@ from rfbnet_tf.models.backbone import Backbone
 STEM_CHANNELS = 64
 BLOCK_CHANNELS = (256, 512, 1024, 2048)  # official filters
 BLOCK_STRIDES = (1, 2, 2, 1)  # official strides (of each block's unit 1)
-# (r1, r2) of the 3×3 layer of every unit, per block (paper Sec. 3.1 / Fig. 3; see the module docstring).
-BLOCK_DILATIONS = (
-    ((1, 1), (1, 1), (1, 1)),
-    ((1, 1), (1, 1), (1, 1), (1, 2)),
-    ((1, 1), (1, 1), (1, 2), (1, 4), (1, 8), (1, 16)),
-    ((2, 4), (2, 8), (2, 16)),
-)
+# (r1, r2) of the 3×3 layer of every unit, per block, per ``dilations`` option (see the module docstring).
+DILATIONS = {
+    "official": (
+        ((1, 1), (1, 1), (1, 1)),
+        ((1, 1), (1, 1), (1, 1), (1, 2)),
+        ((1, 1), (1, 1), (1, 2), (1, 2), (1, 2), (1, 2)),
+        ((2, 2), (2, 2), (2, 2)),
+    ),
+    "paper": (
+        ((1, 1), (1, 1), (1, 1)),
+        ((1, 1), (1, 1), (1, 1), (1, 2)),
+        ((1, 1), (1, 1), (1, 2), (1, 4), (1, 8), (1, 16)),
+        ((2, 4), (2, 8), (2, 16)),
+    ),
+}
+BLOCK_UNITS = tuple(len(block) for block in DILATIONS["official"])  # 3, 4, 6, 3
 BLOCK_DROPOUT = {(3, 2): 0.7}  # (block index, unit index) -> rate; official keep_prob 0.3 in block 4 unit 3
 SKIP_CHANNELS = 24  # official conv32 / conv174
 SKIP_KEYS = {0: "stride4", 1: "stride8"}  # stage whose entry emits the skip -> skip name
@@ -98,76 +114,102 @@ def _deconv_bn(x, filters, kernel, stride, name):
     return batch_norm(f"{name}_bn")(x)
 
 
-def _unit(block, index, **kwargs):
-    """Unit ``index`` (0-based) of block ``block`` (0-based) with its official width, dilations and dropout."""
-    return PreActBottleneck(
-        BLOCK_CHANNELS[block],
-        dilations=BLOCK_DILATIONS[block][index],
-        dropout=BLOCK_DROPOUT.get((block, index), 0.0),
-        **kwargs,
-    )
-
-
 class AdapNetPPBackbone(Backbone):
     """The AdapNet++ backbone description (see the module docstring).
 
     Args:
       aux_losses: add the two auxiliary heads; the decoder then returns ``[logits, aux_1, aux_2]``.
+      dilations: ``"official"`` (default) or ``"paper"`` rates of the multiscale units (module docstring).
+      width_divisor: TESTS ONLY (no train flag sets it): divide every width (stem, blocks, eASPP, decoder; not
+        the 24-channel skips) by this, so that end-to-end tests can train an AdapNet++ of the same structure in
+        seconds. 1 is AdapNet++.
+      units: TESTS ONLY (no train flag sets it): units per block, at most ``(3, 4, 6, 3)`` (AdapNet++, the
+        default), at least 2 in blocks 2-4; a block keeps its first (projection) unit and its *last* identity
+        units (their dilations and dropout), named by position.
     """
 
     name = "adapnet_pp"
     output_stride = 16
-    fused_channels = EASPP_CHANNELS
 
-    def __init__(self, aux_losses=False):
+    def __init__(self, aux_losses=False, dilations="official", width_divisor=1, units=BLOCK_UNITS):
         if not isinstance(aux_losses, bool):
             raise ValueError(f"aux_losses must be True or False, received {aux_losses!r}")
+        if dilations not in DILATIONS:
+            raise ValueError(f"dilations must be one of {sorted(DILATIONS)}, received {dilations!r}")
+        if isinstance(width_divisor, bool) or width_divisor not in (1, 2, 4, 8, 16):
+            raise ValueError(f"width_divisor must be 1, 2, 4, 8 or 16, received {width_divisor!r}")
+        units = tuple(units) if isinstance(units, (list, tuple)) else ()
+        if len(units) != 4 or not all(isinstance(n, int) and low <= n <= high
+                                      for n, low, high in zip(units, (1, 2, 2, 2), BLOCK_UNITS)):
+            raise ValueError(f"units must be 4 ints, 1-3, 2-4, 2-6, 2-3 per block, received {units!r}")
+        self.units = units
         self.aux_losses = aux_losses
+        self.dilations = dilations
+        self.width_divisor = width_divisor
+        self.fused_channels = EASPP_CHANNELS // width_divisor
+
+    def _width(self, channels):
+        return channels // self.width_divisor
+
+    def _unit(self, block, index, **kwargs):
+        """Unit ``index`` (0-based) of block ``block`` (0-based) with its official width, dilations and dropout."""
+        return PreActBottleneck(
+            self._width(BLOCK_CHANNELS[block]),
+            dilations=DILATIONS[self.dilations][block][index],
+            dropout=BLOCK_DROPOUT.get((block, index), 0.0),
+            **kwargs,
+        )
+
+    def _identity_units(self, block):
+        """Indices (0-based, in the full block) of the identity units block ``block`` keeps: its last ones."""
+        return range(BLOCK_UNITS[block] - self.units[block] + 1, BLOCK_UNITS[block])
 
     @property
     def stages(self):
         return [
-            [keras.saving.serialize_keras_object(_unit(block, i)) for i in range(1, len(BLOCK_DILATIONS[block]))]
+            [keras.saving.serialize_keras_object(self._unit(block, i)) for i in self._identity_units(block)]
             for block in (1, 2, 3)
         ]
 
     def stem(self, x, prefix):
         x = batch_norm(f"{prefix}conv0_bn")(x)
-        x = layers.Conv2D(STEM_CHANNELS, 7, strides=2, padding="same", use_bias=False, name=f"{prefix}conv1_conv")(x)
+        x = layers.Conv2D(self._width(STEM_CHANNELS), 7, strides=2, padding="same", use_bias=False,
+                          name=f"{prefix}conv1_conv")(x)
         x = _bn_relu(x, f"{prefix}conv1")
         x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"{prefix}pool1")(x)
-        x = _unit(0, 0, preactivate=False, projection=True, name=f"{prefix}block1_unit1")(x)
-        for i in range(1, len(BLOCK_DILATIONS[0])):
-            x = _unit(0, i, name=f"{prefix}block1_unit{i + 1}")(x)
+        x = self._unit(0, 0, preactivate=False, projection=True, name=f"{prefix}block1_unit1")(x)
+        for position, i in enumerate(self._identity_units(0), start=2):
+            x = self._unit(0, i, name=f"{prefix}block1_unit{position}")(x)
         return x, {}
 
     def stage_entry(self, x, prefix, stage):
         block = stage + 1
         if BLOCK_STRIDES[block] == 1:
-            return _unit(block, 0, projection=True, name=f"{prefix}block{block + 1}_unit1")(x), {}
+            return self._unit(block, 0, projection=True, name=f"{prefix}block{block + 1}_unit1")(x), {}
         x = _bn_relu(x, f"{prefix}block{block}_out")
         key = SKIP_KEYS[stage]
         skip = _conv_bn(x, SKIP_CHANNELS, 1, f"{prefix}skip_{key}", relu=False)
         name = f"{prefix}block{block + 1}_unit1"
-        x = _unit(block, 0, stride=BLOCK_STRIDES[block], preactivate=False, projection=True, name=name)(x)
+        x = self._unit(block, 0, stride=BLOCK_STRIDES[block], preactivate=False, projection=True, name=name)(x)
         return x, {key: skip}
 
     def interaction_entry(self, x_rd, stage):
         block = stage + 1
         if BLOCK_STRIDES[block] > 1:
             x_rd = layers.AveragePooling2D(BLOCK_STRIDES[block], name=f"interaction_entry{stage}_pool")(x_rd)
-        interaction_channels = _unit(block, 1).tap_channels // 2  # = the stage's RFB default (half the depth tap)
+        interaction_channels = self._unit(block, 1).tap_channels // 2  # = the stage's RFB default (half the depth tap)
         return _conv_bn(x_rd, interaction_channels, 1, f"interaction_entry{stage}")
 
     def post(self, x, prefix):
         x = _bn_relu(x, f"{prefix}block4_out")
-        return EASPP(name=f"{prefix}easpp")(x)
+        return EASPP(self.fused_channels, self._width(EASPP_BRANCH_CHANNELS), name=f"{prefix}easpp")(x)
 
     def decoder(self, x, skips, num_classes, multimodal):
-        up1 = _deconv_bn(x, DECODER_CHANNELS, 4, 2, "dec_up1")
-        x = self._refine(up1, skips["stride8"], multimodal, "dec_refine1")
-        up2 = _deconv_bn(x, DECODER_CHANNELS, 4, 2, "dec_up2")
-        x = self._refine(up2, skips["stride4"], multimodal, "dec_refine2")
+        width = self._width(DECODER_CHANNELS)
+        up1 = _deconv_bn(x, width, 4, 2, "dec_up1")
+        x = self._refine(up1, skips["stride8"], multimodal, "dec_refine1", width)
+        up2 = _deconv_bn(x, width, 4, 2, "dec_up2")
+        x = self._refine(up2, skips["stride4"], multimodal, "dec_refine2", width)
         x = _conv_bn(x, num_classes, 1, "dec_classifier")
         x = _deconv_bn(x, num_classes, 8, 4, "dec_up3")
         logits = layers.Activation("linear", dtype="float32", name="logits")(x)
@@ -181,12 +223,12 @@ class AdapNetPPBackbone(Backbone):
         return [logits, *aux]
 
     @staticmethod
-    def _refine(upsampled, skip, multimodal, name):
+    def _refine(upsampled, skip, multimodal, name, width):
         """Skip refinement: (attention-weighted, multimodal) skip ⊕ upsampled → two 3×3 conv BN-ReLU."""
         if multimodal:
             pooled = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_attention_pool")(upsampled)
             weights = _conv_bn(pooled, int(skip.shape[-1]), 1, f"{name}_attention")
             skip = layers.Multiply(name=f"{name}_attention_mul")([weights, skip])
         x = layers.Concatenate(name=f"{name}_concat")([upsampled, skip])
-        x = _conv_bn(x, DECODER_CHANNELS, 3, f"{name}_conv1")
-        return _conv_bn(x, DECODER_CHANNELS, 3, f"{name}_conv2")
+        x = _conv_bn(x, width, 3, f"{name}_conv1")
+        return _conv_bn(x, width, 3, f"{name}_conv2")

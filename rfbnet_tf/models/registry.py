@@ -5,12 +5,12 @@ from rfbnet_tf.models.assembly import build_rfbnet, build_ssma, build_unimodal
 from rfbnet_tf.models.erfnet_backbone import ERFNetEncBackbone
 
 BACKBONES = {"erfnet_enc": ERFNetEncBackbone, "adapnet_pp": AdapNetPPBackbone}
-BACKBONE_OPTIONS = ("aux_losses",)  # options passed to the backbone's constructor, not to the family builder
+BACKBONE_OPTIONS = ("aux_losses", "dilations")  # options passed to the backbone's constructor, not to the family builder
 
 # name -> (family, backbone, {option: default})
 _MULTIMODAL_OPTIONS = {"depth_channels": 3}
 _RFBNET_OPTIONS = {**_MULTIMODAL_OPTIONS, "shrink_depth": True, "gates": True, "add_point": "R", "combination": "ssma"}
-_AUX = {"aux_losses": False}
+_AUX = {"aux_losses": False, "dilations": "official"}  # AdapNet++ backbone options
 MODELS = {
     "erfnet_enc": ("unimodal", "erfnet_enc", {"modality": "rgb", "depth_channels": 3}),
     "ssma_erfnet_enc": ("ssma", "erfnet_enc", {**_MULTIMODAL_OPTIONS, "shrink_depth": False}),
@@ -29,6 +29,21 @@ def model_options(name):
     return dict(MODELS[name][2])
 
 
+SAVED_BEFORE = {"dilations": "paper"}
+"""Values of options that run configs saved before the option existed were built with (AdapNet++ ``dilations``:
+the paper's rates were the only ones before the option)."""
+
+
+def saved_model_options(name, options):
+    """The options of a saved run config (``flags.json``) of model ``name``, completed with :data:`SAVED_BEFORE`
+    for the options it predates."""
+    options = dict(options)
+    for key, value in SAVED_BEFORE.items():
+        if key in model_options(name) and key not in options:
+            options[key] = value
+    return options
+
+
 def is_multimodal(name):
     """True for models that take ``{"rgb", "depth"}`` inputs."""
     if name not in MODELS:
@@ -42,7 +57,8 @@ def build_model(name, num_classes, **options):
     Options (see ``model_options(name)``): ``modality`` (unimodal: "rgb" or "depth"), ``depth_channels`` (3 HHA,
     1 raw depth), ``shrink_depth``, ``gates``, ``add_point`` ("R", "T", None), ``combination`` ("concat", "sum",
     "ssma"), ``aux_losses`` (AdapNet++ models: also return the two auxiliary predictions, ``[logits, aux_1,
-    aux_2]``). Unknown options or bad values raise ``ValueError``.
+    aux_2]``), ``dilations`` (AdapNet++ models: "official" or "paper" rates of the multiscale units). Unknown
+    options or bad values raise ``ValueError``.
     """
     defaults = model_options(name)
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:

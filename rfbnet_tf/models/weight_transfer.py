@@ -22,6 +22,9 @@ def _weight_layers(model):
             yield layer.name, layer
 
 
+named_weight_layers = _weight_layers  # public name (ImageNet transfer, freezing)
+
+
 def transfer_encoder_weights(source, target, stream):
     """Copy the ``stream`` encoder of ``source`` (a unimodal model) into ``target``.
 

@@ -7,7 +7,9 @@
 2. reads ``dataset_info.json``: ``num_classes``, ``class_names``, the stored image size, the class histogram;
 3. checks that the train split (and the val split when validating or drawing image summaries) has shards,
    that the class weights fit the classes, that the training and evaluation sizes are multiples of what the
-   model needs (``ModelSpec.size_divisor``), that ``--rgb_init`` / ``--depth_init`` exist;
+   model needs (``ModelSpec.size_divisor``), that ``--rgb_init`` / ``--depth_init`` exist and that ``--init_model``
+   holds the same model (``stream_init.check_init_sources``; a new model_dir initialised from another run is not a
+   resume);
 4. when ``model_dir/flags.json`` exists (resuming), checks that the model-defining settings
    (:data:`MODEL_DEFINING_KEYS`) and, when a checkpoint exists, the state-defining ones
    (:data:`STATE_DEFINING_KEYS`) are unchanged, and logs the other changes.
@@ -28,13 +30,14 @@ from absl import logging
 from rfbnet_tf import checkpoints, run_facts
 from rfbnet_tf.configs import ExperimentConfig
 from rfbnet_tf.datasets import records
-from rfbnet_tf.training import record_checks
+from rfbnet_tf.models.registry import MODELS, saved_model_options
+from rfbnet_tf.training import record_checks, stream_init
 from rfbnet_tf.training.class_weights import parse_class_weights
 
 MODEL_DEFINING_KEYS = ("model", "model_options", "num_classes", "depth_input")
 """Settings (train flags, or resolved values) that must not change when a run resumes from its checkpoint."""
 STATE_DEFINING_KEYS = ("image_size", "crop_size", "batch_size", "shuffle_buffer", "augment", "train_split",
-                       "checkpoint_data_iterator")
+                       "checkpoint_data_iterator", "freeze_encoders")
 """Keys the saved training state depends on (the traced step's shapes, the checkpointed data iterator): a run
 that has a checkpoint resumes only with the same values."""
 
@@ -153,6 +156,10 @@ def _check_resume(run: Run) -> bool:
     if not os.path.isfile(os.path.join(model_dir, checkpoints.FLAGS_FILENAME)):
         return False
     previous = checkpoints.load_run_config(model_dir)
+    # Runs saved before --freeze_encoders / --init_model / --dilations (format-1 flags.json): AdapNet++ models were
+    # built with the paper's dilations.
+    if previous.get("model") in MODELS:
+        previous["model_options"] = saved_model_options(previous["model"], previous.get("model_options", {}))
     current = run.flat()
     for key in MODEL_DEFINING_KEYS:
         if previous.get(key) != current.get(key):
@@ -195,10 +202,6 @@ def prepare_run(config: ExperimentConfig) -> Run:
         raise ValueError(f"--class_weights={config.train.class_weights!r}: {error}") from None
     stored_size = info.get("image_size")
     image_size = _check_sizes(config, list(stored_size) if stored_size else None)
-    for stream in ("rgb", "depth"):
-        path = getattr(config.train, f"{stream}_init")
-        if path and not os.path.exists(path):
-            raise FileNotFoundError(f"--{stream}_init={path!r} does not exist")
     run = Run(
         config=config.replace(data={"image_size": list(image_size) if image_size else None}),
         num_classes=num_classes,
@@ -207,6 +210,7 @@ def prepare_run(config: ExperimentConfig) -> Run:
         dataset=info.get("dataset"),
         class_weight_values=None if weights is None else tuple(float(w) for w in weights),
     )
+    stream_init.check_init_sources(run.flat())
     return dataclasses.replace(run, previous_run=_check_resume(run))
 
 

@@ -1,5 +1,15 @@
-"""Two-stage training (paper Sec. IV-B): ``--rgb_init`` / ``--depth_init`` initialise the encoder streams of a
-model from trained unimodal models.
+"""How a run's weights start: ``--rgb_init`` / ``--depth_init`` (encoder streams from unimodal runs or from
+ImageNet) and ``--init_model`` (the whole model from a finished run) — the stages of paper Sec. IV-B and of the
+AdapNet++ protocol of SSMA [12].
+
+* ``--{stream}_init=imagenet:PATH``: the AdapNet++ encoder of that stream from the Keras ResNet50V2 ImageNet
+  weights at ``PATH`` (``~`` expanded; :func:`rfbnet_tf.models.transfer_imagenet_weights`, every mapped tensor
+  is logged). Stage 1 of [12].
+* ``--init_model=RUN_DIR``: every layer from the run in ``RUN_DIR`` (its latest checkpoint, else
+  ``final.weights.h5``), which must hold the same model (same ``model``, ``num_classes``, ``depth_input`` and
+  model options, ``aux_losses`` aside: heads the source lacks keep their initialisation, heads the target lacks
+  are skipped). Only the weights are taken — batch size, learning rate, steps and the optimizer start anew in
+  the new ``model_dir``. Stage 3 of [12] (fine-tuning the whole fusion model).
 
 "We first train the unimodal models, then use the trained weights to initialize the encoders of the multimodal
 models."  A source is a model_dir of a unimodal run (its latest checkpoint, else ``final.weights.h5``) or a
@@ -15,7 +25,51 @@ import os
 from absl import logging
 
 from rfbnet_tf import checkpoints
-from rfbnet_tf.models import build_model, model_spec, transfer_encoder_weights
+from rfbnet_tf.models import build_model, model_spec, transfer_encoder_weights, transfer_imagenet_weights
+from rfbnet_tf.models.registry import MODELS, saved_model_options
+from rfbnet_tf.models.weight_transfer import named_weight_layers
+
+IMAGENET_PREFIX = "imagenet:"
+INIT_MODEL_OPTIONAL = ("aux_losses",)
+"""Model options that may differ between ``--init_model``'s run and the new one."""
+
+
+def imagenet_path(value):
+    """The weights file of an ``imagenet:PATH`` init value (``~`` expanded), None for other values."""
+    if isinstance(value, str) and value.startswith(IMAGENET_PREFIX):
+        return os.path.expanduser(value[len(IMAGENET_PREFIX):])
+    return None
+
+
+def check_init_sources(config):
+    """Disk checks of ``--rgb_init`` / ``--depth_init`` / ``--init_model`` on a run config (after the dataset
+    facts are known); raises ``FileNotFoundError`` / ``ValueError`` naming the flag."""
+    for stream in ("rgb", "depth"):
+        value = config[f"{stream}_init"]
+        path = imagenet_path(value) or value
+        if value and not os.path.exists(path):
+            raise FileNotFoundError(f"--{stream}_init={value!r}: {path!r} does not exist")
+        if imagenet_path(value) and model_spec(config["model"]).backbone != "adapnet_pp":
+            raise ValueError(f"--{stream}_init={value!r}: ImageNet initialisation is for AdapNet++ models, "
+                             f"not {config['model']!r}")
+    run_dir = config.get("init_model")
+    if not run_dir:
+        return
+    flag = f"--init_model={run_dir!r}"
+    if not os.path.isfile(os.path.join(run_dir, checkpoints.FLAGS_FILENAME)):
+        raise FileNotFoundError(f"{flag}: no {checkpoints.FLAGS_FILENAME} there (not a training run directory)")
+    if os.path.abspath(run_dir) == os.path.abspath(config["model_dir"]):
+        raise ValueError(f"{flag} is --model_dir itself: re-running a model_dir resumes it; initialise a new one")
+    source = checkpoints.load_run_config(run_dir)
+    differences = [key for key in ("model", "num_classes", "depth_input") if source.get(key) != config.get(key)]
+    saved = saved_model_options(source["model"], source["model_options"]) if source.get("model") in MODELS else {}
+    options = {k: v for k, v in saved.items() if k not in INIT_MODEL_OPTIONAL}
+    target = {k: v for k, v in config["model_options"].items() if k not in INIT_MODEL_OPTIONAL}
+    if options != target:
+        differences.append("model_options")
+    if differences:
+        detail = ", ".join(f"{key}: {source.get(key)!r} there, {config.get(key)!r} here" for key in differences)
+        raise ValueError(f"{flag} holds another model ({detail}); it must be the same model")
 
 
 def load_source(path, stream, target_config):
@@ -78,6 +132,18 @@ def initialize_streams(model, target_config, sources: dict) -> dict:
                 f"--{stream}_init={path!r}: model {target_config['model']!r} has no {stream!r} stream "
                 f"(streams: {list(streams)})"
             )
+        weights = imagenet_path(path)
+        if weights is not None:
+            try:
+                result = transfer_imagenet_weights(model, weights, streams=(stream,))
+            except (ValueError, FileNotFoundError) as error:
+                raise ValueError(f"--{stream}_init={path!r}: {error}") from error
+            for line in result["loaded"]:
+                logging.info("%s encoder from ImageNet: %s", stream, line)
+            for line in result["skipped"] + result["notes"]:
+                logging.info("%s encoder from ImageNet, not mapped / differs: %s", stream, line)
+            report[stream] = {"source": path, **result}
+            continue
         source, description = load_source(path, stream, target_config)
         try:
             loaded, skipped = transfer_encoder_weights(source, model, stream)
@@ -87,3 +153,32 @@ def initialize_streams(model, target_config, sources: dict) -> dict:
                      len(loaded), loaded, len(skipped), skipped)
         report[stream] = {"source": description, "loaded": loaded, "skipped": skipped}
     return report
+
+
+def initialize_model(model, config) -> dict:
+    """``--init_model``: copy every layer of the finished run's model into ``model`` by layer name.
+
+    Returns ``{"source", "loaded", "skipped"}`` (layer names; ``skipped``: layers of one model without a
+    counterpart in the other, e.g. auxiliary heads) and logs it."""
+    run_dir = config["init_model"]
+    source, _, step = checkpoints.restore_model(run_dir)
+    sources = dict(named_weight_layers(source))
+    loaded, skipped = [], []
+    for name, layer in named_weight_layers(model):
+        if name not in sources:
+            skipped.append(f"{name}: not in {run_dir} (keeps its initialisation)")
+            continue
+        layer.set_weights(sources.pop(name).get_weights())
+        loaded.append(name)
+    skipped += [f"{name}: not in this model" for name in sources]
+    description = f"{run_dir} (step {step})"
+    logging.info("whole model initialised from %s: %d layers loaded %s; skipped %s", description, len(loaded),
+                 loaded, skipped)
+    return {"model": {"source": description, "loaded": loaded, "skipped": skipped}}
+
+
+def initialize(model, config) -> dict:
+    """A new run's initialisation: ``--init_model`` or the ``--{stream}_init`` sources (``{}`` when none)."""
+    if config.get("init_model"):
+        return initialize_model(model, config)
+    return initialize_streams(model, config, {"rgb": config["rgb_init"], "depth": config["depth_init"]})

@@ -20,7 +20,8 @@ from rfbnet_tf.evaluation import split_scoring
 from rfbnet_tf.inference import keras_task
 from rfbnet_tf.metrics import mean_iou, pixel_accuracy
 from rfbnet_tf.models import gate_model, is_multimodal
-from rfbnet_tf.training import distribution, optimization, run_lock, run_setup, steps, stream_init, summaries
+from rfbnet_tf.training import (distribution, freezing, optimization, run_lock, run_setup, steps, stream_init,
+                                summaries)
 from rfbnet_tf.utils import files
 
 
@@ -60,6 +61,7 @@ class _Trainer:
         self.modality = None if is_multimodal(run.model.name) else run.model_options.get("modality", "rgb")
         with strategy.scope():
             self.model = checkpoints.build_from_run_config(run.model_facts())
+            self.frozen = freezing.freeze_encoders(self.model, run.model.name) if run.train.freeze_encoders else []
             self.schedule = optimization.poly_schedule(run.optimizer.learning_rate, run.train.steps,
                                                        run.optimizer.poly_power)
             self.optimizer = optimization.make_optimizer(
@@ -103,11 +105,13 @@ class _Trainer:
                 ) from None
             checkpoints.check_finite(self.model.variables, f"checkpoint {latest!r}")  # older runs could write one
             logging.info("resumed from %s at step %d", latest, int(self.step.numpy()))
-            if run.train.rgb_init or run.train.depth_init:
-                logging.info("--rgb_init / --depth_init ignored: the run resumes from its own checkpoint")
+            if run.train.rgb_init or run.train.depth_init or run.train.init_model:
+                logging.info("--rgb_init / --depth_init / --init_model ignored: the run resumes from its own "
+                             "checkpoint")
         else:
-            sources = {"rgb": run.train.rgb_init, "depth": run.train.depth_init}
-            self.init_report = stream_init.initialize_streams(self.model, run.model_facts(), sources)
+            self.init_report = stream_init.initialize(self.model, run.flat())
+        if self.frozen:
+            logging.info("--freeze_encoders: %d layers frozen %s", len(self.frozen), self.frozen)
         self.start_step = int(self.step.numpy())
         self.resumed_from = latest  # the newest intact checkpoint (the integrity scan runs once per start)
         self.saved_step = self.start_step if latest else None
