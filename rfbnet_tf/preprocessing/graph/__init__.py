@@ -10,6 +10,8 @@
 Each module's docstring names the steps whose graph counterpart differs from the numpy one.
 """
 
-from rfbnet_tf.preprocessing.graph.depth_completion import complete_depth  # noqa: F401
-from rfbnet_tf.preprocessing.graph.hha import depth_to_hha  # noqa: F401
-from rfbnet_tf.preprocessing.graph.raw_depth import complete_and_encode  # noqa: F401
+from rfbnet_tf.preprocessing.graph.depth_completion import complete_depth
+from rfbnet_tf.preprocessing.graph.hha import depth_to_hha
+from rfbnet_tf.preprocessing.graph.raw_depth import complete_and_encode
+
+__all__ = ["complete_and_encode", "complete_depth", "depth_to_hha"]
