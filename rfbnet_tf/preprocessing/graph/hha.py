@@ -41,41 +41,50 @@ def camera_parameters(intrinsics):
     raise ValueError(f"intrinsics must be a 3x3 camera matrix or (fx, fy, cx, cy), got shape {values.shape}")
 
 
-def _box_sum_1d(image, axis, radius):
-    """Sum over ``[i - radius, i + radius]`` along ``axis`` (1 or 2 of ``(1, H, W, C)``), zero padded, from a
-    cumulative sum."""
-    paddings = [[0, 0]] * 4
-    paddings[axis] = [radius + 1, radius]
-    total = tf.cumsum(tf.pad(image, paddings), axis=axis)
-    width = 2 * radius + 1
-    if axis == 1:
-        return total[:, width:] - total[:, :-width]
-    return total[:, :, width:] - total[:, :, :-width]
+class _IntegralImage:
+    """Zero-padded 2-D cumulative sum of a ``(H, W, C)`` image: window sums of any radius up to ``max_radius``
+    from four corner reads (one cumulative sum shared by the r = 3 and r = 10 normals)."""
+
+    def __init__(self, image, max_radius):
+        self.radius = max_radius
+        self.size = tf.shape(image)[:2]
+        padded = tf.pad(image, [[max_radius + 1, max_radius], [max_radius + 1, max_radius], [0, 0]])
+        self.total = tf.cumsum(tf.cumsum(padded, axis=0), axis=1)
+
+    def _corner(self, row_offset, col_offset):
+        return self.total[row_offset: row_offset + self.size[0], col_offset: col_offset + self.size[1]]
+
+    def window_sum(self, radius):
+        """Sum over the (2r+1)² window of every pixel, zero padded (``filter2`` of the reference)."""
+        high, low = self.radius + 1 + radius, self.radius - radius
+        return (self._corner(high, high) - self._corner(low, high) - self._corner(high, low)
+                + self._corner(low, low))
 
 
-def _box_sum(image, radius):
-    """Sum over the (2r+1)² window of ``(1, H, W, C)``, zero padded (``filter2`` of the reference)."""
-    return _box_sum_1d(_box_sum_1d(image, 1, radius), 2, radius)
-
-
-def surface_normals(depth, fit_mask, camera, radius):
-    """Unit normals ``(H, W, 3)`` towards the camera and the mask ``(H, W)`` of pixels where one is defined.
-
-    ``depth`` float64 ``(H, W)`` metres, ``fit_mask`` the pixels whose depth the planes are fitted to,
-    ``camera`` ``(fx, fy, cx, cy)``; the numpy ``surface_normals`` step by step, except that the window sums
-    of the centred offsets ``du = u' - u`` are expanded into box sums of moment images
-    (``sum du² w = B[u'² w] - 2u B[u' w] + u² B[w]``, B = box sum by cumulative sums): float64 ``conv2d``
-    is ~10× slower.  The weight sums stay integers (exact); the right-hand side loses ~1e-12 relative.
-    """
-    fx, fy, cx, cy = camera
+def _moments(depth, fit_mask):
+    """The integral image of the moment images ``w, u w, u² w, v w, v² w, u v w, 1/z, u/z, v/z`` (w = fit mask)."""
     weight = tf.cast(fit_mask, tf.float64)
     inverse_z = tf.where(fit_mask, 1.0 / tf.where(fit_mask, depth, 1.0), 0.0)
     shape = tf.shape(depth)
     v = tf.cast(tf.range(shape[0]), tf.float64)[:, None]
     u = tf.cast(tf.range(shape[1]), tf.float64)[None, :]
-    moments = tf.stack([weight, u * weight, u * u * weight, v * weight, v * v * weight, u * v * weight,
-                        inverse_z, u * inverse_z, v * inverse_z], axis=-1)
-    sums = tf.unstack(_box_sum(moments[None], radius)[0], axis=-1)
+    return tf.stack([weight, u * weight, u * u * weight, v * weight, v * v * weight, u * v * weight,
+                     inverse_z, u * inverse_z, v * inverse_z], axis=-1)
+
+
+def surface_normals(integral, camera, radius):
+    """Unit normals ``(H, W, 3)`` towards the camera and the mask ``(H, W)`` of pixels where one is defined.
+
+    ``integral`` the :class:`_IntegralImage` of :func:`_moments` (depth in metres and the mask of pixels the
+    planes are fitted to), ``camera`` ``(fx, fy, cx, cy)``; the numpy ``surface_normals`` step by step, except
+    that the window sums of the centred offsets ``du = u' - u`` are expanded into box sums of moment images
+    (``sum du² w = B[u'² w] - 2u B[u' w] + u² B[w]``, B = box sum from the integral image): float64 ``conv2d``
+    is ~10× slower.  The weight sums stay integers (exact); the right-hand side loses ~1e-12 relative.
+    """
+    fx, fy, cx, cy = camera
+    v = tf.cast(tf.range(integral.size[0]), tf.float64)[:, None]
+    u = tf.cast(tf.range(integral.size[1]), tf.float64)[None, :]
+    sums = tf.unstack(integral.window_sum(radius), axis=-1)
     w_1, w_u, w_uu, w_v, w_vv, w_uv, z_1, z_u, z_v = sums
     s_1 = w_1
     s_u = w_u - u * w_1
@@ -125,19 +134,26 @@ def estimate_gravity(normals, used_mask=None, initial=reference.CAMERA_Y_AXIS,
     sines = tf.constant([math.sin(t) for t in thresholds], tf.float64)
     cosines = tf.constant([math.cos(t) for t in thresholds], tf.float64)
 
+    # products n_i n_j (i <= j) of every normal, computed once for all iterations (as the numpy version)
+    products = tf.stack([normals[:, i] * normals[:, j] for i, j in _UPPER], axis=1)
+
     def step(index, gravity):
-        return index + 1, _gravity_step(normals, in_use, gravity, sines[index], cosines[index])
+        return index + 1, _gravity_step(normals, products, in_use, gravity, sines[index], cosines[index])
 
     return tf.while_loop(lambda index, _: index < len(thresholds), step, (tf.constant(0), gravity))[1]
 
 
-def _gravity_step(normals, in_use, gravity, sine, cosine):
+_UPPER = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
+_SYMMETRIC = ((0, 1, 2), (1, 3, 4), (2, 4, 5))  # 3×3 matrix entries as indices into the _UPPER products
+
+
+def _gravity_step(normals, products, in_use, gravity, sine, cosine):
     """One re-estimation (``getYDirHelper``): walls within the threshold of perpendicular (|n·g| < sin t),
     floors within it of parallel (|n·g| > cos t)."""
     similarity = tf.abs(tf.linalg.matvec(normals, gravity))
     sign = in_use * (tf.cast(similarity < sine, tf.float64) - tf.cast(similarity > cosine, tf.float64))
     used = tf.reduce_sum(tf.abs(sign))
-    scatter = tf.matmul(normals * sign[:, None], normals, transpose_a=True)
+    scatter = tf.gather(tf.linalg.matvec(products, sign, transpose_a=True), _SYMMETRIC)
     scatter -= reference._TIE_BREAK * used * gravity[:, None] * gravity[None, :]
     _, eigenvectors = tf.linalg.eigh(scatter)
     estimate = eigenvectors[:, 0]
@@ -190,8 +206,10 @@ def depth_to_hha(depth_m, intrinsics, measured_mask=None):
     cm = reference._CM_PER_M
     points_cm = tf.stack([(cols - cx) * z / fx * cm, (rows - cy) * z / fy * cm, z * cm], axis=-1)
 
-    normals, defined = surface_normals(z, fit_mask, camera, reference.ANGLE_NORMAL_RADIUS)
-    gravity_normals, gravity_defined = surface_normals(z, fit_mask, camera, reference.GRAVITY_NORMAL_RADIUS)
+    integral = _IntegralImage(_moments(z, fit_mask), max(reference.ANGLE_NORMAL_RADIUS,
+                                                          reference.GRAVITY_NORMAL_RADIUS))
+    normals, defined = surface_normals(integral, camera, reference.ANGLE_NORMAL_RADIUS)
+    gravity_normals, gravity_defined = surface_normals(integral, camera, reference.GRAVITY_NORMAL_RADIUS)
     gravity = estimate_gravity(tf.reshape(gravity_normals, (-1, 3)), tf.reshape(gravity_defined & valid, (-1,)))
 
     disparity = reference.DISPARITY_NUMERATOR_CM / tf.maximum(points_cm[..., 2], reference.MIN_DISPARITY_DEPTH_CM)
