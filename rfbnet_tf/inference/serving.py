@@ -9,7 +9,8 @@ either the uint8 HHA image ``(B, H, W, 3)`` (runs trained with ``depth_input="hh
 ``(B, H, W, 1)`` as uint16 millimetres or float32 metres (``depth_input="depth"``; the model was
 trained on *completed* depth, so fill holes first with
 ``rfbnet_tf.preprocessing.depth_completion.complete_depth``, as ``predict`` does).  Unimodal models
-take only their one input.  Values are normalised with the training data's per-channel mean/std
+take only their one input.  Multimodal models also serve the sensor's raw depth (``serving_raw``,
+:func:`raw_model_depth`): completion and HHA run in the graph (``rfbnet_tf.preprocessing.graph``).  Values are normalised with the training data's per-channel mean/std
 (``normalization`` of the run's ``run_info.json``, :mod:`rfbnet_tf.run_facts`), the statistics the
 input pipeline used in training (``rfbnet_tf.datasets.pipeline``).
 
