@@ -403,11 +403,13 @@ class ServingModule(tf.Module):
         return serve
 
     def _raw_serving_fn(self):
-        model, spec = self._untracked.model, self._spec
+        spec = self._spec
+        # the signature taking the model's depth input: calling it reuses its trace (the model's graph is traced
+        # and stored once, not once per signature)
+        serve = self.serve if spec.depth_input == "hha" else self.serve_depth_metres
 
         def serve_raw(rgb, depth, depth_scale, intrinsics):
-            model_depth = raw_model_depth(depth, depth_scale, intrinsics, spec)
-            return predict_batch(model, {"rgb": rgb, "depth": model_depth}, spec)
+            return serve(rgb, raw_model_depth(depth, depth_scale, intrinsics, spec))
 
         return serve_raw
 
