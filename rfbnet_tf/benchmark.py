@@ -21,6 +21,10 @@ family at 1024×512 and 640×480, the AdapNet++ family at 768×384):
 * memory: the process's RSS high-water mark (``resource.getrusage``; cumulative over the run), the per-model
   peak (``VmHWM`` reset before each model, Linux), and the accelerator's peak where one exists.
 
+With ``--end_to_end`` (instead of the above): one raw RGB-D frame → labels per frame, completion, HHA, model and
+total, for the numpy preprocessing path and the graph path (the export's ``serving_raw``) side by side
+(``rfbnet_tf.profiling.end_to_end``).
+
 With ``--pipeline``: the input pipeline's examples/s with all augmentations, alone and feeding training steps of
 ``--pipeline_model`` (``rfbnet_tf.profiling.pipeline_rate``), from ``--record_dir`` or from tiny synthetic
 records written to a temporary directory.
@@ -36,6 +40,7 @@ Examples::
 
     python -m rfbnet_tf.benchmark --models=erfnet_enc --sizes=64x32 --runs=3
     python -m rfbnet_tf.benchmark --output_json=benchmarks/cpu_2core.json --runs=5 --pipeline
+    python -m rfbnet_tf.benchmark --end_to_end --runs=5 --output_json=benchmarks/end_to_end_cpu_2core.json
 """
 
 from __future__ import annotations
@@ -101,6 +106,10 @@ def define_flags(flag_values=None):
     flags.DEFINE_string("flops_json", None, "A previous TensorFlow JSON whose FLOPs are reused under other "
                         "backends (default: --compare_json).", **on)
     flags.DEFINE_integer("seed", 0, "Seed of the random weights and inputs.", **on)
+    flags.DEFINE_boolean("end_to_end", False, "Instead of the model benchmark: raw RGB-D frame → labels, numpy "
+                         "preprocessing path vs graph path (rfbnet_tf.profiling.end_to_end), with "
+                         "--end_to_end_model at the first --sizes entry (default 640x480), --runs, --warmup.", **on)
+    flags.DEFINE_string("end_to_end_model", "rfbnet_erfnet_enc", "Multimodal model of --end_to_end.", **on)
 
 
 @cli.exits_on_user_error
@@ -111,6 +120,9 @@ def main(argv, flag_values=None):
     cli.check_no_arguments(argv)
     f = flags.FLAGS if flag_values is None else flag_values
     sizes = [parse_size(s) for s in f.sizes] or None
+    if f.end_to_end:
+        _end_to_end(f, sizes)
+        return
     pipeline_width, pipeline_height = parse_size(f.pipeline_size)
     previous = None
     if f.compare_json:
@@ -153,6 +165,18 @@ def main(argv, flag_values=None):
     if previous is not None:
         print()
         print(compare(result, previous))
+    if f.output_json:
+        write_json(result, f.output_json)
+        print(f"\nwrote {f.output_json}")
+
+
+def _end_to_end(f, sizes):
+    from rfbnet_tf.profiling import end_to_end
+
+    check_models([f.end_to_end_model])
+    result = end_to_end.run_end_to_end(f.end_to_end_model, sizes[0] if sizes else end_to_end.DEFAULT_SIZE,
+                                       runs=f.runs, warmup=f.warmup, num_classes=f.num_classes, seed=f.seed)
+    print(end_to_end.format_end_to_end(result))
     if f.output_json:
         write_json(result, f.output_json)
         print(f"\nwrote {f.output_json}")

@@ -13,6 +13,10 @@ The SavedModel (default ``model_dir/export``) holds the model's variables and th
   millimetres ``(B,H,W,1)`` for runs trained on raw depth (unimodal runs take their one input);
   outputs ``class_ids`` int32 ``(B,H,W)`` and ``probabilities`` float32 ``(B,H,W,K)``;
 * raw-depth runs also get ``serving_depth_metres`` (``loaded.serve_depth_metres``): float32 metres.
+* multimodal (RGB-D) runs also get ``serving_raw`` (``loaded.serve_raw``): ``rgb`` uint8 ``(B,H,W,3)``, the
+  sensor's raw ``depth`` uint16 ``(B,H,W,1)`` (0 = missing), ``depth_scale`` float32 (metres per unit) and
+  ``intrinsics`` float32 ``(fx, fy, cx, cy)`` of the depth camera; the depth is completed (and HHA-encoded)
+  inside the graph (``rfbnet_tf.preprocessing.graph``, under XLA), so a client needs only TensorFlow (README).
 
 Any ``H×W`` is accepted (see the ``size_policy`` of :mod:`rfbnet_tf.inference.serving`: resize to
 the training size and resize the logits back — the default — or pad to a valid size and crop).

@@ -3,6 +3,7 @@ need, so moving the records away changes none of their outputs (probabilities to
 the same mIoU), evaluate normalises other records with the run's statistics, and a run without the file fails
 with one line naming it and the command that writes it."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -56,6 +57,7 @@ def _outputs(trained, tag, record_dir):
     root, model_dir = trained["root"], trained["model_dir"]
     export_dir = export.export_model(model_dir, str(root / f"export_{tag}"))
     loaded = tf.saved_model.load(export_dir)
+    assert "serving_raw" in loaded.signatures  # built from final.keras, with the run's max_depth from run_info.json
     probabilities = {stem: loaded.signatures["serving_default"](
         rgb=tf.constant(frame["rgb"][None]), depth=tf.constant(frame["depth"][None]))["probabilities"].numpy()
         for stem, frame in trained["frames"].items()}
@@ -173,7 +175,9 @@ def test_final_keras_reloads_as_the_trained_model_and_export_builds_from_it(trai
     model, config, step = checkpoints.restore_model(model_dir, latest)
     assert step == 3 and type(task).__name__ == "RGBDSegmenter"
     spec = serving.input_spec(config, run_facts.load_run_info(model_dir))
-    assert keras_task.spec_of_task(task) == spec and spec.size_policy == "resize" and spec.depth_input == "depth"
+    assert spec.size_policy == "resize" and spec.depth_input == "depth" and spec.max_depth == 6.0
+    assert keras_task.spec_of_task(task) == dataclasses.replace(spec, max_depth=None)  # max_depth: run_info.json
+    assert keras_task.serving_parts(model_dir)[1] == spec
     frames = trained["frames"]
     for stem, frame in frames.items():
         raw = {"rgb": frame["rgb"][None], "depth": frame["depth"][None]}  # depth: uint16 millimetres

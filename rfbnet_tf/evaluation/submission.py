@@ -96,7 +96,7 @@ def write_submission(model_dir, record_dir, split, fmt, output_dir, *, checkpoin
     image_size = config.get("image_size")
     dataset = pipeline.make_dataset(record_dir, split, batch_size=1, training=False,
                                     image_size=tuple(image_size) if image_size else None,
-                                    depth_input=config.get("depth_input", "hha"), keep_full_label=True, statistics=run)
+                                    depth_input=config["depth_input"], keep_full_label=True, statistics=run)
     names = tf.data.TFRecordDataset(files).map(lambda s: records.parse_example(s, keys=("label",))["name"])
     predict = _predict_function(model, keys, True)
     # Written into a staging directory beside output_dir and moved there only when complete: a failed run leaves

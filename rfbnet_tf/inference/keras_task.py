@@ -12,6 +12,7 @@ both paths serve the same numbers.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import keras
@@ -117,4 +118,7 @@ def serving_parts(model_dir, size_policy=None):
     its preprocessor holds, ``flags.json`` and the final step."""
     task = load_final_task(model_dir)
     config = checkpoints.load_run_config(model_dir)
-    return task.network, spec_of_task(task, size_policy), config, checkpoints._final_step(model_dir)
+    # The task holds the preprocessing; the raw-depth range of serving_raw is a fact of the run (run_info.json).
+    max_depth = serving.input_spec(config, run_facts.load_run_info(model_dir), size_policy).max_depth
+    spec = dataclasses.replace(spec_of_task(task, size_policy), max_depth=max_depth)
+    return task.network, spec, config, checkpoints._final_step(model_dir)

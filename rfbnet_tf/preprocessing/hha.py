@@ -170,17 +170,7 @@ def surface_normals(depth_m, intrinsics, radius: int = ANGLE_NORMAL_RADIUS, meas
     b_v = _window_sum(inverse_z, ones, offsets)
     b_1 = _window_sum(inverse_z, ones, ones)
 
-    # Adjugate of the symmetric Gram matrix (invertIt of the reference).
-    c_uu = s_vv * s_1 - s_v * s_v
-    c_uv = -(s_uv * s_1 - s_u * s_v)
-    c_u1 = s_uv * s_v - s_u * s_vv
-    c_vv = s_uu * s_1 - s_u * s_u
-    c_v1 = -(s_uu * s_v - s_uv * s_u)
-    c_11 = s_uu * s_vv - s_uv * s_uv
-    determinant = s_uu * c_uu + s_uv * c_uv + s_u * c_u1
-    m_u = c_uu * b_u + c_uv * b_v + c_u1 * b_1
-    m_v = c_uv * b_u + c_vv * b_v + c_v1 * b_1
-    m_1 = c_u1 * b_u + c_v1 * b_v + c_11 * b_1
+    determinant, m_u, m_v, m_1 = solve_window_planes(s_uu, s_uv, s_u, s_vv, s_v, s_1, b_u, b_v, b_1)
 
     # Back to camera coordinates: du * m_u = (X/Z - x0) * fx * m_u, so
     # n = (fx m_u, fy m_v, m_1 - (u0 - cx) m_u - (v0 - cy) m_v) up to scale.
@@ -200,6 +190,27 @@ def surface_normals(depth_m, intrinsics, radius: int = ANGLE_NORMAL_RADIUS, meas
     scale[~defined] = np.nan
     normal = np.stack([n_x * scale, n_y * scale, n_z * scale], axis=-1)
     return normal
+
+
+def solve_window_planes(s_uu, s_uv, s_u, s_vv, s_v, s_1, b_u, b_v, b_1):
+    """Per pixel, the plane ``(du, dv, 1) . m = 1/Z`` from its normal equations: the symmetric Gram matrix
+    ``[[s_uu, s_uv, s_u], [s_uv, s_vv, s_v], [s_u, s_v, s_1]]`` and right-hand side ``(b_u, b_v, b_1)``.
+
+    Returns ``(determinant, m_u, m_v, m_1)`` with ``m`` scaled by the determinant (adjugate times the
+    right-hand side, ``invertIt`` of the reference).  Arithmetic only: numpy arrays and tensors alike (the
+    graph version, ``rfbnet_tf.preprocessing.graph.hha``, uses it too).
+    """
+    c_uu = s_vv * s_1 - s_v * s_v
+    c_uv = -(s_uv * s_1 - s_u * s_v)
+    c_u1 = s_uv * s_v - s_u * s_vv
+    c_vv = s_uu * s_1 - s_u * s_u
+    c_v1 = -(s_uu * s_v - s_uv * s_u)
+    c_11 = s_uu * s_vv - s_uv * s_uv
+    determinant = s_uu * c_uu + s_uv * c_uv + s_u * c_u1
+    m_u = c_uu * b_u + c_uv * b_v + c_u1 * b_1
+    m_v = c_uv * b_u + c_vv * b_v + c_v1 * b_1
+    m_1 = c_u1 * b_u + c_v1 * b_v + c_11 * b_1
+    return determinant, m_u, m_v, m_1
 
 
 def _fit_mask(depth: np.ndarray, measured_mask) -> np.ndarray:
