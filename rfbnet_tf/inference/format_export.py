@@ -15,6 +15,7 @@ import numpy as np
 from absl import logging
 
 from rfbnet_tf.inference import serving
+from rfbnet_tf.utils import files
 
 FORMATS = ("saved_model", "onnx", "litert")
 FILE_SUFFIXES = {"onnx": ".onnx", "litert": ".tflite"}
@@ -66,15 +67,7 @@ def log_not_carried(module: serving.ServingModule, format_name: str, extra: str 
 
 
 def write_file_atomically(path, data: bytes) -> str:
-    """Write ``data`` to ``path`` through a temporary sibling and a rename; returns the absolute path."""
+    """Write ``data`` to ``path`` atomically (``utils.files``), creating its directory; returns the absolute path."""
     path = os.path.abspath(os.fspath(path))
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    temporary = os.path.join(os.path.dirname(path), f".tmp-{os.getpid()}-{os.path.basename(path)}")
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-    return path
+    return files.write_bytes_atomically(path, data)
