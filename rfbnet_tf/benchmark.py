@@ -109,6 +109,8 @@ def define_flags(flag_values=None):
     flags.DEFINE_string("peer_size", "1024x512", "WIDTHxHEIGHT of the --peer comparison.", **on)
     flags.DEFINE_integer("peer_threads", None, "Threads of ONNX Runtime and PyTorch in --peer (default: the usable "
                          "cores).", lower_bound=1, **on)
+    flags.DEFINE_boolean("peer_spinning", True, "ONNX Runtime threads spin-wait in --peer (its default; off helps on "
+                         "oversubscribed cores).", **on)
 
 
 @cli.exits_on_user_error
@@ -154,6 +156,7 @@ def main(argv, flag_values=None):
         peer=f.peer,
         peer_size=parse_size(f.peer_size),
         peer_threads=f.peer_threads,
+        peer_spinning=f.peer_spinning,
     )
     print(format_table(result))
     from rfbnet_tf.profiling.op_profile import format_op_table

@@ -6,11 +6,12 @@ converter is one user-error line."""
 import json
 import os
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from rfbnet_tf import cli
+from rfbnet_tf import checkpoints, cli
 from rfbnet_tf.inference import format_export, litert_export, onnx_export, saved_model_export
 from tests import run_dir_fixtures as fx
 from tests.label_checks import assert_class_ids_match
@@ -28,11 +29,27 @@ def exported(request, tmp_path_factory):
     """One run per family, exported in all three formats through the export binary's library."""
     root = tmp_path_factory.mktemp(request.param)
     model_dir = str(root / "run")
-    fx.make_run_dir(model_dir, fx.run_config(str(root / "no_records"), model=request.param, image_size=IMAGE_SIZE))
+    config = fx.run_config(str(root / "no_records"), model=request.param, image_size=IMAGE_SIZE)
+    fx.make_run_dir(model_dir, config)
+    if request.param == "adapnet_pp":
+        _perturb_decoder_only(model_dir, config)
     paths = {fmt: saved_model_export.export_model(model_dir, export_format=fmt, verify=fmt != "saved_model")
              for fmt in format_export.FORMATS}
     return {"model": request.param, "model_dir": model_dir, "paths": paths,
             "saved_model": tf.saved_model.load(paths["saved_model"]).signatures["serving_default"]}
+
+
+def _perturb_decoder_only(model_dir, config, count=10, seed=1):
+    """Fresh weights with only the last ``count`` kernels (the decoder) perturbed. Perturbing all of AdapNet++'s
+    ~100 convolutions (``make_run_dir``) makes its activations explode (BN statistics 0 / 1), so that float32
+    summation order alone moves the probabilities by 6e-4 between runtimes; fresh weights give near-constant
+    outputs."""
+    keras.utils.set_random_seed(seed)
+    model = checkpoints.build_from_run_config(config)
+    rng = np.random.default_rng(seed)
+    for variable in [v for v in model.trainable_weights if "kernel" in v.path][-count:]:
+        variable.assign(variable.numpy() + 0.05 * rng.standard_normal(variable.shape).astype("float32"))
+    checkpoints.save_weights_atomically(model, checkpoints.final_weights_path(model_dir))
 
 
 def _images(model_name, size, seed):
@@ -47,15 +64,14 @@ def _reference(exported, images):
 
 
 def _check(reference, got, resized=False):
-    """1e-4 on the model graph; after a resize of uint8 images (rounded: a .5 tie may round the other way in
-    ONNX Runtime) 99 % of the pixels within 1e-4 and all within 1e-2."""
+    """1e-4 on the model graph. After the resize policy's bilinear resize of uint8 images, rounded back to
+    integers, ONNX Runtime lands on the other side of many exact .5 values (upsampling makes quarter fractions):
+    one grey level on some input pixels, ~2.6e-4 measured on the probabilities; 1e-2 there."""
     assert got["probabilities"].shape == reference["probabilities"].shape
-    error = np.max(np.abs(got["probabilities"] - reference["probabilities"]), axis=-1)
-    if resized:
-        assert np.mean(error <= 1e-4) >= 0.99 and error.max() <= 1e-2, (np.mean(error <= 1e-4), error.max())
-    else:
-        assert error.max() <= 1e-4, error.max()
-        assert_class_ids_match(got["class_ids"], reference["probabilities"], tolerance=1e-4)
+    tolerance = 1e-2 if resized else 1e-4
+    error = np.max(np.abs(got["probabilities"] - reference["probabilities"]))
+    assert error <= tolerance, error
+    assert_class_ids_match(got["class_ids"], reference["probabilities"], tolerance=tolerance)
     assert np.ptp(reference["probabilities"]) > 0.1  # not a constant output
 
 

@@ -102,7 +102,8 @@ def format_peer(peer):
     """One line per path of the peer comparison (``onnx_peer.peer_comparison``) and the verdict."""
     size = f"{peer['size'][0]}×{peer['size'][1]}"
     paths = ", ".join(f"{name} {stats['median_s'] * 1e3:.1f} ms" for name, stats in peer["paths"].items())
-    return (f"peer erfnet_enc {size}, {peer['threads']} threads (interleaved): {paths}; peer/onnxruntime ÷ "
+    spinning = "" if peer.get("onnxruntime_spinning", True) else ", ONNX Runtime without spin-waiting"
+    return (f"peer erfnet_enc {size}, {peer['threads']} threads{spinning} (interleaved): {paths}; peer/onnxruntime ÷ "
             f"{peer['fastest_ours']} = {peer['peer_over_ours']:.2f} → {'met' if peer['met'] else 'NOT met'} "
             f"(max |Δ logit| peer vs ours {peer['max_abs_logit_difference_to_ours']['peer/onnxruntime']:.2g})")
 

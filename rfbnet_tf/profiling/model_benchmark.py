@@ -64,6 +64,7 @@ def run_benchmark(
     peer=False,
     peer_size=(1024, 512),
     peer_threads=None,
+    peer_spinning=True,
 ):
     """Run the benchmark (see the module docstring); returns the JSON-ready result dict.
 
@@ -74,7 +75,8 @@ def run_benchmark(
     under other backends. ``pipeline_size``: (h, w) of the synthetic records made when ``record_dir`` is None.
     ``bf16``: also time bf16 inference where the CPU has native bf16 (``inference_paths.bf16_supported``).
     ``peer``: also time ``erfnet_enc`` against the PyTorch→ONNX Runtime peer at ``peer_size`` (W, H) with
-    ``peer_threads`` threads (``onnx_peer.peer_comparison``; extras ``[onnx]`` and ``[peer]``).
+    ``peer_threads`` threads, ONNX Runtime spin-waiting if ``peer_spinning`` (``onnx_peer.peer_comparison``; extras
+    ``[onnx]`` and ``[peer]``).
     """
     models = check_models(models if models is not None else MODEL_NAMES)
     sizes = [tuple(s) for s in sizes] if sizes else None
@@ -143,7 +145,7 @@ def run_benchmark(
         from rfbnet_tf.profiling.onnx_peer import peer_comparison
 
         result["peer"] = peer_comparison(tuple(peer_size), settings["num_classes"], settings["runs"],
-                                         settings["warmup"], peer_threads, seed, log)
+                                         settings["warmup"], peer_threads, seed, log, peer_spinning)
     if pipeline:
         result["pipeline"] = _pipeline(record_dir, pipeline_model, pipeline_size, pipeline_examples, pipeline_batch,
                                        pipeline_batches, pipeline_steps, seed, log)

@@ -63,19 +63,23 @@ def torch_to_onnx(peer, shape) -> bytes:
     return buffer.getvalue()
 
 
-def ort_session(model_bytes, threads):
-    """An ONNX Runtime CPU session with every graph optimisation and ``threads`` intra-op threads."""
+def ort_session(model_bytes, threads, spinning=True):
+    """An ONNX Runtime CPU session with every graph optimisation and ``threads`` intra-op threads; ``spinning``:
+    idle worker threads spin-wait (ONNX Runtime's default; fast on idle cores, costly on oversubscribed ones)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = int(threads)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     return onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 
 
-def peer_comparison(size=(1024, 512), num_classes=19, runs=5, warmup=1, threads=None, seed=0, log=print):
+def peer_comparison(size=(1024, 512), num_classes=19, runs=5, warmup=1, threads=None, seed=0, log=print,
+                    spinning=True):
     """Time our ``erfnet_enc`` paths and the PyTorch peer side by side at ``size`` = (W, H); see the module
-    docstring. ``threads``: intra-op threads of ONNX Runtime and PyTorch (default: the CPUs this process may use).
+    docstring. ``threads``: intra-op threads of ONNX Runtime and PyTorch (default: the CPUs this process may use);
+    ``spinning``: ONNX Runtime's thread spin-waiting (both sessions).
     """
     torch = _torch()
     width, height = size
@@ -90,8 +94,8 @@ def peer_comparison(size=(1024, 512), num_classes=19, runs=5, warmup=1, threads=
     peer = copy_keras_weights(build_peer(num_classes), model)
     nhwc = np.random.default_rng(seed).standard_normal((1, height, width, 3), dtype=np.float32)
     nchw = np.ascontiguousarray(nhwc.transpose(0, 3, 1, 2))
-    ours_session = ort_session(keras_to_onnx(folded, nhwc.shape), threads)
-    peer_session = ort_session(torch_to_onnx(peer, nchw.shape), threads)
+    ours_session = ort_session(keras_to_onnx(folded, nhwc.shape), threads, spinning)
+    peer_session = ort_session(torch_to_onnx(peer, nchw.shape), threads, spinning)
     peer_input = torch.from_numpy(nchw)
 
     def run_peer_torch():
@@ -113,6 +117,8 @@ def peer_comparison(size=(1024, 512), num_classes=19, runs=5, warmup=1, threads=
         "model": "erfnet_enc",
         "size": [width, height],
         "threads": threads,
+        "onnxruntime_spinning": bool(spinning),
+        "load_average": machine.load_average(),
         "paths": stats,
         "max_abs_logit_difference_to_ours": differences,
         "max_abs_logit": float(np.max(np.abs(reference))),
