@@ -67,6 +67,8 @@ def _define_flags():
     flags.DEFINE_enum("format", "saved_model", ["saved_model", "onnx", "litert"],
                       "saved_model (directory), onnx (file, any size) or litert (file, the run's image_size); the "
                       "files carry serving_default only. Converters: pip install 'rfbnet_tf[onnx]'.")
+    flags.DEFINE_boolean("fold_batch_norm", False, "Export the model with batch norm folded into the preceding "
+                         "convolutions (faster inference; logits equal to ~5e-6).")
 
 
 @cli.exits_on_user_error
@@ -77,7 +79,7 @@ def main(argv):
     FLAGS = flags.FLAGS
     path = export_model(FLAGS.model_dir, FLAGS.export_dir, checkpoint=FLAGS.checkpoint,
                         size_policy=FLAGS.size_policy, overwrite=FLAGS.overwrite, verify=FLAGS.verify,
-                        export_format=FLAGS.format)
+                        export_format=FLAGS.format, fold_batch_norm=FLAGS.fold_batch_norm)
     print(f"{_FORMAT_NAMES[FLAGS.format]} written to {path}")
     print(run_summary(FLAGS.model_dir))
 

@@ -124,3 +124,19 @@ def test_missing_converter_is_one_error_line(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "rfbnet_tf[onnx]" in err[0], err
     assert not os.path.exists(os.path.join(model_dir, "export.onnx"))
+
+
+def test_export_with_batch_norm_folded(tmp_path):
+    model_dir = str(tmp_path / "run")
+    fx.make_run_dir(model_dir, fx.run_config(str(tmp_path / "no_records"), model="erfnet_enc", image_size=IMAGE_SIZE))
+    plain = saved_model_export.export_model(model_dir, verify=False)
+    folded = saved_model_export.export_model(model_dir, str(tmp_path / "folded"), fold_batch_norm=True)
+    plain, folded = tf.saved_model.load(plain), tf.saved_model.load(folded)
+    # erfnet_enc: 26 of its 29 BNs fold into convolutions that already have a bias: γ, β, mean, variance gone
+    assert len(plain.model_variables) - len(folded.model_variables) == 26 * 4
+    images = _images("erfnet_enc", ODD_SIZE, 4)
+    expected = {k: v.numpy() for k, v in plain.signatures["serving_default"](
+        **{k: tf.constant(v) for k, v in images.items()}).items()}
+    got = {k: v.numpy() for k, v in folded.signatures["serving_default"](
+        **{k: tf.constant(v) for k, v in images.items()}).items()}
+    _check(expected, got)
