@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -52,6 +53,12 @@ def torch_to_onnx(peer, shape) -> bytes:
     torch = _torch()
     buffer = io.BytesIO()
     example = torch.zeros(shape)
+    with warnings.catch_warnings():  # the tracer's notes on the downsampler's size-dependent padding (fixed here)
+        warnings.simplefilter("ignore")
+        return _export(torch, peer, example, buffer)
+
+
+def _export(torch, peer, example, buffer):
     try:  # the TorchScript exporter: one plain graph, no onnxscript needed
         torch.onnx.export(peer, (example,), buffer, input_names=["x"], output_names=["logits"],
                           opset_version=ONNX_OPSET, dynamo=False)

@@ -33,6 +33,8 @@ def write_bytes_atomically(path, data: bytes) -> str:
 
 def write_text_atomically(path, text: str) -> str:
     """Write ``text`` (UTF-8) to ``path`` via a temporary file and ``os.replace``; returns ``path``."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, received {type(text).__name__}")
     return write_bytes_atomically(path, text.encode("utf-8"))
 
 
