@@ -44,7 +44,10 @@ setup(
     extras_require={
         "test": ["pytest>=8", "jax[cpu]", "cityscapesscripts>=2.2,<3"],
         "tensorboard": ["tensorboard"],
-        "onnx": ["tf2onnx", "onnxruntime"],
+        # export --format=onnx / litert (and the ONNX Runtime path of the benchmark); .ci/run installs it
+        "onnx": ["tf2onnx>=1.16", "onnxruntime>=1.18", "ai-edge-litert>=1.0"],
+        # the benchmark's PyTorch peer (--peer): large (CUDA wheels on Linux), not installed by .ci/run
+        "peer": ["torch>=2.4", "onnxscript"],
         "gpu": ["tensorflow[and-cuda]>=2.18,<2.22"],
     },
     entry_points={"console_scripts": CONSOLE_SCRIPTS},

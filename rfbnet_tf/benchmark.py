@@ -11,7 +11,7 @@ family at 1024×512 and 640×480, the AdapNet++ family at 768×384):
 * the pairs of ``--head_to_head`` (default SSMA(ERFNetEnc) vs RFBNet(ERFNetEnc), the paper's speed claim) also
   side by side: both models timed interleaved, so a load change on a shared machine cannot favour either;
 * inference latency at batch 1 of the plain path and of the optimised path (BN folded; ``--jit_compile`` adds XLA;
-  ``rfbnet_tf.profiling.inference_graph``): ``--warmup`` untimed calls, then median, p10, p90 over ``--runs``
+  ``rfbnet_tf.profiling.inference_paths``): ``--warmup`` untimed calls, then median, p10, p90 over ``--runs``
   runs, interleaved round-robin with the reference matrix product (``--matmul_size``) so that the model's
   achieved FLOP/s is reported as a fraction of what the machine's matrix product achieves *under the same load*;
   the largest output difference between the two paths is recorded;
@@ -24,6 +24,11 @@ family at 1024×512 and 640×480, the AdapNet++ family at 768×384):
 With ``--end_to_end`` (instead of the above): one raw RGB-D frame → labels per frame, completion, HHA, model and
 total, for the numpy preprocessing path and the graph path (the export's ``serving_raw``) side by side
 (``rfbnet_tf.profiling.end_to_end``).
+
+bf16 inference (``--bf16``, default on) is timed beside the other paths where the CPU has native bf16
+(AVX512-BF16 / AMX-BF16). With ``--peer``: ``erfnet_enc`` at ``--peer_size`` against the strongest CPU peer, an
+independent PyTorch ERFNet encoder exported to ONNX and run by ONNX Runtime, side by side with our TensorFlow and
+ONNX Runtime paths (``rfbnet_tf.profiling.onnx_peer``; the ratio is in the JSON's ``peer``).
 
 With ``--pipeline``: the input pipeline's examples/s with all augmentations, alone and feeding training steps of
 ``--pipeline_model`` (``rfbnet_tf.profiling.pipeline_rate``), from ``--record_dir`` or from tiny synthetic
@@ -51,19 +56,16 @@ from rfbnet_tf import cli
 from rfbnet_tf.models import MODEL_NAMES
 # re-exported: the binary's Python API (benchmark.run_benchmark(...), ...)
 from rfbnet_tf.profiling.benchmark_report import compare, format_table, write_json  # noqa: F401
-from rfbnet_tf.profiling.model_benchmark import (  # noqa: F401
+from rfbnet_tf.profiling.benchmark_arguments import (  # noqa: F401
     DEFAULT_SIZES,
-    FLOPS_METHOD,
-    SCHEMA_VERSION,
-    benchmark_model,
     check_models,
-    head_to_head,
     parse_pair,
     parse_size,
-    run_benchmark,
     sizes_for,
-    targets,
 )
+from rfbnet_tf.profiling.model_benchmark import SCHEMA_VERSION, run_benchmark  # noqa: F401
+from rfbnet_tf.profiling.model_measurements import FLOPS_METHOD, benchmark_model  # noqa: F401
+from rfbnet_tf.profiling.speed_comparisons import head_to_head, targets  # noqa: F401
 
 
 def define_flags(flag_values=None):
@@ -110,6 +112,14 @@ def define_flags(flag_values=None):
                          "preprocessing path vs graph path (rfbnet_tf.profiling.end_to_end), with "
                          "--end_to_end_model at the first --sizes entry (default 640x480), --runs, --warmup.", **on)
     flags.DEFINE_string("end_to_end_model", "rfbnet_erfnet_enc", "Multimodal model of --end_to_end.", **on)
+    flags.DEFINE_boolean("bf16", True, "Also time bf16 inference (mixed_bfloat16) where the CPU has native bf16.", **on)
+    flags.DEFINE_boolean("peer", False, "Also time erfnet_enc against an independent PyTorch ERFNet encoder exported "
+                         "to ONNX and run by ONNX Runtime (extras [onnx] and [peer]).", **on)
+    flags.DEFINE_string("peer_size", "1024x512", "WIDTHxHEIGHT of the --peer comparison.", **on)
+    flags.DEFINE_integer("peer_threads", None, "Threads of ONNX Runtime and PyTorch in --peer (default: the usable "
+                         "cores).", lower_bound=1, **on)
+    flags.DEFINE_boolean("peer_spinning", True, "ONNX Runtime threads spin-wait in --peer (its default; off helps on "
+                         "oversubscribed cores).", **on)
 
 
 @cli.exits_on_user_error
@@ -154,6 +164,11 @@ def main(argv, flag_values=None):
         pipeline_steps=f.pipeline_steps,
         flops_reference=f.flops_json or f.compare_json,
         seed=f.seed,
+        bf16=f.bf16,
+        peer=f.peer,
+        peer_size=parse_size(f.peer_size),
+        peer_threads=f.peer_threads,
+        peer_spinning=f.peer_spinning,
     )
     print(format_table(result))
     from rfbnet_tf.profiling.op_profile import format_op_table

@@ -28,6 +28,13 @@ The export is atomic: it is written to a temporary sibling directory, reloaded a
 against the in-memory model (``verify``), and only then renamed into place; any failure removes
 the temporary directory, so no half-written export is ever left behind.
 
+Other formats (``--format``; converters: ``pip install 'rfbnet_tf[onnx]'``): ``onnx`` writes
+``model_dir/export.onnx`` (tf2onnx; any ``H×W``; run it with ONNX Runtime) and ``litert`` writes
+``model_dir/export.tflite`` (built-in LiteRT operators; fixed input ``1×h×w`` = the run's ``image_size``), each
+with its JSON description at ``<file>.json``. Both carry ``serving_default`` — the model graph with its
+normalisation and size policy — and nothing else; the log names the signatures they leave out. Each is run and
+compared with the model (1e-4) before it is written.
+
 Reload::
 
     loaded = tf.saved_model.load(export_dir)
@@ -48,6 +55,9 @@ from rfbnet_tf.inference.saved_model_export import (  # noqa: F401 (re-exported:
 )
 
 
+_FORMAT_NAMES = {"saved_model": "SavedModel", "onnx": "ONNX model", "litert": "LiteRT model"}
+
+
 def _define_flags():
     from absl import flags
 
@@ -58,6 +68,11 @@ def _define_flags():
                       "Image size handling: resize to the training size (default when known) or pad to a valid size.")
     flags.DEFINE_boolean("overwrite", False, "Replace an existing export directory.")
     flags.DEFINE_boolean("verify", True, "Reload the export and compare it with the model before moving it into place.")
+    flags.DEFINE_enum("format", "saved_model", ["saved_model", "onnx", "litert"],
+                      "saved_model (directory), onnx (file, any size) or litert (file, the run's image_size); the "
+                      "files carry serving_default only. Converters: pip install 'rfbnet_tf[onnx]'.")
+    flags.DEFINE_boolean("fold_batch_norm", False, "Export the model with batch norm folded into the preceding "
+                         "convolutions (faster inference; logits equal to ~5e-6).")
 
 
 @cli.exits_on_user_error
@@ -67,8 +82,9 @@ def main(argv):
     cli.check_no_arguments(argv)
     FLAGS = flags.FLAGS
     path = export_model(FLAGS.model_dir, FLAGS.export_dir, checkpoint=FLAGS.checkpoint,
-                        size_policy=FLAGS.size_policy, overwrite=FLAGS.overwrite, verify=FLAGS.verify)
-    print(f"SavedModel written to {path}")
+                        size_policy=FLAGS.size_policy, overwrite=FLAGS.overwrite, verify=FLAGS.verify,
+                        export_format=FLAGS.format, fold_batch_norm=FLAGS.fold_batch_norm)
+    print(f"{_FORMAT_NAMES[FLAGS.format]} written to {path}")
     print(run_summary(FLAGS.model_dir))
 
 

@@ -11,8 +11,10 @@ import tensorflow as tf
 from keras import layers
 
 from rfbnet_tf import benchmark
-from rfbnet_tf.profiling import flops, machine, model_benchmark, pipeline_rate, timing
+from rfbnet_tf.models import build_model
+from rfbnet_tf.profiling import flops, inference_paths, machine, pipeline_rate, speed_comparisons, timing
 from rfbnet_tf.profiling.backend_functions import make_trainer, random_inputs, random_labels
+
 
 H, W, K, CIN, COUT = 6, 10, 3, 4, 5
 
@@ -152,6 +154,15 @@ def test_tiny_run_json_fields(tiny_run, tmp_path):
     assert row["throughput"]["examples_per_s"] == pytest.approx(2 / row["throughput"]["median_s"])
     assert "train_step" not in row and tiny_run["head_to_head"] == []
     assert {"build", "fold_batch_norm", "flops", "inference", "throughput"} <= set(row["wall_seconds"])
+    # bf16 inference: timed beside the others exactly where the CPU has native bf16
+    assert tiny_run["bf16_native"] == inference_paths.bf16_supported()
+    assert ("bf16" in inference) == tiny_run["bf16_native"]
+    if tiny_run["bf16_native"]:
+        bf16 = inference["bf16"]
+        assert bf16["runs"] == 2 and bf16["speedup"] == pytest.approx(inference["plain"]["median_s"] / bf16["median_s"])
+        # 8 significand bits: close to the float32 logits, but not equal to them
+        assert 0 < bf16["max_abs_output_difference"] <= 0.1 * max(1.0, bf16["max_abs_output"])
+    assert "bf16 inference" in benchmark.format_table(tiny_run)
     assert row["memory"]["process_peak_rss_bytes"] >= row["memory"]["model_peak_rss_bytes"] > 0
     path = tmp_path / "out" / "run.json"
     benchmark.write_json(tiny_run, str(path))
@@ -160,7 +171,7 @@ def test_tiny_run_json_fields(tiny_run, tmp_path):
 
 def test_tiny_run_flops_equal_the_model_graph_count(tiny_run):
     keras.utils.set_random_seed(0)
-    model = model_benchmark.build_model("erfnet_enc", 19)
+    model = build_model("erfnet_enc", 19)
     expected = flops.model_flops(model, (1, 32, 32, 3))
     assert tiny_run["results"][0]["flops"]["total"] == expected.total
     # the convolutions dominate: 2·|out|·k·k·C_in summed by hand over ERFNet's layers at 32×32
@@ -272,7 +283,7 @@ def test_head_to_head_times_both_models_interleaved(monkeypatch):
         width = 4 if name == "erfnet_enc" else 32
         return keras.Model(inp, layers.Conv2D(num_classes, 1)(layers.Conv2D(width, 3, padding="same")(inp)))
 
-    monkeypatch.setattr(model_benchmark, "build_model", tiny_model)
+    monkeypatch.setattr(speed_comparisons, "build_model", tiny_model)
     settings = {"seed": 0, "num_classes": 3, "optimized": True, "jit_compile": False, "warmup": 1, "runs": 2}
     calls = []
     matmul = lambda: calls.append("matmul")  # noqa: E731

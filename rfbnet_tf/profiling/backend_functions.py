@@ -11,8 +11,9 @@ Training step (``train_step_function``), one optimizer update per call:
 * TensorFlow: the train binary's own step (``rfbnet_tf.training.steps.make_train_step``: cross-entropy over the
   non-ignored pixels + the paper's L2 weight decay of the model's backbone, Adam with the poly schedule, default
   ``tf.distribute`` strategy), fed from an iterator;
-* JAX / PyTorch: ``model.train_on_batch`` with the same pixel cross-entropy written in ``keras.ops`` (labels 255
-  ignored; no weight-decay term) and Adam.
+* JAX / PyTorch: ``model.train_on_batch`` with the train binary's pixel cross-entropy
+  (``rfbnet_tf.training.losses.segmentation_loss``, written in ``keras.ops``: labels 255 ignored; no weight-decay
+  term) and Adam.
 
 Batches come either from a fixed in-memory batch (the model alone) or from a ``tf.data.Dataset`` (the input
 pipeline feeding training).
@@ -26,6 +27,7 @@ from keras import ops
 
 from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.models import is_multimodal
+from rfbnet_tf.training import losses
 
 TRAIN_LEARNING_RATE = 5e-4  # paper Sec. IV-B (ERFNetEnc models); the value does not change the step time
 TRAIN_SCHEDULE_STEPS = 1000
@@ -98,16 +100,6 @@ def _select(inputs, modality):
     return inputs if modality is None else inputs[modality]
 
 
-def keras_pixel_cross_entropy(labels, logits):
-    """Mean softmax cross-entropy over the pixels whose label is not 255 (``keras.ops``; any backend)."""
-    labels = ops.cast(labels, "int32")
-    valid = ops.not_equal(labels, IGNORE_LABEL)
-    safe = ops.where(valid, labels, ops.zeros_like(labels))
-    pixel = keras.losses.sparse_categorical_crossentropy(safe, logits, from_logits=True)
-    weights = ops.cast(valid, pixel.dtype)
-    return ops.sum(pixel * weights) / ops.maximum(ops.sum(weights), 1.0)
-
-
 def _batches(batch_source):
     """An endless iterator of ``(inputs dict, labels)`` from a fixed batch or a ``tf.data.Dataset``."""
     if isinstance(batch_source, tuple) and len(batch_source) == 2:
@@ -130,7 +122,7 @@ def make_trainer(model, model_name, num_classes, weight_decay=None):
     backend = keras.backend.backend()
     if backend == "tensorflow":
         return _tf_trainer(model, model_name, num_classes, weight_decay, modality)
-    model.compile(optimizer=keras.optimizers.Adam(TRAIN_LEARNING_RATE), loss=keras_pixel_cross_entropy)
+    model.compile(optimizer=keras.optimizers.Adam(TRAIN_LEARNING_RATE), loss=losses.segmentation_loss)
 
     def feed(batch_source):
         batches = _batches(_checked_source(batch_source))

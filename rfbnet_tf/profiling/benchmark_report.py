@@ -81,7 +81,31 @@ def format_table(result):
             f"alone {p['pipeline_alone']:.1f} ex/s; {p['model']} training alone {p['model_alone']:.2f} ex/s, "
             f"fed by the pipeline {p['feeding_training']:.2f} ex/s → bottleneck: {p['bottleneck']}"
         )
+    lines.extend(_bf16_lines(result))
+    if "peer" in result:
+        lines.append(format_peer(result["peer"]))
     return "\n".join(lines)
+
+
+def _bf16_lines(result):
+    if not any("bf16" in row["inference"] for row in result["results"]):
+        return [f"bf16 inference: not timed (native bf16 on this CPU: {result.get('bf16_native')})"]
+    return [
+        f"bf16 inference {row['model']} {row['size'][0]}×{row['size'][1]}: {_ms(row['inference']['bf16'])} ms, "
+        f"{row['inference']['bf16']['speedup']:.2f}× the plain path, max |Δ logit| "
+        f"{row['inference']['bf16']['max_abs_output_difference']:.3g} of {row['inference']['bf16']['max_abs_output']:.3g}"
+        for row in result["results"] if "bf16" in row["inference"]
+    ]
+
+
+def format_peer(peer):
+    """One line per path of the peer comparison (``onnx_peer.peer_comparison``) and the verdict."""
+    size = f"{peer['size'][0]}×{peer['size'][1]}"
+    paths = ", ".join(f"{name} {stats['median_s'] * 1e3:.1f} ms" for name, stats in peer["paths"].items())
+    spinning = "" if peer.get("onnxruntime_spinning", True) else ", ONNX Runtime without spin-waiting"
+    return (f"peer erfnet_enc {size}, {peer['threads']} threads{spinning} (interleaved): {paths}; peer/onnxruntime ÷ "
+            f"{peer['fastest_ours']} = {peer['peer_over_ours']:.2f} → {'met' if peer['met'] else 'NOT met'} "
+            f"(max |Δ logit| peer vs ours {peer['max_abs_logit_difference_to_ours']['peer/onnxruntime']:.2g})")
 
 
 def _ratio(new, old):

@@ -1,4 +1,5 @@
-"""Training losses: pixel-wise cross-entropy with an ignore label, auxiliary losses, L2 weight decay.
+"""Training losses (``keras.ops``: the train binary's TensorFlow step and the benchmark's JAX / PyTorch step
+share them): pixel-wise cross-entropy with an ignore label, auxiliary losses, L2 weight decay.
 
 Paper Sec. IV-B: softmax cross-entropy over the pixels, Adam, weight decay 5e-4 (AdapNet++) / 1e-4 (ERFNetEnc).
 
@@ -19,7 +20,7 @@ Paper Sec. IV-B: softmax cross-entropy over the pixels, Adam, weight decay 5e-4 
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 from rfbnet_tf.constants import AUX_LOSS_WEIGHTS, IGNORE_LABEL  # noqa: F401 (re-exported)
 
@@ -28,14 +29,18 @@ DECAYED_VARIABLE_NAMES = ("kernel", "depthwise_kernel", "pointwise_kernel")
 
 def _resize_like(logits, labels):
     """``logits`` resized bilinearly to the label's (H, W) unless both static sizes already agree."""
-    static = tuple(logits.shape[1:3])
-    if None not in static and static == tuple(labels.shape[1:3]):
+    static, target = tuple(logits.shape[1:3]), tuple(labels.shape[1:3])
+    if None not in static and static == target:
         return logits
+    if None not in target:
+        return ops.image.resize(logits, target, interpolation="bilinear")
+    import tensorflow as tf  # a label size known only at run time: TensorFlow graphs (the train binary's steps)
+
     return tf.image.resize(logits, tf.shape(labels)[1:3], method="bilinear")
 
 
 def cross_entropy_sums(labels, logits, class_weights=None, ignore_label=IGNORE_LABEL):
-    """``(weighted_sum, valid_count)`` of the pixel cross-entropy (float32 scalars).
+    """``(weighted_sum, valid_count)`` of the pixel cross-entropy (float32 scalars; ``keras.ops``, any backend).
 
     Args:
       labels: int (B, H, W) class ids, ``ignore_label`` = no loss.
@@ -43,27 +48,28 @@ def cross_entropy_sums(labels, logits, class_weights=None, ignore_label=IGNORE_L
       class_weights: None or a length-K sequence / tensor of per-class weights.
       ignore_label: the label value without loss.
     """
-    labels = tf.convert_to_tensor(labels)
-    logits = tf.cast(tf.convert_to_tensor(logits), tf.float32)
-    logits = _resize_like(logits, labels)
+    labels = ops.cast(ops.convert_to_tensor(labels), "int32")
+    logits = _resize_like(ops.cast(ops.convert_to_tensor(logits), "float32"), labels)
     num_classes = logits.shape[-1]
-    labels = tf.cast(labels, tf.int32)
-    valid = tf.not_equal(labels, ignore_label)
-    safe_labels = tf.where(valid, labels, 0)
-    pixel_loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe_labels, logits=logits)
-    weights = tf.cast(valid, tf.float32)
+    valid = ops.not_equal(labels, ignore_label)
+    safe_labels = ops.where(valid, labels, ops.zeros_like(labels))
+    pixel_loss = ops.sparse_categorical_crossentropy(safe_labels, logits, from_logits=True)
+    weights = ops.cast(valid, "float32")
     if class_weights is not None:
-        class_weights = tf.cast(tf.convert_to_tensor(class_weights), tf.float32)
-        if class_weights.shape.rank != 1 or (num_classes is not None and class_weights.shape[0] != num_classes):
+        class_weights = ops.cast(ops.convert_to_tensor(class_weights), "float32")
+        if len(class_weights.shape) != 1 or (num_classes is not None and class_weights.shape[0] != num_classes):
             raise ValueError(f"class_weights must have {num_classes} entries, received shape {class_weights.shape}")
-        weights = weights * tf.gather(class_weights, safe_labels)
-    return tf.reduce_sum(pixel_loss * weights), tf.reduce_sum(tf.cast(valid, tf.float32))
+        weights = weights * ops.take(class_weights, safe_labels)
+    return ops.sum(pixel_loss * weights), ops.sum(ops.cast(valid, "float32"))
 
 
 def segmentation_loss(labels, logits, class_weights=None, ignore_label=IGNORE_LABEL):
-    """Cross-entropy averaged over the valid (non-ignored) pixels of the batch; 0 if there are none."""
+    """Cross-entropy averaged over the valid (non-ignored) pixels of the batch; 0 if there are none.
+
+    Also the Keras ``loss`` of the benchmark's JAX / PyTorch training step (``profiling.backend_functions``).
+    """
     total, count = cross_entropy_sums(labels, logits, class_weights, ignore_label)
-    return total / tf.maximum(count, 1.0)
+    return total / ops.maximum(count, 1.0)
 
 
 def decayed_variables(model):
@@ -77,9 +83,9 @@ def l2_weight_decay(model, weight_decay):
         raise ValueError(f"weight_decay must be a number >= 0, received {weight_decay!r}")
     variables = decayed_variables(model)
     if weight_decay == 0 or not variables:
-        return tf.constant(0.0, tf.float32)
-    total = tf.add_n([tf.nn.l2_loss(tf.cast(keras.ops.convert_to_tensor(v), tf.float32)) for v in variables])
-    return tf.cast(weight_decay, tf.float32) * total
+        return ops.convert_to_tensor(0.0, "float32")
+    total = sum(ops.sum(ops.square(ops.cast(keras.ops.convert_to_tensor(v), "float32"))) for v in variables)
+    return ops.cast(weight_decay, "float32") * total / 2.0
 
 
 def aux_loss_weights(num_outputs):

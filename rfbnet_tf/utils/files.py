@@ -1,6 +1,6 @@
 """Files: atomic writes (a reader never sees a half-written file) and the one checked image decode.
 
-* :func:`write_text_atomically` / :func:`write_json_atomically`: write ``path.tmp-<pid>`` in the same
+* :func:`write_bytes_atomically` / :func:`write_text_atomically` / :func:`write_json_atomically`: write ``path.tmp-<pid>`` in the same
   directory, then ``os.replace`` it onto ``path`` (atomic on POSIX and Windows); on an error the temporary
   file is removed and ``path`` is left as it was.  JSON is indented by 2 with a trailing newline.
 * :func:`read_image_unchanged`: ``cv2.imread(IMREAD_UNCHANGED)`` (BGR channel order, native bit depth)
@@ -17,18 +17,25 @@ import cv2
 import numpy as np
 
 
-def write_text_atomically(path, text: str) -> str:
-    """Write ``text`` (UTF-8) to ``path`` via a temporary file and ``os.replace``; returns ``path``."""
+def write_bytes_atomically(path, data: bytes) -> str:
+    """Write ``data`` to ``path`` via a temporary file and ``os.replace``; returns ``path``."""
     path = os.fspath(path)
     temporary = f"{path}.tmp-{os.getpid()}"
     try:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with open(temporary, "wb") as handle:
+            handle.write(data)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
     return path
+
+
+def write_text_atomically(path, text: str) -> str:
+    """Write ``text`` (UTF-8) to ``path`` via a temporary file and ``os.replace``; returns ``path``."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, received {type(text).__name__}")
+    return write_bytes_atomically(path, text.encode("utf-8"))
 
 
 def write_json_atomically(path, content, *, sort_keys: bool = True, default=None) -> str:

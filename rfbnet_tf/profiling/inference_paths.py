@@ -3,7 +3,7 @@
 * plain — the model as trained: ``tf.function(model(x, training=False))`` (TensorFlow), ``jax.jit`` (JAX),
   ``torch.no_grad`` (PyTorch);
 * optimised — the same function computed faster: batch norm folded into the preceding convolutions
-  (``rfbnet_tf.models.inference.fold_batch_norm``: fewer element-wise passes over the feature maps, and
+  (``rfbnet_tf.models.batch_norm_folding.fold_batch_norm``: fewer element-wise passes over the feature maps, and
   TensorFlow's grappler can then fuse ``Conv2D + BiasAdd (+ Relu)``), in the same ``tf.function`` as the plain
   path. XLA (``jit_compile=True``) is an option, off by default on the CPU: measured interleaved on the 2-core
   machine it gained ~3 % on ``erfnet_enc`` at 1024×512 but cost 5–10 % on ``rfbnet_erfnet_enc`` and nothing on
@@ -17,6 +17,10 @@ of the dilated convolutions ~4 %. The convolutions themselves already run at abo
 (``erfnet_enc`` reaches 90–100 % of it), so the gain of any rewrite that keeps the computation is bounded by the
 non-convolution share; folding BN removes the BN passes (2–10 % measured).
 
+bf16 — the model built under ``mixed_bfloat16`` (bf16 convolutions, float32 variables and logits) with the same
+weights (``bf16_model``), timed only where the CPU has native bf16 arithmetic (``bf16_supported``: AVX512-BF16 or
+AMX-BF16; elsewhere bf16 is emulated and slower than float32).
+
 ``output_difference`` checks that both paths compute the same function (the benchmark records it; the
 tests require ≤ 1e-4).
 """
@@ -24,7 +28,8 @@ tests require ≤ 1e-4).
 import keras
 import numpy as np
 
-from rfbnet_tf.models.inference import batch_norm_count, fold_batch_norm
+from rfbnet_tf.models import build_model
+from rfbnet_tf.models.batch_norm_folding import batch_norm_count, fold_batch_norm
 from rfbnet_tf.profiling.backend_functions import inference_function
 
 
@@ -33,6 +38,28 @@ def optimized_model(model):
     folded = fold_batch_norm(model)
     before, after = batch_norm_count(model), batch_norm_count(folded)
     return folded, {"batch_norm_before": before, "batch_norm_after": after, "folded": before - after}
+
+
+def bf16_supported(cpuinfo="/proc/cpuinfo"):
+    """True where the CPU has native bf16 instructions (``avx512_bf16`` or ``amx_bf16`` among its flags)."""
+    try:
+        with open(cpuinfo, encoding="utf-8") as handle:
+            flags = next((line.split(":", 1)[1].split() for line in handle if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return bool({"avx512_bf16", "amx_bf16"} & set(flags))
+
+
+def bf16_model(model, model_name, num_classes):
+    """``model_name`` built under ``mixed_bfloat16`` with ``model``'s weights (the global policy is restored)."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        copy = build_model(model_name, num_classes)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def plain_inference(model, inputs):

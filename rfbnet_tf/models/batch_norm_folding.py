@@ -94,7 +94,7 @@ FOLD_RULES = {
     SSMABlock: _ssma_sites,
 }
 """Composite layer class → the conv → BN pairs its ``call`` contains (read from each layer's ``call``; a change
-there that breaks a rule makes ``tests/test_inference_graph.py`` fail). A composite layer without a rule keeps its
+there that breaks a rule makes ``tests/test_inference_paths.py`` fail). A composite layer without a rule keeps its
 BNs: always correct, only slower."""
 
 NESTED_UNITS = {ResidualFusionBlock: ("rgb_unit", "depth_unit", "gfu")}
