@@ -1,0 +1,151 @@
+"""What an export serves: :class:`InputSpec` (inputs, depth encoding, normalisation, size policy, classes) built from
+a run's ``flags.json`` and ``run_info.json`` (:func:`input_spec`), the signature names, and the spec's JSON record
+(:func:`spec_json`). The serving steps are :mod:`rfbnet_tf.inference.serving_ops`, the module
+:mod:`rfbnet_tf.inference.serving`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import numbers
+
+from rfbnet_tf.datasets import pipeline
+from rfbnet_tf.models import model_spec
+
+SIZE_POLICIES = ("resize", "pad")
+DEPTH_INPUTS = pipeline.DEPTH_INPUTS
+SIGNATURE_DEFAULT = "serving_default"
+SIGNATURE_DEPTH_METRES = "serving_depth_metres"
+"""Extra signature of raw-depth runs: depth as float32 metres instead of uint16 millimetres."""
+SIGNATURE_RAW = "serving_raw"
+"""Signature of multimodal runs taking the sensor's raw depth: ``rgb`` uint8 (B,H,W,3), ``depth`` uint16
+(B,H,W,1) in sensor units, ``depth_scale`` float32 metres per unit, ``intrinsics`` float32 (fx, fy, cx, cy);
+the depth is completed (and HHA-encoded) in the graph (:func:`raw_model_depth`)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class InputSpec:
+    """Everything the preprocessing needs to know about a trained run.
+
+    Attributes:
+      model_inputs: model input keys in call order: ``("rgb", "depth")``, ``("rgb",)`` or ``("depth",)``.
+      depth_input: ``"hha"`` (uint8, 3 channels) or ``"depth"`` (metres, 1 channel).
+      mean, std: ``{key: tuple of floats}`` per model input key (the depth entry holds the
+        statistics of ``depth_input``).
+      num_classes: K.
+      size_policy: ``"resize"`` or ``"pad"`` (module docstring).
+      model_size: ``(h, w)`` the model runs at under ``"resize"`` (None under ``"pad"``).
+      size_divisor: model input sizes must be multiples of it.
+      max_depth: depth range in metres of the run's records (``run_info.json``; raw depth beyond it is
+        dropped by the ``serving_raw`` preprocessing), None when unknown.
+    """
+
+    model_inputs: tuple
+    depth_input: str
+    mean: dict
+    std: dict
+    num_classes: int
+    size_policy: str
+    model_size: tuple | None
+    size_divisor: int
+    max_depth: float | None = None
+
+    def channels(self, key: str) -> int:
+        """Channels of model input ``key``."""
+        return 3 if key == "rgb" or self.depth_input == "hha" else 1
+
+    def to_json(self) -> dict:
+        """A JSON-serialisable description (written next to the SavedModel)."""
+        out = dataclasses.asdict(self)
+        out["model_inputs"] = list(self.model_inputs)
+        out["model_size"] = list(self.model_size) if self.model_size else None
+        out["mean"] = {k: list(v) for k, v in self.mean.items()}
+        out["std"] = {k: list(v) for k, v in self.std.items()}
+        return out
+
+
+def _size_or_none(value, where):
+    if value is None:
+        return None
+    if (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in value)
+    ):
+        return int(value[0]), int(value[1])
+    raise ValueError(f"{where} must be (height, width) of positive ints or None, received {value!r}")
+
+
+def input_spec(config: dict, run_info: dict, size_policy: str | None = None) -> InputSpec:
+    """The :class:`InputSpec` of a run from its ``flags.json`` (``checkpoints.load_run_config``) and
+    ``run_info.json`` (``rfbnet_tf.run_facts.load_run_info``).
+
+    Args:
+      config: the run config (``model``, ``num_classes``, ``model_options``, ``depth_input``,
+        ``image_size``).
+      run_info: the run's dataset facts; its ``normalization`` statistics are used.
+      size_policy: ``"resize"``, ``"pad"`` or None (= ``"resize"`` when the run has an
+        ``image_size``, else ``"pad"``).
+
+    Raises:
+      ValueError: unknown policy, ``"resize"`` without a training size, a training size that is
+        not a multiple of the model's size divisor, an incomplete config or unusable statistics.
+    """
+    if not isinstance(config, dict):
+        raise ValueError(f"config must be a dict (flags.json), received {config!r}")
+    missing = [key for key in ("model", "num_classes", "model_options") if key not in config]
+    if missing:
+        raise ValueError(f"run config lacks {missing}; received keys {sorted(config)}")
+    if size_policy is not None and size_policy not in SIZE_POLICIES:
+        raise ValueError(f"size_policy must be one of {SIZE_POLICIES} or None, received {size_policy!r}")
+    name, options = config["model"], dict(config["model_options"] or {})
+    depth_input = config["depth_input"]
+    if depth_input not in DEPTH_INPUTS:
+        raise ValueError(f"depth_input must be one of {DEPTH_INPUTS}, received {depth_input!r}")
+    keys = model_spec(name).input_keys(options)
+    if not isinstance(run_info, dict) or not isinstance(run_info.get("normalization"), dict):
+        received = sorted(run_info) if isinstance(run_info, dict) else type(run_info).__name__
+        raise ValueError(f"run_info (run_info.json) must be a dict with 'normalization', received {received}")
+    stats = pipeline.normalization({"normalization": run_info["normalization"]}, depth_input)
+    model_size = _size_or_none(config.get("image_size"), "image_size")
+    divisor = model_spec(name).size_divisor(options)
+    if size_policy is None:
+        size_policy = "resize" if model_size else "pad"
+    if size_policy == "resize":
+        if model_size is None:
+            raise ValueError("size_policy 'resize' needs the run's image_size, but flags.json has image_size=None")
+        if model_size[0] % divisor or model_size[1] % divisor:
+            raise ValueError(
+                f"training image_size {model_size} is not a multiple of the model's size divisor {divisor}"
+            )
+    else:
+        model_size = None
+    return InputSpec(
+        model_inputs=keys,
+        depth_input=depth_input,
+        mean={k: tuple(float(v) for v in stats[k]["mean"]) for k in keys},
+        std={k: tuple(float(v) for v in stats[k]["std"]) for k in keys},
+        num_classes=int(config["num_classes"]),
+        size_policy=size_policy,
+        model_size=model_size,
+        size_divisor=divisor,
+        max_depth=None if run_info.get("max_depth") is None else float(run_info["max_depth"]),
+    )
+
+
+# --------------------------------------------------------------------------- graph functions
+
+
+def spec_json(spec: InputSpec, config: dict, step) -> str:
+    """The JSON stored beside an export (``assets.extra/rfbnet_export.json``)."""
+    return json.dumps(
+        {
+            "input_spec": spec.to_json(),
+            "model": config.get("model"),
+            "model_options": config.get("model_options"),
+            "class_names": config.get("class_names"),
+            "checkpoint_step": step,
+        },
+        indent=2,
+        sort_keys=True,
+    )
