@@ -42,7 +42,7 @@ setup(
         "h5py>=3.8",  # MATLAB v7.3 (HDF5) .mat files of NYUv2 / SUN RGB-D; TensorFlow installs it too
     ],
     extras_require={
-        "test": ["pytest>=8", "jax[cpu]", "cityscapesscripts>=2.2,<3"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "jax[cpu]", "cityscapesscripts>=2.2,<3"],
         "tensorboard": ["tensorboard"],
         # export --format=onnx / litert (and the ONNX Runtime path of the benchmark); .ci/run installs it
         "onnx": ["tf2onnx>=1.16", "onnxruntime>=1.18", "ai-edge-litert>=1.0"],

@@ -3,7 +3,6 @@ logged in metres, a depth of another size refused unless --resize_depth (intrins
 clip → complete → HHA chain shared with prepare_data."""
 
 import json
-import logging
 
 import cv2
 import numpy as np
@@ -27,17 +26,18 @@ def metres():
     return depth
 
 
-def test_units_give_the_same_metres(tmp_path, metres, caplog):
+def test_units_give_the_same_metres(tmp_path, metres, monkeypatch):
     cv2.imwrite(str(tmp_path / "mm.png"), np.rint(metres * 1000).astype(np.uint16))
     cv2.imwrite(str(tmp_path / "nyu.png"), np.rint(metres * 10000).astype(np.uint16))
     np.save(tmp_path / "m.npy", metres.astype(np.float32))
-    with caplog.at_level(logging.INFO):
-        read = {units: depth_input.read_depth(tmp_path / name, units)[0]
-                for units, name in (("mm", "mm.png"), ("1e-4m", "nyu.png"), ("m", "m.npy"))}
+    logged = []  # the log lines, independent of the logging setup earlier tests left in this process
+    monkeypatch.setattr(depth_input.logging, "info", lambda message, *args: logged.append(message % args))
+    read = {units: depth_input.read_depth(tmp_path / name, units)[0]
+            for units, name in (("mm", "mm.png"), ("1e-4m", "nyu.png"), ("m", "m.npy"))}
     for units, depth in read.items():
         np.testing.assert_allclose(depth, metres, atol=1e-6, err_msg=units)
     valid = metres[metres > 0]
-    assert f"{valid.min():.3f} to {valid.max():.3f} m" in caplog.text  # the range read, in metres
+    assert f"{valid.min():.3f} to {valid.max():.3f} m" in "\n".join(logged)  # the range read, in metres
     # Read as millimetres, the 1e-4 m file is 10x too far: the unit matters once max_depth allows it.
     wrong = depth_input.read_depth(tmp_path / "nyu.png", "mm")[0]
     np.testing.assert_allclose(wrong, 10 * metres, atol=1e-5)

@@ -15,7 +15,6 @@ import sys
 import time
 
 import numpy as np
-import pytest
 
 from rfbnet_tf import checkpoints
 from rfbnet_tf.training import distribution
@@ -61,36 +60,23 @@ def _losses(stdout):
     return [float(line.split()[1]) for line in stdout.splitlines() if line.startswith("LOSS ")]
 
 
-@pytest.fixture()
-def fast_graphs():
-    yield from train_fixtures.fast_graphs()
+def _single_worker_run(flags_):
+    """The reference: the same run with the default strategy (one replica), in a fresh process like the workers
+    (no state of earlier tests in this process can change its arithmetic)."""
+    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
+    env.pop("TF_CONFIG", None)
+    process = subprocess.Popen([sys.executable, os.path.join(HERE, "multiworker_worker.py"), json.dumps(flags_)],
+                               cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return _finish([process])[0]
 
 
-def _single_worker_run(flags_, monkeypatch):
-    """The reference: the same run with the default strategy (one replica), in this process."""
-    import keras
-
-    from rfbnet_tf.models import erfnet_backbone
-    from rfbnet_tf.training.trainer import train
-    from tests import multiworker_worker
-
-    for name in ("STAGE1_DROPOUT", "FUSED_DROPOUT"):
-        monkeypatch.setattr(erfnet_backbone, name, getattr(erfnet_backbone, name))
-    floatx = keras.config.floatx()
-    try:
-        multiworker_worker.comparable_arithmetic()
-        return train(flags_)
-    finally:
-        keras.config.set_floatx(floatx)
-
-
-def test_two_workers_match_one_only_the_chief_saves_and_a_killed_run_resumes(tmp_path, monkeypatch, fast_graphs):
+def test_two_workers_match_one_only_the_chief_saves_and_a_killed_run_resumes(tmp_path):
     from rfbnet_tf.prepare_data import prepare
 
     records = str(tmp_path / "records")  # three train shards: tf.distribute's default would shard by file
     prepare("synthetic", records, synthetic_train=6, synthetic_val=2, synthetic_size=(32, 48), examples_per_shard=2,
             num_workers=1, progress=False)
-    reference = _single_worker_run(dict(RUN, record_dir=records, model_dir=str(tmp_path / "single")), monkeypatch)
+    reference = _single_worker_run(dict(RUN, record_dir=records, model_dir=str(tmp_path / "single")))
 
     model_dir = tmp_path / "multi"
     temp_dirs = [tmp_path / "tmp0", tmp_path / "tmp1"]
