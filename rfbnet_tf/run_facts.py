@@ -42,10 +42,10 @@ import os
 
 from absl import logging
 
-from rfbnet_tf import __version__, checkpoints
+from rfbnet_tf import __version__, run_directory
 from rfbnet_tf.datasets import records
 
-RUN_INFO_FILENAME = checkpoints.RUN_INFO_FILENAME
+RUN_INFO_FILENAME = run_directory.RUN_INFO_FILENAME
 FORMAT = 1
 DEFAULT_PALETTE = "voc"
 DEPTH_UNITS = "millimetres"
@@ -114,7 +114,7 @@ def write_run_info(model_dir, info: dict) -> str:
             logging.warning("%s: the records now give other %s than when the run started; the run continues "
                             "with (and run_info.json records) the new values", path, changed)
     os.makedirs(os.fspath(model_dir), exist_ok=True)
-    checkpoints.write_json_atomically(path, info)
+    run_directory.write_json_atomically(path, info)
     return path
 
 
@@ -127,7 +127,7 @@ def load_run_info(model_dir) -> dict:
     """
     path = run_info_path(model_dir)
     if not os.path.isfile(path):
-        raise checkpoints.missing_run_info_error(model_dir)
+        raise run_directory.missing_run_info_error(model_dir)
     with open(path, encoding="utf-8") as handle:
         info = json.load(handle)
     missing = [key for key in REQUIRED_KEYS if key not in info]
@@ -138,7 +138,7 @@ def load_run_info(model_dir) -> dict:
 
 def backfill(model_dir, record_dir=None, overwrite=False) -> str:
     """Write ``run_info.json`` of an older run from ``record_dir`` (default: ``record_dir`` of its flags.json)."""
-    config = checkpoints.load_run_config(model_dir, require_facts=False)
+    config = run_directory.load_run_config(model_dir, require_facts=False)
     record_dir = os.fspath(record_dir) if record_dir is not None else config.get("record_dir")
     if not record_dir:
         raise ValueError(f"{os.fspath(model_dir)!r}/flags.json names no record_dir: pass --record_dir")
@@ -149,5 +149,5 @@ def backfill(model_dir, record_dir=None, overwrite=False) -> str:
         raise ValueError(
             f"--record_dir={record_dir!r} has {info['num_classes']} classes, the run {config['num_classes']}"
         )
-    checkpoints.write_json_atomically(run_info_path(model_dir), info)
+    run_directory.write_json_atomically(run_info_path(model_dir), info)
     return run_info_path(model_dir)

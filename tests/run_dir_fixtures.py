@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from rfbnet_tf import checkpoints, run_info
+from rfbnet_tf import run_directory, run_info
 from rfbnet_tf.datasets import records
 
 CLASS_NAMES = ["floor", "wall", "chair"]
@@ -96,7 +96,7 @@ def make_run_dir(model_dir, config, step=7, seed=1):
     perturbed; the default seed gives a mix of predicted classes on random images) and ``train_summary.json``;
     returns the model."""
     os.makedirs(model_dir, exist_ok=True)
-    checkpoints.write_json_atomically(os.path.join(model_dir, checkpoints.FLAGS_FILENAME), config)
+    run_directory.write_json_atomically(os.path.join(model_dir, run_directory.FLAGS_FILENAME), config)
     record_dir = config.get("record_dir")
     if record_dir and os.path.isfile(os.path.join(record_dir, records.DATASET_INFO_FILENAME)):
         info = run_info.from_dataset_info(records.load_dataset_info(record_dir), record_dir)
@@ -104,15 +104,15 @@ def make_run_dir(model_dir, config, step=7, seed=1):
         info = run_info_of(config.get("class_names") or CLASS_NAMES)
     run_info.write_run_info(model_dir, info)
     keras.utils.set_random_seed(seed)  # deterministic initial weights
-    model = checkpoints.build_from_run_config(config)
+    model = run_directory.build_from_run_config(config)
     rng = np.random.default_rng(seed)
     for variable in model.trainable_weights:
         if "gamma" in variable.path or "beta" in variable.path:
             continue
         value = variable.numpy()
         variable.assign((value + 0.05 * rng.standard_normal(value.shape)).astype(value.dtype))
-    checkpoints.save_weights_atomically(model, checkpoints.final_weights_path(model_dir))
-    checkpoints.write_json_atomically(os.path.join(model_dir, checkpoints.SUMMARY_FILENAME), {"step": step})
+    run_directory.save_weights_atomically(model, run_directory.final_weights_path(model_dir))
+    run_directory.write_json_atomically(os.path.join(model_dir, run_directory.SUMMARY_FILENAME), {"step": step})
     return model
 
 

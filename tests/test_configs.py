@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from rfbnet_tf import checkpoints, configs, run_facts
+from rfbnet_tf import configs, run_directory, run_facts
 from rfbnet_tf.configs.experiment import FLAG_SECTIONS, flag_defaults
 from rfbnet_tf.datasets.augment import AugmentConfig
 
@@ -72,20 +72,20 @@ def test_load_run_config_reads_both_formats(tmp_path):
     config = configs.resolve({**REQUIRED, "model": "erfnet_enc", "modality": "depth", "depth_input": "depth"})
     new = tmp_path / "new"
     new.mkdir()
-    (new / checkpoints.FLAGS_FILENAME).write_text(json.dumps(config.as_dict()))
+    (new / run_directory.FLAGS_FILENAME).write_text(json.dumps(config.as_dict()))
     with pytest.raises(FileNotFoundError, match="run_info.json.*python -m rfbnet_tf.run_info --model_dir="):
-        checkpoints.load_run_config(new)
-    assert checkpoints.load_run_config(new, require_facts=False)["model"] == "erfnet_enc"
-    (new / checkpoints.RUN_INFO_FILENAME).write_text(json.dumps(
+        run_directory.load_run_config(new)
+    assert run_directory.load_run_config(new, require_facts=False)["model"] == "erfnet_enc"
+    (new / run_directory.RUN_INFO_FILENAME).write_text(json.dumps(
         {"num_classes": 4, "class_names": list("abcd"), "ignore_label": 255, "dataset": "synthetic"}))
-    flat = checkpoints.load_run_config(new)
+    flat = run_directory.load_run_config(new)
     assert flat["model"] == "erfnet_enc" and flat["num_classes"] == 4 and flat["class_names"] == list("abcd")
     assert flat["model_options"] == {"modality": "depth", "depth_channels": 1} and flat["weight_decay"] == 1e-4
     old = tmp_path / "old"  # format 1: flat flags and facts, some flags missing (older versions)
     old.mkdir()
-    (old / checkpoints.FLAGS_FILENAME).write_text(json.dumps(
+    (old / run_directory.FLAGS_FILENAME).write_text(json.dumps(
         {"model": "erfnet_enc", "num_classes": 4, "model_options": {"modality": "rgb", "depth_channels": 3}}))
-    flat_old = checkpoints.load_run_config(old)
+    flat_old = run_directory.load_run_config(old)
     assert flat_old["num_classes"] == 4 and flat_old["depth_input"] == flag_defaults()["depth_input"] == "hha"
 
 

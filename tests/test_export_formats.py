@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rfbnet_tf import checkpoints, cli
+from rfbnet_tf import cli, run_directory
 from rfbnet_tf.inference import format_export, litert_export, onnx_export, saved_model_export
 from tests import run_dir_fixtures as fx
 from tests.label_checks import assert_class_ids_match
@@ -45,11 +45,11 @@ def _perturb_decoder_only(model_dir, config, count=10, seed=1):
     summation order alone moves the probabilities by 6e-4 between runtimes; fresh weights give near-constant
     outputs."""
     keras.utils.set_random_seed(seed)
-    model = checkpoints.build_from_run_config(config)
+    model = run_directory.build_from_run_config(config)
     rng = np.random.default_rng(seed)
     for variable in [v for v in model.trainable_weights if "kernel" in v.path][-count:]:
         variable.assign(variable.numpy() + 0.05 * rng.standard_normal(variable.shape).astype("float32"))
-    checkpoints.save_weights_atomically(model, checkpoints.final_weights_path(model_dir))
+    run_directory.save_weights_atomically(model, run_directory.final_weights_path(model_dir))
 
 
 def _images(model_name, size, seed):

@@ -185,7 +185,7 @@ def fast_graphs():
 
 def test_resume_scans_the_checkpoints_once_and_removes_what_killed_processes_left(tmp_path, monkeypatch,
                                                                                    fast_graphs):
-    from rfbnet_tf import checkpoints
+    from rfbnet_tf import run_directory
     from rfbnet_tf.training.trainer import train
     from tests import train_fixtures
 
@@ -202,8 +202,8 @@ def test_resume_scans_the_checkpoints_once_and_removes_what_killed_processes_lef
         path.write_bytes(b"x")
     left[3].mkdir()
     scans = []
-    readable = checkpoints._readable
-    monkeypatch.setattr(checkpoints, "_readable", lambda path: scans.append(path) or readable(path))
+    readable = run_directory._readable
+    monkeypatch.setattr(run_directory, "_readable", lambda path: scans.append(path) or readable(path))
 
     with pytest.raises(ValueError, match="--batch_size=2 \\(now 4\\)"):
         train(dict(flags_, batch_size=4))  # refused before any scan or write
@@ -216,7 +216,7 @@ def test_resume_scans_the_checkpoints_once_and_removes_what_killed_processes_lef
         finally:
             live.kill()
     assert summary["start_step"] == 1 and summary["step"] == 2 and summary["steps_run"] == 1
-    assert scans == [os.path.join(checkpoints.checkpoint_dir(model_dir), "ckpt-1")]  # once per start
+    assert scans == [os.path.join(run_directory.checkpoint_dir(model_dir), "ckpt-1")]  # once per start
     assert not [path for path in left if path.exists()] and busy.exists()
 
 

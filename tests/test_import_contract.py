@@ -46,7 +46,7 @@ LAYERS = {
     "rfbnet_tf.models": 2,
     "rfbnet_tf": 2,  # __init__: the version, and importing models registers the Keras objects
     # library modules the binaries are made of
-    "rfbnet_tf.checkpoints": 3,
+    "rfbnet_tf.run_directory": 3,
     "rfbnet_tf.run_facts": 3,
     "rfbnet_tf.configs": 3,
     "rfbnet_tf.training": 3,
@@ -141,9 +141,9 @@ def package(module: str) -> str:
 def test_the_graph_sees_known_imports():
     graph = import_graph()
     assert "rfbnet_tf.cli" in graph["rfbnet_tf.train"]
-    assert "rfbnet_tf.utils.files" in graph["rfbnet_tf.checkpoints"]
+    assert "rfbnet_tf.utils.files" in graph["rfbnet_tf.run_directory"]
     # an import inside a function body
-    assert "rfbnet_tf.models" in graph["rfbnet_tf.checkpoints"]
+    assert "rfbnet_tf.models" in graph["rfbnet_tf.run_directory"]
     assert set(BINARIES) <= set(graph), sorted(set(BINARIES) - set(graph))
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rfbnet_tf import checkpoints, run_facts
+from rfbnet_tf import run_directory, run_facts
 from rfbnet_tf.inference import keras_task, serving
 from rfbnet_tf.layers import RGBDPreprocessor
 from rfbnet_tf.models import RGBDSegmenter, build_model
@@ -113,7 +113,7 @@ def test_final_keras_written_under_mixed_precision_reloads_after_import_rfbnet_t
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         keras.utils.set_random_seed(6)
-        network = checkpoints.build_from_run_config(config)
+        network = run_directory.build_from_run_config(config)
         path = keras_task.write_final_task(model_dir, network, config)
         assert keras.mixed_precision.global_policy().name == "mixed_float16"
         spec = serving.input_spec(config, fx.run_info_of())

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from rfbnet_tf import checkpoints
+from rfbnet_tf import run_directory
 from rfbnet_tf.training import distribution
 from tests import train_fixtures
 
@@ -87,10 +87,10 @@ def test_two_workers_match_one_only_the_chief_saves_and_a_killed_run_resumes(tmp
     # Run 1: killed (worker 1 first) once the chief has saved step 2.
     workers = _start_workers(flags_, temp_dirs, pause=0.5)
     deadline = time.monotonic() + 240
-    state = os.path.join(checkpoints.checkpoint_dir(model_dir), "checkpoint")
+    state = os.path.join(run_directory.checkpoint_dir(model_dir), "checkpoint")
     while time.monotonic() < deadline and all(w.poll() is None for w in workers):
-        if os.path.exists(state) and checkpoints.checkpoint_step(
-                checkpoints.latest_checkpoint(model_dir) or "missing") >= 2:
+        if os.path.exists(state) and run_directory.checkpoint_step(
+                run_directory.latest_checkpoint(model_dir) or "missing") >= 2:
             break
         time.sleep(0.05)
     for worker in reversed(workers):
@@ -98,8 +98,8 @@ def test_two_workers_match_one_only_the_chief_saves_and_a_killed_run_resumes(tmp
     chief_out, chief_err = workers[0].communicate()
     workers[1].communicate()
     assert workers[0].returncode == -signal.SIGKILL, chief_err[-4000:]
-    killed_at = checkpoints.checkpoint_step(checkpoints.latest_checkpoint(model_dir))
-    assert 2 <= killed_at < RUN["steps"] and not (model_dir / checkpoints.FINAL_WEIGHTS_FILENAME).exists()
+    killed_at = run_directory.checkpoint_step(run_directory.latest_checkpoint(model_dir))
+    assert 2 <= killed_at < RUN["steps"] and not (model_dir / run_directory.FINAL_WEIGHTS_FILENAME).exists()
 
     # The same global batches and updates as one worker: in float64 (multiworker_worker.comparable_arithmetic)
     # the losses agree to 1e-7 (measured); a wrong data shard, gradient sum or unsynchronized batch norm
@@ -117,13 +117,13 @@ def test_two_workers_match_one_only_the_chief_saves_and_a_killed_run_resumes(tmp
     summaries = _finish(_start_workers(flags_, temp_dirs, pause=0.0))
     for summary in summaries:
         assert summary["num_replicas"] == 2 and summary["start_step"] == killed_at and summary["step"] == RUN["steps"]
-        assert summary["checkpoint"] == os.path.join(checkpoints.checkpoint_dir(model_dir), f"ckpt-{RUN['steps']}")
+        assert summary["checkpoint"] == os.path.join(run_directory.checkpoint_dir(model_dir), f"ckpt-{RUN['steps']}")
     assert summaries[0]["losses"] == summaries[1]["losses"] and len(summaries[0]["losses"]) == RUN["steps"] - killed_at
     assert np.all(np.isfinite(summaries[0]["losses"]))
-    assert checkpoints.checkpoint_step(checkpoints.latest_checkpoint(model_dir)) == RUN["steps"]
+    assert run_directory.checkpoint_step(run_directory.latest_checkpoint(model_dir)) == RUN["steps"]
     # Only the chief's checkpoints exist: the non-chief's private copies are gone, nothing else was written.
     for directory in temp_dirs:
         assert not [n for n in os.listdir(directory) if n.startswith(distribution.WORKER_CHECKPOINTS_PREFIX)]
-    assert not [name for name in os.listdir(checkpoints.checkpoint_dir(model_dir)) if name.endswith("_temp")]
+    assert not [name for name in os.listdir(run_directory.checkpoint_dir(model_dir)) if name.endswith("_temp")]
     assert sorted(os.listdir(model_dir)) == sorted([
         "checkpoints", "flags.json", "run_info.json", "logs", "final.weights.h5", "final.keras", "train_summary.json"])

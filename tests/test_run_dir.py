@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rfbnet_tf import checkpoints, export, run_info
+from rfbnet_tf import export, run_directory, run_info
 from rfbnet_tf.datasets import pipeline, records, synthetic
 from rfbnet_tf.evaluate import evaluate
 from rfbnet_tf.predict import predict
@@ -153,7 +153,7 @@ def test_resumed_run_warns_when_the_records_facts_changed(tmp_path, caplog):
     run_info.write_run_info(model_dir, dict(info, max_depth=65.0))
     assert "['max_depth']" in caplog.text
     assert run_info.load_run_info(model_dir)["max_depth"] == 65.0
-    checkpoints.write_json_atomically(run_info.run_info_path(model_dir), {"class_names": ["a", "b"]})
+    run_directory.write_json_atomically(run_info.run_info_path(model_dir), {"class_names": ["a", "b"]})
     with pytest.raises(ValueError, match=r"run_info.json' lacks the key\(s\) \['num_classes', 'normalization'"):
         run_info.load_run_info(model_dir)
 
@@ -171,8 +171,8 @@ def test_final_keras_reloads_as_the_trained_model_and_export_builds_from_it(trai
     assert os.path.isfile(os.path.join(model_dir, "final.keras"))
     assert not [name for name in os.listdir(model_dir) if name.startswith(".tmp")]
     task = keras.saving.load_model(os.path.join(model_dir, "final.keras"))
-    latest = checkpoints.latest_checkpoint(model_dir)
-    model, config, step = checkpoints.restore_model(model_dir, latest)
+    latest = run_directory.latest_checkpoint(model_dir)
+    model, config, step = run_directory.restore_model(model_dir, latest)
     assert step == 3 and type(task).__name__ == "RGBDSegmenter"
     spec = serving.input_spec(config, run_facts.load_run_info(model_dir))
     assert spec.size_policy == "resize" and spec.depth_input == "depth" and spec.max_depth == 6.0
@@ -193,6 +193,6 @@ def test_final_keras_reloads_as_the_trained_model_and_export_builds_from_it(trai
     network, task_spec, task_config, task_step = keras_task.serving_parts(model_dir)
     assert task_spec == spec and task_config == config and task_step == 3
     raw = {key: tf.constant(value[None]) for key, value in frames["b"].items()}  # not the training size
-    got = serving.predict_batch(checkpoints.inference_model(network), raw, task_spec)["probabilities"]
+    got = serving.predict_batch(run_directory.inference_model(network), raw, task_spec)["probabilities"]
     reference = serving.predict_batch(model, raw, spec)["probabilities"]
     np.testing.assert_allclose(got.numpy(), reference.numpy(), rtol=0, atol=1e-5)

@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from rfbnet_tf import checkpoints, run_facts
+from rfbnet_tf import run_directory, run_facts
 from rfbnet_tf.datasets import cityscapes, pipeline, records, scannet
 from rfbnet_tf.evaluation.evaluator import _predict_function
 from rfbnet_tf.models import model_spec
@@ -90,8 +90,8 @@ def write_submission(model_dir, record_dir, split, fmt, output_dir, *, checkpoin
         raise FileExistsError(f"--output_dir={output_dir} already exists and is not empty: a submission needs exactly "
                               "one file per frame, give an empty or new directory")
     files = records.shard_files(record_dir, split)
-    model, config, _ = checkpoints.restore_model(model_dir, checkpoint)
-    model = checkpoints.inference_model(model)
+    model, config, _ = run_directory.restore_model(model_dir, checkpoint)
+    model = run_directory.inference_model(model)
     keys = model_spec(config["model"]).input_keys(config["model_options"])
     image_size = config.get("image_size")
     dataset = pipeline.make_dataset(record_dir, split, batch_size=1, training=False,

@@ -17,7 +17,7 @@ import os
 
 import keras
 
-from rfbnet_tf import checkpoints, run_facts
+from rfbnet_tf import run_directory, run_facts
 from rfbnet_tf.inference import serving
 from rfbnet_tf.layers import RGBDPreprocessor
 from rfbnet_tf.models import RGBDSegmenter
@@ -66,7 +66,7 @@ def _float32(model, config):
     the default float32 policy (its units' sublayers take the global policy at load time, the units the saved one)."""
     if model.dtype_policy.name == "float32":
         return model
-    copy = checkpoints.build_from_run_config(config)
+    copy = run_directory.build_from_run_config(config)
     copy.set_weights(model.get_weights())
     return copy
 
@@ -96,29 +96,29 @@ def load_final_task(model_dir) -> RGBDSegmenter:
     task = keras.saving.load_model(path)
     if not isinstance(task, RGBDSegmenter):
         raise ValueError(f"{path!r} holds a {type(task).__name__}, not an RGBDSegmenter")
-    checkpoints.check_finite(task.weights, f"{path!r}")
+    run_directory.check_finite(task.weights, f"{path!r}")
     return task
 
 
 def holds_requested_weights(model_dir, checkpoint=None) -> bool:
-    """Whether ``final.keras`` holds the weights ``checkpoint`` asks for (``checkpoints.restore_model``'s
+    """Whether ``final.keras`` holds the weights ``checkpoint`` asks for (``run_directory.restore_model``'s
     meaning): ``"final"``, or None while the latest checkpoint is the final step (or there is none)."""
     if not os.path.isfile(final_keras_path(model_dir)):
         return False
-    if checkpoint == checkpoints.FINAL:
+    if checkpoint == run_directory.FINAL:
         return True
     if checkpoint is not None:
         return False
-    latest = checkpoints.latest_checkpoint(model_dir)
-    return latest is None or checkpoints.checkpoint_step(latest) == checkpoints._final_step(model_dir)
+    latest = run_directory.latest_checkpoint(model_dir)
+    return latest is None or run_directory.checkpoint_step(latest) == run_directory._final_step(model_dir)
 
 
 def serving_parts(model_dir, size_policy=None):
     """``(network, spec, config, step)`` for export from ``final.keras``: the trained network, the serving spec
     its preprocessor holds, ``flags.json`` and the final step."""
     task = load_final_task(model_dir)
-    config = checkpoints.load_run_config(model_dir)
+    config = run_directory.load_run_config(model_dir)
     # The task holds the preprocessing; the raw-depth range of serving_raw is a fact of the run (run_info.json).
     max_depth = serving.input_spec(config, run_facts.load_run_info(model_dir), size_policy).max_depth
     spec = dataclasses.replace(spec_of_task(task, size_policy), max_depth=max_depth)
-    return task.network, spec, config, checkpoints._final_step(model_dir)
+    return task.network, spec, config, run_directory._final_step(model_dir)

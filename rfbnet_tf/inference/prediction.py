@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 from absl import logging
 
-from rfbnet_tf import checkpoints, run_facts, visualize
+from rfbnet_tf import run_directory, run_facts, visualize
 from rfbnet_tf.inference import depth_input, error_map, image_files, serving
 from rfbnet_tf.utils.progress import Progress
 
@@ -30,7 +30,7 @@ def _load(model_dir, checkpoint, size_policy, max_depth):
     info = run_facts.load_run_info(model_dir)
     if max_depth is None:
         max_depth = info["max_depth"]
-    model, config, step = checkpoints.restore_model(model_dir, checkpoint)
+    model, config, step = run_directory.restore_model(model_dir, checkpoint)
     return serving.ServingModule(model, serving.input_spec(config, info, size_policy)), config, info, max_depth
 
 
@@ -83,7 +83,7 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
       camera: Cityscapes ``*_camera.json`` file or directory (``depth_units="cityscapes_disparity"``).
       max_depth: depth range in metres for raw depth (default: each run's ``max_depth`` in ``run_info.json``).
       alpha: overlay opacity of the label colours.
-      checkpoint, compare_checkpoint: weights of the two runs (``checkpoints.restore_model``).
+      checkpoint, compare_checkpoint: weights of the two runs (``run_directory.restore_model``).
       size_policy: ``"resize"``/``"pad"``/None (``serving.input_spec``).
       progress: progress bar on stderr.
 

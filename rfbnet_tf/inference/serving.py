@@ -42,7 +42,7 @@ import types
 import numpy as np
 import tensorflow as tf
 
-from rfbnet_tf import checkpoints
+from rfbnet_tf import run_directory
 
 from rfbnet_tf.inference.input_spec import (  # noqa: F401 (re-exported: the serving API in one place)
     DEPTH_INPUTS,
@@ -103,7 +103,7 @@ class ServingModule(tf.Module):
         # Only the model's variables are tracked (as Keras' own ExportArchive does); the Keras object
         # graph itself is left out of the SavedModel (walking it made saving several times slower).
         self.model_variables = [variable.value for variable in model.variables]
-        self._untracked = types.SimpleNamespace(model=checkpoints.inference_model(model))  # not walked by tracking
+        self._untracked = types.SimpleNamespace(model=run_directory.inference_model(model))  # not walked by tracking
         self._spec = spec
         default_dtype = tf.uint16 if spec.depth_input == "depth" else tf.uint8
         self.serve = tf.function(

@@ -27,7 +27,7 @@ import os
 
 from absl import logging
 
-from rfbnet_tf import checkpoints, run_facts
+from rfbnet_tf import run_directory, run_facts
 from rfbnet_tf.configs import ExperimentConfig
 from rfbnet_tf.datasets import records
 from rfbnet_tf.models.registry import MODELS, saved_model_options
@@ -75,7 +75,7 @@ class Run:
         return self.config.model.build_options()
 
     def model_facts(self) -> dict:
-        """``{"model", "model_options", "num_classes"}``: what builds the network (``checkpoints.build_from_run_config``)."""
+        """``{"model", "model_options", "num_classes"}``: what builds the network (``run_directory.build_from_run_config``)."""
         return {"model": self.config.model.name, "model_options": self.model_options, "num_classes": self.num_classes}
 
     def flat(self) -> dict:
@@ -92,17 +92,17 @@ def finished_summary(run: Run) -> dict | None:
     Reads the summary and looks for its checkpoint's files only (no integrity scan: a start scans once, in the
     trainer); a summary whose checkpoint is gone is not a finished run."""
     model_dir, steps = run.train.model_dir, run.train.steps
-    path = os.path.join(model_dir, checkpoints.SUMMARY_FILENAME)
+    path = os.path.join(model_dir, run_directory.SUMMARY_FILENAME)
     if not os.path.isfile(path):
         return None
     with open(path, encoding="utf-8") as handle:
         summary = json.load(handle)
     step = summary.get("step")
     if not isinstance(step, int) or step < steps or not os.path.isfile(
-            os.path.join(checkpoints.checkpoint_dir(model_dir), f"ckpt-{step}.index")):
+            os.path.join(run_directory.checkpoint_dir(model_dir), f"ckpt-{step}.index")):
         return None
     logging.info("%s is already trained to step %d (--steps=%d): nothing to do; %s kept (raise --steps to train "
-                 "on)", model_dir, step, steps, checkpoints.SUMMARY_FILENAME)
+                 "on)", model_dir, step, steps, run_directory.SUMMARY_FILENAME)
     return dict(summary, steps_run=0, already_trained=True)
 
 
@@ -153,9 +153,9 @@ def _check_split(record_dir, flag, split):
 
 def _check_resume(run: Run) -> bool:
     model_dir = run.config.train.model_dir
-    if not os.path.isfile(os.path.join(model_dir, checkpoints.FLAGS_FILENAME)):
+    if not os.path.isfile(os.path.join(model_dir, run_directory.FLAGS_FILENAME)):
         return False
-    previous = checkpoints.load_run_config(model_dir)
+    previous = run_directory.load_run_config(model_dir)
     # Runs saved before --freeze_encoders / --init_model / --dilations (format-1 flags.json): AdapNet++ models were
     # built with the paper's dilations.
     if previous.get("model") in MODELS:
@@ -169,7 +169,7 @@ def _check_resume(run: Run) -> bool:
             )
     changed = {k: (previous.get(k), v) for k, v in current.items() if k in previous and previous.get(k) != v}
     state_changes = {k: changed[k] for k in STATE_DEFINING_KEYS if k in changed}
-    if state_changes and checkpoints.has_checkpoint(model_dir):
+    if state_changes and run_directory.has_checkpoint(model_dir):
         settings = ", ".join(f"--{k}={old!r} (now {new!r})" for k, (old, new) in state_changes.items())
         raise ValueError(f"--model_dir={model_dir!r} resumes from a checkpoint saved with {settings}: resume with "
                          "the saved value(s), or train into another --model_dir (the saved data position and "
@@ -220,7 +220,7 @@ def write_run_config(run: Run):
     atomically."""
     model_dir, record_dir = run.config.train.model_dir, run.config.data.record_dir
     os.makedirs(model_dir, exist_ok=True)
-    checkpoints.write_json_atomically(os.path.join(model_dir, checkpoints.FLAGS_FILENAME), run.config.as_dict())
+    run_directory.write_json_atomically(os.path.join(model_dir, run_directory.FLAGS_FILENAME), run.config.as_dict())
     info = run_facts.from_dataset_info(records.load_dataset_info(record_dir), record_dir)
     info.update(class_weight_values=None if run.class_weight_values is None else list(run.class_weight_values),
                 **run_facts.environment())

@@ -24,7 +24,7 @@ import os
 
 from absl import logging
 
-from rfbnet_tf import checkpoints
+from rfbnet_tf import run_directory
 from rfbnet_tf.models import build_model, model_spec, transfer_encoder_weights, transfer_imagenet_weights
 from rfbnet_tf.models.registry import MODELS, saved_model_options
 from rfbnet_tf.models.weight_transfer import named_weight_layers
@@ -56,11 +56,11 @@ def check_init_sources(config):
     if not run_dir:
         return
     flag = f"--init_model={run_dir!r}"
-    if not os.path.isfile(os.path.join(run_dir, checkpoints.FLAGS_FILENAME)):
-        raise FileNotFoundError(f"{flag}: no {checkpoints.FLAGS_FILENAME} there (not a training run directory)")
+    if not os.path.isfile(os.path.join(run_dir, run_directory.FLAGS_FILENAME)):
+        raise FileNotFoundError(f"{flag}: no {run_directory.FLAGS_FILENAME} there (not a training run directory)")
     if os.path.abspath(run_dir) == os.path.abspath(config["model_dir"]):
         raise ValueError(f"{flag} is --model_dir itself: re-running a model_dir resumes it; initialise a new one")
-    source = checkpoints.load_run_config(run_dir)
+    source = run_directory.load_run_config(run_dir)
     differences = [key for key in ("model", "num_classes", "depth_input") if source.get(key) != config.get(key)]
     saved = saved_model_options(source["model"], source["model_options"]) if source.get("model") in MODELS else {}
     options = {k: v for k, v in saved.items() if k not in INIT_MODEL_OPTIONAL}
@@ -85,8 +85,8 @@ def load_source(path, stream, target_config):
         model_dir, weights = os.path.dirname(path), path
     else:
         raise FileNotFoundError(f"{flag}={path!r} is neither a model_dir nor a .weights.h5 file")
-    if os.path.isfile(os.path.join(model_dir, checkpoints.FLAGS_FILENAME)):
-        config = checkpoints.load_run_config(model_dir)
+    if os.path.isfile(os.path.join(model_dir, run_directory.FLAGS_FILENAME)):
+        config = run_directory.load_run_config(model_dir)
         source = model_spec(config["model"])
         if source.multimodal:
             raise ValueError(
@@ -101,7 +101,7 @@ def load_source(path, stream, target_config):
         modality = config["model_options"].get("modality", "rgb")
         if modality != stream:
             raise ValueError(f"{flag}={path!r} holds a {modality!r} model, not a {stream!r} one")
-        model, _, step = checkpoints.restore_model(model_dir, weights)
+        model, _, step = run_directory.restore_model(model_dir, weights)
         return model, f"{path} (step {step})"
     options = {"modality": stream}
     if stream == "depth":
@@ -161,7 +161,7 @@ def initialize_model(model, config) -> dict:
     Returns ``{"source", "loaded", "skipped"}`` (layer names; ``skipped``: layers of one model without a
     counterpart in the other, e.g. auxiliary heads) and logs it."""
     run_dir = config["init_model"]
-    source, _, step = checkpoints.restore_model(run_dir)
+    source, _, step = run_directory.restore_model(run_dir)
     sources = dict(named_weight_layers(source))
     loaded, skipped = [], []
     for name, layer in named_weight_layers(model):

@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from tensorflow.core.framework import summary_pb2
 
-from rfbnet_tf import checkpoints
+from rfbnet_tf import run_directory
 from rfbnet_tf.visualize import colorize
 
 GATE_NAMES = ("G_Rin", "G_Din", "G_Rout", "G_Dout")
@@ -66,8 +66,8 @@ class SummaryWriters:
 
     def __init__(self, model_dir, enabled=True):
         if enabled:
-            self.train = tf.summary.create_file_writer(os.path.join(model_dir, checkpoints.TRAIN_LOGS_SUBDIR))
-            self.val = tf.summary.create_file_writer(os.path.join(model_dir, checkpoints.VAL_LOGS_SUBDIR))
+            self.train = tf.summary.create_file_writer(os.path.join(model_dir, run_directory.TRAIN_LOGS_SUBDIR))
+            self.val = tf.summary.create_file_writer(os.path.join(model_dir, run_directory.VAL_LOGS_SUBDIR))
         else:
             self.train = self.val = tf.summary.create_noop_writer()
 

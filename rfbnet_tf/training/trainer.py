@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from rfbnet_tf import checkpoints, configs
+from rfbnet_tf import configs, run_directory
 from rfbnet_tf.datasets import pipeline, records
 from rfbnet_tf.evaluation import split_scoring
 from rfbnet_tf.inference import keras_task
@@ -60,7 +60,7 @@ class _Trainer:
         self.chief = distribution.is_chief(strategy)
         self.modality = None if is_multimodal(run.model.name) else run.model_options.get("modality", "rgb")
         with strategy.scope():
-            self.model = checkpoints.build_from_run_config(run.model_facts())
+            self.model = run_directory.build_from_run_config(run.model_facts())
             self.frozen = freezing.freeze_encoders(self.model, run.model.name) if run.train.freeze_encoders else []
             self.schedule = optimization.poly_schedule(run.optimizer.learning_rate, run.train.steps,
                                                        run.optimizer.poly_power)
@@ -75,9 +75,9 @@ class _Trainer:
             distribution.synchronize_batch_norm(self.model)
         # Every worker restores from model_dir; non-chief workers of a multi-worker strategy save to a private
         # directory (the tf.distribute convention: saving is collective, only the chief's copy is kept).
-        latest = checkpoints.latest_checkpoint(run.train.model_dir)
-        directory = distribution.checkpoint_write_dir(checkpoints.checkpoint_dir(run.train.model_dir), self.chief)
-        start = checkpoints.checkpoint_step(latest) if latest else 0
+        latest = run_directory.latest_checkpoint(run.train.model_dir)
+        directory = distribution.checkpoint_write_dir(run_directory.checkpoint_dir(run.train.model_dir), self.chief)
+        start = run_directory.checkpoint_step(latest) if latest else 0
         self.host_batches = run.train.distribution_strategy in configs.HOST_INPUT_STRATEGIES
         save_iterator = run.train.checkpoint_data_iterator and self.host_batches
         if run.train.checkpoint_data_iterator and not self.host_batches:
@@ -103,7 +103,7 @@ class _Trainer:
                     f"checkpoint {latest!r} does not hold this run's state (was --checkpoint_data_iterator "
                     f"changed?): {error}"
                 ) from None
-            checkpoints.check_finite(self.model.variables, f"checkpoint {latest!r}")  # older runs could write one
+            run_directory.check_finite(self.model.variables, f"checkpoint {latest!r}")  # older runs could write one
             logging.info("resumed from %s at step %d", latest, int(self.step.numpy()))
             if run.train.rgb_init or run.train.depth_init or run.train.init_model:
                 logging.info("--rgb_init / --depth_init / --init_model ignored: the run resumes from its own "
@@ -123,7 +123,7 @@ class _Trainer:
         self.eval_step = steps.make_eval_step(self.model, strategy, **kwargs)
         self.writers = summaries.SummaryWriters(run.train.model_dir, enabled=self.chief)
         # Validations of earlier sessions of this run (up to the step it resumes from), then this session's.
-        self.val_history = [entry for entry in checkpoints.read_val_history(run.train.model_dir)
+        self.val_history = [entry for entry in run_directory.read_val_history(run.train.model_dir)
                             if entry["step"] <= self.start_step]
         self.summary_batch = None
         self.gates = None
@@ -178,8 +178,8 @@ class _Trainer:
         """Checkpoint the training state at ``step``, unless a weight or optimizer slot went NaN / inf (a finite
         loss can come with an update that overflowed): then stop without writing, keeping ``last_good``."""
         try:
-            checkpoints.check_finite(self.model.variables + self.optimizer.variables, f"the training state at step {step}")
-        except checkpoints.NonFiniteWeightsError as error:
+            run_directory.check_finite(self.model.variables + self.optimizer.variables, f"the training state at step {step}")
+        except run_directory.NonFiniteWeightsError as error:
             self.writers.flush()
             raise FloatingPointError(f"{error}: training stopped without saving it; the last good checkpoint "
                                      f"{last_good!r} is kept (lower --learning_rate or check the data)") from None
@@ -187,7 +187,7 @@ class _Trainer:
         self.saved_step = step
         distribution.discard_worker_checkpoints(self.manager.directory, self.chief)
         # A non-chief worker's copy is gone: name the chief's, the one that is kept.
-        return path if self.chief else os.path.join(checkpoints.checkpoint_dir(self.run_config.train.model_dir),
+        return path if self.chief else os.path.join(run_directory.checkpoint_dir(self.run_config.train.model_dir),
                                                     os.path.basename(path))
 
     def run(self):
@@ -239,7 +239,7 @@ class _Trainer:
                 self.val_history.append({"step": step, "miou": float(val["miou"]), "loss": float(val["loss"]),
                                          "pixel_accuracy": float(val["pixel_accuracy"])})
                 if self.chief:
-                    checkpoints.write_val_history(run.train.model_dir, self.val_history)
+                    run_directory.write_val_history(run.train.model_dir, self.val_history)
                 summaries.write_scalars(self.writers.val, step, {
                     "loss/cross_entropy": val["loss"], "pixel_accuracy": val["pixel_accuracy"],
                     **summaries.iou_scalars(val["miou"], val["per_class_iou"], run.class_names)})
@@ -264,7 +264,7 @@ def _summary(run, trainer, losses, val, checkpoint, seconds):
         "losses": losses,
         "final_loss": losses[-1] if losses else None,
         "checkpoint": checkpoint,
-        "final_weights": checkpoints.final_weights_path(run.train.model_dir),
+        "final_weights": run_directory.final_weights_path(run.train.model_dir),
         "init": trainer.init_report,
         "num_replicas": trainer.strategy.num_replicas_in_sync,
         "synchronized_batch_norm": trainer.strategy.num_replicas_in_sync > 1,
@@ -312,7 +312,7 @@ def train(flag_source) -> dict:
         # One trainer per model_dir: the chief holds model_dir/.lock before it writes anything there.
         with run_lock.RunLock(run.train.model_dir) if chief else contextlib.nullcontext():
             if chief:
-                checkpoints.remove_stale_temporaries(run.train.model_dir)  # safe: this process holds the lock
+                run_directory.remove_stale_temporaries(run.train.model_dir)  # safe: this process holds the lock
                 run_setup.write_run_config(run)
             trainer = _Trainer(run, strategy)
             logging.info("training %s from step %d to %d on %d replica(s); model_dir %s", run.model.name,
@@ -320,11 +320,11 @@ def train(flag_source) -> dict:
             losses, val, checkpoint = trainer.run()
             summary = _summary(run, trainer, losses, val, checkpoint, time.perf_counter() - started)
             if trainer.chief:
-                checkpoints.save_weights_atomically(trainer.model,
-                                                    checkpoints.final_weights_path(run.train.model_dir))
+                run_directory.save_weights_atomically(trainer.model,
+                                                    run_directory.final_weights_path(run.train.model_dir))
                 keras_task.write_final_task(run.train.model_dir, trainer.model, run.flat())  # final.keras
                 files.write_json_atomically(
-                    os.path.join(run.train.model_dir, checkpoints.SUMMARY_FILENAME),
+                    os.path.join(run.train.model_dir, run_directory.SUMMARY_FILENAME),
                     {k: v for k, v in summary.items() if k != "losses"})
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)

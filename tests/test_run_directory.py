@@ -1,4 +1,4 @@
-"""rfbnet_tf.checkpoints: run config, restoring a model from checkpoints / final weights, errors; and exact
+"""rfbnet_tf.run_directory: run config, restoring a model from checkpoints / final weights, errors; and exact
 resume of the train binary after SIGKILL."""
 
 import json
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rfbnet_tf import checkpoints
+from rfbnet_tf import run_directory
 from rfbnet_tf.models import build_model
 from tests import train_fixtures
 
@@ -36,13 +36,13 @@ def trained_run(tmp_path_factory):
     """A model_dir with flags.json, two training checkpoints (steps 3 and 5) and final weights (built once)."""
     model_dir = str(tmp_path_factory.mktemp("ckpt") / "run")
     os.makedirs(model_dir)
-    checkpoints.write_json_atomically(os.path.join(model_dir, "flags.json"), CONFIG)
-    model = checkpoints.build_from_run_config(CONFIG)
+    run_directory.write_json_atomically(os.path.join(model_dir, "flags.json"), CONFIG)
+    model = run_directory.build_from_run_config(CONFIG)
     step = tf.Variable(0, dtype=tf.int64)
     optimizer = keras.optimizers.Adam()
     optimizer.build(model.trainable_variables)
     manager = tf.train.CheckpointManager(
-        tf.train.Checkpoint(model=model, optimizer=optimizer, step=step), checkpoints.checkpoint_dir(model_dir), 3
+        tf.train.Checkpoint(model=model, optimizer=optimizer, step=step), run_directory.checkpoint_dir(model_dir), 3
     )
     snapshots = {}
     for value, seed in ((3, 0), (5, 1)):
@@ -51,8 +51,8 @@ def trained_run(tmp_path_factory):
         manager.save(checkpoint_number=value)
         snapshots[value] = [w.numpy() for w in model.weights]
     _randomize(model, 2)
-    checkpoints.save_weights_atomically(model, checkpoints.final_weights_path(model_dir))
-    checkpoints.write_json_atomically(os.path.join(model_dir, "train_summary.json"), {"step": 6})
+    run_directory.save_weights_atomically(model, run_directory.final_weights_path(model_dir))
+    run_directory.write_json_atomically(os.path.join(model_dir, "train_summary.json"), {"step": 6})
     snapshots["final"] = [w.numpy() for w in model.weights]
     return model_dir, snapshots
 
@@ -73,14 +73,14 @@ def _assert_weights(model, arrays):
 
 def test_restore_latest_given_and_final(trained_run):
     model_dir, snapshots = trained_run
-    model, config, step = checkpoints.restore_model(model_dir)
+    model, config, step = run_directory.restore_model(model_dir)
     # A format-1 flags.json (flat) loads as written, with the flags it lacks at their defaults.
     assert step == 5 and config.items() >= CONFIG.items() and config["batch_size"] == 9
     _assert_weights(model, snapshots[5])
-    model, _, step = checkpoints.restore_model(model_dir, os.path.join(model_dir, "checkpoints", "ckpt-3"))
+    model, _, step = run_directory.restore_model(model_dir, os.path.join(model_dir, "checkpoints", "ckpt-3"))
     assert step == 3
     _assert_weights(model, snapshots[3])
-    model, _, step = checkpoints.restore_model(model_dir, "final")
+    model, _, step = run_directory.restore_model(model_dir, "final")
     assert step == 6
     _assert_weights(model, snapshots["final"])
     assert not [n for n in os.listdir(model_dir) if "tmp" in n]
@@ -88,40 +88,40 @@ def test_restore_latest_given_and_final(trained_run):
 
 def test_falls_back_to_final_weights_without_checkpoints(trained_dir):
     model_dir, snapshots = trained_dir
-    for name in os.listdir(checkpoints.checkpoint_dir(model_dir)):
-        os.remove(os.path.join(checkpoints.checkpoint_dir(model_dir), name))
-    model, _, step = checkpoints.restore_model(model_dir)
+    for name in os.listdir(run_directory.checkpoint_dir(model_dir)):
+        os.remove(os.path.join(run_directory.checkpoint_dir(model_dir), name))
+    model, _, step = run_directory.restore_model(model_dir)
     assert step == 6
     _assert_weights(model, snapshots["final"])
 
 
 def test_errors_name_the_path(tmp_path, trained_dir):
     with pytest.raises(FileNotFoundError, match="flags.json"):
-        checkpoints.load_run_config(tmp_path / "missing")
+        run_directory.load_run_config(tmp_path / "missing")
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "flags.json").write_text(json.dumps(CONFIG))
     with pytest.raises(FileNotFoundError, match=str(empty)):
-        checkpoints.restore_model(empty)
+        run_directory.restore_model(empty)
     model_dir, _ = trained_dir
     with pytest.raises(FileNotFoundError, match="ckpt-99"):
-        checkpoints.restore_model(model_dir, os.path.join(model_dir, "checkpoints", "ckpt-99"))
+        run_directory.restore_model(model_dir, os.path.join(model_dir, "checkpoints", "ckpt-99"))
     # A checkpoint of a 3-class model does not fit a 4-class model built from a changed flags.json.
-    checkpoints.write_json_atomically(os.path.join(model_dir, "flags.json"), {**CONFIG, "num_classes": 4})
+    run_directory.write_json_atomically(os.path.join(model_dir, "flags.json"), {**CONFIG, "num_classes": 4})
     with pytest.raises(ValueError, match="does not fit"):
-        checkpoints.restore_model(model_dir)
+        run_directory.restore_model(model_dir)
     with pytest.raises(ValueError, match="lacks"):
         (empty / "flags.json").write_text(json.dumps({"model": "erfnet_enc"}))
-        checkpoints.load_run_config(empty)
+        run_directory.load_run_config(empty)
 
 
 def test_inference_model_keeps_main_output():
     single = build_model("erfnet_enc", 2)
-    assert checkpoints.inference_model(single) is single
+    assert run_directory.inference_model(single) is single
     inp = keras.Input((8, 8, 3))
     multi = keras.Model(inp, [keras.layers.Conv2D(2, 1)(inp), keras.layers.Conv2D(2, 1)(inp)])
     x = np.ones((1, 8, 8, 3), np.float32)
-    np.testing.assert_allclose(checkpoints.inference_model(multi)(x), multi(x)[0])
+    np.testing.assert_allclose(run_directory.inference_model(multi)(x), multi(x)[0])
 
 
 # ------------------------------------------------------------------------------------------ resume after kill -9
@@ -174,7 +174,7 @@ def test_resume_after_sigkill_continues_at_the_exact_step(resume_records, uninte
     _, stderr = process.communicate()
     assert process.returncode == -signal.SIGKILL, stderr.decode()[-3000:]
     assert not os.path.exists(os.path.join(model_dir, "final.weights.h5")), "the run ended before the kill"
-    killed_at = checkpoints.checkpoint_step(checkpoints.latest_checkpoint(model_dir))
+    killed_at = run_directory.checkpoint_step(run_directory.latest_checkpoint(model_dir))
     assert 2 <= killed_at < 40
 
     resumed = train(flags_)
@@ -183,8 +183,8 @@ def test_resume_after_sigkill_continues_at_the_exact_step(resume_records, uninte
     expected = np.array(reference["losses"][killed_at:])
     difference = np.abs(np.array(resumed["losses"]) - expected) / expected
     assert difference.max() < 1e-3, f"killed at step {killed_at}; relative loss differences {difference.tolist()}"
-    model, _, _ = checkpoints.restore_model(model_dir, "final")
-    reference_model, _, _ = checkpoints.restore_model(reference_dir, "final")
+    model, _, _ = run_directory.restore_model(model_dir, "final")
+    reference_model, _, _ = run_directory.restore_model(reference_dir, "final")
     for a, b in zip(model.weights, reference_model.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-3, atol=1e-4)
     # Running again when the run is complete trains nothing more.
@@ -193,13 +193,13 @@ def test_resume_after_sigkill_continues_at_the_exact_step(resume_records, uninte
 
 def test_a_truncated_latest_checkpoint_is_named_and_the_previous_one_used(trained_dir, caplog):
     model_dir, snapshots = trained_dir
-    data = [name for name in os.listdir(checkpoints.checkpoint_dir(model_dir)) if name.startswith("ckpt-5.data")]
-    path = os.path.join(checkpoints.checkpoint_dir(model_dir), data[0])
+    data = [name for name in os.listdir(run_directory.checkpoint_dir(model_dir)) if name.startswith("ckpt-5.data")]
+    path = os.path.join(run_directory.checkpoint_dir(model_dir), data[0])
     with open(path, "r+b") as handle:
         handle.truncate(os.path.getsize(path) // 2)
     with caplog.at_level("WARNING"):
-        latest = checkpoints.latest_checkpoint(model_dir)
+        latest = run_directory.latest_checkpoint(model_dir)
     assert latest.endswith("ckpt-3") and "ckpt-5 is corrupt" in caplog.text
-    model, _, step = checkpoints.restore_model(model_dir)
+    model, _, step = run_directory.restore_model(model_dir)
     assert step == 3
     _assert_weights(model, snapshots[3])

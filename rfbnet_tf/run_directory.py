@@ -3,9 +3,10 @@
 ``model_dir/`` (written by ``python -m rfbnet_tf.train``, read by evaluate / export / predict):
 
 =========================  ==========================================================================
-``flags.json``             every resolved train flag, plus ``model``, ``model_options`` (the keyword
-                           arguments of ``build_model``), ``num_classes``, ``class_names``,
-                           ``record_dir``, ``depth_input``, ``image_size``
+``flags.json``             the run's configuration: ``ExperimentConfig.as_dict()`` (format 2: sections
+                           ``model``, ``data``, ``optimizer``, ``train``; :mod:`rfbnet_tf.configs`).
+                           Runs written before it (format 1) hold the flat flags plus ``model_options``,
+                           ``num_classes``, ``class_names``; :func:`load_run_config` reads both
 ``run_info.json``          the dataset facts copied from the records at the start of training:
                            normalisation statistics (rgb, hha, depth), class names, palette,
                            ignore label, ``max_depth``, depth units, stored image size, dataset
@@ -15,6 +16,8 @@
 ``checkpoints/``           resumable training state (``tf.train.Checkpoint`` + ``CheckpointManager``):
                            ``model``, ``optimizer``, ``step`` and the training data ``iterator``
 ``final.weights.h5``       Keras weights after the last step (written atomically)
+``final.keras``            the trained ``RGBDSegmenter`` task (preprocessing + network), for
+                           ``keras.saving.load_model`` after ``import rfbnet_tf``; export builds from it
 ``train_summary.json``     the dict ``train()`` returned (``step``, losses, mIoU ...), written at the end
 ``val_history.json``       every validation of the run: ``[{step, miou, loss, pixel_accuracy}, ...]``
 ``logs/train``, ``logs/val``  TensorBoard event files
