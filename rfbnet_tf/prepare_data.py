@@ -24,28 +24,9 @@ What to download (``--input_dir``, the layouts the converters read as they come)
   ``scannetv2-labels.combined.tsv``.  Both with ``scannetv2_{train,val,test}.txt`` (Tasks/Benchmark of the ScanNet
   repository) beside them.
 
-Per frame (paper Sec. IV-B: "We perform depth completion [38] for the depth images. Moreover,
-we employ the three-channel HHA encoding [29]"): load → validate → drop raw depth beyond
-``max_depth`` → ``complete_depth`` → ``depth_to_hha(completed, intrinsics)`` (normals fitted to
-the measured pixels) → encode.  Frames run in parallel worker processes (``multiprocessing``
-spawn context, results in order), with a progress bar on stderr.  Frames whose depth has no
-valid pixel or holds NaN/inf are skipped and counted (with the reason) in the summary and in
-``dataset_info.json``; every other bad input (missing or corrupt file, size mismatch, unknown
-label id, wrong channel count, empty directory) stops the run with an error naming the file.
-
-The whole record directory is replaced atomically: the new shards and ``dataset_info.json`` are
-built in a staging directory beside it (``<output_dir>.tmp-<pid>``; the shards of splits that are
-kept are hard-linked into it), and only when everything is written is it swapped in for the old
-directory.  On any error (a bad frame, a full disk, a failing last write) the staging directory is
-removed and the old records are untouched; a run that is killed leaves a staging directory that the
-next start removes (temporaries of dead PIDs, :mod:`rfbnet_tf.utils.processes`).  Converting some
-splits anew at another image size than the kept splits is refused: one directory holds one size.  Normalisation statistics
-(per-channel mean/std of RGB and HHA on 0..255, of the completed depth in metres) come from the
-train split.
-
-The worker side (this module, ``records.encode_example``, the converters and the
-preprocessing) imports no TensorFlow, so spawned workers start quickly; only the parent
-imports it, to write the TFRecord files.
+How each frame is converted (depth completion, HHA), the atomic replacement of the record directory, the
+normalisation statistics and the worker processes: :mod:`rfbnet_tf.datasets.preparation`, the library this binary
+runs (``prepare``).
 """
 
 from __future__ import annotations

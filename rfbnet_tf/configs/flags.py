@@ -6,7 +6,7 @@ from __future__ import annotations
 from absl import flags
 
 from rfbnet_tf.configs.data import check_crop
-from rfbnet_tf.configs.experiment import SECTIONS, check_freezing
+from rfbnet_tf.configs.experiment import SECTIONS, check_freezing, flag_defaults
 from rfbnet_tf.configs.fields import flag_fields, flag_name
 from rfbnet_tf.configs.model import OPTION_FIELDS, check_model_options
 from rfbnet_tf.configs.train import check_init_sources
@@ -28,18 +28,12 @@ def _validator(field):
     return validate
 
 
-def _default(field):
-    default = field.default_factory() if callable(field.default_factory) else field.default
-    return default if field.name != "augment" else True
-
-
 def _relations(values):
     try:
         model = values["model"]
         check_model_options(model, {name: values[name] for name in OPTION_FIELDS})
-        sizes = {}
-        for name in ("crop_size", "image_size"):
-            sizes[name] = flag_fields_by_name()[name].metadata["check"](values[name])
+        fields = flag_fields_by_name()
+        sizes = {name: fields[name].metadata["check"](values[name]) for name in ("crop_size", "image_size")}
         check_crop(sizes["crop_size"], sizes["image_size"])
         check_freezing(model, values["freeze_encoders"])
         check_init_sources(values["init_model"], values["rgb_init"], values["depth_init"])
@@ -56,8 +50,9 @@ def flag_fields_by_name() -> dict:
 def define_flags(flag_values=flags.FLAGS):
     """Define every train flag on ``flag_values`` (default: the global absl FLAGS) with a validator each, plus
     the cross-flag rules; ``--record_dir`` and ``--model_dir`` are required."""
+    defaults = flag_defaults()
     for name, field in flag_fields_by_name().items():
-        kind, help_text, default = field.metadata["kind"], field.metadata["help"], _default(field)
+        kind, help_text, default = field.metadata["kind"], field.metadata["help"], defaults[name]
         if kind == "enum":
             flags.DEFINE_enum(name, default, list(field.metadata["choices"]), help_text, flag_values=flag_values)
         else:

@@ -113,12 +113,14 @@ def holds_requested_weights(model_dir, checkpoint=None) -> bool:
     return latest is None or run_directory.checkpoint_step(latest) == run_directory._final_step(model_dir)
 
 
-def serving_parts(model_dir, size_policy=None):
+def serving_parts(model_dir, size_policy=None, info=None):
     """``(network, spec, config, step)`` for export from ``final.keras``: the trained network, the serving spec
-    its preprocessor holds, ``flags.json`` and the final step."""
+    its preprocessor holds, ``flags.json`` and the final step; ``info``: the run's ``run_info.json`` when the
+    caller has read it already."""
     task = load_final_task(model_dir)
     config = run_directory.load_run_config(model_dir)
     # The task holds the preprocessing; the raw-depth range of serving_raw is a fact of the run (run_info.json).
-    max_depth = serving.input_spec(config, run_facts.load_run_info(model_dir), size_policy).max_depth
+    info = run_facts.load_run_info(model_dir) if info is None else info
+    max_depth = serving.input_spec(config, info, size_policy).max_depth
     spec = dataclasses.replace(spec_of_task(task, size_policy), max_depth=max_depth)
     return task.network, spec, config, run_directory._final_step(model_dir)

@@ -148,7 +148,7 @@ def export_model(model_dir, export_dir=None, *, checkpoint=None, size_policy=Non
         raise FileExistsError(f"export directory {export_dir!r} exists; pass overwrite=True (--overwrite) to replace it")
     info = run_facts.load_run_info(model_dir)  # the run's own statistics, before the slow restore
     if keras_task.holds_requested_weights(model_dir, checkpoint):  # model_dir/final.keras
-        model, spec, config, step = keras_task.serving_parts(model_dir, size_policy)
+        model, spec, config, step = keras_task.serving_parts(model_dir, size_policy, info)
     else:  # runs without final.keras, or an earlier checkpoint
         model, config, step = run_directory.restore_model(model_dir, checkpoint)
         spec = serving.input_spec(config, info, size_policy)
