@@ -23,8 +23,9 @@ Grey dilations and erosions are ``max_pool2d`` with ``SAME`` padding (padding ne
 default morphology border); the diamond kernel is the union of the rectangles ``(2(r-k)+1) × (2k+1)``.
 Measured on the frames of ``tests/test_graph_preprocessing.py`` (synthetic scenes, the numpy tests' cases):
 within 3e-6 m of the numpy version everywhere with ``extrapolate=True``; without it, holes wider than the 7×7
-fill differ (the nearest fill above).  Under XLA (``jit_compile``, as the export runs it) ~35 ms CPU per
-640×480 frame, ~6× less than without (the median network's element-wise ops are fused).
+fill differ (the nearest fill above).  Under XLA (``jit_compile``, as the export runs it) ~5 ms CPU per
+640×480 frame (``python -m rfbnet_tf.benchmark --end_to_end``): the window images are slices that fuse into
+the median network and the filters (``extract_patches`` and ``conv2d`` lower to convolutions, ~7× slower).
 """
 
 from __future__ import annotations
@@ -155,10 +156,13 @@ def _pad_reflect(image, radius):
 
 def _windows(padded, radius):
     """The (2r+1)² window values of every pixel of a padded ``(1, H+2r, W+2r, 1)`` image, as a list of
-    ``(1, H, W, 1)`` images in row-major window order (offset ``(dv, du)`` at ``(dv + r) (2r+1) + du + r``)."""
+    ``(1, H, W, 1)`` images in row-major window order (offset ``(dv, du)`` at ``(dv + r) (2r+1) + du + r``).
+
+    Slices of the padded image: under XLA they fuse into their consumers (``tf.image.extract_patches`` is
+    lowered to a convolution with a one-hot kernel, ~10× slower for the median and the bilateral filter)."""
     size = 2 * radius + 1
-    patches = tf.image.extract_patches(padded, [1, size, size, 1], [1, 1, 1, 1], [1, 1, 1, 1], "VALID")
-    return tf.unstack(patches[..., None], axis=3)
+    height, width = tf.shape(padded)[1] - 2 * radius, tf.shape(padded)[2] - 2 * radius
+    return [padded[:, dv:dv + height, du:du + width] for dv in range(size) for du in range(size)]
 
 
 def _bilateral(image, radius, sigma_color, sigma_space):
@@ -184,11 +188,12 @@ def _bilateral(image, radius, sigma_color, sigma_space):
 
 
 def _gaussian(image):
-    taps = tf.constant(_GAUSSIAN_TAPS, tf.float32)
+    """``cv2.GaussianBlur((5, 5), 0)``: the separable 5-tap kernel, reflect-101 border (slices, as _windows)."""
     radius = len(_GAUSSIAN_TAPS) // 2
     padded = _pad_reflect(image, radius)
-    rows = tf.nn.conv2d(padded, tf.reshape(taps, (1, -1, 1, 1)), 1, "VALID")
-    return tf.nn.conv2d(rows, tf.reshape(taps, (-1, 1, 1, 1)), 1, "VALID")
+    height, width = tf.shape(image)[1], tf.shape(image)[2]
+    rows = sum(tap * padded[:, :, k:k + width] for k, tap in enumerate(_GAUSSIAN_TAPS))
+    return sum(tap * rows[:, k:k + height] for k, tap in enumerate(_GAUSSIAN_TAPS))
 
 
 def complete_depth(depth_m, max_depth: float = 10.0, kernel_size: int = 5, extrapolate: bool = True,
