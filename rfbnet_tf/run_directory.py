@@ -234,7 +234,8 @@ def checkpoint_step(checkpoint_path) -> int:
     return int(tf.train.load_variable(os.fspath(checkpoint_path), STEP_KEY))
 
 
-def _final_step(model_dir):
+def final_step(model_dir):
+    """The step of the run's finished training (its summary file), or None while none is recorded."""
     path = os.path.join(os.fspath(model_dir), SUMMARY_FILENAME)
     if os.path.isfile(path):
         with open(path, encoding="utf-8") as handle:
@@ -286,7 +287,7 @@ def restore_model(model_dir, checkpoint=None):
             raise ValueError(f"cannot load {path!r} into the model of {model_dir!r}: {error}") from error
         check_finite(model.weights, f"weights file {path!r}")
         is_final = os.path.abspath(path) == os.path.abspath(final_weights_path(model_dir))
-        return model, config, (_final_step(model_dir) if is_final else None)
+        return model, config, (final_step(model_dir) if is_final else None)
     if not tf.io.gfile.exists(f"{checkpoint}.index"):
         raise FileNotFoundError(f"checkpoint {checkpoint!r} not found (no {checkpoint + '.index'!r})")
     try:

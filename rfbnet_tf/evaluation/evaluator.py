@@ -77,7 +77,7 @@ def format_table(class_names, per_class_iou, miou, pixel_accuracy, mean_class_ac
     return "\n".join(lines)
 
 
-def _predict_function(model, keys, full_resolution):
+def predict_function(model, keys, full_resolution):
     """tf.function: normalised inputs (+ label size) → int32 class ids at the scoring size."""
 
     @tf.function(reduce_retracing=True)
@@ -149,7 +149,7 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
         image_size=tuple(image_size) if image_size else None,
         depth_input=config["depth_input"], keep_full_label=full_resolution, statistics=run,
     )
-    predict = _predict_function(model, keys, full_resolution)
+    predict = predict_function(model, keys, full_resolution)
 
     def score_batch(element):
         inputs, label = element[0], element[-1]  # label_full is last with keep_full_label

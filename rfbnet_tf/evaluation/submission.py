@@ -31,7 +31,7 @@ from absl import logging
 
 from rfbnet_tf import run_directory, run_facts
 from rfbnet_tf.datasets import cityscapes, pipeline, records, scannet
-from rfbnet_tf.evaluation.evaluator import _predict_function
+from rfbnet_tf.evaluation.evaluator import predict_function
 from rfbnet_tf.models import model_spec
 from rfbnet_tf.utils.progress import Progress
 
@@ -98,7 +98,7 @@ def write_submission(model_dir, record_dir, split, fmt, output_dir, *, checkpoin
                                     image_size=tuple(image_size) if image_size else None,
                                     depth_input=config["depth_input"], keep_full_label=True, statistics=run)
     names = tf.data.TFRecordDataset(files).map(lambda s: records.parse_example(s, keys=("label",))["name"])
-    predict = _predict_function(model, keys, True)
+    predict = predict_function(model, keys, True)
     # Written into a staging directory beside output_dir and moved there only when complete: a failed run leaves
     # no partial submission behind.
     staging = f"{os.path.abspath(output_dir)}.tmp-{os.getpid()}"

@@ -110,7 +110,7 @@ def holds_requested_weights(model_dir, checkpoint=None) -> bool:
     if checkpoint is not None:
         return False
     latest = run_directory.latest_checkpoint(model_dir)
-    return latest is None or run_directory.checkpoint_step(latest) == run_directory._final_step(model_dir)
+    return latest is None or run_directory.checkpoint_step(latest) == run_directory.final_step(model_dir)
 
 
 def serving_parts(model_dir, size_policy=None, info=None):
@@ -123,4 +123,4 @@ def serving_parts(model_dir, size_policy=None, info=None):
     info = run_facts.load_run_info(model_dir) if info is None else info
     max_depth = serving.input_spec(config, info, size_policy).max_depth
     spec = dataclasses.replace(spec_of_task(task, size_policy), max_depth=max_depth)
-    return task.network, spec, config, run_directory._final_step(model_dir)
+    return task.network, spec, config, run_directory.final_step(model_dir)
