@@ -47,6 +47,23 @@ def test_units_give_the_same_metres(tmp_path, metres, monkeypatch):
         depth_input.read_depth(tmp_path / "m.npy", "1e-4m")
 
 
+def test_exr_metres_or_a_clear_error(tmp_path, metres, monkeypatch):
+    """Float metres in a 1-channel .exr read as the .npy; an OpenCV build without OpenEXR (opencv-python-headless
+    5.0 has none) gets a one-line error naming the file, not "corrupt or not an image"."""
+    monkeypatch.setenv("OPENCV_IO_ENABLE_OPENEXR", "1")
+    path = tmp_path / "depth.exr"
+    try:
+        written = cv2.imwrite(str(path), metres.astype(np.float32))
+    except cv2.error:
+        written = False
+    if written:
+        np.testing.assert_allclose(depth_input.read_depth(path, "m")[0], metres, atol=1e-6)
+    else:
+        path.write_bytes(bytes([0x76, 0x2F, 0x31, 0x01]) + bytes(60))  # the OpenEXR magic number, no image
+        with pytest.raises(ValueError, match=r"depth.exr.*cannot read OpenEXR.*\.npy"):
+            depth_input.read_depth(path, "m")
+
+
 def test_cityscapes_disparity_with_its_camera(tmp_path):
     disparity = np.array([[257, 513, 0], [1, 129, 257]], np.uint16)
     cv2.imwrite(str(tmp_path / "x_disparity.png"), disparity)

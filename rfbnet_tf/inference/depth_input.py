@@ -56,6 +56,9 @@ def read_depth(path, units: str = "mm", camera=None):
     else:
         if path.lower().endswith(".exr"):
             os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
+            if os.path.isfile(path) and not cv2.haveImageReader(path):
+                raise ValueError(f"depth file {path!r}: this OpenCV build ({cv2.__version__}) cannot read OpenEXR "
+                                 f"files; save the float metres as .npy instead")
         image = read_image_unchanged(path)
     if image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8:
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), None
