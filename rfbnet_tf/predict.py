@@ -30,7 +30,7 @@ Per frame ``{stem}``, in ``--output_dir``:
 * ``legend.png`` — the class colours (and the ignore label's) with the class names;
 * ``{stem}_labels.png`` — predicted classes in the run's palette (``palette`` of ``run_info.json``: the
   dataset's colours, ``rfbnet_tf.visualize.run_palette``);
-* ``{stem}_class_ids.png`` — predicted train ids (8-bit, one channel);
+* ``{stem}_class_ids.png`` — predicted train ids (8-bit, one channel; 16-bit for runs of more than 255 classes);
 * ``{stem}_overlay.png`` — the colours alpha-blended on the RGB image (``--alpha``);
 * with ``--label``: ``{stem}_ground_truth.png`` (colourised) and ``{stem}_error_map.png``, the
   paper's Fig. 6/7 improvement/error map (``rfbnet_tf.inference.error_map``): red = misclassified
