@@ -65,7 +65,8 @@ def _define_flags():
                       "Write benchmark-server files of --record_dir's --split instead of pictures.")
     flags.DEFINE_string("record_dir", None, "Prepared records (with --format).")
     flags.DEFINE_string("split", None, "Split of --record_dir (with --format), e.g. test.")
-    flags.DEFINE_string("label", None, "Ground-truth train-id PNG file or directory (enables the error map).")
+    flags.DEFINE_string("label", None, "Ground-truth train-id PNG file or directory (enables the error map; 16-bit "
+                        "for runs of more than 255 classes).")
     flags.DEFINE_string("output_dir", None, "Where to write the PNGs.", required=True)
     flags.DEFINE_string("compare_model_dir", None, "A second run for the improvement/error map (green pixels).")
     flags.DEFINE_string("intrinsics", None, "Depth camera 'fx,fy,cx,cy', 9 numbers or a file (for raw depth → HHA).")

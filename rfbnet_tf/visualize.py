@@ -134,9 +134,8 @@ def colorize(label_map, palette=None, ignore_label: int = IGNORE_LABEL) -> np.nd
     size = colours.shape[0]
     bad = (labels < 0) | ((labels >= size) & (labels != ignore_label))
     if bad.any():
-        raise ValueError(
-            f"labels must lie in [0, {size}) or equal {ignore_label}, received values {np.unique(labels[bad])[:10].tolist()}"
-        )
+        raise ValueError(f"labels must lie in [0, {size}) or equal {ignore_label}, received values "
+                         f"{np.unique(labels[bad])[:10].tolist()}")
     if size <= ignore_label:  # a palette without an ignore entry: the ignore label is black
         ignored = labels == ignore_label
         out = colours[np.where(ignored, 0, labels)]

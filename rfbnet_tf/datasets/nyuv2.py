@@ -34,8 +34,9 @@ resizing use 0-based pixel centres, so the stored principal point is (324.582449
 Border: the labelled frames are projected into the RGB camera; outside the toolbox's ``get_projection_mask``
 (MATLAB rows 45..471, columns 41..601, i.e. 0-based rows 44..470, columns 40..600) the RGB image is a white
 frame and the depth extrapolated.  We keep the full 640×480 frame (every RGB-D codebase's input size) and set
-the labels outside that region to ignore (255, 65535 for 894 classes), so the border is neither trained on nor scored (its few labelled pixels
-are dropped); RGB and depth are kept as they are so the network sees the same frame at test time.
+the labels outside that region to ignore (255, 65535 for 894 classes), so the border is neither trained on nor
+scored (its few labelled pixels are dropped); RGB and depth are kept as they are so the network sees the same frame
+at test time.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ IMAGE_FILL = 0.0
 LABEL_FILL = IGNORE_LABEL
 """The ignore label of uint8 (and int32) labels (``rfbnet_tf.constants.IGNORE_LABEL``)."""
 LABEL_FILL_16 = IGNORE_LABEL_16
-"""The ignore label of uint16 labels (records of more than 255 classes, ``records.label_bits``): 255 is a class there."""
+"""The ignore label of uint16 labels (records of more than 255 classes, ``records.label_bits``): 255 is a class
+there."""
 
 
 def label_fill(dtype) -> int:
