@@ -1,7 +1,11 @@
 """Project-wide constants (the lowest layer: imports nothing from rfbnet_tf)."""
 
 IGNORE_LABEL = 255
-"""Label value of pixels that carry no class: no loss, no metric, black in colour maps."""
+"""Label value of pixels that carry no class: no loss, no metric, black in colour maps (8-bit labels: datasets of up
+to 255 classes, every dataset but NYUv2's 894 raw classes)."""
+
+IGNORE_LABEL_16 = 65535
+"""The ignore label of 16-bit labels: datasets of more than 255 classes (``datasets.records.label_bits``)."""
 
 AUX_LOSS_WEIGHTS = (0.6, 0.5)
 """Weights of the auxiliary losses of AdapNet++ (Valada et al., IJCV 2019, Sec. 3.3); the main loss has 1."""

@@ -7,8 +7,8 @@ Usage::
 
 The metric is the benchmarks' (paper Tables I-IV): PASCAL VOC IoU = TP / (TP + FP + FN) per
 class, from one confusion matrix accumulated over the whole split (``rfbnet_tf.metrics``), pixels
-with the ignore label (255) excluded, classes absent from both ground truth and predictions left
-out of the mean (reported as NaN / null).
+with the ignore label (255; 65535 for more than 255 classes) excluded, classes absent from both ground
+truth and predictions left out of the mean (reported as NaN / null).
 
 Frames are read by the input pipeline at the run's training resolution (``image_size`` of
 ``flags.json``; ``make_dataset(training=False)``: bilinear resize, no augmentation) and normalised

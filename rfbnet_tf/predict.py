@@ -30,7 +30,7 @@ Per frame ``{stem}``, in ``--output_dir``:
 * ``legend.png`` — the class colours (and the ignore label's) with the class names;
 * ``{stem}_labels.png`` — predicted classes in the run's palette (``palette`` of ``run_info.json``: the
   dataset's colours, ``rfbnet_tf.visualize.run_palette``);
-* ``{stem}_class_ids.png`` — predicted train ids (8-bit, one channel);
+* ``{stem}_class_ids.png`` — predicted train ids (8-bit, one channel; 16-bit for runs of more than 255 classes);
 * ``{stem}_overlay.png`` — the colours alpha-blended on the RGB image (``--alpha``);
 * with ``--label``: ``{stem}_ground_truth.png`` (colourised) and ``{stem}_error_map.png``, the
   paper's Fig. 6/7 improvement/error map (``rfbnet_tf.inference.error_map``): red = misclassified
@@ -65,7 +65,8 @@ def _define_flags():
                       "Write benchmark-server files of --record_dir's --split instead of pictures.")
     flags.DEFINE_string("record_dir", None, "Prepared records (with --format).")
     flags.DEFINE_string("split", None, "Split of --record_dir (with --format), e.g. test.")
-    flags.DEFINE_string("label", None, "Ground-truth train-id PNG file or directory (enables the error map).")
+    flags.DEFINE_string("label", None, "Ground-truth train-id PNG file or directory (enables the error map; 16-bit "
+                        "for runs of more than 255 classes).")
     flags.DEFINE_string("output_dir", None, "Where to write the PNGs.", required=True)
     flags.DEFINE_string("compare_model_dir", None, "A second run for the improvement/error map (green pixels).")
     flags.DEFINE_string("intrinsics", None, "Depth camera 'fx,fy,cx,cy', 9 numbers or a file (for raw depth → HHA).")

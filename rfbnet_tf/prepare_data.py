@@ -8,7 +8,7 @@ Usage::
     python -m rfbnet_tf.prepare_data --dataset=scannet --input_dir=/data/scannet \
         --output_dir=data/scannet
     python -m rfbnet_tf.prepare_data --dataset=nyuv2 --input_dir=/data/nyuv2 --output_dir=data/nyuv2 \
-        --splits=train,test [--nyuv2_classes=13] [--depth_source=raw]
+        --splits=train,test [--nyuv2_classes=13|894] [--depth_source=raw]
     python -m rfbnet_tf.prepare_data --dataset=sunrgbd --input_dir=/data/sunrgbd --output_dir=data/sunrgbd \
         --splits=train,test [--depth_source=raw]
 
@@ -84,7 +84,8 @@ def _define_flags():
     flags.DEFINE_integer("scannet_frame_skip", None, "ScanNet: keep every n-th frame (default 100).")
     flags.DEFINE_enum("rgb_format", "png", list(RGB_FORMATS), "Stored RGB encoding.")
     flags.DEFINE_enum("nyuv2_classes", None, ["40", "13", "894"],
-                      "NYUv2: label set (default 40; 894 is refused, labels are stored as 8-bit PNG).")
+                      "NYUv2: label set (default 40; 894 = the raw classes, named by allClassName of "
+                      "classMapping40.mat and stored as 16-bit labels with ignore 65535).")
     flags.DEFINE_enum("depth_source", None, list(DEPTH_SOURCES),
                       "NYUv2 / SUN RGB-D depth: 'toolbox' (default: the filled depths / depth_bfx) or 'raw' "
                       "(rawDepths / depth, completed by this project's depth completion).")

@@ -13,7 +13,7 @@ must not silently get the indoor 10 m depth range).  The train binary writes the
 ``palette``              colours of label images: K ``[r, g, b]`` (the dataset's ``PALETTE``, from
                          ``dataset_info.json``), or the name of a colour map (``rfbnet_tf.visualize.PALETTES``:
                          ``"voc"`` for records that name no palette)
-``ignore_label``         label value excluded from loss and metrics (255)
+``ignore_label``         label value excluded from loss and metrics (255; 65535 for more than 255 classes)
 ``normalization``        ``{"rgb"|"hha"|"depth": {"mean": [...], "std": [...]}}``: the train-split statistics
                          the input pipeline normalised with (``depth`` in metres)
 ``max_depth``            depth range in metres the records were prepared with (raw depth beyond it dropped

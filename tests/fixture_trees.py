@@ -174,9 +174,10 @@ def read_records(record_dir, split):
     from rfbnet_tf.datasets import records
 
     out = []
+    label_bits = records.stored_label_bits(records.load_dataset_info(record_dir))
     for path in records.shard_files(record_dir, split):
         for serialized in tf.data.TFRecordDataset(path):
-            out.append({k: v.numpy() for k, v in records.parse_example(serialized).items()})
+            out.append({k: v.numpy() for k, v in records.parse_example(serialized, label_bits=label_bits).items()})
     return out
 
 

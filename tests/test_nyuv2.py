@@ -122,8 +122,8 @@ def test_palettes_and_names():
 
 def test_bad_input_is_named(tree, tmp_path):
     root, _ = tree
-    with pytest.raises(ValueError, match="nyuv2_classes=894 is not supported: records store labels as 8-bit"):
-        prepare_data.prepare("nyuv2", str(tmp_path / "a"), input_dir=root, nyuv2_classes=894, progress=False)
+    with pytest.raises(ValueError, match=r"nyuv2_classes must be one of \(40, 13, 894\), got 20"):
+        prepare_data.prepare("nyuv2", str(tmp_path / "a"), input_dir=root, nyuv2_classes=20, progress=False)
     with pytest.raises(ValueError, match="nyuv2_classes applies to nyuv2 only"):
         prepare_data.prepare("scannet", str(tmp_path / "b"), input_dir=root, nyuv2_classes=13, progress=False)
     with pytest.raises(ValueError, match="depth_source must be one of"):
@@ -139,16 +139,23 @@ def test_bad_input_is_named(tree, tmp_path):
         nyuv2.list_frames(str(partial), "train")
 
 
-def test_binary_refuses_894_classes_with_one_error_line(tree, tmp_path):
-    root, _ = tree
+def test_binary_converts_the_894_raw_classes_to_16_bit_labels(tree, tmp_path):
+    root, truth = tree
     result = subprocess.run(
         [sys.executable, "-m", "rfbnet_tf.prepare_data", "--dataset=nyuv2", f"--input_dir={root}",
-         f"--output_dir={tmp_path / 'out'}", "--nyuv2_classes=894"],
+         f"--output_dir={tmp_path / 'out'}", "--nyuv2_classes=894", "--splits=test", "--image_size=120,160",
+         "--num_workers=1", "--noprogress"],
         capture_output=True, text=True, timeout=300,
     )
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith("error: nyuv2_classes=894 is not supported")
-    assert not os.path.exists(tmp_path / "out")
+    assert result.returncode == 0, result.stderr[-2000:]
+    info = records.load_dataset_info(str(tmp_path / "out"))
+    assert info["num_classes"] == 894 and info["label_bits"] == 16 and info["ignore_label"] == 65535
+    got = fixture_trees.read_records_by_name(str(tmp_path / "out"), "test")["0005"]["label"][..., 0]
+    raw = truth["labels"][4][2::4, 2::4].astype(np.int64)  # raw id k → k − 1, 0 and the border → 65535
+    rows, cols = np.meshgrid(np.arange(2, 480, 4), np.arange(2, 640, 4), indexing="ij")  # 0-based source pixels
+    inside = (rows >= 44) & (rows <= 470) & (cols >= 40) & (cols <= 600)
+    np.testing.assert_array_equal(got, np.where(inside & (raw > 0), raw - 1, 65535))
+    assert {299, 893} <= set(got.ravel().tolist())  # raw ids 300 and 894
 
 
 def test_kept_splits_are_not_mixed_with_another_label_set(tree, prepared):

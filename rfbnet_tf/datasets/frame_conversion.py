@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from rfbnet_tf.constants import DATA_WORKER_ENV, IGNORE_LABEL
+from rfbnet_tf.constants import DATA_WORKER_ENV
 from rfbnet_tf.datasets import records
 from rfbnet_tf.datasets.frame_stats import FrameStats
 from rfbnet_tf.datasets.sources import load_frame
@@ -21,7 +21,8 @@ def check_frame(frame: dict, num_classes: int) -> str | None:
     """Validate a loaded frame; return a skip reason for unusable depth, else ``None``.
 
     Raises ``ValueError`` naming the frame for wrong shapes/dtypes, mismatched sizes, label
-    values outside ``0..num_classes-1`` ∪ {255} and bad intrinsics.
+    values outside ``0..num_classes-1`` ∪ {ignore} and bad intrinsics.  Labels are uint8 with ignore 255, or uint16
+    with ignore 65535 for more than 255 classes (``records.label_bits``).
     """
     name = frame.get("name")
     rgb, depth, label = (np.asarray(frame[key]) for key in ("rgb", "depth_m", "label"))
@@ -32,13 +33,15 @@ def check_frame(frame: dict, num_classes: int) -> str | None:
         raise ValueError(
             f"frame {name!r}: depth must be float (H, W) = {size}, got {depth.dtype} {depth.shape}"
         )
-    if label.shape != size or label.dtype != np.uint8:
+    label_dtype = np.dtype(records.LABEL_DTYPES[records.label_bits(num_classes)])
+    if label.shape != size or label.dtype != label_dtype:
         raise ValueError(
-            f"frame {name!r}: label must be uint8 (H, W) = {size}, got {label.dtype} {label.shape}"
+            f"frame {name!r}: label must be {label_dtype.name} (H, W) = {size}, got {label.dtype} {label.shape}"
         )
-    bad = np.unique(label[(label >= num_classes) & (label != IGNORE_LABEL)])
+    ignore = records.ignore_label(num_classes)
+    bad = np.unique(label[(label >= num_classes) & (label != ignore)])
     if bad.size:
-        raise ValueError(f"frame {name!r}: label values {bad.tolist()} outside 0..{num_classes - 1} and 255")
+        raise ValueError(f"frame {name!r}: label values {bad.tolist()} outside 0..{num_classes - 1} and {ignore}")
     matrix = np.asarray(frame["intrinsics"], dtype=np.float64)
     if matrix.shape != (3, 3) or not np.all(np.isfinite(matrix)) or matrix[0, 0] <= 0 or matrix[1, 1] <= 0:
         raise ValueError(f"frame {name!r}: intrinsics must be a finite 3x3 camera matrix, got {matrix.tolist()}")

@@ -9,7 +9,7 @@ import dataclasses
 
 import numpy as np
 
-from rfbnet_tf.constants import IGNORE_LABEL
+from rfbnet_tf.datasets import records
 
 
 @dataclasses.dataclass
@@ -38,7 +38,7 @@ class FrameStats:
     def of_frame(cls, rgb, hha, depth_m, label, num_classes):
         rgb64, hha64 = rgb.reshape(-1, 3).astype(np.float64), hha.reshape(-1, 3).astype(np.float64)
         valid_depth = depth_m[depth_m > 0].astype(np.float64)
-        labels = label[label != IGNORE_LABEL]
+        labels = label[label != records.ignore_label(num_classes)]
         return cls(
             num_classes, rgb64.shape[0], rgb64.sum(0), (rgb64**2).sum(0), hha64.sum(0),
             (hha64**2).sum(0), float(valid_depth.sum()), float((valid_depth**2).sum()),

@@ -3,7 +3,8 @@
 ``make_dataset`` reads the shards written by :mod:`rfbnet_tf.datasets.records` and yields
 ``(inputs, label)`` with ``inputs = {"rgb": float32 (B,h,w,3), "depth": float32 (B,h,w,C)}``
 (C = 3 for HHA, 1 for completed depth in metres) normalised with the train-split statistics of
-``dataset_info.json`` (or given ones: ``statistics``), and ``label`` int32 (B,h,w) train ids, 255 = ignore.
+``dataset_info.json`` (or given ones: ``statistics``), and ``label`` int32 (B,h,w) train ids, 255 = ignore
+(65535 for records of more than 255 classes: the records' ``ignore_label``, decoded as their ``label_bits`` say).
 
 Per example: parse (decoding only the images needed) → resize to ``image_size`` (images
 bilinear, labels nearest; the paper trains ScanNet at 640×480 and Cityscapes at 1024×512,
@@ -233,6 +234,7 @@ def make_dataset(
     if not os.path.isdir(record_dir):
         raise FileNotFoundError(f"record directory {os.fspath(record_dir)!r} does not exist")
     files = records.shard_files(os.fspath(record_dir), split)
+    label_bits = records.stored_label_bits(records.load_dataset_info(os.fspath(record_dir)))
     stats = normalization(record_dir if statistics is None else statistics, depth_input)
     keys = ("rgb", depth_input, "label")
 
@@ -258,7 +260,7 @@ def make_dataset(
 
     @tf.autograph.experimental.do_not_convert  # plain graph code: skip AutoGraph's rewrite
     def load(index, serialized):
-        example = records.parse_example(serialized, keys=keys)
+        example = records.parse_example(serialized, keys=keys, label_bits=label_bits)
         example = {key: example[key] for key in keys}
         full_label = example["label"]
         if image_size is not None:

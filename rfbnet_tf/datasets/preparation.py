@@ -37,7 +37,6 @@ import time
 import numpy as np
 from absl import logging
 
-from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.datasets import records
 from rfbnet_tf.datasets.frame_conversion import map_frames, worker_pool
 from rfbnet_tf.datasets.frame_stats import FrameStats
@@ -121,7 +120,8 @@ def prepare(dataset, output_dir, *, input_dir=None, splits=("train", "val"), num
         Cityscapes native, synthetic ``synthetic_size``).
       frame_skip: ScanNet only, keep frames whose index is a multiple of it (default 100).
       rgb_format: "png" or "jpeg" for the stored RGB image.
-      nyuv2_classes: NYUv2 only, 40 (default) or 13 classes (894 is refused: labels are 8-bit).
+      nyuv2_classes: NYUv2 only, 40 (default), 13 or 894 classes (the raw ones: stored as 16-bit labels, ignore
+        65535; ``label_bits`` 16 in ``dataset_info.json``).
       depth_source: NYUv2 / SUN RGB-D only, "toolbox" (default: the toolbox's filled depth) or "raw" (the
         sensor's depth, completed here); logged and written to ``dataset_info.json`` (``depth_source``).
 
@@ -130,7 +130,7 @@ def prepare(dataset, output_dir, *, input_dir=None, splits=("train", "val"), num
       ``"record_dir"`` and ``"seconds"``.
     """
     dataset_options = check_dataset_options(dataset, nyuv2_classes, depth_source)
-    source = get_source(dataset, **dataset_options)
+    source = get_source(dataset, input_dir=input_dir, **dataset_options)
     if isinstance(splits, str):
         splits = tuple(s for s in splits.split(",") if s)
     splits = tuple(splits)
@@ -284,7 +284,8 @@ def _dataset_info(dataset, source, results, existing, options, input_dir, seed, 
         "num_classes": len(source.class_names),
         "class_names": list(source.class_names),
         "palette": [list(colour) for colour in source.palette],
-        "ignore_label": IGNORE_LABEL,
+        "ignore_label": records.ignore_label(len(source.class_names)),
+        "label_bits": records.label_bits(len(source.class_names)),
         "image_size": image_size,
         "resized_to": list(options["image_size"]) if options["image_size"] else None,
         "splits": splits,

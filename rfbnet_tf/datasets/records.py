@@ -10,7 +10,8 @@ key                    type            content
 ``image/hha``          bytes           PNG uint8 H×W×3, HHA of the *completed* depth
 ``image/depth``        bytes           PNG uint16 H×W, completed depth in millimetres
 ``image/depth_raw``    bytes           PNG uint16 H×W, raw sensor depth in millimetres, 0 = missing
-``image/label``        bytes           PNG uint8 H×W, train ids, 255 = ignore
+``image/label``        bytes           PNG uint8 H×W, train ids, 255 = ignore (uint16, 65535 = ignore, for
+                                       datasets of more than 255 classes: ``label_bits`` 16)
 ``image/height``       int64
 ``image/width``        int64
 ``camera/intrinsics``  float list (9)  3×3 camera matrix, row major, for the stored resolution
@@ -19,7 +20,8 @@ key                    type            content
 
 Shards are ``{record_dir}/{split}-{i:05d}-of-{n:05d}.tfrecord``; ``{record_dir}/dataset_info.json``
 holds counts, class names/histograms and normalisation statistics (written by
-:mod:`rfbnet_tf.prepare_data`).
+:mod:`rfbnet_tf.prepare_data`), and the label format: ``label_bits`` (8 or 16, :func:`label_bits`; 8 when absent,
+the records of every dataset before NYUv2's 894 classes) and ``ignore_label`` (255 or 65535).
 
 The module also holds the helpers every converter shares to turn source files into the arrays
 of one example: :func:`read_image` (checked PNG/JPEG reading), :func:`resize_rgb`,
@@ -45,7 +47,7 @@ import struct
 import cv2
 import numpy as np
 
-from rfbnet_tf.constants import IGNORE_LABEL  # noqa: F401 (re-exported: records.IGNORE_LABEL)
+from rfbnet_tf.constants import IGNORE_LABEL, IGNORE_LABEL_16  # noqa: F401 (re-exported: records.IGNORE_LABEL)
 from rfbnet_tf.utils.files import read_image_unchanged
 
 DATASET_INFO_FILENAME = "dataset_info.json"
@@ -57,6 +59,11 @@ DEPTH_SCALE_MM = 1000.0
 """Millimetres per metre: depth PNGs store uint16 millimetres (max 65.535 m)."""
 
 JPEG_QUALITY = 95
+
+LABEL_DTYPES = {8: np.uint8, 16: np.uint16}
+"""Stored label dtype per ``label_bits``."""
+IGNORE_LABELS = {8: IGNORE_LABEL, 16: IGNORE_LABEL_16}
+"""The ignore label per ``label_bits``: the largest value of the dtype."""
 
 _SHARD_RE = re.compile(r"^(?P<split>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.tfrecord$")
 
@@ -145,6 +152,29 @@ def load_dataset_info(record_dir: str) -> dict:
         )
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
+
+
+def label_bits(num_classes: int) -> int:
+    """Bits of the stored label PNG of a dataset of ``num_classes`` classes: 8 (train ids 0..254, 255 = ignore) up to
+    255 classes, else 16 (0..65534, 65535 = ignore; NYUv2's 894 raw classes)."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or not (
+            1 <= num_classes <= IGNORE_LABEL_16):
+        raise ValueError(f"num_classes must be an int in 1..{IGNORE_LABEL_16}, got {num_classes!r}")
+    return 8 if num_classes <= IGNORE_LABEL else 16
+
+
+def ignore_label(num_classes: int) -> int:
+    """The ignore label of a dataset of ``num_classes`` classes (255, or 65535 beyond 255 classes)."""
+    return IGNORE_LABELS[label_bits(num_classes)]
+
+
+def stored_label_bits(info: dict) -> int:
+    """``label_bits`` of records described by ``info`` (``dataset_info.json``): 8 when absent (records written before
+    16-bit labels); ``ValueError`` for anything but 8 or 16."""
+    bits = info.get("label_bits", 8)
+    if bits not in LABEL_DTYPES or isinstance(bits, bool):
+        raise ValueError(f"dataset info: label_bits must be 8 or 16, got {bits!r}")
+    return int(bits)
 
 
 # --------------------------------------------------------------------------- source frames
@@ -274,7 +304,7 @@ def encode_example(
       hha: uint8 (H, W, 3).
       depth_mm: uint16 (H, W), completed depth in millimetres (:func:`metres_to_millimetres`).
       depth_raw_mm: uint16 (H, W), raw depth in millimetres, 0 = missing.
-      label: uint8 (H, W), train ids, 255 = ignore.
+      label: uint8 (H, W), train ids, 255 = ignore; or uint16 (65535 = ignore) for more than 255 classes.
       intrinsics: 3×3 camera matrix (anything of 9 finite numbers) for this resolution.
       name: source frame id (str).
       rgb_format: "png" (lossless) or "jpeg".
@@ -288,7 +318,8 @@ def encode_example(
     hha = _check_image("hha", hha, 3, np.uint8, size)
     depth_mm = _check_image("depth_mm", depth_mm, 1, np.uint16, size)
     depth_raw_mm = _check_image("depth_raw_mm", depth_raw_mm, 1, np.uint16, size)
-    label = _check_image("label", label, 1, np.uint8, size)
+    label = np.asarray(label)
+    label = _check_image("label", label, 1, np.uint16 if label.dtype == np.uint16 else np.uint8, size)
     matrix = np.asarray(intrinsics, dtype=np.float64)
     if matrix.size != 9 or not np.all(np.isfinite(matrix)):
         raise ValueError(f"intrinsics must be a finite 3x3 matrix, got {intrinsics!r}")
@@ -377,11 +408,12 @@ def _feature_spec():
     }
 
 
-def parse_example(serialized, keys=None) -> dict:
+def parse_example(serialized, keys=None, label_bits=8) -> dict:
     """Decode one serialized example (graph friendly: use inside ``tf.data.Dataset.map``).
 
     Returns ``{"rgb": uint8 (H,W,3), "hha": uint8 (H,W,3), "depth": float32 (H,W,1) metres
-    (completed), "depth_raw": float32 (H,W,1) metres (0 = missing), "label": uint8 (H,W,1),
+    (completed), "depth_raw": float32 (H,W,1) metres (0 = missing), "label": uint8 (H,W,1)
+    (uint16 with ``label_bits=16``: the records' :func:`stored_label_bits`),
     "intrinsics": float32 (3,3), "name": tf.string}``.  ``keys`` (a subset of
     :data:`IMAGE_KEYS`) selects which images are decoded (the others are left out of the
     result); ``intrinsics`` and ``name`` are always returned.  Images whose decoded size differs
@@ -395,6 +427,8 @@ def parse_example(serialized, keys=None) -> dict:
     unknown = [key for key in keys if key not in IMAGE_KEYS]
     if unknown:
         raise ValueError(f"keys must be a subset of {IMAGE_KEYS}, got {keys!r}")
+    if label_bits not in LABEL_DTYPES:
+        raise ValueError(f"label_bits must be 8 or 16, got {label_bits!r}")
     parsed = tf.io.parse_single_example(serialized, _feature_spec())
     height = tf.cast(parsed["image/height"], tf.int32)
     width = tf.cast(parsed["image/width"], tf.int32)
@@ -415,7 +449,9 @@ def parse_example(serialized, keys=None) -> dict:
             millimetres = tf.io.decode_png(parsed[feature], channels=1, dtype=tf.uint16)
             out[key] = sized(tf.cast(millimetres, tf.float32) / DEPTH_SCALE_MM, 1)
     if "label" in keys:
-        out["label"] = sized(tf.io.decode_png(parsed["image/label"], channels=1), 1)
+        # The dtype must be the stored one: decode_png rescales 8-bit PNGs to uint16 and 16-bit ones to uint8.
+        label_dtype = tf.uint16 if label_bits == 16 else tf.uint8
+        out["label"] = sized(tf.io.decode_png(parsed["image/label"], channels=1, dtype=label_dtype), 1)
     out["intrinsics"] = tf.reshape(parsed["camera/intrinsics"], [3, 3])
     out["name"] = parsed["image/name"]
     return out

@@ -69,15 +69,16 @@ def _colours(palette) -> tuple:
     return tuple(tuple(int(v) for v in colour) for colour in palette)
 
 
-def get_source(dataset: str, **options) -> Source:
-    """``Source`` of ``dataset`` (one of :data:`DATASETS`); ``options``: :func:`check_dataset_options`'s."""
+def get_source(dataset: str, input_dir=None, **options) -> Source:
+    """``Source`` of ``dataset`` (one of :data:`DATASETS`); ``options``: :func:`check_dataset_options`'s.
+    ``input_dir`` is read only for NYUv2's 894 classes (their names are in its classMapping40.mat)."""
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
     if dataset == "nyuv2":
         from rfbnet_tf.datasets import nyuv2
 
         classes = options.get("classes", nyuv2.DEFAULT_CLASSES)
-        return Source(dataset, nyuv2.class_names(classes), nyuv2.MAX_DEPTH_M, nyuv2.DEFAULT_IMAGE_SIZE,
+        return Source(dataset, nyuv2.class_names(classes, input_dir), nyuv2.MAX_DEPTH_M, nyuv2.DEFAULT_IMAGE_SIZE,
                       _colours(nyuv2.palette(classes)))
     if dataset == "synthetic":
         from rfbnet_tf.datasets import synthetic

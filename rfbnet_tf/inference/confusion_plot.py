@@ -50,13 +50,20 @@ def _put_text(image, text, x, y, colour):
     cv2.putText(image, text, (int(x), int(y + height - 3)), _FONT, _FONT_SCALE, colour, 1, cv2.LINE_AA)
 
 
-def render_confusion(confusion, class_names, cell: int = 32) -> tuple[np.ndarray, tuple[int, int]]:
+def default_cell(num_classes: int) -> int:
+    """Cell side of :func:`render_confusion` for ``num_classes`` classes: 32 up to 64 classes, then smaller, so that
+    the matrix stays near 2048 pixels (4 at least: NYUv2's 894 classes give a 3576-pixel matrix)."""
+    return 32 if num_classes <= 64 else max(4, 2048 // num_classes)
+
+
+def render_confusion(confusion, class_names, cell: int | None = None) -> tuple[np.ndarray, tuple[int, int]]:
     """Draw the row-normalised confusion matrix.
 
     Args:
       confusion: ``(K, K)`` counts, rows = ground truth.
-      class_names: K names (row labels on the left, column labels rotated on top).
-      cell: cell side in pixels (percentages are written when ``cell >= 24``).
+      class_names: K names (row labels on the left, column labels rotated on top; left out when a cell is lower
+        than a line of text).
+      cell: cell side in pixels (percentages are written when ``cell >= 24``); None = :func:`default_cell`.
 
     Returns:
       ``(image, origin)``: uint8 RGB image and the ``(y, x)`` pixel of the matrix's top-left
@@ -68,25 +75,27 @@ def render_confusion(confusion, class_names, cell: int = 32) -> tuple[np.ndarray
     names = [str(name) for name in class_names]
     if len(names) != k:
         raise ValueError(f"need {k} class names for a {k}x{k} confusion matrix, received {len(names)}: {names}")
+    cell = default_cell(k) if cell is None else cell
     if isinstance(cell, bool) or not isinstance(cell, numbers.Integral) or cell < 4:
         raise ValueError(f"cell must be an int >= 4, received {cell!r}")
     empty_rows = np.asarray(confusion, np.float64).sum(axis=1) == 0
 
-    name_width = max(_text_size(name)[0] for name in names)
     line = _text_size("Ag")[1]
+    if cell < line:  # names would overlap
+        names = [""] * k
+    name_width = max(_text_size(name)[0] for name in names)
     left = _MARGIN + line + _MARGIN + name_width + _MARGIN  # "ground truth" (rotated), names
     top = _MARGIN + line + _MARGIN + name_width + _MARGIN  # "prediction", rotated names
     height = top + k * cell + _MARGIN
     width = left + k * cell + _MARGIN
     image = np.full((height, width, 3), 255, np.uint8)
 
-    colours = cell_colour(normalized)
-    for i in range(k):
-        for j in range(k):
-            y, x = top + i * cell, left + j * cell
-            colour = EMPTY_ROW_COLOUR if empty_rows[i] else tuple(int(c) for c in colours[i, j])
-            image[y : y + cell, x : x + cell] = colour
-            if cell >= 24 and not empty_rows[i]:
+    colours = np.where(empty_rows[:, None, None], np.array(EMPTY_ROW_COLOUR, np.uint8), cell_colour(normalized))
+    image[top: top + k * cell, left: left + k * cell] = np.repeat(np.repeat(colours, cell, axis=0), cell, axis=1)
+    if cell >= 24:  # the percentages
+        for i in np.flatnonzero(~empty_rows):
+            for j in range(k):
+                y, x = top + i * cell, left + j * cell
                 text = f"{100.0 * normalized[i, j]:.0f}"
                 text_w, text_h = _text_size(text)
                 ink = (255, 255, 255) if normalized[i, j] > 0.5 else (0, 0, 0)

@@ -15,6 +15,7 @@ import os
 import cv2
 import numpy as np
 
+from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.utils.files import read_image_unchanged
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
@@ -107,14 +108,16 @@ def read_rgb(path) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def read_label(path) -> np.ndarray:
-    """uint8 ``(H, W)`` train ids (255 = ignore) of a single-channel label PNG."""
+def read_label(path, ignore_label: int = IGNORE_LABEL) -> np.ndarray:
+    """``(H, W)`` train ids of a single-channel label PNG: uint8 (ignore 255), or uint16 for a run whose ignore label
+    does not fit in 8 bits (65535: more than 255 classes), as the records store them."""
     image = read_image_unchanged(path)
-    if image.ndim != 2 or image.dtype != np.uint8:
+    bits = 8 if ignore_label <= IGNORE_LABEL else 16
+    if image.ndim != 2 or image.dtype != (np.uint8 if bits == 8 else np.uint16):
         channels = 1 if image.ndim == 2 else image.shape[2]
         raise ValueError(
-            f"label {os.fspath(path)!r} must be an 8-bit single-channel train-id PNG, received {channels} "
-            f"channel(s) of dtype {image.dtype}"
+            f"label {os.fspath(path)!r} must be a{'n' if bits == 8 else ''} {bits}-bit single-channel train-id PNG "
+            f"(ignore label {ignore_label}), received {channels} channel(s) of dtype {image.dtype}"
         )
     return image
 

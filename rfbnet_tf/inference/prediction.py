@@ -11,6 +11,7 @@ import numpy as np
 from absl import logging
 
 from rfbnet_tf import run_directory, run_facts, visualize
+from rfbnet_tf.datasets import records
 from rfbnet_tf.inference import depth_input, error_map, image_files, serving
 from rfbnet_tf.utils.progress import Progress
 
@@ -71,7 +72,8 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
     Args:
       model_dir: a directory written by ``rfbnet_tf.train``.
       rgb, depth, label: image files or directories (paired by stem); ``depth`` is required when a
-        model uses depth; ``label`` (train ids, 255 ignore) enables the error map.
+        model uses depth; ``label`` (train ids, the run's ignore label: 255, or 65535 in 16-bit files for runs of
+        more than 255 classes) enables the error map.
       output_dir: where to write (created).
       compare_model_dir: a second run for the improvement/error map (its own inputs and spec).
       intrinsics: depth camera matrix ("fx,fy,cx,cy", 9 numbers or a file, see
@@ -119,7 +121,7 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
         raise ValueError("--depth_units=cityscapes_disparity needs --camera (the *_camera.json file or directory)")
     pairs = image_files.pair_files(rgb, depth if needs_depth else None, label, camera if with_camera else None)
     matrix = image_files.parse_intrinsics(intrinsics) if intrinsics is not None else None
-    palette = visualize.run_palette(info.get("palette") or run_facts.DEFAULT_PALETTE)
+    palette = visualize.run_palette(info.get("palette") or run_facts.DEFAULT_PALETTE, int(info["ignore_label"]))
     output_dir = os.fspath(output_dir)
     created = not os.path.exists(output_dir)
     os.makedirs(output_dir, exist_ok=True)
@@ -137,7 +139,10 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
 def _predict_frames(modules, pairs, output_dir, depth_units, resize_depth, matrix, palette, info, alpha, needs_depth,
                     progress):
     """Predict every frame of ``pairs`` and write its files (and the legend) into ``output_dir``."""
-    _write_png(os.path.join(output_dir, LEGEND_FILENAME), visualize.legend_image(info["class_names"], palette))
+    ignore_label = int(info["ignore_label"])
+    class_id_dtype = records.LABEL_DTYPES[records.label_bits(len(info["class_names"]))]
+    _write_png(os.path.join(output_dir, LEGEND_FILENAME),
+               visualize.legend_image(info["class_names"], palette, ignore_label=ignore_label))
 
     written = []
     bar = Progress("predict", len(pairs), enabled=progress)
@@ -153,25 +158,26 @@ def _predict_frames(modules, pairs, output_dir, depth_units, resize_depth, matri
             predictions = [_class_ids(m, depth_range, rgb_image, cache) for m, depth_range in modules]
         except ValueError as error:
             raise ValueError(f"frame {stem!r}: {error}") from None
-        colours = visualize.colorize(predictions[0], palette)
+        colours = visualize.colorize(predictions[0], palette, ignore_label)
         files = {
             "labels": _write_png(os.path.join(output_dir, f"{stem}_labels.png"), colours),
-            "class_ids": _write_png(os.path.join(output_dir, f"{stem}_class_ids.png"), predictions[0].astype(np.uint8)),
+            "class_ids": _write_png(os.path.join(output_dir, f"{stem}_class_ids.png"),
+                                    predictions[0].astype(class_id_dtype)),
             "overlay": _write_png(os.path.join(output_dir, f"{stem}_overlay.png"),
                                   error_map.overlay(rgb_image, colours, alpha)),
         }
         if len(predictions) > 1:
             files["compare_labels"] = _write_png(os.path.join(output_dir, f"{stem}_compare_labels.png"),
-                                                 visualize.colorize(predictions[1], palette))
+                                                 visualize.colorize(predictions[1], palette, ignore_label))
         if "label" in paths:
-            truth = image_files.read_label(paths["label"])
+            truth = image_files.read_label(paths["label"], ignore_label)
             if truth.shape != size:
                 raise ValueError(f"label {paths['label']!r} has size {truth.shape}, the RGB image {size}")
             files["ground_truth"] = _write_png(os.path.join(output_dir, f"{stem}_ground_truth.png"),
-                                               visualize.colorize(truth, palette))
+                                               visualize.colorize(truth, palette, ignore_label))
             other = predictions[1] if len(predictions) > 1 else None
             files["error_map"] = _write_png(os.path.join(output_dir, f"{stem}_error_map.png"),
-                                            error_map.improvement_error_map(truth, predictions[0], other))
+                                            error_map.improvement_error_map(truth, predictions[0], other, ignore_label))
         written.append({"stem": stem, "files": files})
         bar.update()
     bar.close()

@@ -26,6 +26,7 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
 from rfbnet_tf import run_directory
+from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.visualize import colorize
 
 GATE_NAMES = ("G_Rin", "G_Din", "G_Rout", "G_Dout")
@@ -97,7 +98,7 @@ def iou_scalars(miou, per_class_iou, class_names) -> dict:
     return scalars
 
 
-def image_panel(inputs, labels, logits, denormalize, gates=None, palette=None) -> dict:
+def image_panel(inputs, labels, logits, denormalize, gates=None, palette=None, ignore_label=IGNORE_LABEL) -> dict:
     """The image summaries of one batch as ``{tag: uint8 or [0,1] float (B, H, W, C)}``.
 
     Args:
@@ -106,12 +107,13 @@ def image_panel(inputs, labels, logits, denormalize, gates=None, palette=None) -
       denormalize: ``f(array, key) -> uint8`` with key "rgb" / "depth" (the train binary passes the dataset's
         statistics, see ``pipeline.denormalize``).
       gates: optional (B, h, w, 4) gate maps in [0, 1].
+      palette, ignore_label: the colours and ignore label of :func:`rfbnet_tf.visualize.colorize`.
     """
     panel = {}
     for key, array in inputs.items():
         panel[f"images/{key}"] = denormalize(np.asarray(array), key)
-    panel["images/ground_truth"] = colorize(np.asarray(labels), palette)
-    panel["images/prediction"] = colorize(np.argmax(np.asarray(logits), axis=-1), palette)
+    panel["images/ground_truth"] = colorize(np.asarray(labels), palette, ignore_label)
+    panel["images/prediction"] = colorize(np.argmax(np.asarray(logits), axis=-1), palette, ignore_label)
     if gates is not None:
         gates = np.clip(np.asarray(gates, np.float32), 0.0, 1.0)
         for index, name in enumerate(GATE_NAMES[: gates.shape[-1]]):

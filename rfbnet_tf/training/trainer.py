@@ -169,7 +169,8 @@ class _Trainer:
             return pipeline.denormalize(array, stats_key, run.data.record_dir)
 
         panel = summaries.image_panel(inputs, labels, keras.ops.convert_to_numpy(logits), denormalize,
-                                      gates=None if gates is None else keras.ops.convert_to_numpy(gates))
+                                      gates=None if gates is None else keras.ops.convert_to_numpy(gates),
+                                      ignore_label=run.ignore_label)
         summaries.write_images(self.writers.val, step, panel, max_outputs=run.train.num_summary_images)
 
     # ------------------------------------------------------------------------------------- the loop

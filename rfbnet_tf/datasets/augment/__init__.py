@@ -11,7 +11,7 @@ An *example* is a dict of spatial tensors sharing one height and width:
 
 * image keys :data:`IMAGE_KEYS` (``"rgb"``, ``"hha"`` uint8/float 0..255; ``"depth"``,
   ``"depth_raw"`` float metres), shape (H, W, C) with a static C;
-* label keys :data:`LABEL_KEYS` (``"label"``, uint8/int32 train ids), shape (H, W, 1).
+* label keys :data:`LABEL_KEYS` (``"label"``, uint8/uint16/int32 train ids), shape (H, W, 1).
 
 Other keys (``"intrinsics"``, ``"name"``) pass through unchanged: geometric ops do *not* update
 the camera matrix (HHA is precomputed, nothing downstream reads it).
@@ -24,8 +24,9 @@ Conventions shared by every op:
   not in the input).  Geometric ops return images as float32 (bilinear values are not integers);
   labels keep their dtype.
 * **Out-of-image regions** (zoom-out, rotation corners, padding for a crop larger than the
-  image) are :data:`IMAGE_FILL` = 0 in images and :data:`LABEL_FILL` = 255 (ignore) in labels,
-  so the loss ignores them; a pixel is outside when its nearest source pixel is, for images and
+  image) are :data:`IMAGE_FILL` = 0 in images and the ignore label in labels, :data:`LABEL_FILL` = 255 (uint8 and
+  int32 labels) or :data:`LABEL_FILL_16` = 65535 (uint16 labels: records of more than 255 classes, where 255 is a
+  class), so the loss ignores them; a pixel is outside when its nearest source pixel is, for images and
   labels alike.
 * **Pixel coordinates** are pixel centres (half-pixel convention of ``tf.image.resize``): a scale
   by ``s`` maps output x to input ``(x + 0.5) / s - 0.5``.
@@ -51,7 +52,8 @@ from __future__ import annotations
 
 from rfbnet_tf.datasets.augment.compose import augment
 from rfbnet_tf.datasets.augment.config import AugmentConfig, as_size
-from rfbnet_tf.datasets.augment.example import IMAGE_FILL, IMAGE_KEYS, LABEL_FILL, LABEL_KEYS, as_seed, spatial_size
+from rfbnet_tf.datasets.augment.example import (IMAGE_FILL, IMAGE_KEYS, LABEL_FILL, LABEL_FILL_16, LABEL_KEYS, as_seed,
+                                                label_fill, spatial_size)
 from rfbnet_tf.datasets.augment.geometry import _warp  # noqa: F401 (re-exported for tests)
 from rfbnet_tf.datasets.augment.geometry import random_crop, random_flip, random_rotation, random_scale, resize, rotate
 from rfbnet_tf.datasets.augment.photometric import _RGB_TO_YIQ  # noqa: F401 (re-exported for tests)
@@ -62,12 +64,14 @@ __all__ = [
     "IMAGE_FILL",
     "IMAGE_KEYS",
     "LABEL_FILL",
+    "LABEL_FILL_16",
     "LABEL_KEYS",
     "as_seed",
     "as_size",
     "augment",
     "color_jitter",
     "gaussian_noise",
+    "label_fill",
     "random_crop",
     "random_flip",
     "random_rotation",

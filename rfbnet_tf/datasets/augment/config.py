@@ -45,7 +45,7 @@ class AugmentConfig:
         image centre; in [0, 180].
       crop_size: ``(height, width)`` of the random crop taken after scaling/rotation; where the
         image is smaller the window extends past it (random placement) and the outside is padded
-        (images 0, labels 255).  ``None`` = a window of the input's own size, so the output
+        (images 0, labels the ignore label).  ``None`` = a window of the input's own size, so the output
         always has the input's shape (with scaling on this is a random zoom).
       brightness: max additive brightness change, in 0..255 units (RGB only).
       contrast: contrast factor ~ U(1 - c, 1 + c), c in [0, 1] (RGB only).

@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
-from rfbnet_tf.constants import IGNORE_LABEL
+from rfbnet_tf.constants import IGNORE_LABEL, IGNORE_LABEL_16
 
 IMAGE_KEYS = ("rgb", "hha", "depth", "depth_raw")
 """Spatial keys resampled bilinearly."""
@@ -16,7 +16,15 @@ LABEL_KEYS = ("label",)
 """Spatial keys resampled nearest-neighbour and padded with :data:`LABEL_FILL`."""
 IMAGE_FILL = 0.0
 LABEL_FILL = IGNORE_LABEL
-"""The ignore label (``rfbnet_tf.constants.IGNORE_LABEL``)."""
+"""The ignore label of uint8 (and int32) labels (``rfbnet_tf.constants.IGNORE_LABEL``)."""
+LABEL_FILL_16 = IGNORE_LABEL_16
+"""The ignore label of uint16 labels (records of more than 255 classes, ``records.label_bits``): 255 is a class
+there."""
+
+
+def label_fill(dtype) -> int:
+    """The fill of labels of ``dtype``: :data:`LABEL_FILL_16` for uint16, else :data:`LABEL_FILL`."""
+    return LABEL_FILL_16 if tf.as_dtype(dtype) == tf.uint16 else LABEL_FILL
 
 
 # Tags folded into the example seed, one per op, so each op draws independent values.

@@ -14,8 +14,8 @@ import tensorflow as tf
 
 from rfbnet_tf.datasets import pixel_kernels
 from rfbnet_tf.datasets.augment.config import AugmentConfig, as_size, check_range, is_real
-from rfbnet_tf.datasets.augment.example import (CROP_TAG, FLIP_TAG, IMAGE_FILL, LABEL_FILL, ROTATION_TAG,
-                                                SCALE_TAG, graph_code, op_seed, rows_matrix, spatial_keys,
+from rfbnet_tf.datasets.augment.example import (CROP_TAG, FLIP_TAG, IMAGE_FILL, ROTATION_TAG, SCALE_TAG,
+                                                graph_code, label_fill, op_seed, rows_matrix, spatial_keys,
                                                 spatial_size, uniform)
 
 
@@ -93,7 +93,8 @@ def first_spatial_key(example) -> str:
 def _warp(example, matrix, out_size, static_size=None):
     """Resample every spatial key through ``matrix`` (output pixel → input pixel).
 
-    Labels are warped nearest-neighbour with :data:`LABEL_FILL`, keeping their dtype, together
+    Labels are warped nearest-neighbour with the fill of their dtype (:func:`label_fill`: 255, 65535 for uint16
+    labels), keeping their dtype, together
     with a channel of ones whose warp marks the output pixels whose nearest source pixel lies
     in the image.  Each image key is warped as float32,
     bilinear, reading the nearest edge pixel past the border (so samples less than a pixel
@@ -115,9 +116,12 @@ def _warp(example, matrix, out_size, static_size=None):
     out = dict(example)
     size = spatial_size(example)
     label_dtype = tf.as_dtype(example[labels[0]].dtype) if labels else tf.uint8
+    fill = label_fill(label_dtype)
+    if label_dtype == tf.uint16:  # not a dtype of ImageProjectiveTransformV3
+        label_dtype = tf.int32
     nearest = [tf.cast(example[key], label_dtype) for key in labels]
     nearest.append(tf.ones(tf.concat([size, [1]], 0), label_dtype))
-    warped = _transform_tensorflow(tf.concat(nearest, axis=-1), matrix, out_size, True, LABEL_FILL)
+    warped = _transform_tensorflow(tf.concat(nearest, axis=-1), matrix, out_size, True, fill)
     warped.set_shape(_static(static_size).concatenate([len(nearest)]))
     for index, key in enumerate(labels):
         out[key] = tf.cast(warped[..., index:index + 1], example[key].dtype)
@@ -141,7 +145,7 @@ def _warp_fused(example, images, labels, matrix, static_size):
         tf.range(width, dtype=tf.float32),
         tf.range(height, dtype=tf.float32),
         IMAGE_FILL,
-        LABEL_FILL,
+        label_fill(example[labels[0]].dtype) if labels else 0,
     )
     out = dict(example)
     for key, value in zip(images + labels, warped_images + warped_labels):
@@ -206,7 +210,7 @@ def random_rotation(example: dict, seed, max_degrees: float = 13.0) -> dict:
 
 @graph_code
 def random_crop(example: dict, seed, crop_size) -> dict:
-    """Random ``crop_size`` window, the same for every key; pads (images 0, labels 255) where
+    """Random ``crop_size`` window, the same for every key; pads (images 0, labels ignore) where
     the image is smaller than the window, at a random placement."""
     crop_size = as_size(crop_size, "crop_size")
     steps = [lambda s, n: crop_step(s, n, crop_size)]

@@ -75,7 +75,7 @@ def gaussian_noise(example: dict, seed, *, rgb_std=3.0, hha_std=3.0, depth_std=0
     is in metres on ``"depth"`` (result clipped at 0; zero = missing / out-of-image pixels stay
     0).  ``"depth_raw"``, labels and absent keys are untouched; a std of 0 skips its key.
     Noise is added after the geometry (so resampling does not smooth it), hence also on RGB/HHA
-    padding, where the label is 255 and the loss ignores it.
+    padding, where the label is the ignore label and the loss ignores it.
     """
     stds = {"rgb": rgb_std, "hha": hha_std, "depth": depth_std}
     for key, std in stds.items():
