@@ -1,6 +1,6 @@
 """The ``.keras`` task: ``RGBDPreprocessor`` (normalisation + size policy) and ``RGBDSegmenter`` (preprocessor +
-network). Their configs round-trip; the preprocessor's numbers equal a numpy/``tf.image`` reference and the
-export's ``serving.preprocess``; a saved task reloads in a fresh process after only ``import rfbnet_tf`` with the
+network). Their configs round-trip; the preprocessor's numbers equal a numpy/``tf.image`` reference (the
+export's ``serving.preprocess`` runs the same layer after converting raw depth units); a saved task reloads in a fresh process after only ``import rfbnet_tf`` with the
 same outputs. (A trained run's ``final.keras`` is checked in tests/test_run_dir.py.)"""
 
 import dataclasses

@@ -19,7 +19,6 @@ import keras
 
 from rfbnet_tf import run_directory, run_facts
 from rfbnet_tf.inference import serving
-from rfbnet_tf.layers import RGBDPreprocessor
 from rfbnet_tf.models import RGBDSegmenter
 
 FINAL_KERAS_FILENAME = "final.keras"
@@ -32,10 +31,7 @@ def final_keras_path(model_dir) -> str:
 
 def task_from_spec(network, spec: serving.InputSpec) -> RGBDSegmenter:
     """The task of ``network`` with the preprocessing ``spec`` describes."""
-    preprocessor = RGBDPreprocessor(
-        spec.model_inputs, dict(spec.mean), dict(spec.std), size_policy=spec.size_policy,
-        image_size=spec.model_size, size_divisor=spec.size_divisor, name="preprocessor")
-    return RGBDSegmenter(network, preprocessor, name=f"{network.name}_task")
+    return RGBDSegmenter(network, serving.preprocessor(spec, name="preprocessor"), name=f"{network.name}_task")
 
 
 def spec_of_task(task: RGBDSegmenter, size_policy=None) -> serving.InputSpec:

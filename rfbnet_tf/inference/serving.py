@@ -60,8 +60,8 @@ from rfbnet_tf.inference.serving_ops import (  # noqa: F401 (re-exported)
     postprocess,
     predict_batch,
     preprocess,
+    preprocessor,
     raw_model_depth,
-    resize_image,
     resize_to,
 )
 

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from rfbnet_tf.datasets import records
 from rfbnet_tf.inference.input_spec import InputSpec
+from rfbnet_tf.layers import RGBDPreprocessor
 from rfbnet_tf.preprocessing import graph as graph_preprocessing
 
 
@@ -30,46 +31,32 @@ def resize_to(x, size, method="bilinear"):
     return tf.cond(same, lambda: x, lambda: tf.image.resize(x, size, method=method))
 
 
-def resize_image(x, size):
-    """Bilinear resize as the input pipeline does it (``rfbnet_tf.datasets.augment.resize``): integer
-    images are rounded back to their dtype, float images kept as float32; no-op at the same size."""
-    size = tf.convert_to_tensor(size, tf.int32)
-    same = tf.reduce_all(tf.equal(tf.shape(x)[1:3], size))
-
-    def resized():
-        # float input: the same numbers (ResizeBilinear computes in float32) and an ONNX-convertible graph
-        smooth = tf.image.resize(tf.cast(x, tf.float32), size, method="bilinear")
-        return tf.saturate_cast(tf.round(smooth), x.dtype) if x.dtype.is_integer else tf.cast(smooth, x.dtype)
-
-    return tf.cond(same, lambda: x, resized)
+def preprocessor(spec: InputSpec, name=None) -> RGBDPreprocessor:
+    """The Keras layer that normalises and sizes the inputs ``spec`` describes (the ``.keras`` task's first layer;
+    :func:`preprocess` calls it too, so the export and the task share one implementation)."""
+    return RGBDPreprocessor(spec.model_inputs, dict(spec.mean), dict(spec.std), size_policy=spec.size_policy,
+                            image_size=spec.model_size, size_divisor=spec.size_divisor, name=name)
 
 
 def preprocess(images: dict, spec: InputSpec) -> dict:
     """Raw batched images ``{key: (B,H,W,C)}`` → normalised float32 model inputs of a valid size.
 
-    ``"resize"``: bilinear resize to ``spec.model_size`` (:func:`resize_image`), then
-    ``(x - mean) / std`` (the input pipeline's order and rounding).  ``"pad"``: normalise, then
-    zero-pad bottom/right to multiples of ``spec.size_divisor``.  Graph friendly; the inputs must
-    share ``H×W``.
+    Raw depth in uint16 millimetres becomes float32 metres (as the records decode it); then
+    :class:`~rfbnet_tf.layers.RGBDPreprocessor` (:func:`preprocessor`): ``"resize"`` — bilinear resize to
+    ``spec.model_size`` (integer images rounded back to integers, as the input pipeline does), then
+    ``(x - mean) / std``; ``"pad"`` — normalise, then zero-pad bottom/right to multiples of
+    ``spec.size_divisor``.  Graph friendly; the inputs must share ``H×W``.
     """
     first = images[spec.model_inputs[0]]
     size = tf.shape(first)[1:3]
-    out = {}
+    converted = {}
     for key in spec.model_inputs:
         value = images[key]
         tf.debugging.assert_equal(
             tf.shape(value)[1:3], size, message=f"{key!r} and {spec.model_inputs[0]!r} must have one height/width"
         )
-        x = _training_units(value, key, spec)
-        if spec.size_policy == "resize":
-            x = resize_image(x, spec.model_size)
-        x = (tf.cast(x, tf.float32) - tf.constant(spec.mean[key], tf.float32)) / tf.constant(spec.std[key], tf.float32)
-        if spec.size_policy == "pad":
-            divisor = spec.size_divisor
-            pad = (-size) % divisor
-            x = tf.pad(x, [[0, 0], [0, pad[0]], [0, pad[1]], [0, 0]])
-        out[key] = x
-    return out
+        converted[key] = _training_units(value, key, spec)
+    return preprocessor(spec)(converted)
 
 
 def postprocess(logits, spec: InputSpec, size) -> dict:

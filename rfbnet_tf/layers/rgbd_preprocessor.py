@@ -4,7 +4,7 @@ resolution; the inputs normalised with the training data's statistics).
 :class:`RGBDPreprocessor` takes the run's raw inputs by key, batched ``(B, H, W, C)``, in the units the
 records decode to: ``rgb`` and ``hha`` uint8 0..255, raw ``depth`` float32 metres. It returns float32
 ``(x - mean) / std`` per key with the training data's per-channel statistics, at a size the network accepts.
-Two size policies (the same as the export's, ``rfbnet_tf.inference.serving``):
+Two size policies (the export's ``serving_default`` runs this layer too, ``rfbnet_tf.inference.serving_ops``):
 
 * ``"resize"``: every input is resized bilinearly (half-pixel centres, no antialiasing: the values of
   ``tf.image.resize``) to the training resolution ``image_size``; integer inputs are rounded back to
