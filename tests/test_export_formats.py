@@ -1,18 +1,20 @@
-"""export --format=onnx / litert: for every model family (ERFNetEnc, AdapNet++, SSMA, RFBNet) at a tiny size, the
-ONNX model run by ONNX Runtime and the LiteRT model run by the LiteRT interpreter give the probabilities of the
-reloaded SavedModel to 1e-4 and its class ids (up to near-ties); the log names what the files do not carry; a missing
-converter is one user-error line."""
+"""export --format=onnx / litert: for every model family (ERFNetEnc, AdapNet++, SSMA, RFBNet) at a tiny size (short
+backbones: every kind of layer, dilation and fusion stage, a fraction of the graph to convert), the ONNX model run
+by ONNX Runtime and the LiteRT model run by the LiteRT interpreter give the probabilities of the reloaded SavedModel
+to 1e-4 and its class ids (up to near-ties); the log names what the files do not carry; a missing converter is one
+user-error line."""
 
 import json
 import os
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from rfbnet_tf import cli, run_directory
+from rfbnet_tf import cli
 from rfbnet_tf.inference import format_export, litert_export, onnx_export, saved_model_export
+from rfbnet_tf.models import erfnet_backbone
+from tests import adapnet_pp_fixtures
 from tests import run_dir_fixtures as fx
 from tests.label_checks import assert_class_ids_match
 
@@ -22,34 +24,31 @@ pytest.importorskip("onnxruntime")
 IMAGE_SIZE = (32, 48)  # the runs' training size: a multiple of every family's size divisor (≤ 16 here)
 ODD_SIZE = (21, 37)  # not the training size: the resize policy runs inside the ONNX graph
 FAMILIES = ("erfnet_enc", "adapnet_pp", "ssma_erfnet_enc", "rfbnet_erfnet_enc")
+SHORT_STAGE1_UNITS = 1  # of 5: the dilation-1 non-bottleneck unit once
+SHORT_FUSED_DILATIONS = (2, 4, 8, 16)  # of (2, 4, 8, 16) twice: every fused dilation (and RFB / SSMA stage) once
+
+
+def _use_short_backbones(monkeypatch):
+    """ERFNetEnc with 1 + 4 of its 5 + 8 non-bottleneck units and the tiny AdapNet++ (tests/adapnet_pp_fixtures.py):
+    the conversions' time grows faster than the graph (rfbnet_erfnet_enc ≈ 70 s at full depth)."""
+    monkeypatch.setattr(erfnet_backbone, "STAGE1_UNITS", SHORT_STAGE1_UNITS)
+    monkeypatch.setattr(erfnet_backbone, "FUSED_DILATIONS", SHORT_FUSED_DILATIONS)
+    adapnet_pp_fixtures.use_tiny_adapnet_pp(monkeypatch)
 
 
 @pytest.fixture(scope="module", params=FAMILIES)
 def exported(request, tmp_path_factory):
-    """One run per family, exported in all three formats through the export binary's library."""
+    """One run per family (short backbones), exported in all three formats through the export binary's library."""
     root = tmp_path_factory.mktemp(request.param)
     model_dir = str(root / "run")
     config = fx.run_config(str(root / "no_records"), model=request.param, image_size=IMAGE_SIZE)
-    fx.make_run_dir(model_dir, config)
-    if request.param == "adapnet_pp":
-        _perturb_decoder_only(model_dir, config)
-    paths = {fmt: saved_model_export.export_model(model_dir, export_format=fmt, verify=fmt != "saved_model")
-             for fmt in format_export.FORMATS}
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _use_short_backbones(monkeypatch)
+        fx.make_run_dir(model_dir, config)
+        paths = {fmt: saved_model_export.export_model(model_dir, export_format=fmt, verify=fmt != "saved_model")
+                 for fmt in format_export.FORMATS}
     return {"model": request.param, "model_dir": model_dir, "paths": paths,
             "saved_model": tf.saved_model.load(paths["saved_model"]).signatures["serving_default"]}
-
-
-def _perturb_decoder_only(model_dir, config, count=10, seed=1):
-    """Fresh weights with only the last ``count`` kernels (the decoder) perturbed. Perturbing all of AdapNet++'s
-    ~100 convolutions (``make_run_dir``) makes its activations explode (BN statistics 0 / 1), so that float32
-    summation order alone moves the probabilities by 6e-4 between runtimes; fresh weights give near-constant
-    outputs."""
-    keras.utils.set_random_seed(seed)
-    model = run_directory.build_from_run_config(config)
-    rng = np.random.default_rng(seed)
-    for variable in [v for v in model.trainable_weights if "kernel" in v.path][-count:]:
-        variable.assign(variable.numpy() + 0.05 * rng.standard_normal(variable.shape).astype("float32"))
-    run_directory.save_weights_atomically(model, run_directory.final_weights_path(model_dir))
 
 
 def _images(model_name, size, seed):
