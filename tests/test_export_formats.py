@@ -1,8 +1,8 @@
 """export --format=onnx / litert: for every model family (ERFNetEnc, AdapNet++, SSMA, RFBNet) at a tiny size (short
-backbones: every kind of layer, dilation and fusion stage, a fraction of the graph to convert), the ONNX model run
-by ONNX Runtime and the LiteRT model run by the LiteRT interpreter give the probabilities of the reloaded SavedModel
-to 1e-4 and its class ids (up to near-ties); the log names what the files do not carry; a missing converter is one
-user-error line."""
+backbones, tests/short_backbones.py: every kind of layer, dilation and fusion stage, a fraction of the graph to
+convert; rfbnet_erfnet_enc took ≈ 70 s at full depth), the ONNX model run by ONNX Runtime and the LiteRT model run
+by the LiteRT interpreter give the probabilities of the reloaded SavedModel to 1e-4 and its class ids (up to
+near-ties); the log names what the files do not carry; a missing converter is one user-error line."""
 
 import json
 import os
@@ -13,9 +13,8 @@ import tensorflow as tf
 
 from rfbnet_tf import cli
 from rfbnet_tf.inference import format_export, litert_export, onnx_export, saved_model_export
-from rfbnet_tf.models import erfnet_backbone
-from tests import adapnet_pp_fixtures
 from tests import run_dir_fixtures as fx
+from tests import short_backbones
 from tests.label_checks import assert_class_ids_match
 
 pytest.importorskip("tf2onnx")
@@ -24,16 +23,6 @@ pytest.importorskip("onnxruntime")
 IMAGE_SIZE = (32, 48)  # the runs' training size: a multiple of every family's size divisor (≤ 16 here)
 ODD_SIZE = (21, 37)  # not the training size: the resize policy runs inside the ONNX graph
 FAMILIES = ("erfnet_enc", "adapnet_pp", "ssma_erfnet_enc", "rfbnet_erfnet_enc")
-SHORT_STAGE1_UNITS = 1  # of 5: the dilation-1 non-bottleneck unit once
-SHORT_FUSED_DILATIONS = (2, 4, 8, 16)  # of (2, 4, 8, 16) twice: every fused dilation (and RFB / SSMA stage) once
-
-
-def _use_short_backbones(monkeypatch):
-    """ERFNetEnc with 1 + 4 of its 5 + 8 non-bottleneck units and the tiny AdapNet++ (tests/adapnet_pp_fixtures.py):
-    the conversions' time grows faster than the graph (rfbnet_erfnet_enc ≈ 70 s at full depth)."""
-    monkeypatch.setattr(erfnet_backbone, "STAGE1_UNITS", SHORT_STAGE1_UNITS)
-    monkeypatch.setattr(erfnet_backbone, "FUSED_DILATIONS", SHORT_FUSED_DILATIONS)
-    adapnet_pp_fixtures.use_tiny_adapnet_pp(monkeypatch)
 
 
 @pytest.fixture(scope="module", params=FAMILIES)
@@ -43,7 +32,7 @@ def exported(request, tmp_path_factory):
     model_dir = str(root / "run")
     config = fx.run_config(str(root / "no_records"), model=request.param, image_size=IMAGE_SIZE)
     with pytest.MonkeyPatch.context() as monkeypatch:
-        _use_short_backbones(monkeypatch)
+        short_backbones.use_short_backbones(monkeypatch)
         fx.make_run_dir(model_dir, config)
         paths = {fmt: saved_model_export.export_model(model_dir, export_format=fmt, verify=fmt != "saved_model")
                  for fmt in format_export.FORMATS}
