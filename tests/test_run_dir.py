@@ -23,15 +23,8 @@ MAX_DEPTH = 6.0  # not the indoor default of 10 m: predict must take it from the
 FRAME_SIZES = {"a": (32, 48), "b": (36, 50)}  # the training size and one the resize policy must handle
 
 _fast_graphs = pytest.fixture(scope="module", autouse=True)(train_fixtures.fast_graphs)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _short_erfnet():
-    """The short ERFNetEnc (tests/short_backbones.py): nothing here depends on the backbone's depth."""
-    patch = pytest.MonkeyPatch()
-    short_backbones.use_short_erfnet(patch)
-    yield
-    patch.undo()
+# The short ERFNetEnc (tests/short_backbones.py): nothing here depends on the backbone's depth.
+_short_erfnet = pytest.fixture(scope="module", autouse=True)(short_backbones.short_erfnet)
 
 
 @pytest.fixture(scope="module")
