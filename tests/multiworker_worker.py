@@ -17,6 +17,7 @@ def comparable_arithmetic():
 
     * no dropout (ERFNetEnc's rates set to 0; read when a model is built): each replica draws its own masks
       for its half of the batch;
+    * the short ERFNetEnc (tests/short_backbones.py; the strategy's arithmetic does not depend on the depth);
     * float64 weights and activations (``keras.config.set_floatx``; the logits stay float32): Keras'
       synchronized batch norm computes the variance as E[x²] − E[x]², which turns the float32 rounding of
       summing over two halves instead of one batch into gradient differences of up to 3 % (measured on
@@ -26,8 +27,11 @@ def comparable_arithmetic():
     import keras
 
     from rfbnet_tf.models import erfnet_backbone
+    from tests import short_backbones
 
     erfnet_backbone.STAGE1_DROPOUT = erfnet_backbone.FUSED_DROPOUT = 0.0
+    erfnet_backbone.STAGE1_UNITS = short_backbones.SHORT_STAGE1_UNITS
+    erfnet_backbone.FUSED_DILATIONS = short_backbones.SHORT_FUSED_DILATIONS
     keras.config.set_floatx("float64")
 
 

@@ -1,5 +1,6 @@
 """``--distribution_strategy=multi_worker_mirrored`` for real: two worker processes on this machine (``TF_CONFIG``
-on 127.0.0.1, two free ports), one CPU replica each, tiny records (32x48) and model (ERFNetEnc on depth).
+on 127.0.0.1, two free ports), one CPU replica each, tiny records (32x48) and model (the short ERFNetEnc on depth,
+tests/short_backbones.py).
 
 One test, three runs: a single-worker reference in this process; two workers killed after the chief's
 checkpoint of step 4 (one worker first, then the other, which waits in a collective for its dead peer);

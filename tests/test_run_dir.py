@@ -17,12 +17,14 @@ from rfbnet_tf import export, run_directory, run_info
 from rfbnet_tf.datasets import pipeline, records, synthetic
 from rfbnet_tf.evaluate import evaluate
 from rfbnet_tf.predict import predict
-from tests import train_fixtures
+from tests import short_backbones, train_fixtures
 
 MAX_DEPTH = 6.0  # not the indoor default of 10 m: predict must take it from the run
 FRAME_SIZES = {"a": (32, 48), "b": (36, 50)}  # the training size and one the resize policy must handle
 
 _fast_graphs = pytest.fixture(scope="module", autouse=True)(train_fixtures.fast_graphs)
+# The short ERFNetEnc (tests/short_backbones.py): nothing here depends on the backbone's depth.
+_short_erfnet = pytest.fixture(scope="module", autouse=True)(short_backbones.short_erfnet)
 
 
 @pytest.fixture(scope="module")

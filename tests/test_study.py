@@ -2,6 +2,7 @@
 end to end (every row of experiments/study_synthetic.flags, two seeds, two-stage init) with its report checked
 against the runs' own eval JSON files, then skipped and resumed runs."""
 
+import functools
 import json
 import math
 import os
@@ -113,6 +114,16 @@ def test_claims_use_per_seed_pairs_and_the_best_unimodal_row():
 
 
 # ----------------------------------------------------------------------------------------- the smoke study
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _model_costs_once():
+    """``report.model_cost`` memoised: this module's three reports (the study, the partial one, the resumed
+    study) cost the same four models at the same size; each is built and traced once (≈ 15 s)."""
+    patch = pytest.MonkeyPatch()
+    patch.setattr(report_lib, "model_cost", functools.lru_cache(maxsize=None)(report_lib.model_cost))
+    yield
+    patch.undo()
 
 
 @pytest.fixture(scope="module")
