@@ -16,7 +16,10 @@ Every callable is timed interleaved (round-robin, ``timing.time_interleaved``) s
 machine hits both paths alike.  The model has random weights (speed only); the result also records how far
 the graph HHA is from the numpy one on this frame (fraction of pixels equal / within 1 level per channel).
 Goal (issue 15): the graph path's preprocessing at most 30 % of the model's time (``graph.total_s ≤ 1.3 ×
-model_s``), reported as ``graph.preprocessing_fraction = (total_s - model_s) / model_s``.
+model_s``), reported as ``graph.preprocessing_fraction = (total_s - model_s) / model_s``, and — since on a shared
+machine the model's time alone varies by ±15 % from round to round, which that difference of two medians
+inherits (it can even come out negative) — as ``graph.parts_fraction = (completion_s + hha_s) / model_s``, the
+preprocessing timed by itself; the goal is met when both are at most 30 %.
 """
 
 from __future__ import annotations
@@ -114,14 +117,18 @@ def run_end_to_end(model_name=DEFAULT_MODEL, size=DEFAULT_SIZE, runs=5, warmup=1
     paths = {}
     for path in ("numpy", "graph"):
         total = timings[f"{path}_total"]["median_s"]
+        completion, encoding = timings[f"{path}_completion"]["median_s"], timings[f"{path}_hha"]["median_s"]
         paths[path] = {
-            "completion_s": timings[f"{path}_completion"]["median_s"],
-            "hha_s": timings[f"{path}_hha"]["median_s"],
+            "completion_s": completion,
+            "hha_s": encoding,
             "model_s": model_s,
             "total_s": total,
             "preprocessing_fraction": (total - model_s) / model_s,
+            "parts_fraction": (completion + encoding) / model_s,
         }
-    fraction = paths["graph"]["preprocessing_fraction"]
+    graph = paths["graph"]
+    met = graph["preprocessing_fraction"] <= GOAL_PREPROCESSING_FRACTION and graph["parts_fraction"] <= (
+        GOAL_PREPROCESSING_FRACTION)
     return {
         "model": model_name,
         "size": list(size),
@@ -129,7 +136,7 @@ def run_end_to_end(model_name=DEFAULT_MODEL, size=DEFAULT_SIZE, runs=5, warmup=1
         "numpy": paths["numpy"],
         "graph": paths["graph"],
         "goal": {"preprocessing_fraction_at_most": GOAL_PREPROCESSING_FRACTION,
-                 "met": bool(fraction <= GOAL_PREPROCESSING_FRACTION)},
+                 "met": bool(met)},
         "graph_hha_vs_numpy": _agreement(graph_hha, numpy_hha),
         "timings": timings,
         "machine": machine.describe_machine(),
@@ -140,12 +147,13 @@ def run_end_to_end(model_name=DEFAULT_MODEL, size=DEFAULT_SIZE, runs=5, warmup=1
 def format_end_to_end(result) -> str:
     """The side-by-side table of :func:`run_end_to_end`'s result."""
     lines = [f"{result['model']} {result['size'][0]}x{result['size'][1]}, per frame (median ms):",
-             "| path | completion | HHA | model | total | preprocessing / model |", "|---|---|---|---|---|---|"]
+             "| path | completion | HHA | model | total | (total - model) / model | (completion + HHA) / model |",
+             "|---|---|---|---|---|---|---|"]
     for path in ("numpy", "graph"):
         row = result[path]
         lines.append(f"| {path} | {1e3 * row['completion_s']:.1f} | {1e3 * row['hha_s']:.1f} | "
                      f"{1e3 * row['model_s']:.1f} | {1e3 * row['total_s']:.1f} | "
-                     f"{100 * row['preprocessing_fraction']:.0f} % |")
+                     f"{100 * row['preprocessing_fraction']:.0f} % | {100 * row['parts_fraction']:.0f} % |")
     goal = result["goal"]
     lines.append(f"goal: graph preprocessing ≤ {100 * goal['preprocessing_fraction_at_most']:.0f} % of the model: "
                  f"{'met' if goal['met'] else 'NOT met'}")
