@@ -101,13 +101,15 @@ def run_end_to_end(model_name=DEFAULT_MODEL, size=DEFAULT_SIZE, runs=5, warmup=1
         model_depth = depth_input.complete_and_encode(raw_m, "hha", intrinsics, MAX_DEPTH)
         return module.run({"rgb": rgb, "depth": model_depth})
 
+    # The two whole-frame calls next to the model call they are compared with (a call's time depends on what
+    # ran just before it: the numpy path's OpenCV threads, XLA's).
     callables = {
         "numpy_completion": lambda: depth_completion.complete_depth(raw_m, max_depth=MAX_DEPTH),
         "numpy_hha": lambda: hha.depth_to_hha(numpy_completed, intrinsics, measured_mask=measured),
         "graph_completion": lambda: graph_completion(raw_tensor),
         "graph_hha": lambda: graph_hha_fn(completed_tensor, measured_tensor),
-        "model": lambda: module.serve(rgb=rgb_batch, depth=hha_batch),
         "numpy_total": numpy_total,
+        "model": lambda: module.serve(rgb=rgb_batch, depth=hha_batch),
         "graph_total": lambda: module.serve_raw(rgb_batch, depth_batch, scale, camera),
     }
     log(f"end to end: {model_name} at {size[0]}x{size[1]}, {runs} interleaved runs after {warmup} warm-up")
