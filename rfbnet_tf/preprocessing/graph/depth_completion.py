@@ -33,6 +33,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from rfbnet_tf.preprocessing import depth_completion as reference
+from rfbnet_tf.preprocessing.graph.filters import tap_sum
 
 _MEDIAN_RADIUS = reference._MEDIAN_KSIZE // 2
 _BILATERAL_RADIUS = reference._BILATERAL_D // 2
@@ -188,12 +189,10 @@ def _bilateral(image, radius, sigma_color, sigma_space):
 
 
 def _gaussian(image):
-    """``cv2.GaussianBlur((5, 5), 0)``: the separable 5-tap kernel, reflect-101 border (slices, as _windows)."""
-    radius = len(_GAUSSIAN_TAPS) // 2
-    padded = _pad_reflect(image, radius)
-    height, width = tf.shape(image)[1], tf.shape(image)[2]
-    rows = sum(tap * padded[:, :, k:k + width] for k, tap in enumerate(_GAUSSIAN_TAPS))
-    return sum(tap * rows[:, k:k + height] for k, tap in enumerate(_GAUSSIAN_TAPS))
+    """``cv2.GaussianBlur((5, 5), 0)``: the separable 5-tap kernel, reflect-101 border (shifted slices)."""
+    padded = _pad_reflect(image, len(_GAUSSIAN_TAPS) // 2)
+    rows = tap_sum(padded, _GAUSSIAN_TAPS, 2, tf.shape(image)[2])
+    return tap_sum(rows, _GAUSSIAN_TAPS, 1, tf.shape(image)[1])
 
 
 def complete_depth(depth_m, max_depth: float = 10.0, kernel_size: int = 5, extrapolate: bool = True,

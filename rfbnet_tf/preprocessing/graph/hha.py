@@ -17,7 +17,8 @@ Where the arithmetic differs from the numpy version (float64 throughout):
 * **float32 images.**  The window sums, the plane solve, the normals and the three channels are float32; the
   weight sums are integers below 2²⁴ (exact in float32) and the determinant that decides whether a window
   has a plane (Cauchy–Binet: an integer, 0 for collinear points) is formed from them in float64, so the set
-  of defined normals is the numpy one; the gravity iterations accumulate their 3×3 sums in float64.
+  of defined normals is the numpy one; gravity's 3×3 sums are one float32 matrix-vector product per iteration
+  (their rounding, ~1e-6 relative, moves the estimate by ~1e-6 rad), its eigenvectors float64.
 * **Filters as shifted slices**, each tap a slice of the padded image (under XLA one fused loop per sum);
   gravity's normals are masked instead of gathered (static shapes, for XLA); the eigen solver is TensorFlow's.
 
@@ -35,6 +36,7 @@ import tensorflow as tf
 
 from rfbnet_tf.preprocessing import hha as reference
 from rfbnet_tf.preprocessing.graph.depth_completion import valid_depth_mask
+from rfbnet_tf.preprocessing.graph.filters import tap_sum
 
 
 def camera_parameters(intrinsics):
@@ -62,16 +64,7 @@ _WEIGHT_SUMS = ("s_uu", "s_uv", "s_u", "s_vv", "s_v", "s_1")
 
 def _filter(padded, axis, radius, size, kernel):
     """``sum_d kernel(d) padded[i + d + radius]`` along ``axis`` (0 rows, 1 columns) for ``i < size``."""
-    total = None
-    for offset in range(-radius, radius + 1):
-        tap = _KERNELS[kernel](offset)
-        if tap == 0:
-            continue
-        start = offset + radius
-        part = padded[start:start + size] if axis == 0 else padded[:, start:start + size]
-        part = part if tap == 1 else part * float(tap)
-        total = part if total is None else total + part
-    return total
+    return tap_sum(padded, [_KERNELS[kernel](offset) for offset in range(-radius, radius + 1)], axis, size)
 
 
 def window_sums(images, radius):
