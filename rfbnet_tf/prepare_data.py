@@ -11,6 +11,10 @@ Usage::
         --splits=train,test [--nyuv2_classes=13|894] [--depth_source=raw]
     python -m rfbnet_tf.prepare_data --dataset=sunrgbd --input_dir=/data/sunrgbd --output_dir=data/sunrgbd \
         --splits=train,test [--depth_source=raw]
+    python -m rfbnet_tf.prepare_data --dataset=folder --input_dir=DIR [--check_only] --output_dir=data/folder
+
+``--dataset=folder`` reads your own RGB-D data (the layout of :mod:`rfbnet_tf.datasets.folder`, README "Your own
+RGB-D data"); ``--check_only`` reads every frame and reports per split, writing nothing.
 
 What to download (``--input_dir``, the layouts the converters read as they come):
 
@@ -36,61 +40,69 @@ import os
 from absl import logging
 
 from rfbnet_tf import cli
-from rfbnet_tf.datasets import records
+from rfbnet_tf.datasets import records, sources
+from rfbnet_tf.datasets.dataset_check import check_dataset, format_report
+from rfbnet_tf.datasets.preparation import DEFAULT_EXAMPLES_PER_SHARD, RGB_FORMATS, prepare
 # re-exported: the binary's Python API (prepare_data.prepare(...), ...)
 from rfbnet_tf.datasets.frame_conversion import check_frame, process_frame  # noqa: F401
 from rfbnet_tf.datasets.frame_stats import FrameStats  # noqa: F401
-from rfbnet_tf.datasets.preparation import (  # noqa: F401
-    DEFAULT_EXAMPLES_PER_SHARD,
-    DEFAULT_SYNTHETIC_TRAIN,
-    DEFAULT_SYNTHETIC_VAL,
-    RGB_FORMATS,
-    prepare,
-)
 from rfbnet_tf.datasets.record_directory import ShardWriter  # noqa: F401
-from rfbnet_tf.datasets.sources import (  # noqa: F401
-    DATASETS,
-    DEFAULT_SYNTHETIC_SIZE,
-    DEPTH_SOURCES,
-    SYNTHETIC_MAX_DEPTH_M,
-    Source,
-    get_source,
-    list_frames,
-    load_frame,
-)
+
+_SYNTHETIC_FLAGS = ("synthetic_train", "synthetic_val", "seed")
+"""Synthetic options whose flag is the option itself (synthetic_size comes from --synthetic_height/_width)."""
 
 
 def _define_flags():
     """absl flags of the binary (defined only by :func:`run`, so that spawned workers and importers
-    such as the train binary never define them twice)."""
+    such as the train binary never define them twice); the dataset options come from the registry."""
     from absl import flags
 
-    flags.DEFINE_enum("dataset", "synthetic", list(DATASETS), "Dataset to convert.")
-    flags.DEFINE_string("input_dir", None, "Official download root: Cityscapes leftImg8bit/ disparity/ camera/ "
-                        "gtFine/; ScanNet scannet_frames_25k/ (+ scannet_frames_test/) or scans/ (SensReader); "
-                        "NYUv2 nyu_depth_v2_labeled.mat, splits.mat, class mappings; SUN RGB-D SUNRGBD/, "
-                        "SUNRGBDtoolbox/.")
-    flags.DEFINE_string("output_dir", None, "Record directory to write.", required=True)
-    flags.DEFINE_list("splits", ["train", "val"], "Splits to convert (test: converted without labels).")
+    flags.DEFINE_enum("dataset", "synthetic", list(sources.REGISTERED), "Dataset to convert (folder = your own "
+                      "RGB-D data: README 'Your own RGB-D data').")
+    flags.DEFINE_string("input_dir", None, "Input: " + "; ".join(
+        f"{name}: {sources.dataset(name).input_help}" for name in sources.REGISTERED
+        if sources.dataset(name).input_help) + ".")
+    flags.DEFINE_string("output_dir", None, "Record directory to write (not needed with --check_only).")
+    flags.DEFINE_list("splits", None, "Splits to convert (default: the dataset's own: train,val; NYUv2 and SUN "
+                      "RGB-D train,test; folder every split present). A split without labels is converted "
+                      "unlabelled.")
+    flags.DEFINE_boolean("check_only", False, "Read every frame and report per split (frames, class histogram, "
+                         "depth range, missing depth, size mismatches, errors); write nothing. Exit 1 when a "
+                         "conversion would fail.")
     flags.DEFINE_integer("num_workers", None, "Worker processes (default: CPU count).")
     flags.DEFINE_integer("examples_per_shard", DEFAULT_EXAMPLES_PER_SHARD, "Examples per shard.")
-    flags.DEFINE_integer("synthetic_train", DEFAULT_SYNTHETIC_TRAIN, "Synthetic train frames.")
-    flags.DEFINE_integer("synthetic_val", DEFAULT_SYNTHETIC_VAL, "Synthetic val frames.")
-    flags.DEFINE_integer("synthetic_height", DEFAULT_SYNTHETIC_SIZE[0], "Synthetic frame height.")
-    flags.DEFINE_integer("synthetic_width", DEFAULT_SYNTHETIC_SIZE[1], "Synthetic frame width.")
-    flags.DEFINE_integer("seed", 0, "Seed of the synthetic split seeds.")
+    flags.DEFINE_integer("synthetic_height", sources.DEFAULT_SYNTHETIC_SIZE[0], "Synthetic frame height.")
+    flags.DEFINE_integer("synthetic_width", sources.DEFAULT_SYNTHETIC_SIZE[1], "Synthetic frame width.")
+    for name, (option, datasets) in sources.all_options().items():
+        if name == "synthetic_size":
+            continue
+        where = "" if name in _SYNTHETIC_FLAGS else f" [{', '.join(datasets)}]"
+        if option.choices:
+            flags.DEFINE_enum(option.flag_name, None, [str(c) for c in option.choices], option.help + where)
+        elif isinstance(option.default, int):
+            flags.DEFINE_integer(option.flag_name, None, option.help + f" (default {option.default})" + where)
+        else:
+            flags.DEFINE_string(option.flag_name, None, option.help + where)
     flags.DEFINE_float("max_depth", None, "Depth range in metres (default per dataset).")
     flags.DEFINE_list("image_size", None, "Stored height,width (default per dataset).")
-    flags.DEFINE_integer("scannet_frame_skip", None, "ScanNet: keep every n-th frame (default 100).")
     flags.DEFINE_enum("rgb_format", "png", list(RGB_FORMATS), "Stored RGB encoding.")
-    flags.DEFINE_enum("nyuv2_classes", None, ["40", "13", "894"],
-                      "NYUv2: label set (default 40; 894 = the raw classes, named by allClassName of "
-                      "classMapping40.mat and stored as 16-bit labels with ignore 65535).")
-    flags.DEFINE_enum("depth_source", None, list(DEPTH_SOURCES),
-                      "NYUv2 / SUN RGB-D depth: 'toolbox' (default: the filled depths / depth_bfx) or 'raw' "
-                      "(rawDepths / depth, completed by this project's depth completion).")
     flags.DEFINE_boolean("overwrite", False, "Replace existing shards / dataset_info.json.")
     flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
+
+
+def _dataset_options(FLAGS) -> dict:
+    """The dataset options given on the command line (None = not given), typed as the options' defaults."""
+    given = {}
+    for name, (option, _) in sources.all_options().items():
+        if name == "synthetic_size":
+            continue
+        value = getattr(FLAGS, option.flag_name)
+        if value is not None and option.choices and isinstance(option.choices[0], int):
+            value = int(value)
+        given[name] = value
+    if FLAGS.dataset == "synthetic":
+        given["synthetic_size"] = (FLAGS.synthetic_height, FLAGS.synthetic_width)
+    return given
 
 
 @cli.exits_on_user_error
@@ -105,14 +117,23 @@ def main(argv):
             image_size = tuple(int(v) for v in FLAGS.image_size)
         except ValueError:
             raise ValueError(f"--image_size must be height,width, got {FLAGS.image_size}") from None
+    splits = tuple(FLAGS.splits) if FLAGS.splits else None
+    options = _dataset_options(FLAGS)
+    if FLAGS.check_only:
+        report = check_dataset(FLAGS.dataset, input_dir=FLAGS.input_dir, splits=splits, num_workers=FLAGS.num_workers,
+                               progress=FLAGS.progress, max_depth=FLAGS.max_depth, image_size=image_size, **options)
+        print(format_report(report))
+        if report["errors"]:
+            raise ValueError(f"--check_only: {len(report['errors'])} problem(s) found in {FLAGS.input_dir}; "
+                                "a conversion would fail (listed above)")
+        return
+    if not FLAGS.output_dir:
+        raise ValueError("--output_dir is required (the record directory to write)")
     summary = prepare(
-        FLAGS.dataset, FLAGS.output_dir, input_dir=FLAGS.input_dir, splits=tuple(FLAGS.splits),
+        FLAGS.dataset, FLAGS.output_dir, input_dir=FLAGS.input_dir, splits=splits,
         num_workers=FLAGS.num_workers, examples_per_shard=FLAGS.examples_per_shard,
-        synthetic_train=FLAGS.synthetic_train, synthetic_val=FLAGS.synthetic_val,
-        synthetic_size=(FLAGS.synthetic_height, FLAGS.synthetic_width), seed=FLAGS.seed,
         overwrite=FLAGS.overwrite, progress=FLAGS.progress, max_depth=FLAGS.max_depth,
-        image_size=image_size, frame_skip=FLAGS.scannet_frame_skip, rgb_format=FLAGS.rgb_format,
-        nyuv2_classes=int(FLAGS.nyuv2_classes) if FLAGS.nyuv2_classes else None, depth_source=FLAGS.depth_source,
+        image_size=image_size, rgb_format=FLAGS.rgb_format, **options,
     )
     for split, entry in summary["splits"].items():
         logging.info("%s: %d examples in %d shards", split, entry["num_examples"], len(entry["files"]))

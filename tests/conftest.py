@@ -17,6 +17,7 @@ os.environ.setdefault("TF2ONNX_CATCH_ERRORS", "FALSE")
 # tests first, put the one-test files test_multiworker.py and test_adapnet_pp_training.py at the very end).
 SLOWEST_FILES = (
     "test_export_formats.py",  # 74
+    "test_folder_dataset.py",  # ~60 (train + export of a short RFBNet on folder records)
     "test_study.py",  # 64
     "test_adapnet_pp_training.py",  # 62
     "test_train.py",  # 60

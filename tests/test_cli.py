@@ -47,7 +47,7 @@ def test_bugs_keep_their_traceback_and_results_pass_through():
 @pytest.mark.parametrize("module, arguments, message", [
     ("rfbnet_tf.train", ["--record_dir={missing}", "--model_dir={tmp}/run", "--model=erfnet_enc"],
      "error: --record_dir={missing} does not exist: prepare it with python -m rfbnet_tf.prepare_data "
-     "--dataset={{cityscapes,scannet,nyuv2,sunrgbd,synthetic}} --input_dir=/path/to/download --output_dir={missing}"),
+     "--dataset={{cityscapes,scannet,nyuv2,sunrgbd,synthetic,folder}} --input_dir=/path/to/download --output_dir={missing}"),
     ("rfbnet_tf.evaluate", ["--model_dir={missing}"], "error: model_dir '{missing}' does not exist"),
     ("rfbnet_tf.predict", ["--model_dir={missing}", "--rgb={tmp}", "--output_dir={tmp}/out"],
      "error: model_dir '{missing}' does not exist"),

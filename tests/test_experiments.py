@@ -126,7 +126,7 @@ def test_paper_schedule_per_row(configs):
         assert config["record_dir"] == f"data/{dataset}", stem
         if dataset in ("nyuv2", "sunrgbd"):  # no official val split
             assert config["val_split"] == "test", stem
-        if dataset in ("scannet", "nyuv2", "sunrgbd"):
+        if dataset in ("scannet", "nyuv2", "sunrgbd", "folder"):  # folder: the template at 640x480
             assert config["image_size"] == [480, 640] and config["crop_size"] is None, stem
         else:
             assert config["image_size"] == [512, 1024] and config["crop_size"] == [384, 768], stem

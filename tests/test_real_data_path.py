@@ -71,4 +71,4 @@ def test_prepare_command_per_record_dir_name():
         record_checks.prepare_command("d/scannet_25k"))
     assert record_checks.prepare_command("data/synthetic").startswith(
         "python -m rfbnet_tf.prepare_data --dataset=synthetic --output_dir=data/synthetic (or pass --create_synthetic)")
-    assert "--dataset={cityscapes,scannet,nyuv2,sunrgbd,synthetic}" in record_checks.prepare_command("records")
+    assert "--dataset={cityscapes,scannet,nyuv2,sunrgbd,synthetic,folder}" in record_checks.prepare_command("records")

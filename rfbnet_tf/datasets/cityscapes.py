@@ -31,7 +31,7 @@ import os
 import numpy as np
 
 from rfbnet_tf.constants import IGNORE_LABEL
-from rfbnet_tf.datasets import records
+from rfbnet_tf.datasets import records, sources
 
 NAME = "cityscapes"
 SPLITS = ("train", "val", "test")
@@ -219,3 +219,10 @@ def load_frame(frame: dict, image_size=None) -> dict:
         label = records.resize_nearest(label, image_size)
     return {"rgb": rgb, "depth_m": depth, "label": label, "intrinsics": intrinsics,
             "name": frame["name"]}
+
+
+DATASET = sources.ModuleDataset(
+    NAME, splits=SPLITS, default_splits=("train", "val"), module=__name__,
+    input_help="the packages leftImg8bit_trainvaltest, disparity_trainvaltest, camera_trainvaltest and "
+               "gtFine_trainvaltest unpacked into one folder")
+"""The registered dataset (:mod:`rfbnet_tf.datasets.sources`)."""

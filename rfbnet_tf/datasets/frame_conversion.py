@@ -53,7 +53,7 @@ def check_frame(frame: dict, num_classes: int) -> str | None:
 
 
 def process_frame(task) -> tuple:
-    """Worker: ``(dataset, frame, options)`` → ``("ok", name, example_bytes, FrameStats, size)``
+    """Worker: ``(dataset, frame, options)`` → ``("ok", name, example_bytes, FrameStats, size, notes)``
     or ``("skip", name, reason)``.  Errors are re-raised naming the frame."""
     dataset, frame, options = task
     name = frame["name"]
@@ -76,7 +76,7 @@ def process_frame(task) -> tuple:
         )
         stats = FrameStats.of_frame(loaded["rgb"], hha, completed, loaded["label"],
                                     options["num_classes"])
-        return ("ok", name, example, stats, tuple(loaded["rgb"].shape[:2]))
+        return ("ok", name, example, stats, tuple(loaded["rgb"].shape[:2]), tuple(loaded.get("notes", ())))
     except Exception as error:  # name the frame; keep the error class for the usual ones
         message = str(error) if name in str(error) else f"frame {name!r}: {error}"
         if isinstance(error, FileNotFoundError):

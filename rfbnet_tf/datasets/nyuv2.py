@@ -41,6 +41,7 @@ at test time.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 
@@ -48,7 +49,7 @@ import numpy as np
 
 from rfbnet_tf import visualize
 from rfbnet_tf.constants import IGNORE_LABEL, IGNORE_LABEL_16
-from rfbnet_tf.datasets import matlab_files, records
+from rfbnet_tf.datasets import matlab_files, records, sources
 
 NAME = "nyuv2"
 SPLITS = ("train", "test")
@@ -286,3 +287,22 @@ def load_frame(frame: dict, image_size=None) -> dict:
     return {"rgb": np.ascontiguousarray(rgb), "depth_m": np.ascontiguousarray(depth),
             "label": np.ascontiguousarray(label), "intrinsics": intrinsics, "name": frame["name"]}
 
+
+
+@dataclasses.dataclass(frozen=True)
+class _NYUv2(sources.ModuleDataset):
+    def source(self, input_dir, options):
+        classes = options["nyuv2_classes"]
+        return sources.Source(NAME, class_names(classes, input_dir), MAX_DEPTH_M, DEFAULT_IMAGE_SIZE,
+                              sources.colours(palette(classes)))
+
+
+DATASET = _NYUv2(
+    NAME, options=(sources.Option("nyuv2_classes", DEFAULT_CLASSES,
+                                  "NYUv2: label set (default 40; 894 = the raw classes, named by allClassName of "
+                                  "classMapping40.mat and stored as 16-bit labels with ignore 65535).",
+                                  check_classes, CLASS_OPTIONS), sources.DEPTH_SOURCE),
+    splits=SPLITS, default_splits=("train", "test"), module=__name__,
+    option_keywords=(("nyuv2_classes", "classes"),),
+    input_help="nyu_depth_v2_labeled.mat, splits.mat, classMapping40.mat and class13Mapping.mat")
+"""The registered dataset (:mod:`rfbnet_tf.datasets.sources`)."""

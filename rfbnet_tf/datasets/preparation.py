@@ -42,7 +42,7 @@ from rfbnet_tf.datasets.frame_conversion import map_frames, worker_pool
 from rfbnet_tf.datasets.frame_stats import FrameStats
 from rfbnet_tf.datasets.record_directory import (ShardWriter, carry_over, existing_shards, remove_dead_staging,
                                                  replaced_names, swap_in)
-from rfbnet_tf.datasets.sources import DEFAULT_SYNTHETIC_SIZE, check_dataset_options, get_source, list_frames
+from rfbnet_tf.datasets import sources
 from rfbnet_tf.utils.files import write_json_atomically
 from rfbnet_tf.utils.progress import Progress
 
@@ -71,10 +71,31 @@ def _check_count(name, value, minimum):
     return int(value)
 
 
+def resolve_splits(dataset, input_dir, splits, options) -> tuple:
+    """The splits to convert: ``splits`` (a tuple or "a,b"), or the dataset's default splits (for a folder
+    dataset: every split present); each must be one the dataset has."""
+    registered = sources.dataset(dataset)
+    if isinstance(splits, str):
+        splits = tuple(s for s in splits.split(",") if s)
+    available = registered.available_splits(input_dir, options)
+    if splits is None:
+        splits = registered.default_splits or available
+    splits = tuple(splits)
+    if not splits or len(set(splits)) != len(splits):
+        raise ValueError(f"splits must be distinct split names, got {splits!r}")
+    unknown = [s for s in splits if s not in available]
+    if unknown and dataset == "synthetic":
+        raise ValueError(f"synthetic splits are 'train' and 'val', got {splits!r}")
+    if unknown:
+        where = f" ({input_dir} holds {list(available)})" if registered.splits is None else ""
+        raise ValueError(f"--splits: {dataset} has no split {unknown[0]!r}; its splits are {list(available)}{where}")
+    return splits
+
+
 def _prepare_split(dataset, split, frames, writer, options, pool, progress):
     """Convert one split into ``writer`` (left unfinished); returns ``(stats, skipped, sizes)``."""
     stats = FrameStats(options["num_classes"])
-    skipped, sizes = {}, set()
+    skipped, sizes, notes = {}, set(), {}
     bar = Progress(f"{dataset}/{split}", len(frames), enabled=progress)
     tasks = [(dataset, frame, options) for frame in frames]
     for result in map_frames(tasks, pool):
@@ -83,12 +104,16 @@ def _prepare_split(dataset, split, frames, writer, options, pool, progress):
             skipped[name] = reason
             logging.warning("skipped %s frame %r: %s", split, name, reason)
         else:
-            _, name, example, frame_stats, size = result
+            _, name, example, frame_stats, size, frame_notes = result
+            for note in frame_notes:
+                notes.setdefault(note, []).append(name)
             writer.write(example)
             stats.add(frame_stats)
             sizes.add(size)
         bar.update()
     bar.close()
+    for note, names in notes.items():
+        logging.info("%s: %d frame(s) (e.g. %s): %s", split, len(names), names[0], note)
     if writer.count == 0:
         raise ValueError(
             f"every one of the {len(frames)} {split} frames was skipped: {sorted(set(skipped.values()))}"
@@ -96,60 +121,50 @@ def _prepare_split(dataset, split, frames, writer, options, pool, progress):
     return stats, skipped, sizes
 
 
-def prepare(dataset, output_dir, *, input_dir=None, splits=("train", "val"), num_workers=None,
-            examples_per_shard=DEFAULT_EXAMPLES_PER_SHARD, synthetic_train=DEFAULT_SYNTHETIC_TRAIN,
-            synthetic_val=DEFAULT_SYNTHETIC_VAL, synthetic_size=DEFAULT_SYNTHETIC_SIZE, seed=0,
-            overwrite=False, progress=True, max_depth=None, image_size=None, frame_skip=None,
-            rgb_format="png", nyuv2_classes=None, depth_source=None) -> dict:
+def prepare(dataset, output_dir, *, input_dir=None, splits=None, num_workers=None,
+            examples_per_shard=DEFAULT_EXAMPLES_PER_SHARD, overwrite=False, progress=True, max_depth=None,
+            image_size=None, rgb_format="png", **options) -> dict:
     """Convert ``dataset`` into TFRecord shards and ``dataset_info.json`` in ``output_dir``.
 
     Args:
-      dataset: "synthetic", "cityscapes", "scannet", "nyuv2" or "sunrgbd".
+      dataset: a registered dataset (:data:`rfbnet_tf.datasets.sources.REGISTERED`): "synthetic", "cityscapes",
+        "scannet", "nyuv2", "sunrgbd" or "folder" (your own data, :mod:`rfbnet_tf.datasets.folder`).
       output_dir: record directory (created).
-      input_dir: the official download (Cityscapes, ScanNet); unused for synthetic.
-      splits: splits to convert; others already in ``output_dir`` are kept in the info.
+      input_dir: the official download, or the folder; unused for synthetic.
+      splits: splits to convert (default: the dataset's own, e.g. train,test for NYUv2; every split present for a
+        folder); others already in ``output_dir`` are kept in the info.
       num_workers: worker processes (default: CPU count); 1 = in this process.
       examples_per_shard: examples per TFRecord shard.
-      synthetic_train, synthetic_val, synthetic_size, seed: synthetic frame counts, (h, w),
-        and the seed of ``synthetic.split_seeds``.
       overwrite: replace existing shards of the requested splits / another dataset's info.
       progress: draw the progress bar on stderr.
       max_depth: depth range in metres (raw depth beyond it is dropped before completion);
-        default per dataset (synthetic 10, Cityscapes 65, ScanNet 10, NYUv2 10, SUN RGB-D 8).
+        default per dataset (synthetic 10, Cityscapes 65, ScanNet 10, NYUv2 10, SUN RGB-D 8, folder its
+        dataset.json's ``max_depth`` or 10).
       image_size: stored (height, width); default per dataset (ScanNet, NYUv2, SUN RGB-D 480×640,
-        Cityscapes native, synthetic ``synthetic_size``).
-      frame_skip: ScanNet only, keep frames whose index is a multiple of it (default 100).
+        Cityscapes and folder native, synthetic ``synthetic_size``).
       rgb_format: "png" or "jpeg" for the stored RGB image.
-      nyuv2_classes: NYUv2 only, 40 (default), 13 or 894 classes (the raw ones: stored as 16-bit labels, ignore
-        65535; ``label_bits`` 16 in ``dataset_info.json``).
-      depth_source: NYUv2 / SUN RGB-D only, "toolbox" (default: the toolbox's filled depth) or "raw" (the
-        sensor's depth, completed here); logged and written to ``dataset_info.json`` (``depth_source``).
+      **options: the dataset's options (:func:`rfbnet_tf.datasets.sources.check_dataset_options`):
+        synthetic ``synthetic_train``, ``synthetic_val``, ``synthetic_size`` (h, w), ``seed``; nyuv2
+        ``nyuv2_classes`` (40, 13 or 894: 16-bit labels, ignore 65535) and ``depth_source``; sunrgbd
+        ``depth_source`` ("toolbox" or "raw", written to ``dataset_info.json``); scannet ``scannet_frame_skip``
+        (default 100); folder ``folder_description`` (default ``<input_dir>/dataset.json``).
 
     Returns:
       The dataset info written (``records.load_dataset_info`` reads it back) plus
       ``"record_dir"`` and ``"seconds"``.
     """
-    dataset_options = check_dataset_options(dataset, nyuv2_classes, depth_source)
-    source = get_source(dataset, input_dir=input_dir, **dataset_options)
-    if isinstance(splits, str):
-        splits = tuple(s for s in splits.split(",") if s)
-    splits = tuple(splits)
-    if not splits or len(set(splits)) != len(splits):
-        raise ValueError(f"splits must be distinct split names, got {splits!r}")
+    dataset_options = sources.check_dataset_options(dataset, **options)
+    source = sources.get_source(dataset, input_dir=input_dir, **dataset_options)
+    splits = resolve_splits(dataset, input_dir, splits, dataset_options)
     if num_workers is None:
         num_workers = os.cpu_count() or 1
     num_workers = _check_count("num_workers", num_workers, 1)
     examples_per_shard = _check_count("examples_per_shard", examples_per_shard, 1)
-    synthetic_size = _check_size_argument("synthetic_size", synthetic_size)
     image_size = _check_size_argument("image_size", image_size)
+    synthetic_size = dataset_options.get("synthetic_size")
     if dataset == "synthetic":
         if image_size is not None and image_size != synthetic_size:
             raise ValueError(f"for synthetic data set synthetic_size, not image_size; got {image_size!r}")
-        counts = {"train": _check_count("synthetic_train", synthetic_train, 1),
-                  "val": _check_count("synthetic_val", synthetic_val, 1)}
-        unknown = [s for s in splits if s not in counts]
-        if unknown:
-            raise ValueError(f"synthetic splits are 'train' and 'val', got {splits!r}")
     elif image_size is None:
         image_size = source.default_image_size
     if rgb_format not in RGB_FORMATS:
@@ -157,8 +172,6 @@ def prepare(dataset, output_dir, *, input_dir=None, splits=("train", "val"), num
     max_depth = source.max_depth if max_depth is None else max_depth
     if isinstance(max_depth, bool) or not isinstance(max_depth, (int, float)) or not (0 < max_depth <= 65.535):
         raise ValueError(f"max_depth must be in (0, 65.535] metres (uint16 mm storage), got {max_depth!r}")
-    if frame_skip is not None and dataset != "scannet":
-        raise ValueError(f"frame_skip applies to scannet only, got frame_skip={frame_skip!r} for {dataset!r}")
 
     # Refuse to clobber before doing any work.
     output_dir = os.path.abspath(output_dir)
@@ -197,12 +210,7 @@ def prepare(dataset, output_dir, *, input_dir=None, splits=("train", "val"), num
                                  "another --output_dir")
 
     started = time.monotonic()
-    frames = {
-        split: list_frames(dataset, split, input_dir=input_dir,
-                           synthetic_count=counts[split] if dataset == "synthetic" else 0,
-                           synthetic_size=synthetic_size, seed=seed, frame_skip=frame_skip, **dataset_options)
-        for split in splits
-    }
+    frames = {split: sources.list_frames(dataset, split, input_dir=input_dir, **dataset_options) for split in splits}
     if "depth_source" in dataset_options:
         logging.info("%s depth: %s", dataset, _DEPTH_SOURCE_TEXT[dataset_options["depth_source"]])
     options = {"image_size": image_size, "num_classes": len(source.class_names),
@@ -225,8 +233,7 @@ def prepare(dataset, output_dir, *, input_dir=None, splits=("train", "val"), num
                 raise ValueError(f"{output_dir!r} keeps the splits {kept} at {existing['image_size']}, but the new "
                                  f"frames are {sorted(new_sizes)}: one directory holds one size; convert every "
                                  "split, or use another --output_dir")
-        info = _dataset_info(dataset, source, results, existing, options, input_dir, seed,
-                             synthetic_size if dataset == "synthetic" else None)
+        info = _dataset_info(dataset, source, results, existing, options, input_dir, dataset_options)
         carry_over(output_dir, staging, replaced=replaced_names(output_dir, splits, existing))
         write_json_atomically(os.path.join(staging, records.DATASET_INFO_FILENAME), info, sort_keys=False)
         swap_in(staging, output_dir)
@@ -242,7 +249,7 @@ def prepare(dataset, output_dir, *, input_dir=None, splits=("train", "val"), num
     return {**info, "record_dir": output_dir, "seconds": time.monotonic() - started}
 
 
-def _dataset_info(dataset, source, results, existing, options, input_dir, seed, synthetic_size):
+def _dataset_info(dataset, source, results, existing, options, input_dir, dataset_options):
     """The ``dataset_info.json`` content (records spec), merged with kept splits of ``existing``."""
     splits = dict(existing["splits"]) if existing else {}
     histograms = dict(existing.get("class_histogram", {})) if existing else {}
@@ -270,15 +277,14 @@ def _dataset_info(dataset, source, results, existing, options, input_dir, seed, 
     from rfbnet_tf.version import __version__
 
     settings = {"max_depth": options["max_depth"], "image_size": options["image_size"],
-                "rgb_format": options["rgb_format"], "input_dir": input_dir, "seed": seed}
+                "rgb_format": options["rgb_format"], "input_dir": input_dir, "seed": 0}
+    keywords = dict(getattr(sources.dataset(dataset), "option_keywords", ()))  # nyuv2_classes → "classes"
+    settings.update({keywords.get(key, key): list(value) if isinstance(value, tuple) else value
+                     for key, value in dataset_options.items() if value is not None})
     extra = {}
-    for key in ("classes", "depth_source"):  # NYUv2 / SUN RGB-D options
-        if key in options:
-            settings[key] = options[key]
-    if "depth_source" in options:
-        extra["depth_source"] = f"{options['depth_source']}: {_DEPTH_SOURCE_TEXT[options['depth_source']]}"
-    if synthetic_size is not None:
-        settings["synthetic_size"] = list(synthetic_size)
+    if "depth_source" in dataset_options:
+        extra["depth_source"] = (f"{dataset_options['depth_source']}: "
+                                 f"{_DEPTH_SOURCE_TEXT[dataset_options['depth_source']]}")
     return {
         "dataset": dataset,
         "num_classes": len(source.class_names),

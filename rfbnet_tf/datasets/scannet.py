@@ -47,7 +47,7 @@ import os
 import numpy as np
 
 from rfbnet_tf.constants import IGNORE_LABEL
-from rfbnet_tf.datasets import records
+from rfbnet_tf.datasets import records, sources
 
 NAME = "scannet"
 SPLITS = ("train", "val", "test")
@@ -324,3 +324,19 @@ def load_frame(frame: dict, image_size=None) -> dict:
         "intrinsics": intrinsics,
         "name": frame["name"],
     }
+
+
+def _check_frame_skip(value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"frame_skip must be a positive int, got {value!r}")
+    return value
+
+
+DATASET = sources.ModuleDataset(
+    NAME, options=(sources.Option("frame_skip", DEFAULT_FRAME_SKIP,
+                                  "ScanNet: keep every n-th frame of the SensReader export.",
+                                  _check_frame_skip, flag="scannet_frame_skip"),),
+    splits=SPLITS, default_splits=("train", "val"), module=__name__,
+    input_help="scannet_frames_25k (+ scannet_frames_test) or the SensReader export of the scans, with "
+               "scannetv2-labels.combined.tsv and scannetv2_{train,val,test}.txt")
+"""The registered dataset (:mod:`rfbnet_tf.datasets.sources`)."""

@@ -1,5 +1,11 @@
-"""The datasets ``prepare`` converts (:data:`DATASETS`): each one's classes and defaults (:class:`Source`), its
-frame list and the loading of one frame (the synthetic scenes, or the converter ``rfbnet_tf.datasets.{name}``).
+"""The registry of the datasets ``prepare`` converts: each one is a :class:`Dataset` object (its name, options,
+classes and palette, splits, ``list_frames`` and ``load_frame``), defined as ``DATASET`` in its own module and
+registered once, by that module's name in :data:`REGISTERED`.
+
+Adding a dataset = adding one module ``rfbnet_tf/datasets/{name}.py`` that defines ``DATASET`` (a
+:class:`Dataset`, usually a :class:`ModuleDataset` over the module's ``CLASS_NAMES`` / ``PALETTE`` /
+``list_frames`` / ``load_frame``) and appending its name to :data:`REGISTERED`; ``prepare_data``'s ``--dataset``,
+its option flags and their help come from here.
 
 Imports no TensorFlow (it runs in the spawned workers of ``prepare``).
 """
@@ -10,17 +16,11 @@ import dataclasses
 import importlib
 import os
 
-DATASETS = ("synthetic", "cityscapes", "scannet", "nyuv2", "sunrgbd")
-
-DEPTH_SOURCES = ("toolbox", "raw")
-"""NYUv2 / SUN RGB-D depth: the toolbox's filled depth (NYUv2 ``depths``, SUN RGB-D ``depth_bfx``) or the raw
-sensor depth (``rawDepths``, ``depth``), completed by ``prepare`` like every other dataset's."""
-DEPTH_SOURCE_DATASETS = ("nyuv2", "sunrgbd")
-
+REGISTERED = ("synthetic", "cityscapes", "scannet", "nyuv2", "sunrgbd", "folder")
+"""Module names (under ``rfbnet_tf.datasets``) of the registered datasets; each module defines ``DATASET``."""
+DATASETS = REGISTERED
 
 DEFAULT_SYNTHETIC_SIZE = (120, 160)
-
-
 SYNTHETIC_MAX_DEPTH_M = 10.0
 """Default ``--max_depth`` for the synthetic scenes (indoor-like rooms, see datasets/synthetic)."""
 
@@ -34,96 +34,172 @@ class Source:
     max_depth: float
     default_image_size: tuple | None
     palette: tuple = ()
-    """RGB colour per class (``PALETTE`` of the dataset module)."""
+    """RGB colour per class."""
 
 
-def _converter(dataset: str):
-    """The converter module of a real dataset (``rfbnet_tf.datasets.{dataset}``)."""
-    return importlib.import_module(f"rfbnet_tf.datasets.{dataset}")
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """A dataset-specific setting: ``prepare(..., {name}=value)`` and the flag ``--{flag_name}`` of ``prepare_data``.
 
-
-def check_dataset_options(dataset: str, nyuv2_classes=None, depth_source=None) -> dict:
-    """The dataset-specific options of ``dataset`` with their defaults filled in (``{}`` for those without).
-
-    ``nyuv2_classes`` applies to nyuv2 only, ``depth_source`` to nyuv2 and sunrgbd (``ValueError`` otherwise).
+    ``check`` turns a given value (a Python value, or the flag's string) into the checked one, raising
+    ``ValueError`` naming the option; ``None`` (not given) becomes ``default``.
     """
-    if nyuv2_classes is not None and dataset != "nyuv2":
-        raise ValueError(f"nyuv2_classes applies to nyuv2 only, got nyuv2_classes={nyuv2_classes!r} for {dataset!r}")
-    if depth_source is not None and dataset not in DEPTH_SOURCE_DATASETS:
-        raise ValueError(f"depth_source applies to {DEPTH_SOURCE_DATASETS} only, got depth_source={depth_source!r} "
-                         f"for {dataset!r}")
-    options = {}
-    if dataset in DEPTH_SOURCE_DATASETS:
-        options["depth_source"] = "toolbox" if depth_source is None else depth_source
-        if options["depth_source"] not in DEPTH_SOURCES:
-            raise ValueError(f"depth_source must be one of {DEPTH_SOURCES}, got {depth_source!r}")
-    if dataset == "nyuv2":
-        from rfbnet_tf.datasets import nyuv2
 
-        options["classes"] = nyuv2.check_classes(nyuv2.DEFAULT_CLASSES if nyuv2_classes is None else nyuv2_classes)
-    return options
+    name: str
+    default: object
+    help: str
+    check: object = None
+    choices: tuple = ()
+    """For the flag's help and ``--helpfull`` (an enum flag when given)."""
+    flag: str = ""
+    """The flag's name, when it is not ``name``."""
+
+    @property
+    def flag_name(self) -> str:
+        return self.flag or self.name
 
 
-def _colours(palette) -> tuple:
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """One dataset ``prepare`` converts (the protocol every registered dataset follows).
+
+    Subclasses implement :meth:`source`, :meth:`list_frames` and :meth:`load_frame`; ``splits`` None means the
+    splits are found in the input (:meth:`available_splits`).
+    """
+
+    name: str
+    options: tuple = ()
+    splits: tuple | None = None
+    default_splits: tuple = ("train", "val")
+    input_help: str = ""
+    """What ``--input_dir`` holds ("" = no input needed)."""
+
+    def source(self, input_dir, options: dict) -> Source:
+        raise NotImplementedError
+
+    def available_splits(self, input_dir, options: dict) -> tuple:
+        return self.splits
+
+    def list_frames(self, input_dir, split: str, options: dict) -> list[dict]:
+        raise NotImplementedError
+
+    def load_frame(self, frame: dict, image_size) -> dict:
+        raise NotImplementedError
+
+
+def colours(palette) -> tuple:
     """``((r, g, b), ...)`` as Python ints (JSON-able) from a palette table or array."""
     return tuple(tuple(int(v) for v in colour) for colour in palette)
 
 
-def get_source(dataset: str, input_dir=None, **options) -> Source:
-    """``Source`` of ``dataset`` (one of :data:`DATASETS`); ``options``: :func:`check_dataset_options`'s.
-    ``input_dir`` is read only for NYUv2's 894 classes (their names are in its classMapping40.mat)."""
-    if dataset not in DATASETS:
-        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
-    if dataset == "nyuv2":
-        from rfbnet_tf.datasets import nyuv2
+@dataclasses.dataclass(frozen=True)
+class ModuleDataset(Dataset):
+    """A dataset whose converter module has ``CLASS_NAMES``, ``PALETTE``, ``MAX_DEPTH_M``, ``DEFAULT_IMAGE_SIZE``,
+    ``list_frames(input_dir, split, **options)`` and ``load_frame(frame, image_size)``; ``option_keywords`` maps
+    an option's name to the keyword of ``list_frames``."""
 
-        classes = options.get("classes", nyuv2.DEFAULT_CLASSES)
-        return Source(dataset, nyuv2.class_names(classes, input_dir), nyuv2.MAX_DEPTH_M, nyuv2.DEFAULT_IMAGE_SIZE,
-                      _colours(nyuv2.palette(classes)))
-    if dataset == "synthetic":
-        from rfbnet_tf.datasets import synthetic
+    module: str = ""
+    option_keywords: tuple = ()
 
-        return Source("synthetic", tuple(synthetic.CLASS_NAMES), SYNTHETIC_MAX_DEPTH_M, None, _colours(synthetic.PALETTE))
-    module = _converter(dataset)
-    return Source(dataset, tuple(module.CLASS_NAMES), module.MAX_DEPTH_M, module.DEFAULT_IMAGE_SIZE,
-                  _colours(module.PALETTE))
+    def _module(self):
+        return importlib.import_module(self.module)
+
+    def source(self, input_dir, options):
+        module = self._module()
+        return Source(self.name, tuple(module.CLASS_NAMES), module.MAX_DEPTH_M, module.DEFAULT_IMAGE_SIZE,
+                      colours(module.PALETTE))
+
+    def list_frames(self, input_dir, split, options):
+        keywords = dict(self.option_keywords)
+        return self._module().list_frames(input_dir, split, **{keywords.get(k, k): v for k, v in options.items()})
+
+    def load_frame(self, frame, image_size):
+        return self._module().load_frame(frame, image_size)
 
 
-def list_frames(dataset: str, split: str, *, input_dir=None, synthetic_count=0,
-                synthetic_size=DEFAULT_SYNTHETIC_SIZE, seed=0, frame_skip=None, **options) -> list[dict]:
-    """Picklable frame descriptions of ``split`` (paths, or a seed for synthetic frames); ``options``:
-    :func:`check_dataset_options`'s (the NYUv2 classes, the depth source)."""
-    if dataset == "synthetic":
-        from rfbnet_tf.datasets import synthetic
+def dataset(name: str) -> Dataset:
+    """The registered :class:`Dataset` called ``name`` (``ValueError`` listing the registered names)."""
+    if name not in REGISTERED:
+        raise ValueError(f"dataset must be one of {REGISTERED}, got {name!r}")
+    return importlib.import_module(f"rfbnet_tf.datasets.{name}").DATASET
 
-        seeds = synthetic.split_seeds(split, synthetic_count, seed)
-        height, width = synthetic_size
-        return [{"name": f"synthetic_{split}_{index:05d}_seed{int(s)}", "seed": int(s),
-                 "size": (height, width)} for index, s in enumerate(seeds)]
+
+def all_options() -> dict:
+    """``{option name: (Option, (dataset names...))}`` over every registered dataset (an option several datasets
+    share, such as ``depth_source``, is declared identically by each)."""
+    found = {}
+    for name in REGISTERED:
+        for option in dataset(name).options:
+            declared, names = found.get(option.name, (option, ()))
+            found[option.name] = (declared, names + (name,))
+    return found
+
+
+def check_dataset_options(name: str, **given) -> dict:
+    """The options of dataset ``name``, checked, with defaults filled in, from ``given`` (``None`` = not given).
+
+    An option given (not None) that ``name`` does not have is a ``ValueError`` naming the datasets it applies to.
+    """
+    known = all_options()
+    for key, value in given.items():
+        if value is None:
+            continue
+        if key not in known:
+            raise ValueError(f"unknown dataset option {key!r}")
+        applies = known[key][1]
+        if name not in applies:
+            only = applies[0] if len(applies) == 1 else applies
+            raise ValueError(f"{key} applies to {only} only, got {key}={value!r} for {name!r}")
+    checked = {}
+    for option in dataset(name).options:
+        value = given.get(option.name)
+        if value is None:
+            value = option.default
+        checked[option.name] = option.check(value) if option.check is not None and value is not None else value
+    return checked
+
+
+def check_input_dir(name: str, input_dir) -> None:
+    """``--input_dir`` exists and is not empty, for a dataset that reads one."""
+    if not dataset(name).input_help:
+        return
     if input_dir is None:
-        raise ValueError(f"--input_dir is required for dataset {dataset!r}, got None")
+        raise ValueError(f"--input_dir is required for dataset {name!r}: it holds {dataset(name).input_help}")
     if not os.path.isdir(input_dir):
         raise FileNotFoundError(f"input directory {input_dir!r} does not exist")
     if not os.listdir(input_dir):
         raise FileNotFoundError(f"input directory {input_dir!r} is empty")
-    module = _converter(dataset)
-    if dataset == "scannet" and frame_skip is not None:
-        return module.list_frames(input_dir, split, frame_skip=frame_skip)
-    return module.list_frames(input_dir, split, **options)
 
 
-def load_frame(dataset: str, frame: dict, image_size) -> dict:
-    """``{"rgb", "depth_m", "label", "intrinsics", "name"}`` of one frame description."""
-    if dataset == "synthetic":
-        from rfbnet_tf.datasets import synthetic
+def get_source(name: str, input_dir=None, **options) -> Source:
+    """``Source`` of dataset ``name``; ``options``: :func:`check_dataset_options`'s."""
+    return dataset(name).source(input_dir, options)
 
-        scene = synthetic.render_scene(frame["seed"], *frame["size"])
-        loaded = {"rgb": scene["rgb"], "depth_m": scene["depth"], "label": scene["label"],
-                  "intrinsics": scene["intrinsics"], "name": frame["name"]}
-        if image_size is not None and tuple(image_size) != tuple(frame["size"]):
-            raise ValueError(
-                f"synthetic frames are rendered at synthetic_size {frame['size']}, "
-                f"got image_size {image_size!r}"
-            )
-        return loaded
-    return _converter(dataset).load_frame(frame, image_size)
+
+def list_frames(name: str, split: str, *, input_dir=None, **options) -> list[dict]:
+    """Picklable frame descriptions of ``split`` (paths, or a seed for synthetic frames)."""
+    check_input_dir(name, input_dir)
+    return dataset(name).list_frames(input_dir, split, options)
+
+
+def load_frame(name: str, frame: dict, image_size) -> dict:
+    """``{"rgb", "depth_m", "label", "intrinsics", "name"}`` of one frame description (plus, optionally,
+    ``"notes"``: what the loading changed, e.g. a depth resized to the RGB size)."""
+    return dataset(name).load_frame(frame, image_size)
+
+
+DEPTH_SOURCES = ("toolbox", "raw")
+
+
+def _check_depth_source(value):
+    if value not in DEPTH_SOURCES:
+        raise ValueError(f"depth_source must be one of {DEPTH_SOURCES}, got {value!r}")
+    return value
+
+
+DEPTH_SOURCE = Option(
+    "depth_source", "toolbox",
+    "NYUv2 / SUN RGB-D depth: 'toolbox' (default: the filled depths / depth_bfx) or 'raw' (rawDepths / depth, "
+    "completed by this project's depth completion).", _check_depth_source, DEPTH_SOURCES)
+"""NYUv2 / SUN RGB-D depth: the toolbox's filled depth (NYUv2 ``depths``, SUN RGB-D ``depth_bfx``) or the raw
+sensor depth (``rawDepths``, ``depth``), completed by ``prepare`` like every other dataset's."""

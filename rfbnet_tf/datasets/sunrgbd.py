@@ -41,7 +41,7 @@ import os
 import numpy as np
 
 from rfbnet_tf.constants import IGNORE_LABEL
-from rfbnet_tf.datasets import matlab_files, nyuv2, records, scannet
+from rfbnet_tf.datasets import matlab_files, nyuv2, records, scannet, sources
 
 NAME = "sunrgbd"
 SPLITS = ("train", "test")
@@ -213,3 +213,10 @@ def load_frame(frame: dict, image_size=None) -> dict:
     intrinsics = records.scale_intrinsics(read_intrinsics(frame["intrinsics"]), rgb.shape[:2], size)
     return {"rgb": records.resize_rgb(rgb, size), "depth_m": records.resize_nearest(depth, size),
             "label": records.resize_nearest(label, size), "intrinsics": intrinsics, "name": frame["name"]}
+
+
+DATASET = sources.ModuleDataset(
+    NAME, options=(sources.DEPTH_SOURCE,), splits=SPLITS, default_splits=("train", "test"), module=__name__,
+    input_help="SUNRGBD/ (the kv1, kv2, realsense, xtion frame folders) and SUNRGBDtoolbox/ (Metadata, "
+               "traintestSUNRGBD)")
+"""The registered dataset (:mod:`rfbnet_tf.datasets.sources`)."""

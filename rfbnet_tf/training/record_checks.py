@@ -9,19 +9,11 @@ from __future__ import annotations
 
 import os
 
-from rfbnet_tf.datasets import records
+from rfbnet_tf.datasets import records, sources
 
-DOWNLOAD_LAYOUTS = {
-    "cityscapes": "the packages leftImg8bit_trainvaltest, disparity_trainvaltest, camera_trainvaltest and "
-                  "gtFine_trainvaltest unpacked into one folder",
-    "scannet": "scannet_frames_25k (+ scannet_frames_test) or the SensReader export of the scans, with "
-               "scannetv2-labels.combined.tsv and scannetv2_{train,val,test}.txt",
-    "nyuv2": "nyu_depth_v2_labeled.mat, splits.mat, classMapping40.mat and class13Mapping.mat",
-    "sunrgbd": "SUNRGBD/ (the kv1, kv2, realsense, xtion frame folders) and SUNRGBDtoolbox/ (Metadata, "
-               "traintestSUNRGBD)",
-}
-"""What ``--input_dir`` of ``prepare_data`` holds, per real dataset (the one-line hint of a missing record dir)."""
-REAL_DATASETS = tuple(DOWNLOAD_LAYOUTS)
+REAL_DATASETS = tuple(name for name in sources.REGISTERED if name not in ("synthetic", "folder"))
+"""Datasets named by a record directory's name (``data/cityscapes``); their ``--input_dir`` layout is the
+registry's ``input_help``."""
 
 
 def dataset_named_by(record_dir) -> str | None:
@@ -38,17 +30,30 @@ def prepare_command(record_dir) -> str:
     dataset = dataset_named_by(record_dir)
     if dataset in REAL_DATASETS:
         return (f"python -m rfbnet_tf.prepare_data --dataset={dataset} --input_dir=/path/to/{dataset} "
-                f"--output_dir={record_dir} (--input_dir holds {DOWNLOAD_LAYOUTS[dataset]})")
+                f"--output_dir={record_dir} (--input_dir holds {sources.dataset(dataset).input_help})")
     if dataset == "synthetic":
         return f"python -m rfbnet_tf.prepare_data --dataset=synthetic --output_dir={record_dir} (or pass --create_synthetic)"
-    return (f"python -m rfbnet_tf.prepare_data --dataset={{cityscapes,scannet,nyuv2,sunrgbd,synthetic}} --input_dir=/path/to/download "
-            f"--output_dir={record_dir}")
+    return (f"python -m rfbnet_tf.prepare_data --dataset={{{','.join(REAL_DATASETS + ('synthetic', 'folder'))}}} "
+            f"--input_dir=/path/to/download --output_dir={record_dir}")
+
+
+def _is_folder_dataset(path) -> bool:
+    """``path`` is the input of ``--dataset=folder`` (its ``dataset.json``), not a record directory."""
+    from rfbnet_tf.datasets import folder
+
+    return os.path.isfile(os.path.join(os.fspath(path), folder.DESCRIPTION_FILENAME))
 
 
 def check_records_exist(record_dir):
     """``FileNotFoundError`` (one line naming the exact ``prepare_data`` command) when ``record_dir`` holds no
     prepared records (no ``dataset_info.json``)."""
     if not os.path.isfile(os.path.join(os.fspath(record_dir), records.DATASET_INFO_FILENAME)):
+        if _is_folder_dataset(record_dir):
+            target = os.path.normpath(os.fspath(record_dir)) + "_records"
+            raise FileNotFoundError(
+                f"--record_dir={record_dir} is a folder dataset (it holds dataset.json), not prepared records: "
+                f"convert it with python -m rfbnet_tf.prepare_data --dataset=folder --input_dir={record_dir} "
+                f"--output_dir={target}, then train with --record_dir={target}")
         state = "does not exist" if not os.path.isdir(record_dir) else "holds no prepared records (no dataset_info.json)"
         raise FileNotFoundError(f"--record_dir={record_dir} {state}: prepare it with {prepare_command(record_dir)}")
 

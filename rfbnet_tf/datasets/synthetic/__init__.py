@@ -83,6 +83,7 @@ correctly rounding C math library; ``tests/test_synthetic.py`` pins golden value
 
 from __future__ import annotations
 
+from rfbnet_tf.datasets.synthetic.dataset import DATASET
 from rfbnet_tf.datasets.synthetic.render import render_scene
 from rfbnet_tf.datasets.synthetic.scene import CLASS_NAMES, NUM_CLASSES, PALETTE, split_seeds
 from rfbnet_tf.datasets.synthetic.sensor import (
@@ -105,6 +106,7 @@ from rfbnet_tf.datasets.synthetic.sensor import (
 )
 
 __all__ = [
+    "DATASET",
     "CLASS_NAMES",
     "NUM_CLASSES",
     "PALETTE",
