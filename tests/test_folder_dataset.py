@@ -269,3 +269,14 @@ def test_train_evaluate_predict_export_on_folder_records(tree, prepared, trained
         intrinsics=tf.constant([60.0, 61.0, 31.5, 23.25]))
     labels = out["class_ids"].numpy()
     assert labels.shape[1:3] == folder_fixtures.SIZE and labels.max() < 4
+
+
+def test_train_on_the_folder_itself_names_the_conversion(tree):
+    from rfbnet_tf.training import record_checks
+
+    with pytest.raises(FileNotFoundError) as raised:
+        record_checks.check_records_exist(tree)
+    assert cli.error_line(raised.value) == (
+        f"error: --record_dir={tree} is a folder dataset (it holds dataset.json), not prepared records: convert it "
+        f"with python -m rfbnet_tf.prepare_data --dataset=folder --input_dir={tree} --output_dir={tree}_records, "
+        f"then train with --record_dir={tree}_records")

@@ -183,3 +183,12 @@ def test_13_class_mapping_field_read_by_name_or_first_position(tree, tmp_path):
     raw = np.arange(895)
     expected = np.where(raw > 0, truth["labels13"][truth["map_class"][np.maximum(raw, 1) - 1] - 1] - 1, 255)
     np.testing.assert_array_equal(by_position, expected)
+
+
+def test_default_splits_are_nyuv2_own(tree, tmp_path):
+    root, _ = tree
+    info = prepare_data.prepare("nyuv2", str(tmp_path / "out"), input_dir=root, num_workers=1, progress=False,
+                                image_size=SMALL)
+    assert sorted(info["splits"]) == ["test", "train"]  # no --splits: train,test, not the default train,val
+    with pytest.raises(ValueError, match=r"--splits: nyuv2 has no split 'val'; its splits are \['train', 'test'\]"):
+        prepare_data.prepare("nyuv2", str(tmp_path / "b"), input_dir=root, splits=("train", "val"), progress=False)
