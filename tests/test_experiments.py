@@ -120,6 +120,8 @@ def test_paper_schedule_per_row(configs):
         if steps is not None:
             assert config["steps"] == steps, stem
         assert config["weight_decay"] == pytest.approx(WEIGHT_DECAY[backbone]), stem
+        # [12]'s create_optimizer: TF 1's polynomial_decay default end 1e-4 and Adam epsilon 1e-8 (every row)
+        assert (config["end_learning_rate"], config["adam_epsilon"]) == (1e-4, 1e-8), stem
         if backbone == "erfnet_enc":
             assert config["learning_rate"] == pytest.approx(5e-4), stem
         dataset = stem.split("_")[0]
@@ -206,6 +208,7 @@ def test_synthetic_default_is_small(configs):
     assert config["image_size"] == [128, 160] and config["synthetic_size"] == [128, 160]
     assert config["steps"] <= 500 and config["batch_size"] <= 8
     assert config["rgb_init"] is None and config["depth_init"] is None
+    assert (config["end_learning_rate"], config["adam_epsilon"]) == (0.0, 1e-7)  # the defaults: the main job as before
 
 
 def test_named_flagfiles_are_their_rows_with_the_whole_chain_documented(configs):

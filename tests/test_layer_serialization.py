@@ -34,6 +34,10 @@ CASES = {
         lambda: ResidualFusionBlock(NonBottleneck1D(8), add_point="T", gates=False, rgb_scale=1, first=True),
         _arrays((2, 4, 4, 8), (2, 4, 4, 8)),
     ),
+    "rfb_T_input": (
+        lambda: ResidualFusionBlock(NonBottleneck1D(8, dilation=2), add_point="T_input", rgb_scale=2, first=False),
+        _arrays((2, 8, 8, 8), (2, 4, 4, 8), (2, 4, 4, 4)),
+    ),
     "ssma": (lambda: SSMABlock(8, reduction=4), _arrays((2, 4, 4, 8), (2, 4, 4, 8))),
     "bilinear_upsample": (lambda: BilinearUpsample(4), _arrays((2, 3, 5, 2))),
 }

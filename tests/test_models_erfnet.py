@@ -24,6 +24,7 @@ PINNED = [
     ("rfbnet_erfnet_enc", {"shrink_depth": False}, 4_657_791),
     ("rfbnet_erfnet_enc", {"gates": False}, 4_210_399),
     ("rfbnet_erfnet_enc", {"add_point": "T"}, 4_657_791),
+    ("rfbnet_erfnet_enc", {"add_point": "T_input"}, 4_657_791),  # the parameters of "T"
     ("rfbnet_erfnet_enc", {"add_point": None}, 4_374_639),
     ("rfbnet_erfnet_enc", {"add_point": None, "gates": False}, 4_077_279),
     ("rfbnet_erfnet_enc", {"combination": "concat"}, 4_504_683),

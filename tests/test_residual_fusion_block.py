@@ -102,3 +102,16 @@ def test_bad_arguments(kwargs, match):
 def test_bad_residual_unit():
     with pytest.raises(ValueError, match="ResidualUnit"):
         ResidualFusionBlock(keras.layers.Dense(3))
+
+
+def test_t_input_is_the_plain_unit_on_the_shifted_input():
+    """Point "T_input" (the other reading of Fig. 4a): x' = x + x_com, then the unit as it is, x' + F(x')."""
+    block = _block("T_input")
+    rgb, depth, _, _ = block([X_RGB, X_DEPTH, X_RD], training=False)
+    fusion = block.gfu([X_RGB, X_DEPTH, X_RD], training=False)
+    com_r, com_d = fusion["rgb"].numpy(), fusion["depth"].numpy()
+    np.testing.assert_allclose(rgb, _unit_copy(block.rgb_unit)(X_RGB + com_r, training=False), atol=1e-5)
+    np.testing.assert_allclose(depth, _unit_copy(block.depth_unit)(X_DEPTH + com_d, training=False), atol=1e-5)
+    t_block = _block("T")
+    t_block.set_weights(block.get_weights())  # same parameters as "T", another function
+    assert np.abs(t_block([X_RGB, X_DEPTH, X_RD], training=False)[0] - rgb).max() > 1e-3

@@ -111,6 +111,25 @@ def test_poly_learning_rate():
         optimization.poly_schedule(5e-4, 0)
 
 
+@pytest.mark.parametrize("start", [5e-4, 1e-4, 1e-5])
+def test_poly_schedule_of_12_ends_at_1e_4(start):
+    """TF 1's polynomial_decay (end_learning_rate default 1e-4), as [12]'s create_optimizer runs it:
+    (lr − end)·(1 − step/steps)^power + end; 1e-4 stays constant, 1e-5 rises."""
+    schedule = optimization.poly_schedule(start, 100, power=0.9, end_learning_rate=1e-4)
+    for step in (0, 10, 50, 100, 150):
+        expected = (start - 1e-4) * (1 - min(step, 100) / 100) ** 0.9 + 1e-4
+        assert float(schedule(step)) == pytest.approx(expected, rel=1e-5)
+    assert float(schedule(100)) == pytest.approx(1e-4)
+    if start < 1e-4:
+        assert float(schedule(50)) > start
+
+
+def test_adam_epsilon_is_passed_on():
+    schedule = optimization.poly_schedule(5e-4, 10)
+    assert optimization.make_optimizer("adam", schedule).epsilon == pytest.approx(1e-7)
+    assert optimization.make_optimizer("adam", schedule, epsilon=1e-8).epsilon == pytest.approx(1e-8)
+
+
 def test_median_frequency_weights():
     # frequencies 0.1, 0.2, 0.7, 0 -> median of present (0.2) / f; absent class -> 0
     np.testing.assert_allclose(median_frequency_weights([10, 20, 70, 0]), [2.0, 1.0, 0.2 / 0.7, 0.0], rtol=1e-6)

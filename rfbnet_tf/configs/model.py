@@ -11,7 +11,7 @@ from rfbnet_tf.models import MODEL_NAMES, model_options, model_spec
 
 DEPTH_INPUTS = ("hha", "depth")
 DEPTH_CHANNELS = {"hha": 3, "depth": 1}
-ADD_POINTS = ("R", "T", "none")
+ADD_POINTS = ("R", "T", "T_input", "none")
 COMBINATIONS = ("concat", "sum", "ssma")
 DILATIONS = ("official", "paper")
 OPTION_FIELDS = ("modality", "shrink_depth", "gates", "add_point", "combination", "aux_losses", "dilations")
@@ -36,7 +36,8 @@ class ModelConfig:
     gates: bool | None = option(None, "RFBNet: gates G of the GFU on/off (Table IV; default on).",
                                 checks.boolean(optional=True), kind="bool")
     add_point: str | None = option(None, "RFBNet: where the complementary feature enters the RU: 'R' (residual), "
-                                   "'T' (trunk) or 'none' (Table IV; default R).",
+                                   "'T' (trunk: x + x_com + F(x)), 'T_input' (x' = x + x_com, then x' + F(x'): the other reading of "
+                                   "Fig. 4a) or 'none' (Table IV; default R).",
                                    checks.choice(ADD_POINTS, optional=True), kind="enum", choices=ADD_POINTS)
     combination: str | None = option(None, "RFBNet: how the three streams are combined before the decoder "
                                      "(default ssma).", checks.choice(COMBINATIONS, optional=True), kind="enum",

@@ -11,7 +11,14 @@ feature enters (Table IV, Fig. 4):
 
 * ``"R"`` — into the residual function: ``merge(x, F(tap(x) + x_com))`` (Eq. (2)-(3); the paper's choice);
 * ``"T"`` — into the trunk: ``merge(x + x_com, F(tap(x)))``;
+* ``"T_input"`` — into the unit's input: ``x' = x + x_com; merge(x', F(tap(x')))``;
 * ``None`` — nowhere: the interaction stream only aggregates; the units run unchanged.
+
+Point "T" is an interpretation. Fig. 4a draws the complementary feature joining the trunk before the unit; the paper
+gives no equation for it. ``"T"`` reads it as an addition to the shortcut only (``x + x_com + F(x)``: the residual
+function sees the unimodal feature, as the figure's residual branch leaves the trunk before the addition);
+``"T_input"`` reads it as an addition to the unit's input, which the shortcut and the residual function then share
+(``x' + F(x')``). Both have the parameters of ``"T"`` (the complement has the trunk's channels).
 
 Both units keep their own form of ``merge`` (ReLU after the sum for ERFNet). ``call([x_R, x_D])`` for the first
 block of the interaction stream (``x_RD = 0``), ``call([x_R, x_D, x_RD])`` otherwise; returns
@@ -23,7 +30,7 @@ import keras
 from rfbnet_tf.layers.gated_fusion_unit import GatedFusionUnit
 from rfbnet_tf.layers.residual_unit import ResidualUnit
 
-ADD_POINTS = ("R", "T", None)
+ADD_POINTS = ("R", "T", "T_input", None)
 
 
 def _unit_config(residual_unit):
@@ -51,6 +58,9 @@ def advance_stream(unit, x, tap, complement, add_point, training=None):
         return unit.merge(x, unit.residual_from_tap(tap, training=training))
     if add_point == "R":
         return unit.merge(x, unit.residual_from_tap(tap + complement, training=training))
+    if add_point == "T_input":
+        shifted = x + complement
+        return unit.merge(shifted, unit.residual_from_tap(unit.tap(shifted, training=training), training=training))
     return unit.merge(x + complement, unit.residual_from_tap(tap, training=training))
 
 
@@ -92,7 +102,7 @@ class ResidualFusionBlock(keras.layers.Layer):
         self.first = bool(first)
         if add_point == "R":
             complement_channels = (self.rgb_unit.tap_channels, self.depth_unit.tap_channels)
-        elif add_point == "T":
+        elif add_point in ("T", "T_input"):
             complement_channels = (self.rgb_unit.trunk_channels, self.depth_unit.trunk_channels)
         else:
             complement_channels = None

@@ -55,7 +55,7 @@ def build_model(name, num_classes, **options):
     """Build model ``name`` (one of ``MODEL_NAMES``) with ``num_classes`` outputs.
 
     Options (see ``model_options(name)``): ``modality`` (unimodal: "rgb" or "depth"), ``depth_channels`` (3 HHA,
-    1 raw depth), ``shrink_depth``, ``gates``, ``add_point`` ("R", "T", None), ``combination`` ("concat", "sum",
+    1 raw depth), ``shrink_depth``, ``gates``, ``add_point`` ("R", "T", "T_input", None), ``combination`` ("concat", "sum",
     "ssma"), ``aux_losses`` (AdapNet++ models: also return the two auxiliary predictions, ``[logits, aux_1,
     aux_2]``), ``dilations`` (AdapNet++ models: "official" or "paper" rates of the multiscale units). Unknown
     options or bad values raise ``ValueError``.

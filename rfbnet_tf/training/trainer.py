@@ -63,10 +63,11 @@ class _Trainer:
             self.model = run_directory.build_from_run_config(run.model_facts())
             self.frozen = freezing.freeze_encoders(self.model, run.model.name) if run.train.freeze_encoders else []
             self.schedule = optimization.poly_schedule(run.optimizer.learning_rate, run.train.steps,
-                                                       run.optimizer.poly_power)
+                                                       run.optimizer.poly_power, run.optimizer.end_learning_rate)
             self.optimizer = optimization.make_optimizer(
                 run.optimizer.name, self.schedule,
                 mixed_precision=run.train.mixed_precision and run.train.distribution_strategy != "tpu",
+                epsilon=run.optimizer.adam_epsilon,
             )
             self.optimizer.build(self.model.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step",
