@@ -7,14 +7,17 @@ What a run does:
 * checks every flag, the records and the model_dir before any work (:mod:`rfbnet_tf.configs`,
   :mod:`rfbnet_tf.training.run_setup`);
 * takes ``model_dir/.lock`` (:mod:`rfbnet_tf.training.run_lock`; a second trainer on the same model_dir stops
-  with a one-line message, a lock of a dead process is taken over), then writes ``model_dir/flags.json``;
+  with a one-line message, a lock of a dead process is taken over), builds the model and restores or
+  initialises it (below), and only then writes ``model_dir/run_info.json`` and ``flags.json``: a start refused
+  for any reason leaves ``model_dir`` as it was (one that did not exist is not created);
 * builds the model under the ``--distribution_strategy`` scope (synchronized batch norm with several replicas,
   :mod:`rfbnet_tf.training.distribution`), Adam with the poly schedule (:mod:`rfbnet_tf.training.optimization`);
 * resumes from ``model_dir/checkpoints`` if a checkpoint exists: model, optimizer, step, dropout RNG states and
   the data iterator (shuffle buffer and position) are restored, so the run continues at the exact step and
   data position as if it had never stopped (``kill -9`` loses only the steps since the last checkpoint, which
   are redone identically); otherwise initialises the encoders from ``--rgb_init`` / ``--depth_init``
-  (two-stage training, :mod:`rfbnet_tf.training.stream_init`);
+  (two-stage training) or the whole model from ``--init_model`` (fine-tuning, also to another class count:
+  the classifier layers keep their fresh initialisation; :mod:`rfbnet_tf.training.stream_init`);
 * trains with a custom loop (:mod:`rfbnet_tf.training.steps`), a Keras progress bar, TensorBoard summaries
   (:mod:`rfbnet_tf.training.summaries`), validation every ``--val_every`` steps and checkpoints every
   ``--checkpoint_every`` steps and at the end;

@@ -246,10 +246,14 @@ def test_init_and_freeze_flag_errors(tmp_path):
         "model_options": {"depth_channels": 3, "shrink_depth": False, "aux_losses": True, "dilations": "official"}})
     config = dict(resolve(model="ssma_adapnet_pp", init_model=str(source)), num_classes=3,
                   model_dir=str(tmp_path / "stage3"))
+    with pytest.raises(FileNotFoundError, match="--init_model=.*no training checkpoint and no final.weights.h5"):
+        stream_init.check_init_sources(config)
+    (source / "final.weights.h5").write_bytes(b"")  # only looked for here; loaded by the trainer
     stream_init.check_init_sources(config)  # aux_losses may differ
-    with pytest.raises(ValueError, match="--init_model=.*num_classes: 3 there, 4 here"):
-        stream_init.check_init_sources(dict(config, num_classes=4))
-    with pytest.raises(ValueError, match="--init_model=.*model_options"):
+    stream_init.check_init_sources(dict(config, num_classes=4))  # so may the class count (fine-tuning)
+    with pytest.raises(ValueError, match="--init_model=.*depth_input: 'hha' there, 'depth' here"):
+        stream_init.check_init_sources(dict(config, depth_input="depth"))
+    with pytest.raises(ValueError, match="--init_model=.*model_options.dilations: 'official' there, 'paper' here"):
         stream_init.check_init_sources(dict(config, model_options={**config["model_options"], "dilations": "paper"}))
     with pytest.raises(ValueError, match="is --model_dir itself"):
         stream_init.check_init_sources(dict(config, model_dir=str(source)))

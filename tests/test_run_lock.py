@@ -30,6 +30,16 @@ def test_lock_is_exclusive_and_released(tmp_path):
         pass
 
 
+def test_the_lock_removes_the_directories_it_created_while_they_are_empty(tmp_path):
+    model_dir = tmp_path / "new" / "run"
+    with RunLock(str(model_dir)):
+        assert model_dir.is_dir()
+    assert os.listdir(tmp_path) == []  # a start refused while holding the lock leaves no trace
+    with RunLock(str(model_dir)):
+        (model_dir / "flags.json").write_text("{}")
+    assert os.listdir(model_dir) == ["flags.json"]  # a run that wrote there keeps its directory
+
+
 def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
                           check=True)

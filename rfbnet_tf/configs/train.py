@@ -29,19 +29,25 @@ class TrainConfig:
     steps: int = option(25000, "Total training steps (paper ERFNetEnc: 100K unimodal, 25K multimodal).",
                         checks.int_at_least(1), kind="int")
     class_weights: str | None = option(None, "Per-class loss weights: a comma list (one per class) or "
-                                       "'median_frequency' (from the train split's class histogram). Default: none.",
+                                       "'median_frequency': w_c = median(f) / f_c, f_c the class's share of the "
+                                       "train split's labelled pixels (dataset_info.json's histogram), the median "
+                                       "over the classes that occur; a class that never occurs in the train split "
+                                       "gets weight 0 (no NaN or inf). Default: none.",
                                        checks.class_weights, kind="string")
     # Initialisation and freezing: two-stage training (Sec. IV-B) and the AdapNet++ protocol of SSMA [12]
     # (rfbnet_tf.training.stream_init, rfbnet_tf.training.freezing).
-    rgb_init: str | None = option(None, "model_dir (or .weights.h5) of a trained unimodal RGB model whose encoder "
-                                  "initialises the RGB stream, or imagenet:PATH — the Keras ResNet50V2 ImageNet "
+    rgb_init: str | None = option(None, "model_dir (or .weights.h5) of a trained unimodal RGB model (of any "
+                                  "class count) whose encoder initialises the RGB stream, or imagenet:PATH — the Keras ResNet50V2 ImageNet "
                                   "weights file (resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5) for an "
                                   "AdapNet++ encoder.", checks.string(), kind="string")
     depth_init: str | None = option(None, "Same as --rgb_init for the depth stream (imagenet:PATH: the HHA stream "
                                     "takes the RGB stem kernel as-is).", checks.string(), kind="string")
-    init_model: str | None = option(None, "Run directory of a finished run of the same model: every layer starts "
-                                    "from its weights (fine-tuning stage of [12]); batch size, learning rate, steps "
-                                    "and the optimizer start anew in --model_dir.", checks.string(), kind="string")
+    init_model: str | None = option(None, "Run directory of a finished run of the same model (model, depth "
+                                    "input, options): every layer starts from its weights (fine-tuning stage of "
+                                    "[12]). Its class count may differ: the layers that depend on it (the "
+                                    "classifier, AdapNet++'s auxiliary heads) then keep their fresh "
+                                    "initialisation. Batch size, learning rate, steps and the optimizer start "
+                                    "anew in --model_dir.", checks.string(), kind="string")
     freeze_encoders: bool = option(False, "Multimodal models: freeze both modality streams (SSMA: the encoders; "
                                    "RFBNet: the streams' residual units, stems, skips and eASPP; batch norm on its "
                                    "moving statistics, dropout off) — the fusion stage of [12].", checks.boolean(),

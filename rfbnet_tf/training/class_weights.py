@@ -5,7 +5,7 @@ define ``f_c`` as the pixels of class ``c`` divided by the pixels of the images 
 ``dataset_info.json`` keeps only the split's class histogram, so here ``f_c`` is the class's share of all
 labelled training pixels (the common approximation).  Classes absent from the training split get weight 0
 (they never occur in a training label, so the weight only matters for reporting) and are left out of the
-median.
+median: every weight is finite (no ``median / 0``), whatever classes the split lacks.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ A second trainer finds it and stops with a one-line message naming the owner.  A
 longer runs on this host is stale: it is removed with a warning and the lock taken (the stale file is first
 renamed to a unique name, so two starting trainers cannot both take it).  A lock held from another host cannot
 be checked from here and is always respected; its message says how to remove it.
+
+The lock leaves no trace: releasing it also removes the directories that taking it created (``model_dir`` and
+missing parents) when they are still empty, so a start refused while holding the lock leaves the disk as it was.
 """
 
 from __future__ import annotations
@@ -43,6 +46,15 @@ class RunLock:
         self.owner = {"pid": os.getpid(), "host": socket.gethostname(),
                       "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
         self.held = False
+        self.created = []  # directories acquire() created, deepest first
+
+    def _make_directories(self):
+        missing, path = [], os.path.abspath(self.model_dir)
+        while not os.path.isdir(path) and os.path.dirname(path) != path:
+            missing.append(path)
+            path = os.path.dirname(path)
+        os.makedirs(self.model_dir, exist_ok=True)
+        self.created = missing
 
     def _try_create(self) -> bool:
         try:
@@ -54,7 +66,7 @@ class RunLock:
         return True
 
     def acquire(self):
-        os.makedirs(self.model_dir, exist_ok=True)
+        self._make_directories()
         for _ in range(3):
             if self._try_create():
                 self.held = True
@@ -83,6 +95,12 @@ class RunLock:
         if self.held and (_read_owner(self.path) or {}).get("pid") == self.owner["pid"]:
             os.remove(self.path)
         self.held = False
+        for directory in self.created:
+            try:
+                os.rmdir(directory)  # only while empty: a run that wrote there keeps it
+            except OSError:
+                break
+        self.created = []
 
     def __enter__(self):
         return self.acquire()

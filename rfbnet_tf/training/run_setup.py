@@ -7,16 +7,18 @@
 2. reads ``dataset_info.json``: ``num_classes``, ``class_names``, the stored image size, the class histogram;
 3. checks that the train split (and the val split when validating or drawing image summaries) has shards,
    that the class weights fit the classes, that the training and evaluation sizes are multiples of what the
-   model needs (``ModelSpec.size_divisor``), that ``--rgb_init`` / ``--depth_init`` exist and that ``--init_model``
-   holds the same model (``stream_init.check_init_sources``; a new model_dir initialised from another run is not a
-   resume);
+   model needs (``ModelSpec.size_divisor``), that ``--rgb_init`` / ``--depth_init`` exist and hold a unimodal
+   model of the backbone and stream, and that ``--init_model`` holds the same model, the class count aside
+   (``stream_init.check_init_sources``; a new model_dir initialised from another run is not a resume);
 4. when ``model_dir/flags.json`` exists (resuming), checks that the model-defining settings
    (:data:`MODEL_DEFINING_KEYS`) and, when a checkpoint exists, the state-defining ones
    (:data:`STATE_DEFINING_KEYS`) are unchanged, and logs the other changes.
 
 It returns a :class:`Run`: the experiment with absolute directories and the resolved image size, plus the dataset
-facts. :func:`write_run_config` writes ``flags.json`` (the experiment, :meth:`ExperimentConfig.as_dict`) and
-``run_info.json`` (dataset facts, class weights, versions and git commit; :mod:`rfbnet_tf.run_facts`).
+facts. :func:`write_run_config` writes ``run_info.json`` (dataset facts, class weights, versions and git commit;
+:mod:`rfbnet_tf.run_facts`) and then ``flags.json`` (the experiment, :meth:`ExperimentConfig.as_dict`); the trainer
+calls it only once every check passed, those that need the model's weights included (restoring the checkpoint,
+loading the init sources), so a refused start writes nothing to ``model_dir``.
 """
 
 from __future__ import annotations
@@ -174,8 +176,11 @@ def _check_resume(run: Run) -> bool:
         raise ValueError(f"--model_dir={model_dir!r} resumes from a checkpoint saved with {settings}: resume with "
                          "the saved value(s), or train into another --model_dir (the saved data position and "
                          "step shapes depend on them)")
-    if changed:
+    if changed and run_directory.has_checkpoint(model_dir):
         logging.info("resuming %s with changed settings (old, new): %s", model_dir, changed)
+    elif changed:
+        logging.info("%s holds no checkpoint yet: training starts at step 0 with the new settings (old, new): %s",
+                     model_dir, changed)
     return True
 
 
@@ -215,13 +220,13 @@ def prepare_run(config: ExperimentConfig) -> Run:
 
 
 def write_run_config(run: Run):
-    """Write ``model_dir/flags.json`` (the experiment) and ``model_dir/run_info.json`` (the dataset facts of
-    ``record_dir``: normalisation, classes, depth range; the class weights; versions and git commit), each
+    """Write ``model_dir/run_info.json`` (the dataset facts of ``record_dir``: normalisation, classes, depth
+    range; the class weights; versions and git commit) and then ``model_dir/flags.json`` (the experiment), each
     atomically."""
     model_dir, record_dir = run.config.train.model_dir, run.config.data.record_dir
-    os.makedirs(model_dir, exist_ok=True)
-    run_directory.write_json_atomically(os.path.join(model_dir, run_directory.FLAGS_FILENAME), run.config.as_dict())
     info = run_facts.from_dataset_info(records.load_dataset_info(record_dir), record_dir)
     info.update(class_weight_values=None if run.class_weight_values is None else list(run.class_weight_values),
                 **run_facts.environment())
     run_facts.write_run_info(model_dir, info)
+    # flags.json last: it is what marks model_dir as holding a run (a crash in between leaves no half run).
+    run_directory.write_json_atomically(os.path.join(model_dir, run_directory.FLAGS_FILENAME), run.config.as_dict())

@@ -122,7 +122,7 @@ class _Trainer:
                                                 weight_decay=run.optimizer.weight_decay, host_batches=self.host_batches,
                                                 **kwargs)
         self.eval_step = steps.make_eval_step(self.model, strategy, **kwargs)
-        self.writers = summaries.SummaryWriters(run.train.model_dir, enabled=self.chief)
+        self.writers = None  # opened by run(): building the trainer writes nothing to model_dir
         # Validations of earlier sessions of this run (up to the step it resumes from), then this session's.
         self.val_history = [entry for entry in run_directory.read_val_history(run.train.model_dir)
                             if entry["step"] <= self.start_step]
@@ -194,6 +194,7 @@ class _Trainer:
 
     def run(self):
         run = self.run_config
+        self.writers = summaries.SummaryWriters(run.train.model_dir, enabled=self.chief)
         total_steps = run.train.steps
         losses, val = [], None
         window_confusion = np.zeros((run.num_classes,) * 2, np.int64)
@@ -313,10 +314,12 @@ def train(flag_source) -> dict:
     try:
         # One trainer per model_dir: the chief holds model_dir/.lock before it writes anything there.
         with run_lock.RunLock(run.train.model_dir) if chief else contextlib.nullcontext():
+            # The trainer restores the checkpoint or initialises the model (the checks that need weights) and
+            # writes nothing: a refused start leaves model_dir as it was (the lock removes what it created).
+            trainer = _Trainer(run, strategy)
             if chief:
                 run_directory.remove_stale_temporaries(run.train.model_dir)  # safe: this process holds the lock
                 run_setup.write_run_config(run)
-            trainer = _Trainer(run, strategy)
             logging.info("training %s from step %d to %d on %d replica(s); model_dir %s", run.model.name,
                          trainer.start_step, run.train.steps, strategy.num_replicas_in_sync, run.train.model_dir)
             losses, val, checkpoint = trainer.run()
