@@ -280,3 +280,44 @@ def test_train_on_the_folder_itself_names_the_conversion(tree):
         f"error: --record_dir={tree} is a folder dataset (it holds dataset.json), not prepared records: convert it "
         f"with python -m rfbnet_tf.prepare_data --dataset=folder --input_dir={tree} --output_dir={tree}_records, "
         f"then train with --record_dir={tree}_records")
+
+
+def test_fine_tune_a_ten_class_synthetic_run_to_the_four_class_folder(prepared, tmp_path, monkeypatch):
+    """Issue 21: a 10-class synthetic run initialises a 4-class model on the folder's records: before the first step
+    every layer but the classifier holds the source's weights; a refused start leaves model_dir untouched."""
+    from rfbnet_tf import configs, run_directory
+    from rfbnet_tf.models.weight_transfer import named_weight_layers
+    from rfbnet_tf.train import train
+    from rfbnet_tf.training import distribution, run_setup, trainer
+
+    short_backbones.use_short_erfnet(monkeypatch)
+    graphs = train_fixtures.fast_graphs()
+    next(graphs)
+    try:
+        out, _ = prepared
+        source = str(tmp_path / "source")
+        base = dict(train_fixtures.TINY_RUN, model="erfnet_enc", steps=1)
+        train(dict(base, record_dir=train_fixtures.make_records(tmp_path / "synthetic"), model_dir=source))
+        model_dir = tmp_path / "mine"
+        run = run_setup.prepare_run(configs.resolve(dict(base, record_dir=out, model_dir=str(model_dir),
+                                                         init_model=source)))
+        started = trainer._Trainer(run, distribution.make_strategy("default"))
+        assert not model_dir.exists()
+        weights = {name: layer.get_weights() for name, layer in named_weight_layers(run_directory.restore_model(
+            source)[0])}
+        fresh = {name: layer.get_weights() for name, layer in named_weight_layers(started.model)}
+        assert sorted(fresh) == sorted(weights)
+        for name, values in fresh.items():
+            if name == "head":  # the classifier: the new shape, its fresh initialisation
+                assert values[0].shape[-1] == 4 and weights[name][0].shape[-1] == 10
+                continue
+            for got, want in zip(values, weights[name]):
+                np.testing.assert_array_equal(got, want)
+        # refused (another modality than the source's): nothing written
+        model_dir.mkdir()
+        (model_dir / "notes.txt").write_text("mine")
+        with pytest.raises(ValueError, match="modality"):
+            train(dict(base, record_dir=out, model_dir=str(model_dir), init_model=source, modality="depth"))
+        assert sorted(os.listdir(model_dir)) == ["notes.txt"] and (model_dir / "notes.txt").read_text() == "mine"
+    finally:
+        next(graphs, None)
