@@ -1,6 +1,7 @@
 """rfbnet_tf.predict: written PNGs (colours = palette of the predicted ids, ids = the Keras model's argmax up to near-ties,
 overlay = alpha blend), raw depth → completed depth → HHA as prepare_data does it, the improvement/error map
-(hand-made case and files), file pairing, intrinsics parsing and clear errors."""
+(hand-made case and files), file pairing, intrinsics parsing and clear errors; a warning for depth in the wrong
+units."""
 
 import os
 
@@ -178,3 +179,20 @@ def test_clear_errors(setup, tmp_path):
         predict_lib.predict(str(tmp_path / "nowhere"), str(root / "rgb"), str(tmp_path / "o"))
     with pytest.raises(ValueError, match="label .* must be an 8-bit single-channel"):
         image_files.read_label(str(root / "rgb" / "a.png"))
+
+
+def test_depth_in_the_wrong_units_is_warned_about(setup, tmp_path, monkeypatch):
+    """The frame's depth stored in 1/10 mm, predicted with --depth_units=mm: one warning naming the file and the flag
+    (the prediction still runs on the pixels within max_depth); in its units, no warning."""
+    root = setup["root"]
+    tenths = _read(root / "raw" / "b.png").astype(np.int64) * 10  # 0.5-5 m: 5-50 m read as mm
+    os.makedirs(tmp_path / "depth")
+    _write(tmp_path / "depth" / "b.png", tenths.astype(np.uint16))
+    warned = []
+    monkeypatch.setattr(depth_input.logging, "warning", lambda message, *args: warned.append(message % args))
+    for units, out in (("mm", "wrong"), ("1e-4m", "right")):
+        predict_lib.predict(setup["main_dir"], str(root / "rgb" / "b.jpg"), str(tmp_path / out),
+                            depth=str(tmp_path / "depth" / "b.png"), intrinsics=INTRINSICS, depth_units=units,
+                            progress=False)
+    assert len(warned) == 1, warned
+    assert str(tmp_path / "depth" / "b.png") in warned[0] and "check --depth_units" in warned[0]

@@ -152,6 +152,7 @@ def _predict_frames(modules, pairs, output_dir, depth_units, resize_depth, matri
         cache = None
         if needs_depth:
             image, camera_matrix = depth_input.read_depth(paths["depth"], depth_units, paths.get("camera"))
+            depth_input.warn_implausible_units(paths["depth"], image, modules[0][1])
             cache = _DepthCache(image, size, camera_matrix if camera_matrix is not None else matrix, resize_depth,
                                 f"depth {paths['depth']!r}")
         try:
