@@ -17,7 +17,7 @@ os.environ.setdefault("TF2ONNX_CATCH_ERRORS", "FALSE")
 # tests first, put the one-test files test_multiworker.py and test_adapnet_pp_training.py at the very end).
 SLOWEST_FILES = (
     "test_export_formats.py",  # 74
-    "test_serving_raw.py",  # ~65 (estimated: 100 s on the shared machine, where this file took 42 s before the invalid-frame subprocess)
+    "test_serving_raw.py",  # ~65 (estimated: 100 s on the loaded machine, 42 s before its invalid-frame subprocess)
     "test_study.py",  # 64
     "test_adapnet_pp_training.py",  # 62
     "test_train.py",  # 60

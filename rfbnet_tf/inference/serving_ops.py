@@ -1,7 +1,7 @@
 """The serving steps around the network, in TensorFlow ops: input checks (:func:`check_images`), normalisation and
 the size policy (:func:`preprocess`), the raw-depth path of ``serving_raw`` (:func:`raw_model_depth`,
-:func:`mask_invalid_frames`), and back to the image size (:func:`postprocess`); :func:`predict_batch` chains them. The policies are described in
-:mod:`rfbnet_tf.inference.serving`."""
+:func:`mask_invalid_frames`), and back to the image size (:func:`postprocess`); :func:`predict_batch` chains them.
+The policies are described in :mod:`rfbnet_tf.inference.serving`."""
 
 from __future__ import annotations
 
