@@ -10,7 +10,7 @@ import pytest
 
 from rfbnet_tf.datasets import records
 from rfbnet_tf.inference import depth_input
-from rfbnet_tf.preprocessing import depth_encoding
+from rfbnet_tf.preprocessing import depth_encoding, depth_plausibility
 from rfbnet_tf.preprocessing.depth_completion import complete_depth
 from rfbnet_tf.preprocessing.hha import depth_to_hha
 
@@ -103,3 +103,44 @@ def test_one_chain_for_prepare_and_predict(metres):
     np.testing.assert_array_equal(depth_input.model_depth_input(depth, "depth", SIZE, None, 10.0)[..., 0], completed)
     with pytest.raises(ValueError, match="no valid pixel within max_depth=10.0"):
         depth_encoding.complete_and_encode(np.zeros(SIZE, np.float32), 10.0, K)
+
+
+def test_depth_in_the_wrong_units_is_warned_about_naming_the_file_and_flag(tmp_path, metres, monkeypatch):
+    """A 1/10 mm file read as millimetres puts the room at 5-60 m, mostly beyond max_depth (10 m): one warning line
+    naming the file and --depth_units; read in its own units, none. predict calls this for every depth file."""
+    cv2.imwrite(str(tmp_path / "tenth_mm.png"), np.rint(metres * 10000).astype(np.uint16))
+    warned = []
+    monkeypatch.setattr(depth_input.logging, "warning", lambda message, *args: warned.append(message % args))
+    wrong = depth_input.read_depth(tmp_path / "tenth_mm.png", "mm")[0]
+    text = depth_input.warn_implausible_units(tmp_path / "tenth_mm.png", wrong, 10.0)
+    assert len(warned) == 1 and "\n" not in warned[0]
+    assert "tenth_mm.png" in warned[0] and "--depth_units" in warned[0] and text in warned[0]
+    beyond = np.mean(wrong[wrong > 0] > 10.0)
+    assert beyond > 0.5 and f"{100 * beyond:.0f}% of the measured pixels lie beyond max_depth=10 m" in text
+    right = depth_input.read_depth(tmp_path / "tenth_mm.png", "1e-4m")[0]
+    assert depth_input.warn_implausible_units(tmp_path / "tenth_mm.png", right, 10.0) is None and len(warned) == 1
+    # millimetres read as 1e-4 m: 10x too near; a room within 2 m then lies mostly nearer than 0.2 m
+    near = depth_plausibility.depth_unit_warning(np.clip(metres, 0, 1.9) / 10, 10.0, units_flag="--units")
+    assert "nearer than 0.2 m" in near and near.endswith("check --units")
+    assert depth_input.warn_implausible_units("hha.png", np.zeros(SIZE + (3,), np.uint8), 10.0) is None
+
+
+def test_saturated_uint16_is_missing(tmp_path, metres, monkeypatch):
+    """65535 in a 16-bit depth is a saturated reading: missing like 0, not 6.55 m (1e-4 m units, within max_depth)
+    or 65.5 m (mm): the read depth, its measured fraction and the completed model input agree with a 0 there."""
+    tenths = np.rint(metres * 10000).astype(np.uint16)
+    saturated = tenths.copy()
+    saturated[:3] = 65535
+    cv2.imwrite(str(tmp_path / "saturated.png"), saturated)
+    logged = []
+    monkeypatch.setattr(depth_input.logging, "info", lambda message, *args: logged.append(message % args))
+    read = depth_input.read_depth(tmp_path / "saturated.png", "1e-4m")[0]
+    assert (read[:3] == 0).all()
+    np.testing.assert_allclose(read[3:], metres[3:], atol=1e-6)
+    measured = np.mean(saturated[3:] > 0) * (SIZE[0] - 3) / SIZE[0]  # the rows below the saturated ones
+    assert f"{100 * measured:.1f}% of the pixels measured" in logged[-1]
+    holes = np.where(saturated == 65535, np.uint16(0), saturated)
+    for kind in ("depth", "hha"):
+        np.testing.assert_array_equal(depth_input.model_depth_input(saturated, kind, SIZE, K, 10.0, units="1e-4m"),
+                                      depth_input.model_depth_input(holes, kind, SIZE, K, 10.0, units="1e-4m"))
+    np.testing.assert_array_equal(depth_plausibility.drop_saturated(saturated), holes)

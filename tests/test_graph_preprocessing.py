@@ -1,14 +1,18 @@
 """rfbnet_tf.preprocessing.graph against the numpy versions (issue 15 tolerances: HHA disparity and height
 within 1 grey level, angle within 3, on ≥ 99 % of pixels; completion within 1 mm on ≥ 99 %), run as
 ``tf.function`` s with unknown image sizes, on the synthetic frames and the analytic scenes of the numpy tests;
-the graphs hold no Python/numpy step; errors."""
+the graphs hold no Python/numpy step; every loop ends on a frame with no valid depth under XLA (in a subprocess with a
+timeout); the depth-units rule equals the numpy one; errors."""
+
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from rfbnet_tf.datasets import synthetic
-from rfbnet_tf.preprocessing import depth_completion, hha
+from rfbnet_tf.preprocessing import depth_completion, depth_plausibility, hha
 from rfbnet_tf.preprocessing import graph
 from tests.test_depth_completion import smooth_depth, with_holes
 from tests.test_hha import K, render_room
@@ -127,6 +131,45 @@ def test_raw_depth_to_hha_matches_numpy_on_synthetic_frames():
         expected = hha.depth_to_hha(completed, matrix, measured_mask=raw > 0)
         camera = tf.constant([matrix[0, 0], matrix[1, 1], matrix[0, 2], matrix[1, 2]], tf.float32)
         _assert_hha_close(encode(tf.constant(depth), camera).numpy(), expected)
+
+
+_INVALID_FRAME_SCRIPT = """
+import sys
+import numpy as np
+import tensorflow as tf
+from rfbnet_tf.preprocessing import graph
+
+encode = tf.function(lambda depth: graph.complete_and_encode(depth, "depth", max_depth=10.0, assert_valid=False),
+                     jit_compile=True, autograph=False)  # as serving_raw compiles it (HHA: tests/test_serving_raw.py)
+frames = {"zeros": np.zeros((30, 40), np.float32), "far": np.full((30, 40), 30.0, np.float32)}
+np.savez(sys.argv[1], **{name: encode(tf.constant(frame)).numpy() for name, frame in frames.items()})
+"""
+
+
+def test_a_frame_without_valid_depth_ends_promptly_under_xla(tmp_path):
+    """XLA drops the Asserts: the completion's nearest fill must still end (it looped forever on an empty image)."""
+    subprocess.run([sys.executable, "-c", _INVALID_FRAME_SCRIPT, str(tmp_path / "out.npz")], check=True,
+                   capture_output=True, timeout=120)
+    got = np.load(tmp_path / "out.npz")
+    for name in ("zeros", "far"):
+        assert got[name].shape == (30, 40, 1)
+        np.testing.assert_array_equal(got[name], MAX_DEPTH)  # defined: max_depth + 0.1 m, clipped
+    assert not tf.reduce_any(graph.valid_raw_depth(tf.constant(np.full((4, 4), 30.0)), MAX_DEPTH)).numpy()
+
+
+def test_depth_plausible_is_the_numpy_rule():
+    rng = np.random.default_rng(7)
+    scene = rng.uniform(0.5, 6.0, (2, 30, 40)).astype(np.float32)  # a room in metres, two frames
+    scene[rng.random(scene.shape) < 0.3] = 0.0
+    cases = {"metres": scene, "tenth_mm_read_as_mm": scene * 10, "km": scene / 1000, "none": np.zeros_like(scene),
+             "nan": np.full_like(scene, np.nan), "half_far": np.concatenate([np.full((2, 15, 40), 2.0),
+                                                                            np.full((2, 15, 40), 20.0)], 1)}
+    for name, depth in cases.items():
+        got = graph.depth_plausible(tf.constant(depth), MAX_DEPTH).numpy()
+        expected = [depth_plausibility.depth_unit_warning(frame, MAX_DEPTH) is None for frame in depth]
+        assert got.tolist() == expected, name
+    assert not graph.depth_plausible(tf.constant(scene * 10), MAX_DEPTH).numpy().any()
+    assert graph.depth_plausible(tf.constant(cases["half_far"]), MAX_DEPTH).numpy().all()  # half: not more
 
 
 def test_errors():

@@ -1,6 +1,7 @@
 """rfbnet_tf.predict: written PNGs (colours = palette of the predicted ids, ids = the Keras model's argmax up to near-ties,
 overlay = alpha blend), raw depth → completed depth → HHA as prepare_data does it, the improvement/error map
-(hand-made case and files), file pairing, intrinsics parsing and clear errors."""
+(hand-made case and files), file pairing, intrinsics parsing and clear errors: ground-truth values that are no class
+of the run; a warning for depth in the wrong units."""
 
 import os
 
@@ -8,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from rfbnet_tf import cli
 from rfbnet_tf import predict as predict_lib
 from rfbnet_tf import visualize
 from rfbnet_tf.inference import depth_input, error_map, image_files
@@ -178,3 +180,44 @@ def test_clear_errors(setup, tmp_path):
         predict_lib.predict(str(tmp_path / "nowhere"), str(root / "rgb"), str(tmp_path / "o"))
     with pytest.raises(ValueError, match="label .* must be an 8-bit single-channel"):
         image_files.read_label(str(root / "rgb" / "a.png"))
+
+
+def test_label_values_outside_the_run_are_one_error_line(setup, tmp_path, capsys):
+    """A 7 in the ground truth of a 3-class run is refused (it would be drawn like void and red in the error map):
+    one line naming the file and the values, exit 1, before the model runs; the ignore label is fine."""
+    root = setup["root"]
+    label = _read(root / "label" / "a.png")
+    assert (label == 255).any()
+    bad = label.copy()
+    bad[0, :2], bad[1, 0] = 7, NUM_CLASSES
+    os.makedirs(tmp_path / "labels")
+    _write(tmp_path / "labels" / "a.png", bad)
+    predict = cli.exits_on_user_error(lambda argv: predict_lib.predict(
+        setup["main_dir"], str(root / "rgb" / "a.png"), str(tmp_path / "out"), depth=str(root / "hha" / "a.png"),
+        label=str(tmp_path / "labels" / "a.png"), progress=False))
+    with pytest.raises(SystemExit) as exit_info:
+        predict(["predict"])
+    assert exit_info.value.code == 1
+    error = capsys.readouterr().err
+    path = str(tmp_path / "labels" / "a.png")
+    assert error == (f"error: label {path!r} holds {NUM_CLASSES}, 7: not a class id of this {NUM_CLASSES}-class run "
+                     f"(0..{NUM_CLASSES - 1}) nor its ignore label 255\n")
+    assert not (tmp_path / "out").exists()  # nothing half-done
+    np.testing.assert_array_equal(image_files.read_label(str(root / "label" / "a.png"), 255, NUM_CLASSES), label)
+
+
+def test_depth_in_the_wrong_units_is_warned_about(setup, tmp_path, monkeypatch):
+    """The frame's depth stored in 1/10 mm, predicted with --depth_units=mm: one warning naming the file and the flag
+    (the prediction still runs on the pixels within max_depth); in its units, no warning."""
+    root = setup["root"]
+    tenths = _read(root / "raw" / "b.png").astype(np.int64) * 10  # 0.5-5 m: 5-50 m read as mm
+    os.makedirs(tmp_path / "depth")
+    _write(tmp_path / "depth" / "b.png", tenths.astype(np.uint16))
+    warned = []
+    monkeypatch.setattr(depth_input.logging, "warning", lambda message, *args: warned.append(message % args))
+    for units, out in (("mm", "wrong"), ("1e-4m", "right")):
+        predict_lib.predict(setup["main_dir"], str(root / "rgb" / "b.jpg"), str(tmp_path / out),
+                            depth=str(tmp_path / "depth" / "b.png"), intrinsics=INTRINSICS, depth_units=units,
+                            progress=False)
+    assert len(warned) == 1, warned
+    assert str(tmp_path / "depth" / "b.png") in warned[0] and "check --depth_units" in warned[0]

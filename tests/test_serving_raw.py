@@ -1,6 +1,8 @@
 """The ``serving_raw`` signature of an export: raw uint16 depth completed and HHA-encoded in the SavedModel matches
 ``predict`` on the same files, and the README's TensorFlow-only client runs (in a fresh process that cannot
-import rfbnet_tf) and writes the same labels."""
+import rfbnet_tf) and writes the same labels; a frame with no valid depth returns promptly (in a subprocess with a
+timeout: a regression fails instead of hanging), marked invalid with ignore labels, and leaves the other frames of
+its batch alone; saturated 65535 values are missing; ``depth_plausible`` flags depth in the wrong units."""
 
 import os
 import re
@@ -12,8 +14,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.inference import depth_input, image_files, saved_model_export, serving
 from rfbnet_tf.preprocessing import graph
+from rfbnet_tf.preprocessing.depth_plausibility import depth_unit_warning
 from tests import run_dir_fixtures as fx
 from tests.label_checks import assert_class_ids_match
 
@@ -94,3 +98,88 @@ def test_readme_client_needs_only_tensorflow(exported):
     subprocess.run([sys.executable, str(script)], cwd=root, env=env, check=True, capture_output=True, timeout=300)
     labels = cv2.imread(str(root / "frame_labels.png"), cv2.IMREAD_UNCHANGED)
     np.testing.assert_array_equal(labels, exported["out"]["class_ids"][0])
+
+
+_INVALID_FRAMES_CLIENT = """
+import sys
+import numpy as np
+import tensorflow as tf
+
+export_dir, inputs_path, outputs_path = sys.argv[1:]
+inputs = np.load(inputs_path)
+serve = tf.saved_model.load(export_dir).signatures["serving_raw"]
+zeros = np.zeros_like(inputs["depth"])
+saturated = np.full_like(inputs["depth"], 65535)
+results = {}
+for name, depths in (("alone", [zeros]), ("mixed", [inputs["depth"], zeros, saturated])):
+    out = serve(rgb=tf.constant(np.stack([inputs["rgb"]] * len(depths))), depth=tf.constant(np.stack(depths)),
+                depth_scale=tf.constant(0.001), intrinsics=tf.constant(inputs["camera"]))
+    results.update({f"{name}_{key}": value.numpy() for key, value in out.items()})
+np.savez(outputs_path, **results)
+"""
+
+
+def _call(exported, depth, depth_scale=0.001):
+    out = exported["loaded"].signatures[serving.SIGNATURE_RAW](
+        rgb=tf.constant(exported["rgb"][None]), depth=tf.constant(depth[None, ..., None]),
+        depth_scale=tf.constant(depth_scale), intrinsics=tf.constant(CAMERA, tf.float32))
+    return {key: value.numpy() for key, value in out.items()}
+
+
+def test_frames_without_valid_depth_return_promptly_marked_invalid(exported):
+    """All-zero and all-saturated depth (sensor start-up) through the exported SavedModel, as a client calls it
+    (the same XLA compilation), in a subprocess: alone, and batched after a valid frame."""
+    root = exported["root"]
+    np.savez(root / "invalid_inputs.npz", rgb=exported["rgb"], depth=exported["depth"][..., None],
+             camera=np.array(CAMERA, np.float32))
+    (root / "invalid_client.py").write_text(_INVALID_FRAMES_CLIENT)
+    subprocess.run([sys.executable, str(root / "invalid_client.py"), exported["export_dir"],
+                    str(root / "invalid_inputs.npz"), str(root / "invalid_outputs.npz")],
+                   check=True, capture_output=True, timeout=120)  # hung before: the completion's loop never ended
+    got = dict(np.load(root / "invalid_outputs.npz"))
+    np.testing.assert_array_equal(got["alone_valid"], [False])
+    np.testing.assert_array_equal(got["mixed_valid"], [True, False, False])
+    np.testing.assert_array_equal(got["alone_depth_plausible"], [True])  # nothing measured: nothing implausible
+    for ids, probabilities in ((got["alone_class_ids"][0], got["alone_probabilities"][0]),
+                               *zip(got["mixed_class_ids"][1:], got["mixed_probabilities"][1:])):
+        assert ids.shape == SIZE and (ids == IGNORE_LABEL).all()  # the run's ignore label
+        assert probabilities.shape == SIZE + (3,) and not probabilities.any()
+    alone = exported["out"]  # the valid frame called by itself (the fixture)
+    assert got["mixed_valid"][0] and alone["valid"].tolist() == [True] and alone["depth_plausible"].tolist() == [True]
+    np.testing.assert_allclose(got["mixed_probabilities"][0], alone["probabilities"][0], atol=1e-5)
+    assert_class_ids_match(got["mixed_class_ids"][0], alone["probabilities"][0], 1e-4)
+
+
+def _xla_functions(concrete):
+    library = concrete.graph.as_graph_def().library.function
+    return [function for function in library if function.attr["_XlaMustCompile"].b]
+
+
+def test_the_compiled_preprocessing_holds_no_assert(exported):
+    """XLA drops Asserts ("Ignoring Assert operator"): the compiled part must not rely on one."""
+    compiled = _xla_functions(exported["loaded"].signatures[serving.SIGNATURE_RAW])
+    assert compiled
+    for function in compiled:
+        assert not {node.op for node in function.node_def} & {"Assert"}, function.signature.name
+
+
+def test_saturated_depth_is_missing(exported):
+    """65535 (a saturated 16-bit reading) counts as missing: the same as 0 there. In 1e-4 m (NYUv2 dumps) it would
+    read 6.55 m, within max_depth."""
+    tenths = exported["depth"] * np.uint16(10)
+    saturated = np.where(tenths == 0, np.uint16(65535), tenths)
+    holes, out = _call(exported, tenths, 1e-4), _call(exported, saturated, 1e-4)
+    np.testing.assert_array_equal(out["probabilities"], holes["probabilities"])
+    np.testing.assert_array_equal(out["class_ids"], holes["class_ids"])
+    assert out["valid"].tolist() == [True] and out["depth_plausible"].tolist() == [True]
+
+
+def test_depth_plausible_flags_depth_in_the_wrong_units(exported):
+    """The plane at 0.8–3 m stored in 1/10 mm but served as mm: 8–30 m, mostly beyond max_depth (10 m) — still a
+    valid frame (its nearest part is within range), flagged implausible by the rule predict warns with."""
+    tenths = exported["depth"].astype(np.int64) * 10
+    assert tenths.max() < 65535
+    out = _call(exported, tenths.astype(np.uint16))
+    assert out["valid"].tolist() == [True] and out["depth_plausible"].tolist() == [False]
+    assert "--depth_units" in depth_unit_warning(tenths / 1000.0, MAX_DEPTH)
+    assert depth_unit_warning(exported["depth"] / 1000.0, MAX_DEPTH) is None  # the fixture's frame: plausible

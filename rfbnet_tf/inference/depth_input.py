@@ -7,6 +7,7 @@ Raw depth comes in stated units (:data:`DEPTH_UNITS`, ``--depth_units``):
 
 * ``mm``: uint16 PNG in millimetres (ScanNet, Kinect exports, this project's records);
 * ``1e-4m``: uint16 PNG in 1/10000 m (the NYU Depth v2 toolbox's dumps);
+  in both, 65535 (a saturated reading) is missing, like 0;
 * ``m``: float metres, a ``.npy`` array or a 1-channel ``.exr``;
 * ``cityscapes_disparity``: a Cityscapes ``*_disparity.png`` (``d = (p - 1) / 256``), turned into metres with
   the baseline and ``fx`` of its ``*_camera.json``, whose intrinsics also serve for HHA.
@@ -24,7 +25,7 @@ import numpy as np
 from absl import logging
 
 from rfbnet_tf.datasets import records
-from rfbnet_tf.preprocessing import depth_encoding
+from rfbnet_tf.preprocessing import depth_encoding, depth_plausibility
 from rfbnet_tf.utils.files import read_image_unchanged
 
 DEFAULT_MAX_DEPTH = 10.0
@@ -38,6 +39,11 @@ DEPTH_EXTENSIONS = (".png", ".npy", ".exr")
 def _check_units(units):
     if units not in DEPTH_UNITS:
         raise ValueError(f"depth_units must be one of {DEPTH_UNITS}, received {units!r}")
+
+
+def _uint16_metres(image, units):
+    """float32 metres of uint16 depth in ``units`` ("mm", "1e-4m"); saturated 65535 values are missing (0)."""
+    return depth_plausibility.drop_saturated(image).astype(np.float32) / np.float32(UINT16_UNITS_PER_METRE[units])
 
 
 def read_depth(path, units: str = "mm", camera=None):
@@ -79,7 +85,7 @@ def read_depth(path, units: str = "mm", camera=None):
             intrinsics, baseline = cityscapes.read_camera(os.fspath(camera))
             metres = cityscapes.disparity_to_depth(image, baseline, intrinsics[0, 0])
         else:
-            metres = image.astype(np.float32) / np.float32(UINT16_UNITS_PER_METRE[units])
+            metres = _uint16_metres(image, units)
     else:
         if image.dtype.kind != "f":
             raise ValueError(f"depth file {path!r} must hold float metres (.npy or .exr) for --depth_units=m, "
@@ -92,6 +98,19 @@ def read_depth(path, units: str = "mm", camera=None):
     else:
         logging.info("depth %s (%s): no measured pixel", path, units)
     return metres, intrinsics
+
+
+def warn_implausible_units(path, depth_image, max_depth, units_flag: str = "--depth_units"):
+    """Log one warning naming ``path`` when raw depth in metres (what :func:`read_depth` returns) looks read in the
+    wrong units for a run of ``max_depth`` (``preprocessing.depth_plausibility.depth_unit_warning``); HHA images
+    and an unknown ``max_depth`` are let be. Returns the warning or None."""
+    image = np.asarray(depth_image)
+    if image.ndim != 2 or max_depth is None:
+        return None
+    warning = depth_plausibility.depth_unit_warning(image, max_depth, units_flag)
+    if warning:
+        logging.warning("depth %s: %s", os.fspath(path), warning)
+    return warning
 
 
 def complete_and_encode(raw_depth_m, depth_input: str, intrinsics=None, max_depth: float = DEFAULT_MAX_DEPTH):
@@ -134,7 +153,7 @@ def model_depth_input(depth_image, depth_input: str, size, intrinsics=None, max_
             _check_units(units)
             if units not in UINT16_UNITS_PER_METRE:
                 raise ValueError(f"a uint16 depth image needs --depth_units mm or 1e-4m, received {units!r}")
-            image = image.astype(np.float32) / np.float32(UINT16_UNITS_PER_METRE[units])
+            image = _uint16_metres(image, units)
     if image.shape[:2] != (height, width):
         if not resize_depth:
             raise ValueError(f"{source} is {image.shape[0]}x{image.shape[1]} (HxW), the RGB image {height}x{width}: "

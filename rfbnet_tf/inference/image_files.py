@@ -108,9 +108,14 @@ def read_rgb(path) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def read_label(path, ignore_label: int = IGNORE_LABEL) -> np.ndarray:
+def read_label(path, ignore_label: int = IGNORE_LABEL, num_classes: int | None = None) -> np.ndarray:
     """``(H, W)`` train ids of a single-channel label PNG: uint8 (ignore 255), or uint16 for a run whose ignore label
-    does not fit in 8 bits (65535: more than 255 classes), as the records store them."""
+    does not fit in 8 bits (65535: more than 255 classes), as the records store them.
+
+    Raises:
+      ValueError: not such a PNG, or (given ``num_classes``) a value that is neither a class id below
+        ``num_classes`` nor ``ignore_label``; the message names the file and the values.
+    """
     image = read_image_unchanged(path)
     bits = 8 if ignore_label <= IGNORE_LABEL else 16
     if image.ndim != 2 or image.dtype != (np.uint8 if bits == 8 else np.uint16):
@@ -119,6 +124,13 @@ def read_label(path, ignore_label: int = IGNORE_LABEL) -> np.ndarray:
             f"label {os.fspath(path)!r} must be a{'n' if bits == 8 else ''} {bits}-bit single-channel train-id PNG "
             f"(ignore label {ignore_label}), received {channels} channel(s) of dtype {image.dtype}"
         )
+    if num_classes is not None:
+        values = np.unique(image)
+        bad = values[(values >= num_classes) & (values != ignore_label)]
+        if bad.size:
+            shown = ", ".join(str(v) for v in bad[:10]) + (f", ... ({bad.size} values)" if bad.size > 10 else "")
+            raise ValueError(f"label {os.fspath(path)!r} holds {shown}: not a class id of this {num_classes}-class "
+                             f"run (0..{num_classes - 1}) nor its ignore label {ignore_label}")
     return image
 
 

@@ -9,6 +9,7 @@ import dataclasses
 import json
 import numbers
 
+from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.datasets import pipeline
 from rfbnet_tf.models import model_spec
 
@@ -20,7 +21,10 @@ SIGNATURE_DEPTH_METRES = "serving_depth_metres"
 SIGNATURE_RAW = "serving_raw"
 """Signature of multimodal runs taking the sensor's raw depth: ``rgb`` uint8 (B,H,W,3), ``depth`` uint16
 (B,H,W,1) in sensor units, ``depth_scale`` float32 metres per unit, ``intrinsics`` float32 (fx, fy, cx, cy);
-the depth is completed (and HHA-encoded) in the graph (:func:`raw_model_depth`)."""
+the depth is completed (and HHA-encoded) in the graph (:func:`raw_model_depth`). Outputs: ``class_ids``,
+``probabilities`` and bool (B,) ``valid`` (False: no valid depth pixel; the frame's class ids are then the
+ignore label, its probabilities 0) and ``depth_plausible`` (False: the depth looks in the wrong units, the rule
+of ``rfbnet_tf.preprocessing.depth_plausibility``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +42,8 @@ class InputSpec:
       size_divisor: model input sizes must be multiples of it.
       max_depth: depth range in metres of the run's records (``run_info.json``; raw depth beyond it is
         dropped by the ``serving_raw`` preprocessing), None when unknown.
+      ignore_label: the run's ignore label (``run_info.json``): ``serving_raw``'s class ids of a frame with no
+        valid depth.
     """
 
     model_inputs: tuple
@@ -49,6 +55,7 @@ class InputSpec:
     model_size: tuple | None
     size_divisor: int
     max_depth: float | None = None
+    ignore_label: int = IGNORE_LABEL
 
     def channels(self, key: str) -> int:
         """Channels of model input ``key``."""
@@ -130,6 +137,7 @@ def input_spec(config: dict, run_info: dict, size_policy: str | None = None) -> 
         model_size=model_size,
         size_divisor=divisor,
         max_depth=None if run_info.get("max_depth") is None else float(run_info["max_depth"]),
+        ignore_label=int(run_info.get("ignore_label", IGNORE_LABEL)),
     )
 
 

@@ -115,8 +115,10 @@ def serving_parts(model_dir, size_policy=None, info=None):
     caller has read it already."""
     task = load_final_task(model_dir)
     config = run_directory.load_run_config(model_dir)
-    # The task holds the preprocessing; the raw-depth range of serving_raw is a fact of the run (run_info.json).
+    # The task holds the preprocessing; serving_raw's raw-depth range and ignore label are facts of the run
+    # (run_info.json).
     info = run_facts.load_run_info(model_dir) if info is None else info
-    max_depth = serving.input_spec(config, info, size_policy).max_depth
-    spec = dataclasses.replace(spec_of_task(task, size_policy), max_depth=max_depth)
+    facts = serving.input_spec(config, info, size_policy)
+    spec = dataclasses.replace(spec_of_task(task, size_policy), max_depth=facts.max_depth,
+                               ignore_label=facts.ignore_label)
     return task.network, spec, config, run_directory.final_step(model_dir)

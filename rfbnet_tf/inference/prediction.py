@@ -149,9 +149,14 @@ def _predict_frames(modules, pairs, output_dir, depth_units, resize_depth, matri
     for stem, paths in pairs:
         rgb_image = image_files.read_rgb(paths["rgb"])
         size = rgb_image.shape[:2]
+        if "label" in paths:  # checked before the model runs
+            truth = image_files.read_label(paths["label"], ignore_label, len(info["class_names"]))
+            if truth.shape != size:
+                raise ValueError(f"label {paths['label']!r} has size {truth.shape}, the RGB image {size}")
         cache = None
         if needs_depth:
             image, camera_matrix = depth_input.read_depth(paths["depth"], depth_units, paths.get("camera"))
+            depth_input.warn_implausible_units(paths["depth"], image, modules[0][1])
             cache = _DepthCache(image, size, camera_matrix if camera_matrix is not None else matrix, resize_depth,
                                 f"depth {paths['depth']!r}")
         try:
@@ -170,9 +175,6 @@ def _predict_frames(modules, pairs, output_dir, depth_units, resize_depth, matri
             files["compare_labels"] = _write_png(os.path.join(output_dir, f"{stem}_compare_labels.png"),
                                                  visualize.colorize(predictions[1], palette, ignore_label))
         if "label" in paths:
-            truth = image_files.read_label(paths["label"], ignore_label)
-            if truth.shape != size:
-                raise ValueError(f"label {paths['label']!r} has size {truth.shape}, the RGB image {size}")
             files["ground_truth"] = _write_png(os.path.join(output_dir, f"{stem}_ground_truth.png"),
                                                visualize.colorize(truth, palette, ignore_label))
             other = predictions[1] if len(predictions) > 1 else None

@@ -56,6 +56,7 @@ from rfbnet_tf.inference.input_spec import (  # noqa: F401 (re-exported: the ser
 )
 from rfbnet_tf.inference.serving_ops import (  # noqa: F401 (re-exported)
     check_images,
+    mask_invalid_frames,
     model_call_inputs,
     postprocess,
     predict_batch,
@@ -92,7 +93,8 @@ class ServingModule(tf.Module):
     ``depth`` uint8 HHA or uint16 millimetres) and returns ``{"class_ids", "probabilities"}``;
     raw-depth runs also get ``serve_depth_metres`` (``serving_depth_metres``: float32 metres); multimodal runs
     whose ``max_depth`` is known get ``serve_raw`` (``serving_raw``: the sensor's raw depth, completed and
-    HHA-encoded in the graph, :data:`SIGNATURE_RAW`).
+    HHA-encoded in the graph, :data:`SIGNATURE_RAW`; it also returns ``valid`` and ``depth_plausible``, bool
+    (B,): a frame with no valid depth gets the run's ignore label everywhere and probabilities 0).
     ``run(images)`` is the numpy entry point (validates, picks the function by the depth dtype).
     """
 
@@ -154,7 +156,9 @@ class ServingModule(tf.Module):
         serve = self.serve if spec.depth_input == "hha" else self.serve_depth_metres
 
         def serve_raw(rgb, depth, depth_scale, intrinsics):
-            return serve(rgb, raw_model_depth(depth, depth_scale, intrinsics, spec))
+            model_depth, valid, plausible = raw_model_depth(depth, depth_scale, intrinsics, spec)
+            outputs = mask_invalid_frames(serve(rgb, model_depth), valid, spec.ignore_label)
+            return {**outputs, "valid": valid, "depth_plausible": plausible}
 
         return serve_raw
 

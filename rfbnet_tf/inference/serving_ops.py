@@ -1,7 +1,7 @@
 """The serving steps around the network, in TensorFlow ops: input checks (:func:`check_images`), normalisation and
-the size policy (:func:`preprocess`), the raw-depth path of ``serving_raw`` (:func:`raw_model_depth`), and back to
-the image size (:func:`postprocess`); :func:`predict_batch` chains them. The policies are described in
-:mod:`rfbnet_tf.inference.serving`."""
+the size policy (:func:`preprocess`), the raw-depth path of ``serving_raw`` (:func:`raw_model_depth`,
+:func:`mask_invalid_frames`), and back to the image size (:func:`postprocess`); :func:`predict_batch` chains them.
+The policies are described in :mod:`rfbnet_tf.inference.serving`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import tensorflow as tf
 from rfbnet_tf.datasets import records
 from rfbnet_tf.inference.input_spec import InputSpec
 from rfbnet_tf.layers import RGBDPreprocessor
+from rfbnet_tf.preprocessing import depth_plausibility
 from rfbnet_tf.preprocessing import graph as graph_preprocessing
 
 
@@ -79,27 +80,48 @@ def model_call_inputs(inputs: dict, spec: InputSpec):
 
 
 def raw_model_depth(depth, depth_scale, intrinsics, spec: InputSpec):
-    """Raw sensor depth ``(B,H,W,1)`` (any real dtype, 0 = missing) × ``depth_scale`` metres per unit → the
-    model's depth input (uint8 HHA or float32 metres), frame by frame, with the graph preprocessing
+    """Raw sensor depth ``(B,H,W,1)`` (any real dtype, 0 = missing) × ``depth_scale`` metres per unit →
+    ``(model depth, valid, plausible)``, frame by frame, with the graph preprocessing
     (:func:`rfbnet_tf.preprocessing.graph.complete_and_encode`, the steps ``predict`` runs in numpy) under
     XLA (``jit_compile``: ~3× faster on the CPU, 33 against 94 ms CPU per 640×480 frame; compiled once per
-    image size)."""
+    image size).
+
+    ``model depth``: the model's depth input (uint8 HHA or float32 metres). ``valid`` bool ``(B,)``: the frame
+    has a valid pixel (finite, > 0, within ``max_depth``; :func:`~rfbnet_tf.preprocessing.graph.valid_raw_depth`)
+    — XLA drops Asserts, so the caller must look: where False the model depth is meaningless (but computed
+    promptly, every loop being bounded). ``plausible`` bool ``(B,)``: the depth-units rule
+    (:func:`~rfbnet_tf.preprocessing.graph.depth_plausible`). A uint16 value of 65535 (saturated) is missing."""
     if spec.max_depth is None:
         raise ValueError("raw depth needs the run's max_depth (run_info.json records none)")
-    metres = tf.cast(depth[..., 0], tf.float32) * tf.cast(depth_scale, tf.float32)
+    raw = depth[..., 0]
+    metres = tf.cast(raw, tf.float32) * tf.cast(depth_scale, tf.float32)
+    if raw.dtype == tf.uint16:
+        metres = tf.where(raw == depth_plausibility.SATURATED_UINT16, 0.0, metres)
     intrinsics = tf.cast(intrinsics, tf.float32)
     channels = spec.channels("depth")
     dtype = tf.uint8 if spec.depth_input == "hha" else tf.float32
     encode = _jit_encoder(spec.depth_input, spec.max_depth)
     return tf.map_fn(lambda frame: encode(frame, intrinsics), metres,
-                     fn_output_signature=tf.TensorSpec([None, None, channels], dtype))
+                     fn_output_signature=(tf.TensorSpec([None, None, channels], dtype), tf.TensorSpec([], tf.bool),
+                                          tf.TensorSpec([], tf.bool)))
 
 
 def _jit_encoder(depth_input, max_depth):
     def encode(frame, intrinsics):
-        return graph_preprocessing.complete_and_encode(frame, depth_input, intrinsics, max_depth)
+        model_depth = graph_preprocessing.complete_and_encode(frame, depth_input, intrinsics, max_depth,
+                                                              assert_valid=False)
+        valid = tf.reduce_any(graph_preprocessing.valid_raw_depth(frame, max_depth))
+        return model_depth, valid, graph_preprocessing.depth_plausible(frame, max_depth)
 
     return tf.function(encode, jit_compile=True, autograph=False)
+
+
+def mask_invalid_frames(outputs: dict, valid, ignore_label: int) -> dict:
+    """:func:`postprocess` outputs with the frames where ``valid`` (B,) is False set to ``ignore_label`` (class
+    ids) and 0 (probabilities)."""
+    frames = tf.reshape(valid, [-1, 1, 1])
+    return {"class_ids": tf.where(frames, outputs["class_ids"], tf.constant(ignore_label, tf.int32)),
+            "probabilities": tf.where(frames[..., None], outputs["probabilities"], 0.0)}
 
 
 def predict_batch(model, images: dict, spec: InputSpec) -> dict:

@@ -95,7 +95,7 @@ def run_end_to_end(model_name=DEFAULT_MODEL, size=DEFAULT_SIZE, runs=5, warmup=1
     hha_batch = tf.constant(numpy_hha[None])
     depth_batch = tf.constant(depth_mm[None, ..., None])
     scale = tf.constant(1.0 / records.DEPTH_SCALE_MM, tf.float32)
-    graph_hha = serving.raw_model_depth(depth_batch, scale, camera, module.spec).numpy()[0]
+    graph_hha = serving.raw_model_depth(depth_batch, scale, camera, module.spec)[0].numpy()[0]
 
     def numpy_total():
         model_depth = depth_input.complete_and_encode(raw_m, "hha", intrinsics, MAX_DEPTH)

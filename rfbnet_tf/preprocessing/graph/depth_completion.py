@@ -86,12 +86,20 @@ def _extend_top(image):
 
 
 def _fill_nearest(image):
-    """Fill every remaining empty pixel from its nearest filled pixels (3×3 dilations until none is empty)."""
+    """Fill every remaining empty pixel from its nearest filled pixels (3×3 dilations until none is empty).
+
+    Bounded: at most ``max(H, W) - 1`` dilations reach every pixel from any filled one (the chessboard
+    diameter), so the loop's bound ``max(H, W)`` never cuts it short; an image with no filled pixel (no valid
+    depth: under XLA, which drops the Assert, it gets here) stops at once instead of dilating forever."""
 
     def fill(x):
         return (tf.where(x == 0, _max_filter(x, 3, 3), x),)
 
-    return tf.while_loop(lambda x: tf.reduce_any(x == 0), fill, (image,))[0]
+    def unfinished(x):
+        return tf.reduce_any(x == 0) & tf.reduce_any(x > 0)
+
+    bound = tf.maximum(tf.shape(image)[1], tf.shape(image)[2])
+    return tf.while_loop(unfinished, fill, (image,), maximum_iterations=bound)[0]
 
 
 def _pad_replicate(image, radius):
@@ -196,20 +204,23 @@ def _gaussian(image):
 
 
 def complete_depth(depth_m, max_depth: float = 10.0, kernel_size: int = 5, extrapolate: bool = True,
-                   blur_type: str = "bilateral"):
+                   blur_type: str = "bilateral", *, assert_valid: bool = True):
     """Fill missing depth, in the graph (module docstring); the options are Python values fixed at trace time.
 
     Args:
       depth_m: ``(H, W)`` tensor of depth in metres, any real dtype; 0, NaN, ±inf and negative values are
         missing.
       max_depth, kernel_size, extrapolate, blur_type: as the numpy ``complete_depth``.
+      assert_valid: add the run-time check that some pixel is valid. XLA drops Asserts (``jit_compile``):
+        callers compiling with it pass False and test validity themselves; a depth with no valid pixel then
+        completes to ``max_depth`` + 0.1 m (the inversion offset) everywhere, promptly.
 
     Returns:
       float32 ``(H, W)`` dense depth; measured pixels hold their input value cast to float32.
 
     Raises:
       ValueError: bad options or a tensor that is not 2-D (at trace time).
-      tf.errors.InvalidArgumentError: the depth has no valid pixel (at run time).
+      tf.errors.InvalidArgumentError: the depth has no valid pixel (at run time, with ``assert_valid``).
     """
     if isinstance(max_depth, bool) or not isinstance(max_depth, (int, float)) or not 0 < max_depth < float("inf"):
         raise ValueError(f"max_depth must be a finite number > 0 (metres), got {max_depth!r}")
@@ -223,8 +234,9 @@ def complete_depth(depth_m, max_depth: float = 10.0, kernel_size: int = 5, extra
         raise ValueError(f"depth_m must hold real numbers, got dtype {depth.dtype.name}")
     depth = tf.cast(depth, tf.float64)
     valid = valid_depth_mask(depth)
-    check = tf.debugging.assert_equal(tf.reduce_any(valid), True, message="depth_m has no valid (finite, > 0) pixel")
-    with tf.control_dependencies([check]):
+    checks = [tf.debugging.assert_equal(tf.reduce_any(valid), True,
+                                        message="depth_m has no valid (finite, > 0) pixel")] if assert_valid else []
+    with tf.control_dependencies(checks):
         offset = float(max_depth) + reference._INVERSION_MARGIN
         inverted = tf.where(valid, offset - tf.minimum(tf.where(valid, depth, 0.0), max_depth), 0.0)
     image = tf.cast(inverted, tf.float32)[None, :, :, None]

@@ -137,7 +137,8 @@ def estimate_gravity(normals, used_mask=None, initial=reference.CAMERA_Y_AXIS,
     def step(index, gravity):
         return index + 1, _gravity_step((n_x, n_y, n_z), products, unused, gravity, sines[index], cosines[index])
 
-    return tf.while_loop(lambda index, _: index < len(thresholds), step, (tf.constant(0), gravity))[1]
+    return tf.while_loop(lambda index, _: index < len(thresholds), step, (tf.constant(0), gravity),
+                         maximum_iterations=len(thresholds))[1]
 
 
 def _total(values):
@@ -170,7 +171,7 @@ def _round_to_uint8(values):
     return tf.cast(tf.clip_by_value(tf.floor(values + 0.5), 0.0, 255.0), tf.uint8)
 
 
-def depth_to_hha(depth_m, intrinsics, measured_mask=None):
+def depth_to_hha(depth_m, intrinsics, measured_mask=None, *, assert_valid: bool = True):
     """Encode depth as HHA (disparity, height above ground, angle with gravity), in the graph.
 
     Args:
@@ -178,13 +179,17 @@ def depth_to_hha(depth_m, intrinsics, measured_mask=None):
       intrinsics: 3×3 camera matrix ``[[fx, 0, cx], [0, fy, cy], [0, 0, 1]]`` or ``(fx, fy, cx, cy)``.
       measured_mask: optional ``(H, W)`` bool (or 0/1) of the measured pixels (e.g. ``raw > 0`` when
         ``depth_m`` is completed); normals and gravity are fitted to them only.
+      assert_valid: add the run-time checks below (XLA drops Asserts: callers compiling with ``jit_compile``
+        pass False and test validity themselves; with no valid pixel the result is then all 0, with no
+        measured one every normal is undefined, gravity the camera's y axis).
 
     Returns:
       uint8 ``(H, W, 3)`` in Gupta et al.'s channel order; missing pixels are 0.
 
     Raises:
       ValueError: a depth that is not 2-D, bad intrinsics shape (at trace time).
-      tf.errors.InvalidArgumentError: no valid pixel, or no valid measured pixel (at run time).
+      tf.errors.InvalidArgumentError: no valid pixel, or no valid measured pixel (at run time, with
+        ``assert_valid``).
     """
     depth = tf.convert_to_tensor(depth_m)
     if depth.shape.rank != 2:
@@ -201,7 +206,7 @@ def depth_to_hha(depth_m, intrinsics, measured_mask=None):
         tf.debugging.assert_equal(tf.reduce_any(valid), True, message="depth_m has no valid (finite, > 0) pixel"),
         tf.debugging.assert_equal(tf.reduce_any(fit_mask), True,
                                   message="measured_mask selects no pixel with valid depth; cannot fit normals"),
-    ]
+    ] if assert_valid else []
     with tf.control_dependencies(checks):
         z = tf.where(valid, depth, 0.0)
     images = {"w": tf.cast(fit_mask, tf.float32), "iz": tf.where(fit_mask, 1.0 / tf.where(fit_mask, z, 1.0), 0.0)}

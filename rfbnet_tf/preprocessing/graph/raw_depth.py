@@ -17,13 +17,24 @@ from rfbnet_tf.preprocessing.graph.hha import depth_to_hha
 DEPTH_INPUTS = ("hha", "depth")
 
 
-def complete_and_encode(raw_depth_m, depth_input: str, intrinsics=None, max_depth: float = 10.0):
+def valid_raw_depth(raw_depth_m, max_depth: float):
+    """bool mask of the raw depth the chain uses: finite, > 0 and within ``max_depth``; a frame with none is
+    invalid (``tf.reduce_any`` over its pixels)."""
+    depth = tf.cast(raw_depth_m, tf.float32)
+    return tf.math.is_finite(depth) & (depth > 0) & (depth <= max_depth)
+
+
+def complete_and_encode(raw_depth_m, depth_input: str, intrinsics=None, max_depth: float = 10.0, *,
+                        assert_valid: bool = True):
     """``(H, W)`` raw depth in metres → uint8 HHA ``(H, W, 3)`` (``depth_input="hha"``, needs ``intrinsics``:
     3×3 or ``(fx, fy, cx, cy)``) or completed float32 metres ``(H, W, 1)`` (``depth_input="depth"``).
 
+    ``assert_valid=False`` leaves out the run-time checks, which XLA drops anyway (``jit_compile``): the caller
+    tests :func:`valid_raw_depth` itself; a frame with no valid pixel then gives a defined, meaningless result promptly.
+
     Raises:
       ValueError: bad ``depth_input`` / ``max_depth``, HHA without intrinsics (at trace time).
-      tf.errors.InvalidArgumentError: no valid pixel within ``max_depth`` (at run time).
+      tf.errors.InvalidArgumentError: no valid pixel within ``max_depth`` (at run time, with ``assert_valid``).
     """
     if depth_input not in DEPTH_INPUTS:
         raise ValueError(f"depth_input must be one of {DEPTH_INPUTS}, received {depth_input!r}")
@@ -32,11 +43,13 @@ def complete_and_encode(raw_depth_m, depth_input: str, intrinsics=None, max_dept
     if depth_input == "hha" and intrinsics is None:
         raise ValueError("computing HHA from raw depth needs the depth camera's intrinsics")
     depth = tf.cast(raw_depth_m, tf.float32)
-    raw = tf.where(tf.math.is_finite(depth) & (depth <= max_depth), depth, 0.0)
-    check = tf.debugging.assert_equal(tf.reduce_any(raw > 0), True,
-                                      message=f"the depth image has no valid pixel within max_depth={max_depth} m")
-    with tf.control_dependencies([check]):
-        completed = tf.clip_by_value(complete_depth(raw, max_depth=max_depth), 0.0, float(max_depth))
+    raw = tf.where(valid_raw_depth(depth, max_depth), depth, 0.0)
+    checks = [tf.debugging.assert_equal(tf.reduce_any(raw > 0), True,
+                                        message=f"the depth image has no valid pixel within max_depth={max_depth} m")
+              ] if assert_valid else []
+    with tf.control_dependencies(checks):
+        completed = tf.clip_by_value(complete_depth(raw, max_depth=max_depth, assert_valid=assert_valid), 0.0,
+                                     float(max_depth))
     if depth_input == "depth":
         return completed[..., None]
-    return depth_to_hha(completed, intrinsics, measured_mask=raw > 0)
+    return depth_to_hha(completed, intrinsics, measured_mask=raw > 0, assert_valid=assert_valid)
