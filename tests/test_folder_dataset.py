@@ -191,7 +191,12 @@ def test_check_only_reports_and_writes_nothing(tree, tmp_path):
     text = dataset_check.format_report(report)
     assert "split train: 4 frames" in text and "split test: 2 frames (2 unlabelled)" in text
     assert f"missing {100 * (depths == 0).mean():.1f} % of the pixels" in text
-    assert text.endswith("0 problem(s): the dataset converts")
+    assert text.endswith("0 problem(s): the dataset converts") and "warning" not in text
+    wrong_units = _broken_copy(tree, tmp_path, "wrong_units", lambda root: _edit_json(
+        os.path.join(root, "dataset.json"), depth_scale=0.01))  # mm read as cm: 10x too far
+    text = dataset_check.format_report(dataset_check.check_dataset("folder", input_dir=wrong_units, splits=("val",),
+                                                                   num_workers=1, progress=False))
+    assert "warning: more than half of the measured depth lies beyond max_depth" in text
     # a class that never occurs is listed; problems are collected, not stopped at
     content = folder_fixtures.description(classes=folder_fixtures.CLASSES + [{"name": "door", "id": 50}])
     broken = _broken_copy(tree, tmp_path, "two_problems", lambda root: (
@@ -203,7 +208,7 @@ def test_check_only_reports_and_writes_nothing(tree, tmp_path):
     result, lines = _binary("--dataset=folder", f"--input_dir={broken}", "--check_only", "--noprogress", cwd=tmp_path)
     assert result.returncode == 1 and "door 0 (never occurs)" in result.stdout
     assert lines == [f"error: --check_only: 2 problem(s) found in {broken}; a conversion would fail (listed above)"]
-    assert sorted(os.listdir(tmp_path)) == ["two_problems"]  # nothing written
+    assert sorted(os.listdir(tmp_path)) == ["two_problems", "wrong_units"]  # nothing written
 
 
 def test_binary_default_splits_and_option_checks(tree, tmp_path):

@@ -140,6 +140,9 @@ def format_report(report) -> str:
             lines.append(f"  depth: {depth_range}; missing {_percent(entry['missing'], entry['pixels'])} of the "
                          f"pixels; beyond max_depth {report['max_depth']:g} m: "
                          f"{_percent(entry['beyond'], measured)} of the measured")
+            if measured and entry["beyond"] > measured / 2:
+                lines.append("  warning: more than half of the measured depth lies beyond max_depth: are the depth "
+                             "units right (dataset.json depth_scale, metres per unit)?")
         for note, count in entry["notes"].items():
             lines.append(f"  {count} frame(s): {note}")
         for name, reason in list(entry["skipped"].items())[:_SHOWN_ERRORS]:
