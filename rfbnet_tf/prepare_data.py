@@ -11,6 +11,9 @@ Usage::
         --splits=train,test [--nyuv2_classes=13|894] [--depth_source=raw]
     python -m rfbnet_tf.prepare_data --dataset=sunrgbd --input_dir=/data/sunrgbd --output_dir=data/sunrgbd \
         --splits=train,test [--depth_source=raw]
+    # frames of a ROS recording for labelling (extra [ros]; rfbnet_tf.recordings.frame_extraction)
+    python -m rfbnet_tf.prepare_data --dataset=bag --input_dir=recording.bag --output_folder=data/own \
+        --every=30 [--output_split=train] [--rgb_topic=...] [--depth_topic=...] [--camera_info_topic=...]
 
 What to download (``--input_dir``, the layouts the converters read as they come):
 
@@ -65,12 +68,16 @@ def _define_flags():
     such as the train binary never define them twice)."""
     from absl import flags
 
-    flags.DEFINE_enum("dataset", "synthetic", list(DATASETS), "Dataset to convert.")
+    from rfbnet_tf.recordings import bag_flags
+
+    flags.DEFINE_enum("dataset", "synthetic", list(DATASETS) + ["bag"],
+                      "Dataset to convert; bag: extract frames of a ROS recording (--input_dir=IN.bag) into "
+                      "--output_folder, for labelling.")
     flags.DEFINE_string("input_dir", None, "Official download root: Cityscapes leftImg8bit/ disparity/ camera/ "
                         "gtFine/; ScanNet scannet_frames_25k/ (+ scannet_frames_test/) or scans/ (SensReader); "
                         "NYUv2 nyu_depth_v2_labeled.mat, splits.mat, class mappings; SUN RGB-D SUNRGBD/, "
                         "SUNRGBDtoolbox/.")
-    flags.DEFINE_string("output_dir", None, "Record directory to write.", required=True)
+    flags.DEFINE_string("output_dir", None, "Record directory to write (not with --dataset=bag).")
     flags.DEFINE_list("splits", ["train", "val"], "Splits to convert (test: converted without labels).")
     flags.DEFINE_integer("num_workers", None, "Worker processes (default: CPU count).")
     flags.DEFINE_integer("examples_per_shard", DEFAULT_EXAMPLES_PER_SHARD, "Examples per shard.")
@@ -91,6 +98,13 @@ def _define_flags():
                       "(rawDepths / depth, completed by this project's depth completion).")
     flags.DEFINE_boolean("overwrite", False, "Replace existing shards / dataset_info.json.")
     flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
+    # --dataset=bag
+    flags.DEFINE_string("output_folder", None, "--dataset=bag: the own-data folder to extract the frames into.")
+    flags.DEFINE_integer("every", 30, "--dataset=bag: write every n-th paired frame.")
+    flags.DEFINE_string("output_split", "train", "--dataset=bag: the split folder of --output_folder to write.")
+    flags.DEFINE_string("intrinsics", None, "--dataset=bag: colour camera 'fx,fy,cx,cy' (9 numbers or a file) when "
+                        "the bag has no CameraInfo.")
+    bag_flags.define_topic_flags()
 
 
 @cli.exits_on_user_error
@@ -99,6 +113,18 @@ def main(argv):
 
     cli.check_no_arguments(argv)
     FLAGS = flags.FLAGS
+    if FLAGS.dataset == "bag":
+        from rfbnet_tf.recordings.frame_extraction import extract_frames
+
+        if FLAGS.input_dir is None or FLAGS.output_folder is None:
+            raise ValueError("--dataset=bag extracts --input_dir=IN.bag into --output_folder=DIR: give both")
+        extract_frames(FLAGS.input_dir, FLAGS.output_folder, rgb_topic=FLAGS.rgb_topic, depth_topic=FLAGS.depth_topic,
+                       camera_info_topic=FLAGS.camera_info_topic, every=FLAGS.every, split=FLAGS.output_split,
+                       max_time_difference=FLAGS.max_time_difference, intrinsics=FLAGS.intrinsics,
+                       max_depth=FLAGS.max_depth, overwrite=FLAGS.overwrite, progress=FLAGS.progress)
+        return
+    if FLAGS.output_dir is None:
+        raise ValueError(f"--dataset={FLAGS.dataset} writes records: give --output_dir")
     image_size = None
     if FLAGS.image_size:
         try:

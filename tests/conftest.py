@@ -18,6 +18,7 @@ os.environ.setdefault("TF2ONNX_CATCH_ERRORS", "FALSE")
 SLOWEST_FILES = (
     "test_export_formats.py",  # 74
     "test_study.py",  # 64
+    "test_recordings.py",  # 62 (serving_raw compiled once, predict on PNGs, two binaries run)
     "test_adapnet_pp_training.py",  # 62
     "test_train.py",  # 60
     "test_adapnet_pp_protocol.py",  # 44
