@@ -49,6 +49,8 @@ setup(
         # the benchmark's PyTorch peer (--peer): large (CUDA wheels on Linux), not installed by .ci/run
         "peer": ["torch>=2.4", "onnxscript"],
         "gpu": ["tensorflow[and-cuda]>=2.18,<2.22"],
+        # ROS 1 / ROS 2 bags: predict --bag, prepare_data --dataset=bag (pure Python); .ci/run installs it
+        "ros": ["rosbags>=0.11,<0.12"],
     },
     entry_points={"console_scripts": CONSOLE_SCRIPTS},
 )

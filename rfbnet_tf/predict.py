@@ -13,6 +13,10 @@ Usage::
     # benchmark-server files of a prepared split (rfbnet_tf.evaluation.submission)
     python -m rfbnet_tf.predict --model_dir=runs/cityscapes_rfbnet_erfnet_enc --record_dir=data/cityscapes \
         --split=test --format=cityscapes --output_dir=submissions/cityscapes
+    # a ROS recording (extra [ros]) → a bag of label images (rfbnet_tf.recordings.bag_prediction)
+    python -m rfbnet_tf.predict --model_dir=runs/rfbnet_scannet --bag=recording.bag --output_bag=labels.bag \
+        [--rgb_topic=/camera/color/image_raw] [--depth_topic=/camera/aligned_depth_to_color/image_raw] \
+        [--camera_info_topic=/camera/color/camera_info] [--output_dir=out] [--video=overlay.mp4]
 
 ``--rgb``/``--depth``/``--label`` are files or directories (paired by file stem, see
 ``rfbnet_tf.inference.image_files``).  The depth file is the HHA image (8-bit, 3 channels) for
@@ -37,6 +41,10 @@ Per frame ``{stem}``, in ``--output_dir``:
   by this model, green = misclassified by the ``--compare_model_dir`` model but correct here;
 * with ``--compare_model_dir``: ``{stem}_compare_labels.png`` — the other model's classes.
 
+With ``--bag=IN --output_bag=OUT`` it segments a ROS recording instead (``--rgb_topic``, ``--depth_topic``,
+``--camera_info_topic``; optional ``--output_dir`` PNGs and ``--video``): see
+``rfbnet_tf.recordings.bag_prediction``.
+
 With ``--format={cityscapes,scannet}`` (and ``--record_dir``, ``--split`` instead of ``--rgb``) it writes the
 benchmark server's files of a prepared split instead: see ``rfbnet_tf.evaluation.submission``.
 """
@@ -49,6 +57,8 @@ from rfbnet_tf.inference import depth_input, serving
 from rfbnet_tf.inference.prediction import (  # noqa: F401 (re-exported: the binary's Python API)
     predict,
 )
+from rfbnet_tf.recordings import bag_flags
+from rfbnet_tf.recordings.bag_prediction import predict_bag  # re-exported too
 
 
 def _define_flags():
@@ -67,7 +77,7 @@ def _define_flags():
     flags.DEFINE_string("split", None, "Split of --record_dir (with --format), e.g. test.")
     flags.DEFINE_string("label", None, "Ground-truth train-id PNG file or directory (enables the error map; 16-bit "
                         "for runs of more than 255 classes).")
-    flags.DEFINE_string("output_dir", None, "Where to write the PNGs.", required=True)
+    flags.DEFINE_string("output_dir", None, "Where to write the PNGs (required, except with --bag).")
     flags.DEFINE_string("compare_model_dir", None, "A second run for the improvement/error map (green pixels).")
     flags.DEFINE_string("intrinsics", None, "Depth camera 'fx,fy,cx,cy', 9 numbers or a file (for raw depth → HHA).")
     flags.DEFINE_float("max_depth", None, "Raw depth range in metres (default: the run's run_info.json).")
@@ -77,6 +87,8 @@ def _define_flags():
     flags.DEFINE_enum("size_policy", None, list(serving.SIZE_POLICIES),
                       "resize to the training size (default when known) or pad to a valid size.")
     flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
+    bag_flags.define_topic_flags()
+    bag_flags.define_prediction_flags()
 
 
 @cli.exits_on_user_error
@@ -85,6 +97,18 @@ def main(argv):
 
     cli.check_no_arguments(argv)
     FLAGS = flags.FLAGS
+    if FLAGS.bag is not None or FLAGS.output_bag is not None:
+        if FLAGS.bag is None or FLAGS.output_bag is None or FLAGS.rgb is not None or FLAGS.format is not None:
+            raise ValueError("--bag writes --output_bag: give both (and no --rgb or --format)")
+        predict_bag(
+            FLAGS.model_dir, FLAGS.bag, FLAGS.output_bag, rgb_topic=FLAGS.rgb_topic, depth_topic=FLAGS.depth_topic,
+            camera_info_topic=FLAGS.camera_info_topic, max_time_difference=FLAGS.max_time_difference,
+            intrinsics=FLAGS.intrinsics, output_format=FLAGS.output_format, output_dir=FLAGS.output_dir,
+            video=FLAGS.video, empty_depth=FLAGS.empty_depth, max_depth=FLAGS.max_depth, checkpoint=FLAGS.checkpoint,
+            size_policy=FLAGS.size_policy, alpha=FLAGS.alpha, progress=FLAGS.progress)
+        return
+    if FLAGS.output_dir is None:
+        raise ValueError("give --output_dir (where to write the PNGs)")
     if FLAGS.format is not None:
         if FLAGS.record_dir is None or FLAGS.split is None or FLAGS.rgb is not None:
             raise ValueError("--format writes a record split: give --record_dir and --split (and no --rgb)")

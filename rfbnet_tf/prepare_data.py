@@ -12,6 +12,9 @@ Usage::
     python -m rfbnet_tf.prepare_data --dataset=sunrgbd --input_dir=/data/sunrgbd --output_dir=data/sunrgbd \
         --splits=train,test [--depth_source=raw]
     python -m rfbnet_tf.prepare_data --dataset=folder --input_dir=DIR [--check_only] --output_dir=data/folder
+    # frames of a ROS recording for labelling (extra [ros]; rfbnet_tf.recordings.frame_extraction)
+    python -m rfbnet_tf.prepare_data --dataset=bag --input_dir=recording.bag --output_folder=data/own \
+        --every=30 [--output_split=train] [--rgb_topic=...] [--depth_topic=...] [--camera_info_topic=...]
 
 ``--dataset=folder`` reads your own RGB-D data (the layout of :mod:`rfbnet_tf.datasets.folder`, README "Your own
 RGB-D data"); ``--check_only`` reads every frame and reports per split, writing nothing.
@@ -57,12 +60,16 @@ def _define_flags():
     such as the train binary never define them twice); the dataset options come from the registry."""
     from absl import flags
 
-    flags.DEFINE_enum("dataset", "synthetic", list(sources.REGISTERED), "Dataset to convert (folder = your own "
-                      "RGB-D data: README 'Your own RGB-D data').")
+    from rfbnet_tf.recordings import bag_flags
+
+    flags.DEFINE_enum("dataset", "synthetic", list(sources.REGISTERED) + ["bag"], "Dataset to convert (folder = "
+                      "your own RGB-D data: README 'Your own RGB-D data'; bag: extract frames of a ROS recording, "
+                      "--input_dir=IN.bag, into --output_folder, for labelling).")
     flags.DEFINE_string("input_dir", None, "Input: " + "; ".join(
         f"{name}: {sources.dataset(name).input_help}" for name in sources.REGISTERED
-        if sources.dataset(name).input_help) + ".")
-    flags.DEFINE_string("output_dir", None, "Record directory to write (not needed with --check_only).")
+        if sources.dataset(name).input_help) + "; bag: the ROS 1 .bag file or ROS 2 bag directory.")
+    flags.DEFINE_string("output_dir", None, "Record directory to write (not needed with --check_only or "
+                        "--dataset=bag).")
     flags.DEFINE_list("splits", None, "Splits to convert (default: the dataset's own: train,val; NYUv2 and SUN "
                       "RGB-D train,test; folder every split present). A split without labels is converted "
                       "unlabelled.")
@@ -88,6 +95,13 @@ def _define_flags():
     flags.DEFINE_enum("rgb_format", "png", list(RGB_FORMATS), "Stored RGB encoding.")
     flags.DEFINE_boolean("overwrite", False, "Replace existing shards / dataset_info.json.")
     flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
+    # --dataset=bag
+    flags.DEFINE_string("output_folder", None, "--dataset=bag: the own-data folder to extract the frames into.")
+    flags.DEFINE_integer("every", 30, "--dataset=bag: write every n-th paired frame.")
+    flags.DEFINE_string("output_split", "train", "--dataset=bag: the split folder of --output_folder to write.")
+    flags.DEFINE_string("intrinsics", None, "--dataset=bag: colour camera 'fx,fy,cx,cy' (9 numbers or a file) when "
+                        "the bag has no CameraInfo.")
+    bag_flags.define_topic_flags()
 
 
 def _dataset_options(FLAGS) -> dict:
@@ -111,6 +125,16 @@ def main(argv):
 
     cli.check_no_arguments(argv)
     FLAGS = flags.FLAGS
+    if FLAGS.dataset == "bag":
+        from rfbnet_tf.recordings.frame_extraction import extract_frames
+
+        if FLAGS.input_dir is None or FLAGS.output_folder is None:
+            raise ValueError("--dataset=bag extracts --input_dir=IN.bag into --output_folder=DIR: give both")
+        extract_frames(FLAGS.input_dir, FLAGS.output_folder, rgb_topic=FLAGS.rgb_topic, depth_topic=FLAGS.depth_topic,
+                       camera_info_topic=FLAGS.camera_info_topic, every=FLAGS.every, split=FLAGS.output_split,
+                       max_time_difference=FLAGS.max_time_difference, intrinsics=FLAGS.intrinsics,
+                       max_depth=FLAGS.max_depth, overwrite=FLAGS.overwrite, progress=FLAGS.progress)
+        return
     image_size = None
     if FLAGS.image_size:
         try:
@@ -125,10 +149,10 @@ def main(argv):
         print(format_report(report))
         if report["errors"]:
             raise ValueError(f"--check_only: {len(report['errors'])} problem(s) found in {FLAGS.input_dir}; "
-                                "a conversion would fail (listed above)")
+                             "a conversion would fail (listed above)")
         return
     if not FLAGS.output_dir:
-        raise ValueError("--output_dir is required (the record directory to write)")
+        raise ValueError(f"--dataset={FLAGS.dataset} writes records: give --output_dir (or --check_only)")
     summary = prepare(
         FLAGS.dataset, FLAGS.output_dir, input_dir=FLAGS.input_dir, splits=splits,
         num_workers=FLAGS.num_workers, examples_per_shard=FLAGS.examples_per_shard,

@@ -20,6 +20,7 @@ SLOWEST_FILES = (
     "test_folder_dataset.py",  # ~60 (train + export of a short RFBNet on folder records)
     "test_serving_raw.py",  # ~65 (estimated: 100 s on the loaded machine, 42 s before its invalid-frame subprocess)
     "test_study.py",  # 64
+    "test_recordings.py",  # 62 (serving_raw compiled once, predict on PNGs, two binaries run)
     "test_adapnet_pp_training.py",  # 62
     "test_train.py",  # 60
     "test_adapnet_pp_protocol.py",  # 44

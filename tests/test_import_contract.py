@@ -54,6 +54,7 @@ LAYERS = {
     "rfbnet_tf.inference": 3,
     "rfbnet_tf.profiling": 3,
     "rfbnet_tf.study": 3,
+    "rfbnet_tf.recordings": 3,
 }
 """Layer of each package / top-level module (the longest matching prefix wins; binaries: BINARY_LAYER).
 

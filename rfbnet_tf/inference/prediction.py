@@ -121,7 +121,7 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
         raise ValueError("--depth_units=cityscapes_disparity needs --camera (the *_camera.json file or directory)")
     pairs = image_files.pair_files(rgb, depth if needs_depth else None, label, camera if with_camera else None)
     matrix = image_files.parse_intrinsics(intrinsics) if intrinsics is not None else None
-    palette = visualize.run_palette(info.get("palette") or run_facts.DEFAULT_PALETTE, int(info["ignore_label"]))
+    palette = run_palette(info)
     output_dir = os.fspath(output_dir)
     created = not os.path.exists(output_dir)
     os.makedirs(output_dir, exist_ok=True)
@@ -136,13 +136,36 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
     return written
 
 
+def run_palette(info) -> np.ndarray:
+    """The colours of a run's classes (``palette`` of its ``run_info.json``) and of its ignore label."""
+    return visualize.run_palette(info.get("palette") or run_facts.DEFAULT_PALETTE, int(info["ignore_label"]))
+
+
+def write_legend(output_dir, info, palette) -> str:
+    """``output_dir/legend.png``: the class colours of the run whose ``run_info.json`` is ``info``."""
+    return _write_png(os.path.join(output_dir, LEGEND_FILENAME),
+                      visualize.legend_image(info["class_names"], palette, ignore_label=int(info["ignore_label"])))
+
+
+def write_frame_images(output_dir, stem, rgb_image, class_ids, info, palette, alpha) -> dict:
+    """A frame's ``{stem}_labels.png`` (colours), ``{stem}_class_ids.png`` (train ids, 8-bit; 16-bit for runs of
+    more than 255 classes) and ``{stem}_overlay.png``, for the run whose ``run_info.json`` is ``info``; returns
+    ``{kind: path}``."""
+    colours = visualize.colorize(class_ids, palette, int(info["ignore_label"]))
+    class_id_dtype = records.LABEL_DTYPES[records.label_bits(len(info["class_names"]))]
+    return {
+        "labels": _write_png(os.path.join(output_dir, f"{stem}_labels.png"), colours),
+        "class_ids": _write_png(os.path.join(output_dir, f"{stem}_class_ids.png"), class_ids.astype(class_id_dtype)),
+        "overlay": _write_png(os.path.join(output_dir, f"{stem}_overlay.png"),
+                              error_map.overlay(rgb_image, colours, alpha)),
+    }
+
+
 def _predict_frames(modules, pairs, output_dir, depth_units, resize_depth, matrix, palette, info, alpha, needs_depth,
                     progress):
     """Predict every frame of ``pairs`` and write its files (and the legend) into ``output_dir``."""
     ignore_label = int(info["ignore_label"])
-    class_id_dtype = records.LABEL_DTYPES[records.label_bits(len(info["class_names"]))]
-    _write_png(os.path.join(output_dir, LEGEND_FILENAME),
-               visualize.legend_image(info["class_names"], palette, ignore_label=ignore_label))
+    write_legend(output_dir, info, palette)
 
     written = []
     bar = Progress("predict", len(pairs), enabled=progress)
@@ -163,14 +186,7 @@ def _predict_frames(modules, pairs, output_dir, depth_units, resize_depth, matri
             predictions = [_class_ids(m, depth_range, rgb_image, cache) for m, depth_range in modules]
         except ValueError as error:
             raise ValueError(f"frame {stem!r}: {error}") from None
-        colours = visualize.colorize(predictions[0], palette, ignore_label)
-        files = {
-            "labels": _write_png(os.path.join(output_dir, f"{stem}_labels.png"), colours),
-            "class_ids": _write_png(os.path.join(output_dir, f"{stem}_class_ids.png"),
-                                    predictions[0].astype(class_id_dtype)),
-            "overlay": _write_png(os.path.join(output_dir, f"{stem}_overlay.png"),
-                                  error_map.overlay(rgb_image, colours, alpha)),
-        }
+        files = write_frame_images(output_dir, stem, rgb_image, predictions[0], info, palette, alpha)
         if len(predictions) > 1:
             files["compare_labels"] = _write_png(os.path.join(output_dir, f"{stem}_compare_labels.png"),
                                                  visualize.colorize(predictions[1], palette, ignore_label))
