@@ -336,3 +336,46 @@ def test_depth_in_tenths_of_millimetres_is_warned_naming_the_encoding():
     warning = depth_warning.depth_unit_warning(tenths, 10.0)
     assert warning.startswith("the depth looks read in the wrong units: 100% of the measured pixels lie beyond "
                               "max_depth=10 m") and warning.endswith(depth_warning.UNITS)
+
+
+def test_extracted_frames_once_labelled_convert_with_dataset_folder(recorded, tmp_path):
+    """The loop: recording → frames (--dataset=bag) → labels (here: written by the test) → --dataset=folder."""
+    from rfbnet_tf import prepare_data
+    from rfbnet_tf.datasets import records
+    from tests import fixture_trees
+
+    folder = tmp_path / "own"
+    frame_extraction.extract_frames(recorded["root"] / "in.bag", folder, rgb_topic=bf.RGB_TOPIC,
+                                    depth_topic=bf.DEPTH_TOPIC, camera_info_topic=bf.INFO_TOPIC, every=1,
+                                    progress=False)
+    with pytest.raises(ValueError, match=r"dataset\.json: classes must be a non-empty list .*label the frames"):
+        prepare_data.prepare("folder", str(tmp_path / "unlabelled"), input_dir=str(folder), progress=False)
+    stems = sorted(name[:-4] for name in os.listdir(folder / "train" / "rgb"))
+    os.makedirs(folder / "train" / "label")
+    labels = {}
+    for index, stem in enumerate(stems):  # the user's labelling tool: raw ids 1 (left half) and 2, 0 unlabelled
+        rgb = cv2.imread(str(folder / "train" / "rgb" / f"{stem}.png"))
+        label = np.ones(rgb.shape[:2], np.uint8)
+        label[:, rgb.shape[1] // 2:] = 2
+        label[0, :] = 0
+        cv2.imwrite(str(folder / "train" / "label" / f"{stem}.png"), label)
+        labels[stem] = np.where(label == 0, 255, label - 1)
+    with open(folder / "dataset.json", encoding="utf-8") as handle:
+        content = json.load(handle)
+    content["classes"] = [{"name": "left", "id": 1}, {"name": "right", "id": 2}]
+    with open(folder / "dataset.json", "w", encoding="utf-8") as handle:
+        json.dump(content, handle)
+    out = str(tmp_path / "records")
+    prepare_data.prepare("folder", out, input_dir=str(folder), num_workers=1, progress=False)
+    parsed = fixture_trees.read_records_by_name(out, "train")
+    assert sorted(parsed) == [f"train/{stem}" for stem in stems]
+    for stem in stems:
+        got = parsed[f"train/{stem}"]
+        rgb = cv2.cvtColor(cv2.imread(str(folder / "train" / "rgb" / f"{stem}.png")), cv2.COLOR_BGR2RGB)
+        np.testing.assert_array_equal(got["rgb"], rgb)
+        np.testing.assert_array_equal(got["label"][..., 0], labels[stem])
+        depth_mm = cv2.imread(str(folder / "train" / "depth" / f"{stem}.png"), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_allclose(got["depth_raw"][..., 0], depth_mm / 1000.0, atol=1e-6)
+        fx, fy, cx, cy = bf.CAMERA
+        np.testing.assert_allclose(got["intrinsics"], [[fx, 0, cx], [0, fy, cy], [0, 0, 1]], rtol=1e-6)
+    assert records.load_dataset_info(out)["class_names"] == ["left", "right"]
