@@ -23,6 +23,7 @@ SLOWEST_FILES = (
     "test_adapnet_pp_protocol.py",  # 44
     "test_run_dir.py",  # 42
     "test_run_directory.py",  # 38
+    "test_cli.py",  # ~35 (eleven binary processes, seven of them at once; estimated, not measured idle)
     "test_multiworker.py",  # 30 (three processes)
     "test_faults.py",  # 32
     "test_export.py",  # 28
