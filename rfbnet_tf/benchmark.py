@@ -197,9 +197,22 @@ def _end_to_end(f, sizes):
         print(f"\nwrote {f.output_json}")
 
 
+FLAG_GROUPS = {
+    "models": ["models", "sizes", "num_classes", "seed"],
+    "measurements": ["runs", "warmup", "throughput_batch", "throughput_runs", "train_batch", "train_runs",
+                     "train_all_sizes", "matmul_size", "optimized", "jit_compile", "bf16", "profile", "head_to_head"],
+    "input pipeline": ["pipeline", "record_dir", "pipeline_model", "pipeline_size", "pipeline_examples",
+                       "pipeline_batch", "pipeline_batches", "pipeline_steps"],
+    "end to end": ["end_to_end", "end_to_end_model"],
+    "PyTorch peer": ["peer", "peer_size", "peer_threads", "peer_spinning"],
+    "output": ["output_json", "compare_json", "flops_json"],
+}
+"""``--help`` headings of the flags."""
+
+
 def run():
     """Entry point of ``rfbnet-benchmark`` and ``python -m rfbnet_tf.benchmark``."""
-    cli.run(main, define_flags)
+    cli.run(main, define_flags, groups=FLAG_GROUPS)
 
 
 if __name__ == "__main__":

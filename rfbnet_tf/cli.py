@@ -16,7 +16,11 @@
   place; the paths it sets (``--record_dir=data/...``, ``--model_dir=runs/...``) stay relative to the current
   directory.  A file that exists in the current directory always wins.
 * :func:`run`: defines the binary's flags, resolves the flagfiles and calls ``absl.app.run(main)`` — what each
-  binary's ``run()`` (its console-script entry point and its ``python -m`` path) does.
+  binary's ``run()`` (its console-script entry point and its ``python -m`` path) does.  ``--help`` (``-?``,
+  ``--helpshort``) prints :func:`help_text` on stdout and exits 0: the binary's docstring and its own flags in
+  the binary's groups (train: model, data, optimisation, run), each with its default.  (absl's own short help
+  lists the main module's flags — for a console script the generated wrapper, which has no docstring and defines
+  none — and exits 1.)  ``--helpfull`` stays absl's: every module's flags, absl's logging flags included.
 
 The console scripts of ``setup.py`` are listed in :data:`CONSOLE_SCRIPTS`.
 """
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 
 from absl import app, flags, logging
@@ -142,7 +147,98 @@ def resolve_flagfiles(argv) -> list[str]:
     return resolved
 
 
-def run(main, define_flags, argv=None):
-    """Define the flags, resolve shipped flagfiles in ``argv`` (default ``sys.argv``), ``app.run(main)``."""
+HELP_ARGUMENT = re.compile(r"--?(help|helpshort|\?)(=(true|t|1|yes|y))?", re.IGNORECASE)
+"""The spellings of absl's ``--help`` / ``--helpshort`` (a boolean flag: ``-help``, ``--help=true``, ``-?``)."""
+OTHER_GROUP = "other"
+"""Heading of the binary's flags that its ``groups`` do not name."""
+
+
+def wants_help(argv) -> bool:
+    """Whether ``argv`` (program name first) asks for ``--help`` before any ``--``."""
+    for argument in argv[1:]:
+        if argument == "--":
+            return False
+        if HELP_ARGUMENT.fullmatch(argument):
+            return True
+    return False
+
+
+def is_required(flag) -> bool:
+    """Whether ``flag`` was defined with ``required=True`` (``flags.mark_flag_as_required``'s validator)."""
+    return any(str(getattr(validator, "message", "")).endswith("must have a value other than None.")
+               for validator in flag.validators)
+
+
+def _default_text(flag):
+    """``(default: ...)``; for a None default ``(required)``, or nothing when the help says it, or
+    ``(default: unset)``."""
+    if flag.default is not None:
+        return f"(default: {flag.default_as_str})"
+    if is_required(flag):
+        return None if "required" in flag.help.lower() else "(required)"
+    return None if "default" in flag.help.lower() else "(default: unset)"
+
+
+def flag_help_lines(flag) -> list:
+    """absl's layout of one flag: ``--name: help`` wrapped, then its default."""
+    name = f"--[no]{flag.name}" if flag.boolean else f"--{flag.name}"
+    lines = flags.text_wrap(f"{name}: {flag.help}", indent="    ", firstline_indent="  ").splitlines()
+    default = _default_text(flag)
+    return lines + ([f"    {default}"] if default else [])
+
+
+def program_name(main) -> str:
+    """``rfbnet-train`` for a console script, ``python -m rfbnet_tf.train`` for a module run."""
+    script = os.path.basename(sys.argv[0]) if sys.argv else ""
+    if script.startswith("rfbnet-"):
+        return script
+    module = main.__module__
+    if module == "__main__":
+        spec = getattr(sys.modules["__main__"], "__spec__", None)
+        module = spec.name if spec is not None else script
+    return f"python -m {module.removesuffix('.__main__')}"
+
+
+def help_text(program, doc, own_flags, groups=None) -> str:
+    """The help of a binary: ``usage:``, its docstring, then ``own_flags`` (absl ``Flag`` objects, in definition
+    order) under the headings of ``groups`` (``{heading: [flag name, ...]}``, in order; unnamed flags go under
+    :data:`OTHER_GROUP`), ending with the absl-wide flags worth knowing."""
+    by_name = {flag.name: flag for flag in own_flags}
+    groups = {heading: list(names) for heading, names in (groups or {}).items()}
+    unknown = sorted({name for names in groups.values() for name in names} - set(by_name))
+    if unknown:
+        raise KeyError(f"flag groups name flags the binary does not define: {unknown}")
+    grouped = {name for names in groups.values() for name in names}
+    rest = [name for name in by_name if name not in grouped]
+    if rest:
+        groups[OTHER_GROUP] = rest
+    lines = [f"usage: {program} [flags]", "", (doc or "").strip(), ""]
+    for heading, names in groups.items():
+        lines.append(f"{heading}:")
+        for name in names:
+            lines.extend(flag_help_lines(by_name[name]))
+        lines.append("")
+    lines.append(flags.text_wrap("Also: --flagfile=FILE (flags from a file; experiments/NAME.flags works from any "
+                                 "directory), --verbosity=1 (debug logs, tracebacks of user errors), --helpfull "
+                                 "(every flag)."))
+    return "\n".join(lines) + "\n"
+
+
+def _defined_flags(flag_values) -> dict:
+    """``{name: Flag}`` of every flag defined (a short name maps to its flag)."""
+    return {flag_values[name].name: flag_values[name] for name in flag_values}
+
+
+def run(main, define_flags, argv=None, groups=None):
+    """Define the flags, resolve shipped flagfiles in ``argv`` (default ``sys.argv``), ``app.run(main)``;
+    ``--help``: :func:`help_text` of ``main``'s module and the flags ``define_flags`` defined, in ``groups``."""
+    before = set(_defined_flags(flags.FLAGS))
     define_flags()
-    app.run(main, argv=resolve_flagfiles(sys.argv if argv is None else argv))
+    argv = resolve_flagfiles(sys.argv if argv is None else argv)
+    if wants_help(argv):
+        own = [flag for name, flag in _defined_flags(flags.FLAGS).items() if name not in before]
+        doc = sys.modules[main.__module__].__doc__
+        sys.stdout.write(help_text(program_name(main), doc, own, groups))
+        sys.stdout.flush()
+        sys.exit(0)
+    app.run(main, argv=argv)

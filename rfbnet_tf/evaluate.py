@@ -68,9 +68,17 @@ def main(argv):
              progress=FLAGS.progress)
 
 
+FLAG_GROUPS = {
+    "input": ["model_dir", "checkpoint", "record_dir", "split"],
+    "scoring": ["full_resolution", "batch_size"],
+    "output": ["output_dir", "progress"],
+}
+"""``--help`` headings of the flags."""
+
+
 def run():
     """Entry point of ``rfbnet-evaluate`` and ``python -m rfbnet_tf.evaluate``."""
-    cli.run(main, _define_flags)
+    cli.run(main, _define_flags, groups=FLAG_GROUPS)
 
 
 if __name__ == "__main__":

@@ -88,9 +88,16 @@ def main(argv):
     print(run_summary(FLAGS.model_dir))
 
 
+FLAG_GROUPS = {
+    "input": ["model_dir", "checkpoint"],
+    "output": ["format", "export_dir", "size_policy", "fold_batch_norm", "overwrite", "verify"],
+}
+"""``--help`` headings of the flags."""
+
+
 def run():
     """Entry point of ``rfbnet-export`` and ``python -m rfbnet_tf.export``."""
-    cli.run(main, _define_flags)
+    cli.run(main, _define_flags, groups=FLAG_GROUPS)
 
 
 if __name__ == "__main__":

@@ -124,9 +124,19 @@ def main(argv):
             resize_depth=FLAGS.resize_depth, camera=FLAGS.camera)
 
 
+FLAG_GROUPS = {
+    "model": ["model_dir", "checkpoint", "size_policy"],
+    "input": ["rgb", "depth", "depth_units", "resize_depth", "camera", "intrinsics", "max_depth", "label"],
+    "benchmark submission": ["format", "record_dir", "split"],
+    "comparison": ["compare_model_dir", "compare_checkpoint"],
+    "output": ["output_dir", "alpha", "progress"],
+}
+"""``--help`` headings of the flags (a flag not named here is listed under "other")."""
+
+
 def run():
     """Entry point of ``rfbnet-predict`` and ``python -m rfbnet_tf.predict``."""
-    cli.run(main, _define_flags)
+    cli.run(main, _define_flags, groups=FLAG_GROUPS)
 
 
 if __name__ == "__main__":

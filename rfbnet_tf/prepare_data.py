@@ -167,9 +167,18 @@ def main(argv):
                  summary["seconds"])
 
 
+FLAG_GROUPS = {
+    "input": ["dataset", "input_dir", "splits", "scannet_frame_skip", "nyuv2_classes", "depth_source"],
+    "synthetic": ["synthetic_train", "synthetic_val", "synthetic_height", "synthetic_width", "seed"],
+    "output": ["output_dir", "image_size", "max_depth", "rgb_format", "examples_per_shard", "overwrite"],
+    "run": ["num_workers", "progress"],
+}
+"""``--help`` headings of the flags."""
+
+
 def run():
     """Entry point of ``rfbnet-prepare-data`` and ``python -m rfbnet_tf.prepare_data``."""
-    cli.run(main, _define_flags)
+    cli.run(main, _define_flags, groups=FLAG_GROUPS)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def main(argv):
 
 def run():
     """``python -m rfbnet_tf.run_info``: write ``run_info.json`` for a run trained before it existed."""
-    cli.run(main, _define_flags)
+    cli.run(main, _define_flags, groups={"run": ["model_dir", "record_dir", "overwrite"]})
 
 
 if __name__ == "__main__":

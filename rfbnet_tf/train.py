@@ -1,6 +1,6 @@
 """Train a model: ``python -m rfbnet_tf.train --flagfile=experiments/X.flags`` (paper Sec. IV-B).
 
-Flags: :mod:`rfbnet_tf.configs` (``--helpshort``).  Python: ``train(flags_dict_or_namespace) -> dict``.
+Flags: :mod:`rfbnet_tf.configs` (``--help`` lists them by section: model, data, optimisation, run).  Python: ``train(flags_dict_or_namespace) -> dict``.
 
 What a run does:
 
@@ -18,7 +18,7 @@ What a run does:
   are redone identically); otherwise initialises the encoders from ``--rgb_init`` / ``--depth_init``
   (two-stage training) or the whole model from ``--init_model`` (fine-tuning, also to another class count:
   the classifier layers keep their fresh initialisation; :mod:`rfbnet_tf.training.stream_init`);
-* trains with a custom loop (:mod:`rfbnet_tf.training.steps`), a Keras progress bar, TensorBoard summaries
+* trains with a custom loop (:mod:`rfbnet_tf.training.steps`), a progress bar, TensorBoard summaries
   (:mod:`rfbnet_tf.training.summaries`), validation every ``--val_every`` steps and checkpoints every
   ``--checkpoint_every`` steps and at the end;
 * stops with ``FloatingPointError`` when the loss is NaN or infinite, or when a checkpoint is due and a weight or
@@ -54,7 +54,7 @@ def _define_flags():
 
 def run():
     """Entry point of ``rfbnet-train`` and ``python -m rfbnet_tf.train``."""
-    cli.run(main, _define_flags)
+    cli.run(main, _define_flags, groups=config_flags.flag_groups())
 
 
 if __name__ == "__main__":

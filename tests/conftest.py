@@ -28,6 +28,7 @@ SLOWEST_FILES = (
     "test_run_directory.py",  # 38
     "test_finetune.py",  # 33
     "test_graph_preprocessing.py",  # ~40 (estimated from the shared machine; includes a 15-20 s XLA subprocess)
+    "test_cli.py",  # ~35 (eleven binary processes, seven of them at once; estimated, not measured idle)
     "test_multiworker.py",  # 30 (three processes)
     "test_faults.py",  # 32
     "test_export.py",  # 28

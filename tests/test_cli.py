@@ -1,10 +1,12 @@
 """rfbnet_tf.cli: user errors as one stderr line and exit 1, shipped flagfiles from any directory, the console
-scripts of setup.py (every ``module:function`` imports and is callable)."""
+scripts of setup.py (every ``module:function`` imports and is callable; each one's --help lists its own flags, grouped,
+with defaults, exit 0)."""
 
 import ast
 import importlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -140,3 +142,73 @@ def test_setup_console_scripts_match_the_cli_list_and_import():
         module_name, function_name = target.split(":")
         function = getattr(importlib.import_module(module_name), function_name)
         assert callable(function) and function.__module__ == module_name, target
+
+
+# ------------------------------------------------------------------------------------------------ --help
+
+
+def test_wants_help_spellings():
+    for argument in ("--help", "-help", "--helpshort", "-helpshort", "-?", "--help=true", "--HELP=1"):
+        assert cli.wants_help(["prog", "--steps=3", argument]), argument
+    for argv in (["prog"], ["prog", "--helpfull"], ["prog", "--nohelp"], ["prog", "--help=false"],
+                 ["prog", "--", "--help"], ["prog", "--helper"]):
+        assert not cli.wants_help(argv), argv
+
+
+def test_help_text_groups_the_flags_with_their_defaults():
+    from absl import flags
+
+    values = flags.FlagValues()
+    flags.DEFINE_string("model_dir", None, "Run directory.", required=True, flag_values=values)
+    flags.DEFINE_integer("steps", 150, "Training steps.", flag_values=values)
+    flags.DEFINE_boolean("progress", True, "Progress bar.", flag_values=values)
+    flags.DEFINE_string("checkpoint", None, "Weights.", flag_values=values)
+    flags.DEFINE_string("split", None, "Split (default: the run's).", flag_values=values)
+    own = [values[name] for name in ("model_dir", "steps", "progress", "checkpoint", "split")]
+    text = cli.help_text("rfbnet-x", "Does x.\n", own, {"input": ["model_dir", "checkpoint"], "run": ["steps"]})
+    assert text.startswith("usage: rfbnet-x [flags]\n\nDoes x.\n\ninput:\n  --model_dir: Run directory.\n"
+                           "    (required)\n  --checkpoint: Weights.\n    (default: unset)\n\nrun:\n"
+                           "  --steps: Training steps.\n    (default: '150')\n\nother:\n"
+                           "  --[no]progress: Progress bar.\n    (default: 'true')\n"
+                           "  --split: Split (default: the run's).\n\n"), text
+    with pytest.raises(KeyError, match="seed"):
+        cli.help_text("rfbnet-x", "", own, {"run": ["seed"]})
+
+
+def _flag_groups(script):
+    """The ``--help`` groups of a console script's binary (train: the config sections)."""
+    if script == "rfbnet-train":
+        from rfbnet_tf.configs import flags as config_flags
+
+        return config_flags.flag_groups()
+    return importlib.import_module(cli.CONSOLE_SCRIPTS[script].split(":")[0]).FLAG_GROUPS
+
+
+def test_every_console_script_help_lists_its_own_flags_in_groups():
+    """Each installed script when it is on PATH (``pip install -e .``; PYTHONPATH makes it run this checkout), else
+    its entry function under the script's name, as the generated wrapper calls it; all at once (each imports
+    TensorFlow)."""
+    processes = {}
+    for script, target in sorted(cli.CONSOLE_SCRIPTS.items()):
+        module, function = target.split(":")
+        installed = shutil.which(script)
+        command = [installed] if installed else [
+            sys.executable, "-c", f"import sys; sys.argv[0] = {script!r}; from {module} import {function}; {function}()"]
+        argument = "--helpshort" if script == "rfbnet-study" else "--help"
+        processes[script] = subprocess.Popen(command + [argument], cwd=ROOT, stdout=subprocess.PIPE,
+                                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": ROOT})
+    for script, process in processes.items():
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, (script, err[-3000:])
+        assert not err.strip(), (script, err[-3000:])  # no TensorFlow start-up notices either
+        assert out.startswith(f"usage: {script} [flags]\n"), out[:300]
+        groups = _flag_groups(script)
+        headings = re.findall(r"^(\w[\w ]*):$", out, re.M)
+        assert headings[-len(groups):] == list(groups), (script, headings)  # in order, and no "other" group
+        for heading, names in groups.items():
+            section = out.split(f"\n{heading}:\n", 1)[1].split("\n\n", 1)[0]
+            for name in names:
+                assert re.search(rf"^  --(\[no\])?{name}:( |$)", section, re.M), (script, heading, name)
+        if script == "rfbnet-train":
+            assert list(groups) == ["model", "data", "optimisation", "run"]
+            assert "  --batch_size: Global mini-batch" in out and "    (default: '9')" in out

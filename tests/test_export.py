@@ -169,3 +169,20 @@ def test_run_summary_reports_miou_and_log_dir(tmp_path):
     (tmp_path / "eval" / "val.json").write_text(json.dumps({"miou": 0.3851}))
     text = run_summary(str(tmp_path))
     assert "mIoU (val): 38.51%" in text and str(tmp_path / "logs") in text
+
+
+def test_tensorflow_renamed_inputs_message_is_summarised_in_one_line():
+    """TensorFlow lists every captured input of ``serve_raw`` (13,000 characters); the export logs one short line."""
+    import logging
+
+    old = ", ".join(str(19719 + 2 * i) for i in range(670))
+    new = ", ".join(f"unknown_{i}" for i in range(670))
+    record = logging.LogRecord("absl", logging.INFO, "signature_serialization.py", 156,
+                               saved_model_export.RenamedInputsSummary.PREFIX
+                               + " %s with unsupported characters which will be renamed to %s in the SavedModel.",
+                               ("serve_raw", old, new), None)
+    assert saved_model_export.RenamedInputsSummary().filter(record)
+    assert record.getMessage() == ("Function `serve_raw`: 670 captured input name(s) renamed in the SavedModel "
+                                   "(unknown_0 … unknown_669)")
+    other = logging.LogRecord("absl", logging.INFO, "x.py", 1, "exporting %s", ("m",), None)
+    assert saved_model_export.RenamedInputsSummary().filter(other) and other.getMessage() == "exporting m"

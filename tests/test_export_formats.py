@@ -2,11 +2,16 @@
 backbones, tests/short_backbones.py: every kind of layer, dilation and fusion stage, a fraction of the graph to
 convert; rfbnet_erfnet_enc took ≈ 70 s at full depth), the ONNX model run by ONNX Runtime and the LiteRT model run
 by the LiteRT interpreter give the probabilities of the reloaded SavedModel to 1e-4 and its class ids (up to
-near-ties); the log names what the files do not carry; a missing converter is one user-error line."""
+near-ties); the ONNX dims are named batch, height, width and README's ONNX Runtime client runs; the log names what
+the files do not carry; a missing converter is one user-error line."""
 
 import json
 import os
+import re
+import subprocess
+import sys
 
+import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -20,6 +25,7 @@ from tests.label_checks import assert_class_ids_match
 pytest.importorskip("tf2onnx")
 pytest.importorskip("onnxruntime")
 
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
 IMAGE_SIZE = (32, 48)  # the runs' training size: a multiple of every family's size divisor (≤ 16 here)
 ODD_SIZE = (21, 37)  # not the training size: the resize policy runs inside the ONNX graph
 FAMILIES = ("erfnet_enc", "adapnet_pp", "ssma_erfnet_enc", "rfbnet_erfnet_enc")
@@ -67,9 +73,35 @@ def test_onnx_matches_saved_model(exported):
     assert exported["paths"]["onnx"] == os.path.join(exported["model_dir"], "export.onnx")
     session = onnx_export.onnx_session(exported["paths"]["onnx"])
     assert sorted(i.name for i in session.get_inputs()) == sorted(_images(exported["model"], (1, 1), 0))
+    for value in session.get_inputs() + session.get_outputs():  # named, not tf2onnx's unk__N
+        assert value.shape[:3] == ["batch", "height", "width"], (value.name, value.shape)
     for size, seed in ((IMAGE_SIZE, 1), (ODD_SIZE, 2)):
         images = _images(exported["model"], size, seed)
         _check(_reference(exported, images), onnx_export.run_onnx(session, images), resized=size == ODD_SIZE)
+
+
+def test_readme_onnx_client_runs(exported):
+    """README's ONNX Runtime client, in a fresh process without the package, on HHA and RGB files."""
+    if exported["model"] != "rfbnet_erfnet_enc":
+        pytest.skip("README's client is for the multimodal (HHA) runs")
+    with open(README, encoding="utf-8") as handle:
+        code = re.search(r"<!-- onnx client -->\n```python\n(.*?)```", handle.read(), re.S).group(1)
+    assert len([line for line in code.splitlines() if line.strip() and not line.startswith("import")]) <= 5
+    assert set(re.findall(r"^\s*(?:import|from)\s+(\w+)", code, re.M)) <= {"cv2", "onnxruntime", "numpy"}
+    root = os.path.dirname(exported["model_dir"])
+    images = _images(exported["model"], ODD_SIZE, 5)
+    for key, name in (("rgb", "frame_color.png"), ("depth", "frame_hha.png")):
+        assert cv2.imwrite(os.path.join(root, name), cv2.cvtColor(images[key][0], cv2.COLOR_RGB2BGR))
+    code = code.replace("runs/synthetic/export.onnx", exported["paths"]["onnx"])
+    script = os.path.join(root, "onnx_client.py")
+    with open(script, "w", encoding="utf-8") as handle:
+        handle.write("import sys\nsys.modules['rfbnet_tf'] = None  # the client must not need the package\n" + code)
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    subprocess.run([sys.executable, script], cwd=root, env=env, check=True, capture_output=True, timeout=300)
+    labels = cv2.imread(os.path.join(root, "frame_labels.png"), cv2.IMREAD_UNCHANGED)
+    reference = _reference(exported, images)
+    assert labels.shape == ODD_SIZE and labels.dtype == np.uint8
+    assert_class_ids_match(labels[None], reference["probabilities"], tolerance=1e-2)  # the resize policy: 1e-2
 
 
 def test_litert_matches_saved_model(exported):

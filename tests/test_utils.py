@@ -1,4 +1,5 @@
-"""Tests of rfbnet_tf.utils (progress bar, atomic writes, image decode) and rfbnet_tf.constants."""
+"""Tests of rfbnet_tf.utils (progress bar on a terminal and in a log file, the binaries' quiet start, atomic writes,
+image decode) and rfbnet_tf.constants."""
 
 import ast
 import io
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from rfbnet_tf import constants
-from rfbnet_tf.utils import files
+from rfbnet_tf.utils import files, startup_logs
 from rfbnet_tf.utils.progress import Progress
 
 PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "rfbnet_tf")
@@ -34,12 +35,106 @@ def test_progress_growing_total_and_disabled():
     for count in (2, 4):
         bar.total = count
         bar.update(2)
+    bar.close()
     assert "evaluate val: 4/4 [100%]" in stream.getvalue()
     quiet = io.StringIO()
     bar = Progress("x", 3, enabled=False, stream=quiet, interval=0.0)
     bar.update(3)
     bar.close()
     assert quiet.getvalue() == ""
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_in_a_log_file_prints_plain_lines_at_each_quarter():
+    stream = io.StringIO()  # not a terminal, like a log file or a pipe
+    bar = Progress("synthetic/train", 200, stream=stream, interval=0.0)
+    for _ in range(200):
+        bar.update()
+    bar.close()
+    text = stream.getvalue()
+    assert "\r" not in text and "\x1b" not in text and "\b" not in text
+    lines = text.splitlines()
+    counts = [int(line.split(": ", 1)[1].split("/", 1)[0]) for line in lines]
+    assert counts == [1, 50, 100, 150, 200], lines  # the first, each quarter, no repeat at close
+    assert lines[-1].startswith("synthetic/train: 200/200 [100%]") and text.endswith("\n")
+
+
+def test_progress_in_a_log_file_with_a_growing_total_prints_by_time():
+    stream = io.StringIO()
+    bar = Progress("evaluate val", 0, stream=stream, interval=0.0, plain_interval=3600.0)
+    for count in range(1, 6):
+        bar.total = count
+        bar.update()
+    bar.close()
+    assert [line.split(" [")[0] for line in stream.getvalue().splitlines()] == ["evaluate val: 1/1", "evaluate val: 5/5"]
+    stream = io.StringIO()
+    bar = Progress("evaluate val", 0, stream=stream, interval=0.0, plain_interval=0.0)
+    for count in range(1, 4):
+        bar.total = count
+        bar.update()
+    assert len(stream.getvalue().splitlines()) == 3
+
+
+def test_progress_on_a_terminal_redraws_one_line_with_values():
+    stream = _Terminal()
+    bar = Progress("train", 150, stream=stream, interval=0.0, unit="steps", initial=100)  # resumed at step 100
+    bar.set(101, loss=1.46934175491333, lr=0.000760531)
+    bar.set(102, loss=0.5)
+    bar.close()
+    text = stream.getvalue()
+    assert text.count("\r") == 3 and text.endswith("\n") and text.count("\n") == 1
+    assert "train: 101/150 [ 67%]" in text and "steps/s" in text and "loss 1.469, lr 0.0007605" in text
+    assert text.rstrip("\n").rsplit("\r", 1)[1].startswith("train: 102/150") and "loss 0.5, lr 0.0007605" in text
+    bar.close()
+    assert stream.getvalue() == text  # closed once
+
+
+_NOTICES = """\
+WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
+I0000 00:00:1796603492.699965    5941 port.cc:153] oneDNN custom operations are on. You may see slightly different numerical results due to floating-point round-off errors from different computation orders. To turn them off, set the environment variable `TF_ENABLE_ONEDNN_OPTS=0`.
+I0000 00:00:1796603492.700255    5941 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU will not be used.
+I0000 00:00:1796603492.740255    5941 cpu_feature_guard.cc:227] This TensorFlow binary is optimized to use available CPU instructions in performance-critical operations.
+To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild TensorFlow with the appropriate compiler flags.
+E0000 00:00:1796603495.689305    5941 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)
+"""
+
+
+def test_startup_notices_are_filtered_and_everything_else_kept():
+    kept = "Traceback (most recent call last):\nE0000 00:00:1.0 1 some_op.cc:1] a real error\n"
+    assert startup_logs.filter_notices(_NOTICES + kept) == kept
+    # a cuInit failure on a machine whose CUDA driver was found is a real error: kept
+    cuinit = _NOTICES.splitlines(keepends=True)[-1]
+    assert startup_logs.filter_notices(cuinit) == cuinit
+
+
+def test_quiet_start_copies_back_what_is_not_a_notice(capfd, monkeypatch):
+    monkeypatch.setattr(startup_logs, "quiet", lambda: True)
+    monkeypatch.delenv(startup_logs.LOG_LEVEL_ENV, raising=False)
+    with pytest.raises(KeyError):
+        with startup_logs.quiet_start():
+            os.write(2, _NOTICES.encode())
+            os.write(2, b"a line of the run\n")
+            raise KeyError("an import that fails")
+    assert capfd.readouterr().err == "a line of the run\n"
+    assert os.environ[startup_logs.LOG_LEVEL_ENV] == "2"
+
+
+def test_which_processes_start_quietly(monkeypatch):
+    binary = [("python", "-m", "rfbnet_tf.train", "--steps=1"), ("python", "-u", "-m", "rfbnet_tf.study")]
+    for orig_argv in binary:
+        assert startup_logs.is_binary(["x.py"], list(orig_argv)), orig_argv
+    assert startup_logs.is_binary(["/venv/bin/rfbnet-train", "--help"], ["python", "/venv/bin/rfbnet-train"])
+    for orig_argv in (("python", "-m", "pytest"), ("python", "-c", "import rfbnet_tf"), ("python", "run.py", "-m"),
+                      ("python",)):
+        assert not startup_logs.is_binary(["x"], list(orig_argv)), orig_argv
+    monkeypatch.setattr(startup_logs, "is_binary", lambda: True)
+    for value, quiet in (("1", False), ("0", True), ("", True)):
+        monkeypatch.setenv(startup_logs.VERBOSE_ENV, value)
+        assert startup_logs.quiet() is quiet
 
 
 def test_write_json_atomically(tmp_path):

@@ -12,6 +12,8 @@ from rfbnet_tf.configs.model import OPTION_FIELDS, check_model_options
 from rfbnet_tf.configs.train import check_init_sources
 
 REQUIRED = ("record_dir", "model_dir")
+HELP_GROUPS = {"model": "model", "data": "data", "optimizer": "optimisation", "train": "run"}
+"""``--help`` heading of each config section."""
 
 _DEFINE = {"enum": None, "bool": flags.DEFINE_bool, "int": flags.DEFINE_integer, "float": flags.DEFINE_float,
            "list": flags.DEFINE_list, "string": flags.DEFINE_string}
@@ -45,6 +47,11 @@ def _relations(values):
 def flag_fields_by_name() -> dict:
     """``{train flag: dataclass field}``."""
     return {flag_name(field): field for _, cls in SECTIONS for field in flag_fields(cls)}
+
+
+def flag_groups() -> dict:
+    """``{help heading: [train flag, ...]}``: the flags of each config section (``--help`` groups them so)."""
+    return {HELP_GROUPS[section]: [flag_name(field) for field in flag_fields(cls)] for section, cls in SECTIONS}
 
 
 def define_flags(flag_values=flags.FLAGS):

@@ -42,7 +42,7 @@ class ModelConfig:
     combination: str | None = option(None, "RFBNet: how the three streams are combined before the decoder "
                                      "(default ssma).", checks.choice(COMBINATIONS, optional=True), kind="enum",
                                      choices=COMBINATIONS)
-    aux_losses: bool | None = option(None, "AdapNet++ models: auxiliary outputs and losses (weights 0.6, 0.5).",
+    aux_losses: bool | None = option(None, "AdapNet++ models: auxiliary outputs and losses (weights 0.6, 0.5; default off).",
                                      checks.boolean(optional=True), kind="bool")
     dilations: str | None = option(None, "AdapNet++ models: dilation rates of the multiscale units, 'official' (the "
                                    "released code's, default) or 'paper' (the AdapNet++ paper's).",

@@ -81,7 +81,8 @@ class TrainConfig:
     seed: int = option(0, "Seed of weights, dropout and the data stream.", checks.int_at_least(0), kind="int")
     deterministic: bool = option(False, "tf.config.experimental.enable_op_determinism(): bit-exact reruns "
                                  "(slower).", checks.boolean(), kind="bool")
-    progress: bool = option(True, "Keras progress bar on the console.", checks.boolean(), kind="bool")
+    progress: bool = option(True, "Progress bar on stderr (plain lines when it is not a terminal).", checks.boolean(),
+                            kind="bool")
 
     def __post_init__(self):
         validate(self)

@@ -2,7 +2,11 @@
 ONNX model (tf2onnx), run and checked by ONNX Runtime (both the optional extra ``[onnx]``).
 
 The ONNX model has the SavedModel's inputs and outputs by name (``rgb`` uint8 ``(B,H,W,3)``, ``depth``;
-``class_ids`` int32, ``probabilities`` float32) and any ``H×W`` (the size policy is inside the graph). It is
+``class_ids`` int32, ``probabilities`` float32) and any ``H×W`` (the size policy is inside the graph); the dynamic
+dimensions are named ``batch``, ``height``, ``width`` (tf2onnx leaves ``unk__N``), the same names on every input and
+output, since the outputs have the inputs' size.  It carries ``serving_default`` only — the network with its
+normalisation and size policy —: the depth goes in as HHA (or completed depth), the raw-depth completion and HHA of
+``serving_raw`` are the SavedModel's (TensorFlow) alone. It is
 checked against the in-memory module to ``format_export.VERIFY_TOLERANCE`` at the training size under the
 ``"resize"`` policy (where the resize is the identity) and at a size that needs padding under ``"pad"``. At other
 sizes the ``"resize"`` policy rounds the resized uint8 image, and ONNX Runtime's bilinear ``Resize`` lands on the
@@ -17,6 +21,8 @@ import numpy as np
 from rfbnet_tf.inference import format_export, serving
 
 ONNX_OPSET = 17
+DIM_NAMES = ("batch", "height", "width")
+"""Names of the dynamic dimensions 0, 1, 2 of every input and output (``B, H, W``; channels are fixed)."""
 
 
 def onnx_session(path_or_bytes, threads=None):
@@ -46,7 +52,25 @@ def convert(module: serving.ServingModule, opset=ONNX_OPSET) -> bytes:
         raise format_export.missing_converter("tf2onnx", error) from None
     function = module.serve
     proto, _ = tf2onnx.convert.from_function(function, input_signature=function.input_signature, opset=opset)
+    name_dynamic_dims(proto.graph)
     return proto.SerializeToString()
+
+
+def name_dynamic_dims(graph):
+    """Name the dynamic dimensions 0, 1, 2 of ``graph``'s inputs and outputs :data:`DIM_NAMES` (in place), and
+    rename tf2onnx's names for them (``unk__N``) the same way in the intermediate shapes, where unambiguous."""
+    renamed = {}
+    for value in list(graph.input) + list(graph.output):
+        for dim, name in zip(value.type.tensor_type.shape.dim, DIM_NAMES):
+            if not dim.HasField("dim_value"):
+                if dim.dim_param:
+                    renamed.setdefault(dim.dim_param, set()).add(name)
+                dim.dim_param = name
+    unique = {old: names.pop() for old, names in renamed.items() if len(names) == 1}
+    for value in graph.value_info:
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.HasField("dim_param") and dim.dim_param in unique:
+                dim.dim_param = unique[dim.dim_param]
 
 
 def export_onnx(module: serving.ServingModule, path, opset=ONNX_OPSET, verify=True) -> str:

@@ -127,9 +127,18 @@ def main(argv):
         print(f"claim {claim['id']} ({claim['text']}): {claim.get('verdict', claim['status'])}")
 
 
+FLAG_GROUPS = {
+    "study": ["study_dir", "row", "seeds", "first_seed", "smoke", "report_only"],
+    "data": ["record_dir", "image_size", "train_frames", "val_frames"],
+    "training": ["unimodal_steps", "multimodal_steps", "batch_size", "learning_rate", "val_every",
+                 "checkpoint_every", "two_stage", "augment"],
+}
+"""``--help`` headings of the flags."""
+
+
 def run():
     """Entry point of ``rfbnet-study`` and ``python -m rfbnet_tf.study``."""
-    cli.run(main, define_flags)
+    cli.run(main, define_flags, groups=FLAG_GROUPS)
 
 
 if __name__ == "__main__":

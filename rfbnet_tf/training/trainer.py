@@ -23,6 +23,7 @@ from rfbnet_tf.models import gate_model, is_multimodal
 from rfbnet_tf.training import (distribution, freezing, optimization, run_lock, run_setup, steps, stream_init,
                                 summaries)
 from rfbnet_tf.utils import files
+from rfbnet_tf.utils.progress import Progress
 
 
 def _seed_states(model):
@@ -200,7 +201,7 @@ class _Trainer:
         window_confusion = np.zeros((run.num_classes,) * 2, np.int64)
         window_terms = {}
         window_start, window_steps = time.perf_counter(), 0
-        progbar = keras.utils.Progbar(total_steps, stateful_metrics=["loss", "lr"]) if (
+        progbar = Progress("train", total_steps, unit="steps", initial=self.start_step) if (
             run.train.progress and self.chief) else None
         step = self.start_step
         last_good = self.resumed_from
@@ -223,7 +224,7 @@ class _Trainer:
                     window_terms[key] = window_terms.get(key, 0.0) + float(value)
             window_steps += 1
             if progbar is not None:
-                progbar.update(step, values=[("loss", loss), ("lr", learning_rate)])
+                progbar.set(step, loss=loss, lr=learning_rate)
             last = step == total_steps
             if step % run.train.summary_every == 0 or last:
                 elapsed = time.perf_counter() - window_start
@@ -251,6 +252,8 @@ class _Trainer:
             if step % run.train.checkpoint_every == 0 or last:
                 last_good = self._save(step, last_good)
                 self.writers.flush()
+        if progbar is not None:
+            progbar.close()
         if self.saved_step != step:
             last_good = self._save(step, last_good)
         self.writers.close()
@@ -333,6 +336,6 @@ def train(flag_source) -> dict:
                     {k: v for k, v in summary.items() if k != "losses"})
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
-    logging.info("done: step %d, final loss %s, model_dir %s", summary["step"], summary["final_loss"],
-                 run.train.model_dir)
+    logging.info("done: step %d, final loss %s, model_dir %s", summary["step"],
+                 "none" if summary["final_loss"] is None else f"{summary['final_loss']:.4g}", run.train.model_dir)
     return summary
