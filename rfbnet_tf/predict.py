@@ -129,6 +129,8 @@ FLAG_GROUPS = {
     "input": ["rgb", "depth", "depth_units", "resize_depth", "camera", "intrinsics", "max_depth", "label"],
     "benchmark submission": ["format", "record_dir", "split"],
     "comparison": ["compare_model_dir", "compare_checkpoint"],
+    "ROS recording": ["bag", "rgb_topic", "depth_topic", "camera_info_topic", "max_time_difference", "empty_depth",
+                      "output_bag", "output_format", "video"],
     "output": ["output_dir", "alpha", "progress"],
 }
 """``--help`` headings of the flags (a flag not named here is listed under "other")."""
