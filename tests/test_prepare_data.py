@@ -161,3 +161,19 @@ def test_frame_stats_hand_values():
     np.testing.assert_allclose(norm["depth"]["mean"], [2.0])  # 1, 3, 2 (0 = missing excluded)
     np.testing.assert_allclose(norm["depth"]["std"], [np.sqrt(2.0 / 3.0)])
     assert stats.histogram.tolist() == [1, 0, 2]
+
+
+def test_spawned_workers_do_not_import_the_binary_or_tensorflow(tmp_path):
+    """``python -m rfbnet_tf.train`` (a main module importing TensorFlow) starting the data workers: they do not
+    re-import that main module, so no TensorFlow (seconds per worker, and its start-up notices)."""
+    (tmp_path / "tf_main.py").write_text(
+        "import tensorflow  # noqa: F401\n"
+        "from rfbnet_tf.datasets import frame_conversion\n"
+        "if __name__ == '__main__':\n"
+        "    pool = frame_conversion.worker_pool(2)\n"
+        "    print(pool.map(frame_conversion._tensorflow_loaded, [0, 1]), frame_conversion._tensorflow_loaded())\n"
+        "    pool.terminate()\n")
+    result = subprocess.run([sys.executable, "-m", "tf_main"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split("\n")[0] == "[False, False] True"

@@ -6,8 +6,10 @@ Imports no TensorFlow, so that spawned workers start quickly.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import sys
 
 import numpy as np
 
@@ -102,9 +104,31 @@ def worker_pool(num_workers: int):
     previous = os.environ.get(DATA_WORKER_ENV)
     os.environ[DATA_WORKER_ENV] = "1"
     try:
-        return multiprocessing.get_context("spawn").Pool(num_workers)
+        with _main_module_hidden():
+            return multiprocessing.get_context("spawn").Pool(num_workers)
     finally:
         if previous is None:
             del os.environ[DATA_WORKER_ENV]
         else:
             os.environ[DATA_WORKER_ENV] = previous
+
+
+@contextlib.contextmanager
+def _main_module_hidden():
+    """Spawned workers re-import the parent's ``__main__`` (for ``python -m rfbnet_tf.train``: the binary, which
+    imports TensorFlow: seconds per worker and its start-up notices). The workers run only functions of this
+    package, so the main module is hidden from ``multiprocessing``'s preparation data while the pool starts."""
+    main = sys.modules.get("__main__")
+    saved = {key: main.__dict__[key] for key in ("__spec__", "__file__") if main is not None and key in main.__dict__}
+    for key in saved:
+        setattr(main, key, None) if key == "__spec__" else delattr(main, key)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            setattr(main, key, value)
+
+
+def _tensorflow_loaded(_=None) -> bool:
+    """Whether this process has imported TensorFlow (the workers must not: tests/test_prepare_data.py)."""
+    return "tensorflow" in sys.modules
