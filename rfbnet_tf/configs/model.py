@@ -7,11 +7,14 @@ import dataclasses
 
 from rfbnet_tf.configs import checks
 from rfbnet_tf.configs.fields import option, validate
+from rfbnet_tf.layers import ADD_POINTS as _LAYER_ADD_POINTS
 from rfbnet_tf.models import MODEL_NAMES, model_options, model_spec
 
 DEPTH_INPUTS = ("hha", "depth")
 DEPTH_CHANNELS = {"hha": 3, "depth": 1}
-ADD_POINTS = ("R", "T", "T_input", "none")
+ADD_POINT_NONE = "none"
+"""The flag's spelling of the layers' ``add_point=None``."""
+ADD_POINTS = tuple(ADD_POINT_NONE if point is None else point for point in _LAYER_ADD_POINTS)
 COMBINATIONS = ("concat", "sum", "ssma")
 DILATIONS = ("official", "paper")
 OPTION_FIELDS = ("modality", "shrink_depth", "gates", "add_point", "combination", "aux_losses", "dilations")
@@ -59,7 +62,7 @@ class ModelConfig:
         for name in OPTION_FIELDS:
             value = getattr(self, name)
             if value is not None and name in options:
-                options[name] = None if (name == "add_point" and value == "none") else value
+                options[name] = None if (name == "add_point" and value == ADD_POINT_NONE) else value
         if "depth_channels" in options:
             options["depth_channels"] = DEPTH_CHANNELS[self.depth_input]
         return options
