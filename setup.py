@@ -15,7 +15,7 @@ CONSOLE_SCRIPTS = [  # rfbnet_tf/cli.py CONSOLE_SCRIPTS lists the same (tests/te
     "rfbnet-export = rfbnet_tf.export:run",
     "rfbnet-predict = rfbnet_tf.predict:run",
     "rfbnet-benchmark = rfbnet_tf.benchmark:run",
-    "rfbnet-study = rfbnet_tf.study.__main__:run",
+    "rfbnet-study = rfbnet_tf.study:run",
 ]
 
 setup(

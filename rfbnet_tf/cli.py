@@ -45,7 +45,7 @@ CONSOLE_SCRIPTS = {
     "rfbnet-export": "rfbnet_tf.export:run",
     "rfbnet-predict": "rfbnet_tf.predict:run",
     "rfbnet-benchmark": "rfbnet_tf.benchmark:run",
-    "rfbnet-study": "rfbnet_tf.study.__main__:run",
+    "rfbnet-study": "rfbnet_tf.study:run",
 }
 """``script name: module:function`` of every binary (``setup.py``'s ``console_scripts`` must match)."""
 

@@ -25,8 +25,8 @@ BINARIES = frozenset({
     "rfbnet_tf.predict",
     "rfbnet_tf.benchmark",
     "rfbnet_tf.run_info",
-    "rfbnet_tf.study.__main__",
-    "rfbnet_tf.models.zoo_table",
+    "rfbnet_tf.study",
+    "rfbnet_tf.zoo_table",
 })
 
 BINARY_LAYER = 4
@@ -53,7 +53,7 @@ LAYERS = {
     "rfbnet_tf.evaluation": 3,
     "rfbnet_tf.inference": 3,
     "rfbnet_tf.profiling": 3,
-    "rfbnet_tf.study": 3,
+    "rfbnet_tf.reproduction": 3,
     "rfbnet_tf.recordings": 3,
 }
 """Layer of each package / top-level module (the longest matching prefix wins; binaries: BINARY_LAYER).

@@ -3,7 +3,7 @@
 import os
 import re
 
-from rfbnet_tf.models.zoo_table import END, START, replace_table, zoo_table
+from rfbnet_tf.zoo_table import END, START, replace_table, zoo_table
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -16,7 +16,7 @@ def _read(*parts):
 def test_model_zoo_table_is_generated_from_the_code():
     readme = _read("README.md")
     assert replace_table(readme, zoo_table()) == readme, (
-        "README's model table is stale: run `python -m rfbnet_tf.models.zoo_table --update README.md`"
+        "README's model table is stale: run `python -m rfbnet_tf.zoo_table --update README.md`"
     )
     table = readme.split(START, 1)[1].split(END, 1)[0]
     assert "| `rfbnet_erfnet_enc` |" in table and "| 1,876,495 |" in table

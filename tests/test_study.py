@@ -13,11 +13,11 @@ import pytest
 import tensorflow as tf
 from absl import flags
 
-from rfbnet_tf.study import __main__ as study_main
-from rfbnet_tf.study import claims as claims_lib
-from rfbnet_tf.study import report as report_lib
-from rfbnet_tf.study import rows as rows_lib
-from rfbnet_tf.study import runner, statistics
+from rfbnet_tf import study as study_main
+from rfbnet_tf.reproduction import claims as claims_lib
+from rfbnet_tf.reproduction import report as report_lib
+from rfbnet_tf.reproduction import rows as rows_lib
+from rfbnet_tf.reproduction import runner, statistics
 
 FLAGFILE = os.path.join(os.path.dirname(__file__), "..", "experiments", "study_synthetic.flags")
 

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from rfbnet_tf.study import chart
+from rfbnet_tf.reproduction import chart
 
 ROWS = [
     {"name": "high", "seeds": [78.0, 80.0, 82.0], "paper": 81.5},

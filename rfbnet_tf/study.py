@@ -17,9 +17,9 @@ from absl import flags
 
 from rfbnet_tf import cli
 from rfbnet_tf.datasets import preparation, records
-from rfbnet_tf.study import report as report_lib
-from rfbnet_tf.study import rows as rows_lib
-from rfbnet_tf.study import runner
+from rfbnet_tf.reproduction import report as report_lib
+from rfbnet_tf.reproduction import rows as rows_lib
+from rfbnet_tf.reproduction import runner
 
 SMOKE = dict(image_size=(32, 48), train_frames=4, val_frames=2, unimodal_steps=2, multimodal_steps=2,
              batch_size=2, val_every=1, checkpoint_every=1, augment=False)
@@ -37,7 +37,7 @@ def define_flags(flag_values=flags.FLAGS):
                         **on)
     flags.DEFINE_string("record_dir", "data/study_synthetic", "Synthetic records of the study (rendered if "
                         "missing).", **on)
-    flags.DEFINE_multi_string("row", [], "A study row NAME:PAPER_MIOU:flag=value,... (rfbnet_tf.study.rows); "
+    flags.DEFINE_multi_string("row", [], "A study row NAME:PAPER_MIOU:flag=value,... (rfbnet_tf.reproduction.rows); "
                               "repeat.", **on)
     flags.DEFINE_integer("seeds", 3, "Seeds per row: --first_seed, ..., --first_seed + seeds - 1.", lower_bound=1,
                          **on)

@@ -1,6 +1,6 @@
 """The model-zoo table of README.md, generated from the code (never typed by hand).
 
-``python -m rfbnet_tf.models.zoo_table`` prints the Markdown table; ``--update README.md`` rewrites the table
+``python -m rfbnet_tf.zoo_table`` prints the Markdown table; ``--update README.md`` rewrites the table
 between the ``<!-- model-zoo:start -->`` and ``<!-- model-zoo:end -->`` markers. ``tests/test_readme.py`` checks
 that README's table equals ``zoo_table()``.
 """
@@ -60,7 +60,7 @@ def main(argv):
     elif len(argv) == 1:
         print(table)
     else:
-        raise SystemExit("usage: python -m rfbnet_tf.models.zoo_table [--update README.md]")
+        raise SystemExit("usage: python -m rfbnet_tf.zoo_table [--update README.md]")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from absl import logging
 
 from rfbnet_tf import run_directory
 from rfbnet_tf.evaluation import evaluator
-from rfbnet_tf.study import rows as rows_lib
+from rfbnet_tf.reproduction import rows as rows_lib
 from rfbnet_tf.training import trainer
 
 EVAL_SPLIT = "val"

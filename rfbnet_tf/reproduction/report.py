@@ -15,7 +15,7 @@ import numpy as np
 from rfbnet_tf import run_directory
 from rfbnet_tf.models import build_model
 from rfbnet_tf.profiling.flops import model_flops
-from rfbnet_tf.study import chart, claims as claims_lib, runner, statistics
+from rfbnet_tf.reproduction import chart, claims as claims_lib, runner, statistics
 from rfbnet_tf.utils import files
 
 REPORT_JSON, REPORT_MD, CHART_PNG = "report.json", "report.md", "chart.png"

@@ -11,7 +11,7 @@ import dataclasses
 
 import numpy as np
 
-from rfbnet_tf.study import statistics
+from rfbnet_tf.reproduction import statistics
 
 BEST_UNIMODAL = ("rgb", "depth")
 """``b`` of claim 1: per seed, the better of the two unimodal rows (the stronger single-modality baseline)."""
