@@ -379,3 +379,19 @@ def test_extracted_frames_once_labelled_convert_with_dataset_folder(recorded, tm
         fx, fy, cx, cy = bf.CAMERA
         np.testing.assert_allclose(got["intrinsics"], [[fx, 0, cx], [0, fy, cy], [0, 0, 1]], rtol=1e-6)
     assert records.load_dataset_info(out)["class_names"] == ["left", "right"]
+
+
+def test_a_depth_only_run_segments_a_recording_like_predict(recorded, tmp_path):
+    """The depth-only path (the raw-depth preprocessing, then the model, no RGB input): labels as predict's."""
+    model_dir = str(tmp_path / "depth_run")
+    fx.make_run_dir(model_dir, fx.run_config(str(recorded["root"] / "records"), model="erfnet_enc",
+                                             model_options={"modality": "depth"}, image_size=bf.SIZE))
+    bag_prediction.BagSegmenter(model_dir).segment(str(recorded["root"] / "in.bag"), str(tmp_path / "out.bag"),
+                                                   **_kwargs(recorded["bags"]["ros1"][0]))
+    labels = [_labels(message) for _, message in _read_bag(tmp_path / "out.bag")[bag_writer.LABELS_TOPIC]]
+    prediction.predict(model_dir, str(recorded["root"] / "frames" / "rgb"), str(tmp_path / "predicted"),
+                       depth=str(recorded["root"] / "frames" / "depth"), intrinsics=INTRINSICS, progress=False)
+    assert len(labels) == len(SEGMENTED)
+    for got, index in zip(labels, SEGMENTED):
+        want = cv2.imread(str(tmp_path / "predicted" / f"ros1_{index}_class_ids.png"), cv2.IMREAD_UNCHANGED)
+        assert np.mean(got == want) >= MIN_AGREEMENT

@@ -51,7 +51,7 @@ class _GraphPath:
             serve = module.serve if self.spec.depth_input == "hha" else module.serve_depth_metres
             spec = self.spec
             self.depth_only = tf.function(
-                lambda depth, scale, intrinsics: serve(serving.raw_model_depth(depth, scale, intrinsics, spec)),
+                lambda depth, scale, intrinsics: serve(serving.raw_model_depth(depth, scale, intrinsics, spec)[0]),
                 autograph=False)
 
     def __call__(self, rgb, depth, intrinsics):
