@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from rfbnet_tf import prepare_data
-from rfbnet_tf.datasets import records, synthetic
+from rfbnet_tf.datasets import example_encoding, records, synthetic
 from tests import fixture_trees
 
 SIZE = (32, 48)
@@ -51,7 +51,7 @@ def test_synthetic_with_two_workers_counts_histogram_and_pixels(prepared):
             np.testing.assert_array_equal(got["rgb"], scene["rgb"])
             np.testing.assert_array_equal(got["label"][..., 0], scene["label"])
             np.testing.assert_array_equal(np.rint(got["depth_raw"][..., 0] * 1000),
-                                          records.metres_to_millimetres(scene["depth"]))
+                                          example_encoding.metres_to_millimetres(scene["depth"]))
             np.testing.assert_allclose(got["intrinsics"], scene["intrinsics"], rtol=1e-6)
             assert (got["depth"] > 0).all()  # completed: dense
         if split == "train":
