@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -161,3 +162,24 @@ def test_frame_stats_hand_values():
     np.testing.assert_allclose(norm["depth"]["mean"], [2.0])  # 1, 3, 2 (0 = missing excluded)
     np.testing.assert_allclose(norm["depth"]["std"], [np.sqrt(2.0 / 3.0)])
     assert stats.histogram.tolist() == [1, 0, 2]
+
+
+def test_synthetic_size_flag_and_its_deprecated_aliases(tmp_path):
+    def flags(size=None, height=None, width=None):
+        return types.SimpleNamespace(synthetic_size=size, synthetic_height=height, synthetic_width=width)
+
+    assert prepare_data._synthetic_size(flags(["32", "48"])) == (32, 48)  # height,width as train's flag
+    assert prepare_data._synthetic_size(flags()) == (120, 160)  # the option's default
+    assert prepare_data._synthetic_size(flags(height=32)) == (32, 160)  # deprecated, each defaulting
+    with pytest.raises(ValueError, match="not both"):
+        prepare_data._synthetic_size(flags(["32", "48"], width=48))
+    with pytest.raises(ValueError, match="--synthetic_size must be height,width, got 32,x"):
+        prepare_data._synthetic_size(flags(["32", "x"]))
+    out = tmp_path / "records"
+    result = subprocess.run(
+        [sys.executable, "-m", "rfbnet_tf.prepare_data", "--dataset=synthetic", f"--output_dir={out}",
+         "--synthetic_train=1", "--synthetic_val=1", "--synthetic_size=16,24", "--num_workers=1", "--noprogress"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert records.load_dataset_info(str(out))["image_size"] == [16, 24]
