@@ -11,7 +11,7 @@ family at 1024×512 and 640×480, the AdapNet++ family at 768×384):
 * the pairs of ``--head_to_head`` (default SSMA(ERFNetEnc) vs RFBNet(ERFNetEnc), the paper's speed claim) also
   side by side: both models timed interleaved, so a load change on a shared machine cannot favour either;
 * inference latency at batch 1 of the plain path and of the optimised path (BN folded; ``--jit_compile`` adds XLA;
-  ``rfbnet_tf.profiling.inference_paths``): ``--warmup`` untimed calls, then median, p10, p90 over ``--runs``
+  ``rfbnet_tf.profiling.model_latency``): ``--warmup`` untimed calls, then median, p10, p90 over ``--runs``
   runs, interleaved round-robin with the reference matrix product (``--matmul_size``) so that the model's
   achieved FLOP/s is reported as a fraction of what the machine's matrix product achieves *under the same load*;
   the largest output difference between the two paths is recorded;
@@ -28,14 +28,14 @@ total, for the numpy preprocessing path and the graph path (the export's ``servi
 bf16 inference (``--bf16``, default on) is timed beside the other paths where the CPU has native bf16
 (AVX512-BF16 / AMX-BF16). With ``--peer``: ``erfnet_enc`` at ``--peer_size`` against the strongest CPU peer, an
 independent PyTorch ERFNet encoder exported to ONNX and run by ONNX Runtime, side by side with our TensorFlow and
-ONNX Runtime paths (``rfbnet_tf.profiling.onnx_peer``; the ratio is in the JSON's ``peer``).
+ONNX Runtime paths (``rfbnet_tf.profiling.peer``; the ratio is in the JSON's ``peer``).
 
 With ``--pipeline``: the input pipeline's examples/s with all augmentations, alone and feeding training steps of
-``--pipeline_model`` (``rfbnet_tf.profiling.pipeline_rate``), from ``--record_dir`` or from tiny synthetic
+``--pipeline_model`` (``rfbnet_tf.profiling.input_pipeline``), from ``--record_dir`` or from tiny synthetic
 records written to a temporary directory.
 
 Backends: TensorFlow by default; with ``KERAS_BACKEND=jax`` the model is timed under ``jax.jit`` and with
-``KERAS_BACKEND=torch`` under ``torch.no_grad`` (``rfbnet_tf.profiling.backend_functions``).
+``KERAS_BACKEND=torch`` under ``torch.no_grad`` (``rfbnet_tf.profiling.model_latency``, ``train_step``).
 
 Output: a table on the console and, with ``--output_json``, a JSON with the machine description (CPU, cores, RAM,
 load average at the start and the end — other processes may share the cores —, backend, versions);
@@ -56,16 +56,16 @@ from rfbnet_tf import cli
 from rfbnet_tf.models import MODEL_NAMES
 # re-exported: the binary's Python API (benchmark.run_benchmark(...), ...)
 from rfbnet_tf.profiling.benchmark_report import compare, format_table, write_json  # noqa: F401
-from rfbnet_tf.profiling.benchmark_arguments import (  # noqa: F401
+from rfbnet_tf.profiling.benchmark_run import (  # noqa: F401
     DEFAULT_SIZES,
+    SCHEMA_VERSION,
     check_models,
     parse_pair,
     parse_size,
+    run_benchmark,
     sizes_for,
 )
-from rfbnet_tf.profiling.model_benchmark import SCHEMA_VERSION, run_benchmark  # noqa: F401
-from rfbnet_tf.profiling.model_measurements import FLOPS_METHOD, benchmark_model  # noqa: F401
-from rfbnet_tf.profiling.speed_comparisons import head_to_head, targets  # noqa: F401
+from rfbnet_tf.profiling.model_cost import FLOPS_METHOD, benchmark_model, head_to_head, targets  # noqa: F401
 
 
 def define_flags(flag_values=None):
@@ -171,7 +171,7 @@ def main(argv, flag_values=None):
         peer_spinning=f.peer_spinning,
     )
     print(format_table(result))
-    from rfbnet_tf.profiling.op_profile import format_op_table
+    from rfbnet_tf.profiling.model_latency import format_op_table
 
     for row in result["results"]:
         for path, profile in row.get("op_profile", {}).items():
@@ -189,8 +189,9 @@ def _end_to_end(f, sizes):
     from rfbnet_tf.profiling import end_to_end
 
     check_models([f.end_to_end_model])
-    result = end_to_end.run_end_to_end(f.end_to_end_model, sizes[0] if sizes else end_to_end.DEFAULT_SIZE,
-                                       runs=f.runs, warmup=f.warmup, num_classes=f.num_classes, seed=f.seed)
+    size = (sizes[0][1], sizes[0][0]) if sizes else end_to_end.DEFAULT_SIZE  # --sizes is WIDTHxHEIGHT
+    result = end_to_end.run_end_to_end(f.end_to_end_model, size, runs=f.runs, warmup=f.warmup,
+                                       num_classes=f.num_classes, seed=f.seed)
     print(end_to_end.format_end_to_end(result))
     if f.output_json:
         write_json(result, f.output_json)

@@ -2,7 +2,7 @@ r"""Convert a dataset into the shared TFRecord format (``rfbnet_tf.datasets.reco
 
 Usage::
 
-    python -m rfbnet_tf.prepare_data --dataset=synthetic --output_dir=data/synthetic
+    python -m rfbnet_tf.prepare_data --dataset=synthetic --output_dir=data/synthetic [--synthetic_size=120,160]
     python -m rfbnet_tf.prepare_data --dataset=cityscapes --input_dir=/data/cityscapes \
         --output_dir=data/cityscapes [--image_size=512,1024]
     python -m rfbnet_tf.prepare_data --dataset=scannet --input_dir=/data/scannet \
@@ -52,7 +52,8 @@ from rfbnet_tf.datasets.frame_stats import FrameStats  # noqa: F401
 from rfbnet_tf.datasets.record_directory import ShardWriter  # noqa: F401
 
 _SYNTHETIC_FLAGS = ("synthetic_train", "synthetic_val", "seed")
-"""Synthetic options whose flag is the option itself (synthetic_size comes from --synthetic_height/_width)."""
+"""Synthetic options whose flag is the option itself (``--synthetic_size=h,w`` is a list flag, read by
+:func:`_synthetic_size`)."""
 
 
 def _define_flags():
@@ -78,8 +79,10 @@ def _define_flags():
                          "conversion would fail.")
     flags.DEFINE_integer("num_workers", None, "Worker processes (default: CPU count).")
     flags.DEFINE_integer("examples_per_shard", DEFAULT_EXAMPLES_PER_SHARD, "Examples per shard.")
-    flags.DEFINE_integer("synthetic_height", sources.DEFAULT_SYNTHETIC_SIZE[0], "Synthetic frame height.")
-    flags.DEFINE_integer("synthetic_width", sources.DEFAULT_SYNTHETIC_SIZE[1], "Synthetic frame width.")
+    flags.DEFINE_list("synthetic_size", None, "Synthetic frame height,width (default "
+                      f"{','.join(map(str, sources.DEFAULT_SYNTHETIC_SIZE))}; as train's --synthetic_size).")
+    flags.DEFINE_integer("synthetic_height", None, "Deprecated: --synthetic_size=height,width.")
+    flags.DEFINE_integer("synthetic_width", None, "Deprecated: --synthetic_size=height,width.")
     for name, (option, datasets) in sources.all_options().items():
         if name == "synthetic_size":
             continue
@@ -115,8 +118,24 @@ def _dataset_options(FLAGS) -> dict:
             value = int(value)
         given[name] = value
     if FLAGS.dataset == "synthetic":
-        given["synthetic_size"] = (FLAGS.synthetic_height, FLAGS.synthetic_width)
+        given["synthetic_size"] = _synthetic_size(FLAGS)
     return given
+
+
+def _synthetic_size(FLAGS) -> tuple:
+    """``--synthetic_size=h,w``, or the deprecated ``--synthetic_height`` / ``--synthetic_width`` (each defaulting
+    to the option's default)."""
+    deprecated = (FLAGS.synthetic_height, FLAGS.synthetic_width)
+    if FLAGS.synthetic_size is None:
+        return tuple(default if value is None else value
+                     for value, default in zip(deprecated, sources.DEFAULT_SYNTHETIC_SIZE))
+    if deprecated != (None, None):
+        raise ValueError("give --synthetic_size=height,width or the deprecated --synthetic_height/--synthetic_width, "
+                         "not both")
+    try:
+        return tuple(int(v) for v in FLAGS.synthetic_size)
+    except ValueError:
+        raise ValueError(f"--synthetic_size must be height,width, got {','.join(FLAGS.synthetic_size)}") from None
 
 
 @cli.exits_on_user_error

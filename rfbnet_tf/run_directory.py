@@ -42,7 +42,7 @@ import tensorflow as tf
 from absl import logging
 
 from rfbnet_tf.utils import processes
-from rfbnet_tf.utils.files import write_json_atomically  # noqa: F401 (re-exported: checkpoints.write_json_atomically)
+from rfbnet_tf.utils.files import write_json_atomically  # noqa: F401 (re-exported: run_directory.write_json_atomically)
 
 FLAGS_FILENAME = "flags.json"
 FLAGS_FORMAT = 2

@@ -171,11 +171,11 @@ def read_records(record_dir, split):
     """Every example of ``split`` in ``record_dir``, parsed to numpy arrays, in shard/file order."""
     import tensorflow as tf
 
-    from rfbnet_tf.datasets import records
+    from rfbnet_tf.datasets import records, shards
 
     out = []
     label_bits = records.stored_label_bits(records.load_dataset_info(record_dir))
-    for path in records.shard_files(record_dir, split):
+    for path in shards.shard_files(record_dir, split):
         for serialized in tf.data.TFRecordDataset(path):
             out.append({k: v.numpy() for k, v in records.parse_example(serialized, label_bits=label_bits).items()})
     return out

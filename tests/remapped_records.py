@@ -1,9 +1,10 @@
 """Record directories with other classes than the synthetic dataset's 10 (fine-tuning and class-weight tests).
 
 :func:`remap_records` copies a record directory frame by frame with its labels mapped to new class ids, through
-the record writer (``records.encode_example``, ``record_directory.ShardWriter``) and a ``dataset_info.json`` with
-the keys ``prepare`` writes (class names, palette, ignore label, label bits, splits, the recomputed class
-histograms; the normalisation statistics are the source's: images and depth are copied unchanged).
+the record writer (``example_encoding.encode_example``, ``record_directory.ShardWriter``) and a
+``dataset_info.json`` with the keys ``prepare`` writes (class names, palette, ignore label, label bits, splits,
+the recomputed class histograms; the normalisation statistics are the source's: images and depth are copied
+unchanged).
 :func:`make_four_class_records` is the 4-class variant of the tiny synthetic records of
 ``tests/train_fixtures.make_records``.
 """
@@ -15,7 +16,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from rfbnet_tf.datasets import records, synthetic
+from rfbnet_tf.datasets import example_encoding, records, shards, synthetic
 from rfbnet_tf.datasets.record_directory import ShardWriter
 from rfbnet_tf.utils.files import write_json_atomically
 
@@ -38,11 +39,11 @@ def remap_records(source_dir, target_dir, mapping, class_names, dataset="synthet
     for split in info["splits"]:
         writer = ShardWriter(target_dir, split, examples_per_shard=1000)
         histogram = np.zeros(num_classes, np.int64)
-        for serialized in tf.data.TFRecordDataset(records.shard_files(source_dir, split)):
+        for serialized in tf.data.TFRecordDataset(shards.shard_files(source_dir, split)):
             frame = {k: v.numpy() for k, v in records.parse_example(serialized).items()}
             label = lookup[frame["label"][..., 0]]
             histogram += np.bincount(label[label != records.IGNORE_LABEL], minlength=num_classes)
-            writer.write(records.encode_example(
+            writer.write(example_encoding.encode_example(
                 rgb=frame["rgb"], hha=frame["hha"], depth_mm=np.rint(frame["depth"][..., 0] * 1000).astype(np.uint16),
                 depth_raw_mm=np.rint(frame["depth_raw"][..., 0] * 1000).astype(np.uint16), label=label,
                 intrinsics=frame["intrinsics"], name=frame["name"].decode()))

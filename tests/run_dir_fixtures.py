@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from rfbnet_tf import run_directory, run_info
-from rfbnet_tf.datasets import records
+from rfbnet_tf.datasets import example_encoding, records, shards
 
 CLASS_NAMES = ["floor", "wall", "chair"]
 INTRINSICS = np.array([[50.0, 0.0, 27.5], [0.0, 50.0, 19.5], [0.0, 0.0, 1.0]])
@@ -54,10 +54,10 @@ def write_records(record_dir, splits, class_names=CLASS_NAMES, normalization=NOR
     sizes = {frame["rgb"].shape[:2] for frames in splits.values() for frame in frames}
     info_splits = {}
     for split, frames in splits.items():
-        name = records.shard_name(split, 0, 1)
+        name = shards.shard_name(split, 0, 1)
         with tf.io.TFRecordWriter(os.path.join(record_dir, name)) as writer:
             for frame in frames:
-                writer.write(records.encode_example(
+                writer.write(example_encoding.encode_example(
                     rgb=frame["rgb"], hha=frame["hha"], depth_mm=frame["depth_mm"], depth_raw_mm=frame["depth_mm"],
                     label=frame["label"], intrinsics=INTRINSICS, name=frame["name"],
                 ))

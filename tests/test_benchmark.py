@@ -12,8 +12,9 @@ from keras import layers
 
 from rfbnet_tf import benchmark
 from rfbnet_tf.models import build_model
-from rfbnet_tf.profiling import flops, inference_paths, machine, pipeline_rate, speed_comparisons, timing
-from rfbnet_tf.profiling.backend_functions import make_trainer, random_inputs, random_labels
+from rfbnet_tf.profiling import flops, input_pipeline, machine, model_cost, model_latency, timing
+from rfbnet_tf.profiling.model_latency import random_inputs
+from rfbnet_tf.profiling.train_step import make_trainer, random_labels
 
 
 H, W, K, CIN, COUT = 6, 10, 3, 4, 5
@@ -155,7 +156,7 @@ def test_tiny_run_json_fields(tiny_run, tmp_path):
     assert "train_step" not in row and tiny_run["head_to_head"] == []
     assert {"build", "fold_batch_norm", "flops", "inference", "throughput"} <= set(row["wall_seconds"])
     # bf16 inference: timed beside the others exactly where the CPU has native bf16
-    assert tiny_run["bf16_native"] == inference_paths.bf16_supported()
+    assert tiny_run["bf16_native"] == model_latency.bf16_supported()
     assert ("bf16" in inference) == tiny_run["bf16_native"]
     if tiny_run["bf16_native"]:
         bf16 = inference["bf16"]
@@ -247,7 +248,7 @@ def test_training_step_updates_the_weights():
 
 
 def test_pipeline_rates_plumbing(tmp_path, monkeypatch):
-    record_dir = pipeline_rate.synthetic_records(str(tmp_path / "records"), size=(32, 32), count=2)
+    record_dir = input_pipeline.synthetic_records(str(tmp_path / "records"), size=(32, 32), count=2)
     delay = 0.05
 
     def slow_trainer(model, model_name, num_classes, weight_decay=None):  # a step of known duration
@@ -257,8 +258,8 @@ def test_pipeline_rates_plumbing(tmp_path, monkeypatch):
 
         return feed
 
-    monkeypatch.setattr(pipeline_rate, "make_trainer", slow_trainer)
-    rates = pipeline_rate.pipeline_rates(record_dir, "erfnet_enc", batch_size=2, num_batches=2, train_steps=2)
+    monkeypatch.setattr(input_pipeline, "make_trainer", slow_trainer)
+    rates = input_pipeline.pipeline_rates(record_dir, "erfnet_enc", batch_size=2, num_batches=2, train_steps=2)
     assert rates["image_size"] == [32, 32] and rates["batch_size"] == 2
     assert 0.5 * 2 / delay < rates["model_alone"] <= 2 / delay  # 2 examples per 50 ms step
     assert rates["feeding_training"] <= 2 / delay
@@ -283,7 +284,7 @@ def test_head_to_head_times_both_models_interleaved(monkeypatch):
         width = 4 if name == "erfnet_enc" else 32
         return keras.Model(inp, layers.Conv2D(num_classes, 1)(layers.Conv2D(width, 3, padding="same")(inp)))
 
-    monkeypatch.setattr(speed_comparisons, "build_model", tiny_model)
+    monkeypatch.setattr(model_cost, "build_model", tiny_model)
     settings = {"seed": 0, "num_classes": 3, "optimized": True, "jit_compile": False, "warmup": 1, "runs": 2}
     calls = []
     matmul = lambda: calls.append("matmul")  # noqa: E731

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from rfbnet_tf.datasets import records
+from rfbnet_tf.datasets import frame_resizing
 from rfbnet_tf.inference import depth_input
 from rfbnet_tf.preprocessing import depth_encoding, depth_plausibility
 from rfbnet_tf.preprocessing.depth_completion import complete_depth
@@ -83,8 +83,8 @@ def test_size_mismatch_needs_resize_depth_and_scales_the_intrinsics(metres):
         depth_input.model_depth_input(small, "hha", SIZE, K / 2, 10.0)
     small_camera = np.array([[15.0, 0, 7.5], [0, 15.0, 5.5], [0, 0, 1]])  # the depth camera at 12x16
     got = depth_input.model_depth_input(small, "hha", SIZE, small_camera, 10.0, resize_depth=True)
-    resized = records.resize_nearest(small.astype(np.float32), SIZE)
-    scaled = records.scale_intrinsics(small_camera, (12, 16), SIZE)
+    resized = frame_resizing.resize_nearest(small.astype(np.float32), SIZE)
+    scaled = frame_resizing.scale_intrinsics(small_camera, (12, 16), SIZE)
     np.testing.assert_allclose(scaled[[0, 1], [0, 1]], [30.0, 30.0])
     completed = np.clip(complete_depth(resized, max_depth=10.0), 0, 10.0)
     np.testing.assert_array_equal(got, depth_to_hha(completed, scaled, measured_mask=resized > 0))

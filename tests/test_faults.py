@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from rfbnet_tf import prepare_data
-from rfbnet_tf.datasets import preparation, records
+from rfbnet_tf.datasets import preparation, records, shards
 
 SIZE = (32, 48)
 
@@ -134,7 +134,7 @@ def test_a_truncated_shard_is_named(prepared):
 
     from rfbnet_tf.datasets import pipeline
 
-    assert records.corrupt_shard(str(prepared), "train") is None
+    assert shards.corrupt_shard(str(prepared), "train") is None
     shard = os.path.join(prepared, "train-00001-of-00002.tfrecord")
     with open(shard, "r+b") as handle:
         handle.truncate(os.path.getsize(shard) - 100)
@@ -142,9 +142,9 @@ def test_a_truncated_shard_is_named(prepared):
         for _ in pipeline.make_dataset(str(prepared), "train", batch_size=1, training=False):
             pass
     assert "train-00001" not in str(raw.value)
-    error = records.read_error(str(prepared), "train", raw.value)
+    error = shards.read_error(str(prepared), "train", raw.value)
     assert isinstance(error, ValueError) and repr(shard) in str(error) and "\n" not in str(error)
-    assert records.read_error(str(prepared), "val", raw.value) is raw.value  # val reads: nothing to name
+    assert shards.read_error(str(prepared), "val", raw.value) is raw.value  # val reads: nothing to name
 
 
 def test_evaluate_and_train_name_a_truncated_shard(tmp_path):

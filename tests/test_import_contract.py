@@ -5,15 +5,20 @@ also those inside functions).  Rules:
 
 * nothing imports a binary (:data:`BINARIES`, the modules run with ``python -m``);
 * every edge goes from a layer to the same or a lower one (:data:`LAYERS`);
-* no cycle between packages (a subpackage, or a top-level module, is one node).
+* no cycle between packages (a subpackage, or a top-level module, is one node);
+* the worker side of ``prepare`` (:data:`WORKER_MODULES` and every registered dataset) imports no TensorFlow.
 """
 
 from __future__ import annotations
 
 import ast
 import os
+import subprocess
+import sys
 
 import rfbnet_tf
+from rfbnet_tf.constants import DATA_WORKER_ENV
+from rfbnet_tf.datasets import sources
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(rfbnet_tf.__file__))
 
@@ -59,6 +64,16 @@ LAYERS = {
 """Layer of each package / top-level module (the longest matching prefix wins; binaries: BINARY_LAYER).
 
 ``rfbnet_tf`` itself (``__init__``) matches only itself."""
+
+WORKER_MODULES = (
+    "rfbnet_tf.datasets.frame_conversion",
+    "rfbnet_tf.datasets.example_encoding",
+    "rfbnet_tf.datasets.frame_resizing",
+    "rfbnet_tf.datasets.records",
+    "rfbnet_tf.datasets.shards",
+    "rfbnet_tf.preprocessing.depth_encoding",
+)
+"""What a spawned worker of ``prepare`` imports (besides the dataset modules): TensorFlow-free, so it starts fast."""
 
 
 def _module_name(path: str) -> str:
@@ -202,3 +217,15 @@ def test_no_cycle_between_packages():
         if cycle:
             cycles.add(" ; ".join(sorted(cycle)))
     assert not cycles, "import cycles between packages (one edge per step):\n  " + "\n  ".join(sorted(cycles))
+
+
+def test_the_worker_side_of_prepare_imports_no_tensorflow():
+    modules = WORKER_MODULES + tuple(f"rfbnet_tf.datasets.{name}" for name in sources.REGISTERED)
+    code = ("import importlib, sys\n"
+            f"for name in {modules!r}:\n"
+            "    importlib.import_module(name)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))\n")
+    result = subprocess.run([sys.executable, "-c", code], env={**os.environ, DATA_WORKER_ENV: "1"},
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", f"the worker side imports: {result.stdout.strip()}"

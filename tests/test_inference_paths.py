@@ -1,4 +1,4 @@
-"""BN folding (rfbnet_tf.models.batch_norm_folding) and the optimised inference path (rfbnet_tf.profiling.inference_paths):
+"""BN folding (rfbnet_tf.models.batch_norm_folding) and the optimised inference path (rfbnet_tf.profiling.model_latency):
 the folded model computes the same function (≤ 1e-4) on random weights with non-trivial BN statistics, for every
 folding rule and the model families; the folded weights equal a hand computation; what must not fold does not."""
 
@@ -21,8 +21,8 @@ from rfbnet_tf.models.batch_norm_folding import (
     folded_conv_weights,
     functional_fold_pairs,
 )
-from rfbnet_tf.profiling import inference_paths
-from rfbnet_tf.profiling.inference_paths import optimized_inference, optimized_model, output_difference, plain_inference
+from rfbnet_tf.profiling import model_latency
+from rfbnet_tf.profiling.model_latency import optimized_inference, optimized_model, output_difference, plain_inference
 
 TOLERANCE = 1e-4
 
@@ -212,7 +212,7 @@ def test_bad_arguments_raise_value_error():
 def test_bf16_supported_reads_the_cpu_flags(tmp_path):
     path = tmp_path / "cpuinfo"
     path.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16 amx_tile\n")
-    assert inference_paths.bf16_supported(str(path))
+    assert model_latency.bf16_supported(str(path))
     path.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n")
-    assert not inference_paths.bf16_supported(str(path))
-    assert not inference_paths.bf16_supported(str(tmp_path / "missing"))
+    assert not model_latency.bf16_supported(str(path))
+    assert not model_latency.bf16_supported(str(tmp_path / "missing"))

@@ -1,4 +1,4 @@
-"""The benchmark's PyTorch peer (rfbnet_tf.profiling.torch_erfnet / onnx_peer): with our weights copied in, the
+"""The benchmark's PyTorch peer (rfbnet_tf.profiling.peer): with our weights copied in, the
 independent PyTorch ERFNet encoder, its ONNX export run by ONNX Runtime and our own ONNX export all give our
 erfnet_enc's logits (1e-4); the comparison times all four paths and reports the ratio it is built on. Skipped
 where torch (extra [peer]) is not installed — .ci/run does not install it."""
@@ -10,11 +10,11 @@ pytest.importorskip("torch")
 pytest.importorskip("tf2onnx")
 pytest.importorskip("onnxruntime")
 
-from rfbnet_tf.profiling import benchmark_report, onnx_peer  # noqa: E402
+from rfbnet_tf.profiling import benchmark_report, peer  # noqa: E402
 
 
 def test_peer_computes_our_function_and_is_timed_side_by_side():
-    result = onnx_peer.peer_comparison(size=(48, 32), num_classes=5, runs=2, warmup=1, threads=1,
+    result = peer.peer_comparison(size=(48, 32), num_classes=5, runs=2, warmup=1, threads=1,
                                        log=lambda *_: None)
     assert result["size"] == [48, 32] and result["threads"] == 1
     assert set(result["paths"]) == {"ours/tensorflow", "ours/onnxruntime", "peer/onnxruntime", "peer/torch"}

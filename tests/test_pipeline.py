@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from rfbnet_tf.datasets import augment as A
-from rfbnet_tf.datasets import pipeline, records
+from rfbnet_tf.datasets import example_encoding, pipeline, shards
 
 H, W = 24, 32
 STATS = {
@@ -39,11 +39,11 @@ def record_dir(tmp_path_factory):
     directory = tmp_path_factory.mktemp("records")
     frames, index = [], 0
     for shard, count in SHARDS:
-        path = directory / records.shard_name("train", shard, len(SHARDS))
+        path = directory / shards.shard_name("train", shard, len(SHARDS))
         with tf.io.TFRecordWriter(str(path)) as writer:
             for _ in range(count):
                 frame = _frame(index)
-                writer.write(records.encode_example(
+                writer.write(example_encoding.encode_example(
                     **frame, intrinsics=np.eye(3), name=f"frame{index}"
                 ))
                 frames.append(frame)
@@ -163,7 +163,7 @@ def test_missing_paths_raise_naming_them(record_dir, tmp_path):
         pipeline.make_dataset(directory, "val", batch_size=1, training=False)
     no_info = tmp_path / "no_info"
     no_info.mkdir()
-    (no_info / records.shard_name("train", 0, 1)).write_bytes(b"")
+    (no_info / shards.shard_name("train", 0, 1)).write_bytes(b"")
     with pytest.raises(FileNotFoundError, match="dataset_info.json"):
         pipeline.make_dataset(str(no_info), "train", batch_size=1, training=False)
 

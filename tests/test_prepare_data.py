@@ -3,13 +3,14 @@
 import os
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from rfbnet_tf import prepare_data
-from rfbnet_tf.datasets import records, synthetic
+from rfbnet_tf.datasets import example_encoding, records, synthetic
 from tests import fixture_trees
 
 SIZE = (32, 48)
@@ -51,7 +52,7 @@ def test_synthetic_with_two_workers_counts_histogram_and_pixels(prepared):
             np.testing.assert_array_equal(got["rgb"], scene["rgb"])
             np.testing.assert_array_equal(got["label"][..., 0], scene["label"])
             np.testing.assert_array_equal(np.rint(got["depth_raw"][..., 0] * 1000),
-                                          records.metres_to_millimetres(scene["depth"]))
+                                          example_encoding.metres_to_millimetres(scene["depth"]))
             np.testing.assert_allclose(got["intrinsics"], scene["intrinsics"], rtol=1e-6)
             assert (got["depth"] > 0).all()  # completed: dense
         if split == "train":
@@ -177,3 +178,24 @@ def test_spawned_workers_do_not_import_the_binary_or_tensorflow(tmp_path):
                             timeout=300, env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"})
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split("\n")[0] == "[False, False] True"
+
+
+def test_synthetic_size_flag_and_its_deprecated_aliases(tmp_path):
+    def flags(size=None, height=None, width=None):
+        return types.SimpleNamespace(synthetic_size=size, synthetic_height=height, synthetic_width=width)
+
+    assert prepare_data._synthetic_size(flags(["32", "48"])) == (32, 48)  # height,width as train's flag
+    assert prepare_data._synthetic_size(flags()) == (120, 160)  # the option's default
+    assert prepare_data._synthetic_size(flags(height=32)) == (32, 160)  # deprecated, each defaulting
+    with pytest.raises(ValueError, match="not both"):
+        prepare_data._synthetic_size(flags(["32", "48"], width=48))
+    with pytest.raises(ValueError, match="--synthetic_size must be height,width, got 32,x"):
+        prepare_data._synthetic_size(flags(["32", "x"]))
+    out = tmp_path / "records"
+    result = subprocess.run(
+        [sys.executable, "-m", "rfbnet_tf.prepare_data", "--dataset=synthetic", f"--output_dir={out}",
+         "--synthetic_train=1", "--synthetic_val=1", "--synthetic_size=16,24", "--num_workers=1", "--noprogress"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert records.load_dataset_info(str(out))["image_size"] == [16, 24]

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rfbnet_tf.datasets import records
+from rfbnet_tf.datasets import example_encoding, frame_resizing, records, shards
+from rfbnet_tf.utils import files
 
 
 def _frame(height=5, width=7, seed=0):
@@ -26,7 +27,7 @@ def _frame(height=5, width=7, seed=0):
 
 def test_round_trip_every_key_pixel_by_pixel():
     frame = _frame()
-    parsed = records.parse_example(tf.constant(records.encode_example(**frame)))
+    parsed = records.parse_example(tf.constant(example_encoding.encode_example(**frame)))
     np.testing.assert_array_equal(parsed["rgb"].numpy(), frame["rgb"])
     np.testing.assert_array_equal(parsed["hha"].numpy(), frame["hha"])
     np.testing.assert_array_equal(parsed["label"].numpy()[..., 0], frame["label"])
@@ -41,7 +42,7 @@ def test_round_trip_every_key_pixel_by_pixel():
 
 def test_hand_serialized_proto_matches_tensorflow():
     frame = _frame(3, 4)
-    serialized = records.encode_example(**frame)
+    serialized = example_encoding.encode_example(**frame)
     example = tf.train.Example.FromString(serialized)
     feature = example.features.feature
     assert sorted(feature) == sorted([
@@ -55,7 +56,7 @@ def test_hand_serialized_proto_matches_tensorflow():
     rgb = tf.io.decode_png(feature["image/rgb"].bytes_list.value[0]).numpy()
     np.testing.assert_array_equal(rgb, frame["rgb"])
     # byte-identical to TensorFlow's serializer for int64 (incl. negative) and float lists
-    ours = records._serialize_example({"a": ("int64", [-1, 0, 300]), "b": ("float", [0.5, -2.0]),
+    ours = example_encoding._serialize_example({"a": ("int64", [-1, 0, 300]), "b": ("float", [0.5, -2.0]),
                                        "c": ("bytes", [b"", b"xy"])})
     theirs = tf.train.Example(features=tf.train.Features(feature={
         "a": tf.train.Feature(int64_list=tf.train.Int64List(value=[-1, 0, 300])),
@@ -68,7 +69,7 @@ def test_hand_serialized_proto_matches_tensorflow():
 def test_jpeg_rgb_and_key_selection_in_dataset_map():
     frame = _frame(16, 16)
     frame["rgb"] = np.full((16, 16, 3), (200, 40, 90), np.uint8)  # flat: JPEG nearly exact
-    serialized = records.encode_example(**frame, rgb_format="jpeg")
+    serialized = example_encoding.encode_example(**frame, rgb_format="jpeg")
     dataset = tf.data.Dataset.from_tensor_slices([serialized]).map(
         lambda s: records.parse_example(s, keys=("rgb", "label")))
     parsed = next(iter(dataset))
@@ -91,30 +92,30 @@ def test_jpeg_rgb_and_key_selection_in_dataset_map():
 ])
 def test_encode_rejects_bad_arguments(change, match):
     with pytest.raises(ValueError, match=match):
-        records.encode_example(**{**_frame(), **change})
+        example_encoding.encode_example(**{**_frame(), **change})
 
 
 def test_metres_to_millimetres_hand_values():
     depth = np.array([[0.0, 1.2344, 1.2346], [np.nan, -1.0, 70.0]])
-    np.testing.assert_array_equal(records.metres_to_millimetres(depth), [[0, 1234, 1235], [0, 0, 65535]])
-    assert records.metres_to_millimetres(depth).dtype == np.uint16
+    np.testing.assert_array_equal(example_encoding.metres_to_millimetres(depth), [[0, 1234, 1235], [0, 0, 65535]])
+    assert example_encoding.metres_to_millimetres(depth).dtype == np.uint16
 
 
 def test_shard_files_and_dataset_info(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"split 'train'.*" + str(tmp_path)):
-        records.shard_files(str(tmp_path), "train")
+        shards.shard_files(str(tmp_path), "train")
     for name in ("train-00001-of-00002.tfrecord", "train-00000-of-00002.tfrecord",
                  "val-00000-of-00001.tfrecord", "notes.txt"):
         (tmp_path / name).write_bytes(b"")
-    assert records.shard_files(str(tmp_path), "train") == [
+    assert shards.shard_files(str(tmp_path), "train") == [
         str(tmp_path / "train-00000-of-00002.tfrecord"), str(tmp_path / "train-00001-of-00002.tfrecord")]
-    assert records.shard_files(str(tmp_path), "val") == [str(tmp_path / "val-00000-of-00001.tfrecord")]
+    assert shards.shard_files(str(tmp_path), "val") == [str(tmp_path / "val-00000-of-00001.tfrecord")]
     os.remove(tmp_path / "train-00001-of-00002.tfrecord")
     with pytest.raises(ValueError, match="incomplete"):
-        records.shard_files(str(tmp_path), "train")
-    assert records.shard_name("val", 3, 12) == "val-00003-of-00012.tfrecord"
+        shards.shard_files(str(tmp_path), "train")
+    assert shards.shard_name("val", 3, 12) == "val-00003-of-00012.tfrecord"
     with pytest.raises(ValueError, match="index=12"):
-        records.shard_name("val", 12, 12)
+        shards.shard_name("val", 12, 12)
     with pytest.raises(FileNotFoundError, match="dataset_info.json"):
         records.load_dataset_info(str(tmp_path))
     (tmp_path / "dataset_info.json").write_text(json.dumps({"num_classes": 3}))
@@ -123,34 +124,34 @@ def test_shard_files_and_dataset_info(tmp_path):
 
 def test_scale_intrinsics_pixel_centre_convention():
     matrix = np.array([[100.0, 0.0, 63.5], [0.0, 90.0, 31.5], [0.0, 0.0, 1.0]])
-    scaled = records.scale_intrinsics(matrix, (64, 128), (32, 64))
+    scaled = frame_resizing.scale_intrinsics(matrix, (64, 128), (32, 64))
     # f' = f / 2; c' = (c + 0.5) / 2 - 0.5: the image centre stays the centre
     np.testing.assert_allclose(scaled, [[50.0, 0.0, 31.5], [0.0, 45.0, 15.5], [0.0, 0.0, 1.0]])
     with pytest.raises(ValueError, match=r"got \(0, 5\)"):
-        records.scale_intrinsics(matrix, (64, 128), (0, 5))
+        frame_resizing.scale_intrinsics(matrix, (64, 128), (0, 5))
 
 
 def test_resize_nearest_samples_centre_pixel_and_rgb_area():
     array = np.arange(6 * 8, dtype=np.uint16).reshape(6, 8)
-    half = records.resize_nearest(array, (3, 4))
+    half = frame_resizing.resize_nearest(array, (3, 4))
     np.testing.assert_array_equal(half, array[1::2, 1::2])  # src = floor((dst + 0.5) * 2) = 2 dst + 1
     rgb = np.zeros((4, 4, 3), np.uint8)
     rgb[:2, :2] = 200
-    np.testing.assert_array_equal(records.resize_rgb(rgb, (2, 2))[..., 0], [[200, 0], [0, 0]])
-    assert records.resize_rgb(rgb, (4, 4)) is rgb
+    np.testing.assert_array_equal(frame_resizing.resize_rgb(rgb, (2, 2))[..., 0], [[200, 0], [0, 0]])
+    assert frame_resizing.resize_rgb(rgb, (4, 4)) is rgb
 
 
 def test_read_image_checks(tmp_path):
     rgb = np.zeros((4, 5, 3), np.uint8)
     rgb[..., 0] = 255  # red in RGB order
     cv2.imwrite(str(tmp_path / "rgb.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    np.testing.assert_array_equal(records.read_image(str(tmp_path / "rgb.png"), channels=3, dtype=np.uint8), rgb)
+    np.testing.assert_array_equal(files.read_image(str(tmp_path / "rgb.png"), channels=3, dtype=np.uint8), rgb)
     with pytest.raises(FileNotFoundError, match="missing.png"):
-        records.read_image(str(tmp_path / "missing.png"), channels=3, dtype=np.uint8)
+        files.read_image(str(tmp_path / "missing.png"), channels=3, dtype=np.uint8)
     (tmp_path / "bad.png").write_bytes(b"not an image at all")
     with pytest.raises(ValueError, match="could not decode image .*bad.png"):
-        records.read_image(str(tmp_path / "bad.png"), channels=1, dtype=np.uint8)
+        files.read_image(str(tmp_path / "bad.png"), channels=1, dtype=np.uint8)
     with pytest.raises(ValueError, match="rgb.png' has 3 channels, expected 1"):
-        records.read_image(str(tmp_path / "rgb.png"), channels=1, dtype=np.uint8)
+        files.read_image(str(tmp_path / "rgb.png"), channels=1, dtype=np.uint8)
     with pytest.raises(ValueError, match="rgb.png' has dtype uint8, expected uint16"):
-        records.read_image(str(tmp_path / "rgb.png"), channels=3, dtype=np.uint16)
+        files.read_image(str(tmp_path / "rgb.png"), channels=3, dtype=np.uint16)

@@ -31,7 +31,8 @@ import os
 import numpy as np
 
 from rfbnet_tf.constants import IGNORE_LABEL
-from rfbnet_tf.datasets import records, sources
+from rfbnet_tf.datasets import frame_resizing, sources
+from rfbnet_tf.utils import files
 
 NAME = "cityscapes"
 SPLITS = ("train", "val", "test")
@@ -197,10 +198,10 @@ def load_frame(frame: dict, image_size=None) -> dict:
     intrinsics scaled); ``None`` keeps the native size.  Image, disparity and label must
     have the same size (``ValueError`` naming the files otherwise).
     """
-    rgb = records.read_image(frame["image"], channels=3, dtype=np.uint8)
-    disparity = records.read_image(frame["disparity"], channels=1, dtype=np.uint16)
+    rgb = files.read_image(frame["image"], channels=3, dtype=np.uint8)
+    disparity = files.read_image(frame["disparity"], channels=1, dtype=np.uint16)
     if "label" in frame:
-        label_ids = records.read_image(frame["label"], channels=1, dtype=np.uint8)
+        label_ids = files.read_image(frame["label"], channels=1, dtype=np.uint8)
     else:  # unlabelled split: label id 0 (unlabeled) everywhere, i.e. ignore
         label_ids = np.zeros(rgb.shape[:2], np.uint8)
     for key, array in (("disparity", disparity), ("label", label_ids)):
@@ -213,10 +214,10 @@ def load_frame(frame: dict, image_size=None) -> dict:
     depth = disparity_to_depth(disparity, baseline, intrinsics[0, 0])
     label = label_ids_to_train_ids(label_ids, frame.get("label", frame["image"]))
     if image_size is not None and tuple(image_size) != rgb.shape[:2]:
-        intrinsics = records.scale_intrinsics(intrinsics, rgb.shape[:2], image_size)
-        rgb = records.resize_rgb(rgb, image_size)
-        depth = records.resize_nearest(depth, image_size)
-        label = records.resize_nearest(label, image_size)
+        intrinsics = frame_resizing.scale_intrinsics(intrinsics, rgb.shape[:2], image_size)
+        rgb = frame_resizing.resize_rgb(rgb, image_size)
+        depth = frame_resizing.resize_nearest(depth, image_size)
+        label = frame_resizing.resize_nearest(label, image_size)
     return {"rgb": rgb, "depth_m": depth, "label": label, "intrinsics": intrinsics,
             "name": frame["name"]}
 

@@ -41,8 +41,8 @@ import os
 import numpy as np
 
 from rfbnet_tf import visualize
-from rfbnet_tf.datasets import records, sources
-from rfbnet_tf.utils.files import read_image_unchanged
+from rfbnet_tf.datasets import frame_resizing, records, sources
+from rfbnet_tf.utils.files import read_image, read_image_unchanged
 
 NAME = "folder"
 DESCRIPTION_FILENAME = "dataset.json"
@@ -272,7 +272,7 @@ def train_ids(raw, frame: dict, num_classes: int) -> np.ndarray:
 def load_split_frame(frame: dict, image_size=None) -> dict:
     """Read one frame: ``{"rgb", "depth_m", "label", "intrinsics", "name", "notes"}``; ``notes`` says what was
     resized."""
-    rgb = records.read_image(frame["rgb"], channels=3, dtype=np.uint8)
+    rgb = read_image(frame["rgb"], channels=3, dtype=np.uint8)
     depth = read_depth(frame["depth"], frame["depth_scale"])
     num_classes = len(frame["class_ids"])
     size = rgb.shape[:2]
@@ -293,13 +293,13 @@ def load_split_frame(frame: dict, image_size=None) -> dict:
     if depth.shape != size:
         notes.append(f"depth {depth.shape[0]}x{depth.shape[1]} resized to the RGB size {size[0]}x{size[1]} "
                      "(intrinsics scaled)")
-        intrinsics = records.scale_intrinsics(intrinsics, depth.shape, size)
-        depth = records.resize_nearest(depth, size)
+        intrinsics = frame_resizing.scale_intrinsics(intrinsics, depth.shape, size)
+        depth = frame_resizing.resize_nearest(depth, size)
     if image_size is not None and tuple(image_size) != tuple(size):
-        intrinsics = records.scale_intrinsics(intrinsics, size, image_size)
-        rgb = records.resize_rgb(rgb, image_size)
-        depth = records.resize_nearest(depth, image_size)
-        label = records.resize_nearest(label, image_size)
+        intrinsics = frame_resizing.scale_intrinsics(intrinsics, size, image_size)
+        rgb = frame_resizing.resize_rgb(rgb, image_size)
+        depth = frame_resizing.resize_nearest(depth, image_size)
+        label = frame_resizing.resize_nearest(label, image_size)
     return {"rgb": np.ascontiguousarray(rgb), "depth_m": np.ascontiguousarray(depth),
             "label": np.ascontiguousarray(label), "intrinsics": intrinsics, "name": frame["name"], "notes": notes}
 

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 from rfbnet_tf.constants import DATA_WORKER_ENV
-from rfbnet_tf.datasets import records
+from rfbnet_tf.datasets import example_encoding, records
 from rfbnet_tf.datasets.frame_stats import FrameStats
 from rfbnet_tf.datasets.sources import load_frame
 
@@ -71,9 +71,9 @@ def process_frame(task) -> tuple:
         if not np.any(raw > 0):
             return ("skip", name, f"depth has no valid pixel within max_depth={max_depth} m")
         completed, hha = complete_and_encode(raw, max_depth, loaded["intrinsics"])
-        example = records.encode_example(
-            rgb=loaded["rgb"], hha=hha, depth_mm=records.metres_to_millimetres(completed),
-            depth_raw_mm=records.metres_to_millimetres(raw), label=loaded["label"],
+        example = example_encoding.encode_example(
+            rgb=loaded["rgb"], hha=hha, depth_mm=example_encoding.metres_to_millimetres(completed),
+            depth_raw_mm=example_encoding.metres_to_millimetres(raw), label=loaded["label"],
             intrinsics=loaded["intrinsics"], name=name, rgb_format=options["rgb_format"],
         )
         stats = FrameStats.of_frame(loaded["rgb"], hha, completed, loaded["label"],

@@ -49,7 +49,7 @@ import numpy as np
 
 from rfbnet_tf import visualize
 from rfbnet_tf.constants import IGNORE_LABEL, IGNORE_LABEL_16
-from rfbnet_tf.datasets import matlab_files, records, sources
+from rfbnet_tf.datasets import frame_resizing, matlab_files, sources
 
 NAME = "nyuv2"
 SPLITS = ("train", "test")
@@ -280,10 +280,10 @@ def load_frame(frame: dict, image_size=None) -> dict:
     size = tuple(DEFAULT_IMAGE_SIZE if image_size is None else image_size)
     intrinsics = INTRINSICS.copy()
     if size != DEFAULT_IMAGE_SIZE:
-        intrinsics = records.scale_intrinsics(intrinsics, DEFAULT_IMAGE_SIZE, size)
-        rgb = records.resize_rgb(rgb, size)
-        depth = records.resize_nearest(depth, size)
-        label = records.resize_nearest(label, size)
+        intrinsics = frame_resizing.scale_intrinsics(intrinsics, DEFAULT_IMAGE_SIZE, size)
+        rgb = frame_resizing.resize_rgb(rgb, size)
+        depth = frame_resizing.resize_nearest(depth, size)
+        label = frame_resizing.resize_nearest(label, size)
     return {"rgb": np.ascontiguousarray(rgb), "depth_m": np.ascontiguousarray(depth),
             "label": np.ascontiguousarray(label), "intrinsics": intrinsics, "name": frame["name"]}
 

@@ -35,7 +35,7 @@ import tensorflow as tf
 
 from rfbnet_tf.datasets import augment as augment_lib
 from rfbnet_tf.datasets import pixel_kernels
-from rfbnet_tf.datasets import records
+from rfbnet_tf.datasets import records, shards
 
 DEPTH_INPUTS = ("hha", "depth")
 """``depth_input`` choices: the HHA image (3 channels) or completed depth in metres (1)."""
@@ -233,7 +233,7 @@ def make_dataset(
 
     if not os.path.isdir(record_dir):
         raise FileNotFoundError(f"record directory {os.fspath(record_dir)!r} does not exist")
-    files = records.shard_files(os.fspath(record_dir), split)
+    files = shards.shard_files(os.fspath(record_dir), split)
     label_bits = records.stored_label_bits(records.load_dataset_info(os.fspath(record_dir)))
     stats = normalization(record_dir if statistics is None else statistics, depth_input)
     keys = ("rgb", depth_input, "label")

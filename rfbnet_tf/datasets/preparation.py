@@ -23,7 +23,7 @@ train split.
 The pieces: the datasets (:mod:`rfbnet_tf.datasets.sources`), the per-frame worker
 (:mod:`rfbnet_tf.datasets.frame_conversion`) and its statistics (:mod:`rfbnet_tf.datasets.frame_stats`), the
 shard writer and the directory swap (:mod:`rfbnet_tf.datasets.record_directory`).  The worker side (those
-modules but the last, ``records.encode_example``, the converters and the preprocessing) imports no
+modules but the last, :mod:`~rfbnet_tf.datasets.example_encoding`, the converters and the preprocessing) imports no
 TensorFlow, so spawned workers start quickly; only the parent imports it, to write the TFRecord files.
 """
 

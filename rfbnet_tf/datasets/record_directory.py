@@ -10,7 +10,7 @@ import shutil
 
 from absl import logging
 
-from rfbnet_tf.datasets import records
+from rfbnet_tf.datasets import records, shards
 from rfbnet_tf.utils import processes
 
 
@@ -48,7 +48,7 @@ class ShardWriter:
         self._close()
         for old in existing_shards(self.record_dir, self.split):
             os.remove(os.path.join(self.record_dir, old))
-        names = [records.shard_name(self.split, i, len(self.temp_paths)) for i in range(len(self.temp_paths))]
+        names = [shards.shard_name(self.split, i, len(self.temp_paths)) for i in range(len(self.temp_paths))]
         for path, name in zip(self.temp_paths, names):
             os.replace(path, os.path.join(self.record_dir, name))
         self.temp_paths = []
@@ -73,7 +73,7 @@ class ShardWriter:
 
 def existing_shards(record_dir: str, split: str) -> list[str]:
     try:
-        return [os.path.basename(p) for p in records.shard_files(record_dir, split)]
+        return [os.path.basename(p) for p in shards.shard_files(record_dir, split)]
     except FileNotFoundError:
         return []
     except ValueError:  # an incomplete set: still the split's shards, to be replaced

@@ -47,7 +47,8 @@ import os
 import numpy as np
 
 from rfbnet_tf.constants import IGNORE_LABEL
-from rfbnet_tf.datasets import records, sources
+from rfbnet_tf.datasets import frame_resizing, sources
+from rfbnet_tf.utils import files
 
 NAME = "scannet"
 SPLITS = ("train", "val", "test")
@@ -295,11 +296,11 @@ def load_frame(frame: dict, image_size=None) -> dict:
     size.
     """
     size = tuple(DEFAULT_IMAGE_SIZE if image_size is None else image_size)
-    rgb = records.read_image(frame["color"], channels=3, dtype=np.uint8)
-    depth_mm = records.read_image(frame["depth"], channels=1, dtype=np.uint16)
+    rgb = files.read_image(frame["color"], channels=3, dtype=np.uint8)
+    depth_mm = files.read_image(frame["depth"], channels=1, dtype=np.uint16)
     nyu40 = frame.get("label_format") == "nyu40"
     if "label" in frame:
-        ids = records.read_image(frame["label"], channels=1, dtype=np.uint8 if nyu40 else np.uint16)
+        ids = files.read_image(frame["label"], channels=1, dtype=np.uint8 if nyu40 else np.uint16)
     else:  # unlabelled (test) frame: unannotated everywhere, i.e. ignore
         ids, nyu40 = np.zeros(rgb.shape[:2], np.uint8), True
     if ids.shape != rgb.shape[:2]:
@@ -312,15 +313,15 @@ def load_frame(frame: dict, image_size=None) -> dict:
             f"size mismatch: {frame['depth']!r} is {depth_mm.shape} (aspect {depth_aspect:.3f}), "
             f"{frame['color']!r} is {rgb.shape[:2]} (aspect {rgb_aspect:.3f})"
         )
-    intrinsics = records.scale_intrinsics(read_intrinsics(frame["intrinsics"]), depth_mm.shape, size)
+    intrinsics = frame_resizing.scale_intrinsics(read_intrinsics(frame["intrinsics"]), depth_mm.shape, size)
     if nyu40:
         label = nyu40_ids_to_train_ids(ids, frame.get("label", frame["color"]))
     else:
         label = scannet_ids_to_train_ids(ids, frame["label_map"], frame["label"])
     return {
-        "rgb": records.resize_rgb(rgb, size),
-        "depth_m": records.resize_nearest(depth_mm, size).astype(np.float32) / np.float32(1000.0),
-        "label": records.resize_nearest(label, size),
+        "rgb": frame_resizing.resize_rgb(rgb, size),
+        "depth_m": frame_resizing.resize_nearest(depth_mm, size).astype(np.float32) / np.float32(1000.0),
+        "label": frame_resizing.resize_nearest(label, size),
         "intrinsics": intrinsics,
         "name": frame["name"],
     }

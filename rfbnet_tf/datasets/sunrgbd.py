@@ -41,7 +41,8 @@ import os
 import numpy as np
 
 from rfbnet_tf.constants import IGNORE_LABEL
-from rfbnet_tf.datasets import matlab_files, nyuv2, records, scannet, sources
+from rfbnet_tf.datasets import frame_resizing, matlab_files, nyuv2, scannet, sources
+from rfbnet_tf.utils import files
 
 NAME = "sunrgbd"
 SPLITS = ("train", "test")
@@ -203,16 +204,16 @@ def load_frame(frame: dict, image_size=None) -> dict:
     """Read one frame resized to ``image_size`` (default 480×640): ``{"rgb", "depth_m", "label", "intrinsics",
     "name"}``.  Image, depth and label must have one size (``ValueError`` naming the files otherwise)."""
     size = tuple(DEFAULT_IMAGE_SIZE if image_size is None else image_size)
-    rgb = records.read_image(frame["image"], channels=3, dtype=np.uint8)
-    depth = decode_depth(records.read_image(frame["depth"], channels=1, dtype=np.uint16))
+    rgb = files.read_image(frame["image"], channels=3, dtype=np.uint8)
+    depth = decode_depth(files.read_image(frame["depth"], channels=1, dtype=np.uint16))
     label = read_label(frame["seg"], frame["seg_index"])
     for source, shape in ((frame["depth"], depth.shape), (f"{frame['seg']} label {frame['seg_index'] + 1}",
                                                            label.shape)):
         if shape != rgb.shape[:2]:
             raise ValueError(f"size mismatch: {source!r} is {shape}, {frame['image']!r} is {rgb.shape[:2]}")
-    intrinsics = records.scale_intrinsics(read_intrinsics(frame["intrinsics"]), rgb.shape[:2], size)
-    return {"rgb": records.resize_rgb(rgb, size), "depth_m": records.resize_nearest(depth, size),
-            "label": records.resize_nearest(label, size), "intrinsics": intrinsics, "name": frame["name"]}
+    intrinsics = frame_resizing.scale_intrinsics(read_intrinsics(frame["intrinsics"]), rgb.shape[:2], size)
+    return {"rgb": frame_resizing.resize_rgb(rgb, size), "depth_m": frame_resizing.resize_nearest(depth, size),
+            "label": frame_resizing.resize_nearest(label, size), "intrinsics": intrinsics, "name": frame["name"]}
 
 
 DATASET = sources.ModuleDataset(

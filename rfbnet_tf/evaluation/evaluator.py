@@ -13,7 +13,7 @@ import tensorflow as tf
 from absl import logging
 
 from rfbnet_tf import metrics, run_directory, run_facts
-from rfbnet_tf.datasets import pipeline, records
+from rfbnet_tf.datasets import pipeline, records, shards
 from rfbnet_tf.evaluation import split_scoring
 from rfbnet_tf.inference import confusion_plot, serving
 from rfbnet_tf.models import model_spec
@@ -44,7 +44,7 @@ def _class_names(run, num_classes):
 def _split_size(info, split, record_dir):
     """Examples in ``split`` (from dataset_info; checks the shards exist with a clear error)."""
     try:
-        records.shard_files(record_dir, split)
+        shards.shard_files(record_dir, split)
     except FileNotFoundError:
         available = sorted((info.get("splits") or {}).keys())
         raise FileNotFoundError(

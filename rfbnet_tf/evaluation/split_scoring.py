@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 
 from rfbnet_tf import metrics
-from rfbnet_tf.datasets import records
+from rfbnet_tf.datasets import shards
 
 
 @dataclasses.dataclass
@@ -42,10 +42,10 @@ def score_split(batches, step, *, num_classes, record_dir, split, on_batch=None)
     ``step(element)`` returns ``(confusion, loss_total, loss_count, examples)``: the batch's K×K confusion
     (counts, any numeric type), its loss sum and labelled-pixel count (None when it computes no loss) and its frame
     count (None when unknown). ``on_batch(score, examples)`` is called after each batch (progress).
-    A truncated / corrupt shard raises ``ValueError`` naming it (``records.naming_corrupt_shards``).
+    A truncated / corrupt shard raises ``ValueError`` naming it (``shards.naming_corrupt_shards``).
     """
     score = SplitScore(np.zeros((num_classes, num_classes), np.int64))
-    with records.naming_corrupt_shards(record_dir, split):
+    with shards.naming_corrupt_shards(record_dir, split):
         for element in batches:
             confusion, loss_total, loss_count, examples = step(element)
             score.confusion += np.rint(np.asarray(confusion)).astype(np.int64)

@@ -30,7 +30,7 @@ import tensorflow as tf
 from absl import logging
 
 from rfbnet_tf import run_directory, run_facts
-from rfbnet_tf.datasets import cityscapes, pipeline, records, scannet
+from rfbnet_tf.datasets import cityscapes, frame_resizing, pipeline, records, scannet, shards
 from rfbnet_tf.evaluation.evaluator import predict_function
 from rfbnet_tf.models import model_spec
 from rfbnet_tf.utils.progress import Progress
@@ -55,7 +55,7 @@ def benchmark_ids(fmt: str, train_ids: np.ndarray) -> np.ndarray:
     table = cityscapes.TRAIN_ID_TO_LABEL_ID if fmt == "cityscapes" else scannet.BENCHMARK_NYU40_IDS
     ids = np.asarray(table, np.uint8)[train_ids]
     if fmt == "scannet" and ids.shape != SCANNET_SIZE:
-        ids = records.resize_nearest(ids, SCANNET_SIZE)
+        ids = frame_resizing.resize_nearest(ids, SCANNET_SIZE)
     return ids
 
 
@@ -89,7 +89,7 @@ def write_submission(model_dir, record_dir, split, fmt, output_dir, *, checkpoin
     if os.path.exists(output_dir) and (not os.path.isdir(output_dir) or os.listdir(output_dir)):
         raise FileExistsError(f"--output_dir={output_dir} already exists and is not empty: a submission needs exactly "
                               "one file per frame, give an empty or new directory")
-    files = records.shard_files(record_dir, split)
+    files = shards.shard_files(record_dir, split)
     model, config, _ = run_directory.restore_model(model_dir, checkpoint)
     model = run_directory.inference_model(model)
     keys = model_spec(config["model"]).input_keys(config["model_options"])
@@ -107,7 +107,7 @@ def write_submission(model_dir, record_dir, split, fmt, output_dir, *, checkpoin
     total = (info.get("splits") or {}).get(split, {}).get("num_examples") or 0
     bar = Progress(f"submission {split}", total, enabled=progress)
     try:
-        with records.naming_corrupt_shards(record_dir, split):
+        with shards.naming_corrupt_shards(record_dir, split):
             for (inputs, _, label), name in zip(dataset, names):
                 train_ids = predict(inputs, tf.shape(label)[1:3]).numpy()[0]
                 filename = submission_name(fmt, name.numpy().decode())

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from absl import logging
 
-from rfbnet_tf.datasets import records
+from rfbnet_tf.datasets import frame_resizing
 from rfbnet_tf.preprocessing import depth_encoding, depth_plausibility
 from rfbnet_tf.utils.files import read_image_unchanged
 
@@ -159,11 +159,11 @@ def model_depth_input(depth_image, depth_input: str, size, intrinsics=None, max_
             raise ValueError(f"{source} is {image.shape[0]}x{image.shape[1]} (HxW), the RGB image {height}x{width}: "
                              "pass --resize_depth to resize the depth to the RGB size (the intrinsics are scaled)")
         if intrinsics is not None:
-            intrinsics = records.scale_intrinsics(intrinsics, image.shape[:2], (height, width))
+            intrinsics = frame_resizing.scale_intrinsics(intrinsics, image.shape[:2], (height, width))
         if is_hha:
             image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
         else:
-            image = records.resize_nearest(image, (height, width))
+            image = frame_resizing.resize_nearest(image, (height, width))
     if is_hha:
         if depth_input != "hha":
             raise ValueError("the run was trained on raw depth (depth_input='depth') but received a 3-channel HHA image")

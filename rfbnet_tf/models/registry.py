@@ -1,4 +1,4 @@
-"""The model zoo: every model buildable by name (DESIGN.md §3)."""
+"""The model zoo: every model buildable by name (README "Model zoo"; the design of each family: WORKSPACE.md)."""
 
 from rfbnet_tf.models.adapnet_pp_backbone import AdapNetPPBackbone
 from rfbnet_tf.models.assembly import build_rfbnet, build_ssma, build_unimodal

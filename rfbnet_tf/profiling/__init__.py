@@ -1,19 +1,21 @@
-"""Measurement helpers of the benchmark binary (``python -m rfbnet_tf.benchmark``), one concept per module:
+"""Measurement helpers of the benchmark binary (``python -m rfbnet_tf.benchmark``), grouped by what is measured:
 
-* ``flops`` — floating-point operations counted from a traced TensorFlow graph;
-* ``timing`` — latency statistics of a callable (warm-up, median, p10/p90), interleaved so that callables
-  compared with each other see the same machine load;
-* ``matmul_reference`` — the fp32 matrix product that tells what the machine can do;
-* ``machine`` — description of the machine and the process (CPU, RAM, load average, peak memory, versions);
-* ``backend_functions`` — compiled inference and training-step callables for the active Keras backend;
-* ``inference_paths`` — the plain, the optimised (BN-folded) and the bf16 inference paths the benchmark compares;
-* ``torch_erfnet``, ``onnx_peer`` — the independent PyTorch ERFNet encoder and its side-by-side comparison with
-  our paths under ONNX Runtime (``--peer``);
-* ``op_profile`` — where inference time goes, per TensorFlow op type;
-* ``pipeline_rate`` — examples/s of the input pipeline alone and feeding training steps;
-* ``benchmark_arguments`` — the benchmark's sizes, model names and pairs, checked once;
-* ``model_measurements`` — every measurement of one model at its sizes;
-* ``speed_comparisons`` — two models side by side (head-to-head) and the paper's speed targets;
-* ``model_benchmark`` — the whole run: arguments, every model, the comparisons, the machine description;
-* ``benchmark_report`` — its console table, ratios against a previous JSON, the JSON file.
+* ``model_cost`` — model latency and FLOPs: every measurement of one model at its sizes (parameters, FLOPs,
+  latency of the inference paths interleaved with the matrix product, throughput, memory), two models side by
+  side (head-to-head) and the paper's speed targets; built on
+  ``model_latency`` — the inference callables per Keras backend, the plain / optimised (BN-folded) / bf16 paths,
+  and where inference time goes per TensorFlow op type, and
+  ``flops`` — floating-point operations counted from a traced TensorFlow graph;
+* ``train_step`` — the training step (the train binary's own on TensorFlow) and its timing;
+* ``input_pipeline`` — examples/s of the input pipeline alone and feeding training steps;
+* ``end_to_end`` — one raw RGB-D frame → labels, numpy preprocessing against the graph path;
+* ``peer`` — the independent PyTorch ERFNet encoder and its side-by-side comparison with our paths under ONNX
+  Runtime (``--peer``);
+
+and what they share: ``timing`` (latency statistics, interleaved so that callables compared with each other see
+the same machine load, and the reference fp32 matrix product), ``machine`` (CPU, RAM, load average, peak memory,
+versions), ``benchmark_run`` (the arguments, checked once, and the whole run) and ``benchmark_report`` (the console
+table, ratios against a previous JSON, the JSON file).
+
+Sizes are (H, W) inside; the benchmark's flags, arguments (``benchmark_run``) and JSON keep W×H.
 """

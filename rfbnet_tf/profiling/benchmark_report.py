@@ -1,4 +1,4 @@
-"""Reporting a benchmark result (:func:`rfbnet_tf.profiling.model_benchmark.run_benchmark`): the console table,
+"""Reporting a benchmark result (:func:`rfbnet_tf.profiling.benchmark_run.run_benchmark`): the console table,
 the ratios against a previous JSON, the JSON file.
 """
 
@@ -99,7 +99,7 @@ def _bf16_lines(result):
 
 
 def format_peer(peer):
-    """One line per path of the peer comparison (``onnx_peer.peer_comparison``) and the verdict."""
+    """One line per path of the peer comparison (``peer.peer_comparison``) and the verdict."""
     size = f"{peer['size'][0]}×{peer['size'][1]}"
     paths = ", ".join(f"{name} {stats['median_s'] * 1e3:.1f} ms" for name, stats in peer["paths"].items())
     spinning = "" if peer.get("onnxruntime_spinning", True) else ", ONNX Runtime without spin-waiting"

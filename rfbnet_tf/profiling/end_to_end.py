@@ -36,16 +36,16 @@ from rfbnet_tf.profiling import machine
 from rfbnet_tf.profiling.timing import time_interleaved
 
 DEFAULT_MODEL = "rfbnet_erfnet_enc"
-DEFAULT_SIZE = (640, 480)
-"""(W, H): a ScanNet depth frame (paper Sec. IV-B)."""
+DEFAULT_SIZE = (480, 640)
+"""(H, W): a ScanNet depth frame (paper Sec. IV-B); the result's ``size`` is [W, H], as the flags write it."""
 MAX_DEPTH = depth_input.DEFAULT_MAX_DEPTH
 GOAL_PREPROCESSING_FRACTION = 0.3
 
 
 def raw_frame(size=DEFAULT_SIZE, seed=0):
-    """``(rgb uint8 (H,W,3), depth uint16 (H,W) millimetres, intrinsics (3,3))`` of synthetic scene ``seed``."""
-    width, height = size
-    frame = synthetic.render_scene(seed, height, width)
+    """``(rgb uint8 (H,W,3), depth uint16 (H,W) millimetres, intrinsics (3,3))`` of synthetic scene ``seed`` at
+    ``size`` (H, W)."""
+    frame = synthetic.render_scene(seed, *size)
     depth_mm = np.round(np.nan_to_num(frame["depth"]) * records.DEPTH_SCALE_MM)
     return frame["rgb"], np.clip(depth_mm, 0, np.iinfo(np.uint16).max).astype(np.uint16), frame["intrinsics"]
 
@@ -75,7 +75,8 @@ def _agreement(graph_hha, numpy_hha):
 
 def run_end_to_end(model_name=DEFAULT_MODEL, size=DEFAULT_SIZE, runs=5, warmup=1, num_classes=19, seed=0,
                    log=print) -> dict:
-    """Time both paths on one frame (module docstring); returns a JSON-ready dict."""
+    """Time both paths on one frame of ``size`` (H, W) (module docstring); returns a JSON-ready dict."""
+    height, width = size
     rgb, depth_mm, intrinsics = raw_frame(size, seed)
     module = _serving_module(model_name, num_classes)
     camera = tf.constant([intrinsics[0, 0], intrinsics[1, 1], intrinsics[0, 2], intrinsics[1, 2]], tf.float32)
@@ -112,7 +113,7 @@ def run_end_to_end(model_name=DEFAULT_MODEL, size=DEFAULT_SIZE, runs=5, warmup=1
         "model": lambda: module.serve(rgb=rgb_batch, depth=hha_batch),
         "graph_total": lambda: module.serve_raw(rgb_batch, depth_batch, scale, camera),
     }
-    log(f"end to end: {model_name} at {size[0]}x{size[1]}, {runs} interleaved runs after {warmup} warm-up")
+    log(f"end to end: {model_name} at {width}x{height}, {runs} interleaved runs after {warmup} warm-up")
     load_start = machine.load_average()
     timings = time_interleaved(callables, warmup=warmup, runs=runs)
     model_s = timings["model"]["median_s"]
@@ -133,7 +134,7 @@ def run_end_to_end(model_name=DEFAULT_MODEL, size=DEFAULT_SIZE, runs=5, warmup=1
         GOAL_PREPROCESSING_FRACTION)
     return {
         "model": model_name,
-        "size": list(size),
+        "size": [width, height],
         "frame": f"synthetic.render_scene({seed}), depth uint16 mm, {float(np.mean(~measured)):.1%} missing",
         "numpy": paths["numpy"],
         "graph": paths["graph"],

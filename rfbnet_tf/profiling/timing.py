@@ -1,15 +1,30 @@
-"""Latency statistics of callables: warm-up, then median and spread over timed runs.
+"""Latency statistics of callables, and the reference they are compared with.
 
 Every timed call ends with ``block_until_ready`` on its result, so asynchronous backends (JAX, GPUs) are timed to
 completion. ``time_interleaved`` runs several callables round-robin (A, B, C, A, B, C, ...) instead of one after
 the other: on a shared machine whose load changes during the measurement, callables compared with each other (a
 model and the reference matrix product, or the plain and the optimised inference path) then see the same load,
 and their ratios are far more stable than their absolute times.
+
+The reference of what the machine can do: a plain fp32 matrix product ``(n×n) @ (n×n)`` (:func:`matmul_function`),
+compiled with the active backend's own compiler (``tf.function`` / ``jax.jit`` / torch eager), ``2·n³`` FLOPs (a
+multiply-add = 2).  A model's achieved FLOP/s divided by this product's FLOP/s — measured in the same process,
+interleaved with the model so that both see the same load — tells how well its kernels use the machine.
 """
 
 import time
 
+import keras
 import numpy as np
+
+DEFAULT_MATMUL_SIZE = 2048
+
+
+def positive_int(name, value, minimum=1):
+    """``value`` when it is an int >= ``minimum`` (not a bool); else ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, received {value!r}")
+    return value
 
 
 def block_until_ready(value):
@@ -54,13 +69,6 @@ def summarize(seconds):
     }
 
 
-def _check_counts(warmup, runs):
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup must be an int >= 0, received {warmup!r}")
-    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
-        raise ValueError(f"runs must be an int >= 1, received {runs!r}")
-
-
 def time_interleaved(callables, warmup=1, runs=5, clock=time.perf_counter):
     """Time zero-argument ``callables`` (``{name: fn}``) round-robin; returns ``{name: summarize(...)}``.
 
@@ -69,7 +77,8 @@ def time_interleaved(callables, warmup=1, runs=5, clock=time.perf_counter):
     """
     if not isinstance(callables, dict) or not callables or not all(callable(f) for f in callables.values()):
         raise ValueError(f"callables must be a non-empty dict of name -> callable, received {callables!r}")
-    _check_counts(warmup, runs)
+    positive_int("warmup", warmup, 0)
+    positive_int("runs", runs)
     for fn in callables.values():
         for _ in range(warmup):
             block_until_ready(fn())
@@ -85,3 +94,42 @@ def time_interleaved(callables, warmup=1, runs=5, clock=time.perf_counter):
 def time_callable(fn, warmup=1, runs=5, clock=time.perf_counter):
     """Latency statistics of one zero-argument callable (see ``time_interleaved``)."""
     return time_interleaved({"fn": fn}, warmup=warmup, runs=runs, clock=clock)["fn"]
+
+
+def matmul_flops(n):
+    """FLOPs of one ``(n×n) @ (n×n)`` product: ``2·n³``."""
+    n = positive_int("matmul size", n)
+    return 2 * n**3
+
+
+def matmul_function(n=DEFAULT_MATMUL_SIZE, seed=0):
+    """A zero-argument callable computing ``a @ b`` for fixed random fp32 ``n×n`` matrices."""
+    n = positive_int("matmul size", n)
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        a, b = tf.constant(a), tf.constant(b)
+        product = tf.function(lambda: tf.matmul(a, b), autograph=False)
+        return product
+    if backend == "jax":
+        import jax
+
+        a, b = jax.device_put(a), jax.device_put(b)
+        product = jax.jit(lambda x, y: x @ y)
+        return lambda: product(a, b)
+    if backend == "torch":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        a, b = torch.from_numpy(a).to(device), torch.from_numpy(b).to(device)
+
+        def product():
+            with torch.no_grad():
+                return a @ b
+
+        return product
+    raise ValueError(f"unsupported Keras backend {backend!r}")

@@ -66,7 +66,7 @@ def cross_entropy_sums(labels, logits, class_weights=None, ignore_label=IGNORE_L
 def segmentation_loss(labels, logits, class_weights=None, ignore_label=IGNORE_LABEL):
     """Cross-entropy averaged over the valid (non-ignored) pixels of the batch; 0 if there are none.
 
-    Also the Keras ``loss`` of the benchmark's JAX / PyTorch training step (``profiling.backend_functions``).
+    Also the Keras ``loss`` of the benchmark's JAX / PyTorch training step (``profiling.train_step``).
     """
     total, count = cross_entropy_sums(labels, logits, class_weights, ignore_label)
     return total / ops.maximum(count, 1.0)

@@ -31,7 +31,7 @@ from absl import logging
 
 from rfbnet_tf import run_directory, run_facts
 from rfbnet_tf.configs import ExperimentConfig
-from rfbnet_tf.datasets import records
+from rfbnet_tf.datasets import records, shards
 from rfbnet_tf.models.registry import MODELS, saved_model_options
 from rfbnet_tf.training import record_checks, stream_init
 from rfbnet_tf.training.class_weights import parse_class_weights
@@ -147,7 +147,7 @@ def _check_sizes(config: ExperimentConfig, stored_size):
 
 def _check_split(record_dir, flag, split):
     try:
-        records.shard_files(record_dir, split)
+        shards.shard_files(record_dir, split)
     except (FileNotFoundError, ValueError) as error:
         hint = " (or --val_every=0 --image_summary_every=0)" if flag == "val_split" else ""
         raise ValueError(f"--{flag}={split!r}: {error}{hint}") from None

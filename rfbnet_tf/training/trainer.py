@@ -15,7 +15,7 @@ import tensorflow as tf
 from absl import logging
 
 from rfbnet_tf import configs, run_directory
-from rfbnet_tf.datasets import pipeline, records
+from rfbnet_tf.datasets import pipeline, shards
 from rfbnet_tf.evaluation import split_scoring
 from rfbnet_tf.inference import keras_task
 from rfbnet_tf.metrics import mean_iou, pixel_accuracy
@@ -207,7 +207,7 @@ class _Trainer:
         last_good = self.resumed_from
         while step < total_steps:
             learning_rate = float(self.schedule(step))
-            with records.naming_corrupt_shards(run.data.record_dir, run.data.train_split):
+            with shards.naming_corrupt_shards(run.data.record_dir, run.data.train_split):
                 result = self.train_step(self.iterator)
             step = int(self.step.numpy())
             loss = float(result["loss"])

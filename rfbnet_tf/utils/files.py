@@ -5,7 +5,8 @@
   file is removed and ``path`` is left as it was.  JSON is indented by 2 with a trailing newline.
 * :func:`read_image_unchanged`: ``cv2.imread(IMREAD_UNCHANGED)`` (BGR channel order, native bit depth)
   that raises ``FileNotFoundError`` naming a missing file and ``ValueError`` naming a file that does not
-  decode; the callers (``datasets.records.read_image``, ``inference.image_files``) check channels and dtype.
+  decode; :func:`read_image` (the converters' source images) and ``inference.image_files`` check channels and
+  dtype on top.
 """
 
 from __future__ import annotations
@@ -62,3 +63,20 @@ def read_image_unchanged(path) -> np.ndarray:
     if image is None:
         raise ValueError(f"could not decode image {path!r} (corrupt or not an image)")
     return image
+
+
+def read_image(path: str, *, channels: int, dtype) -> np.ndarray:
+    """Read a source PNG/JPEG as ``dtype`` with ``channels`` channels (3 → RGB order).
+
+    Raises ``FileNotFoundError`` naming a missing file and ``ValueError`` naming a file whose
+    bytes do not decode or whose channel count / bit depth is not the expected one.
+    """
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    image = read_image_unchanged(path)
+    found = 1 if image.ndim == 2 else image.shape[2]
+    if found != channels:
+        raise ValueError(f"image {path!r} has {found} channels, expected {channels}")
+    if image.dtype != np.dtype(dtype):
+        raise ValueError(f"image {path!r} has dtype {image.dtype}, expected {np.dtype(dtype).name}")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if channels == 3 else image

@@ -11,17 +11,20 @@ The slower of the first two bounds the third; ``bottleneck`` names it, and ``ove
 ``feeding_training / min(pipeline_alone, model_alone)`` (1 = the pipeline runs fully in parallel with the
 steps; lower = they compete for the same cores, as they do on a 2-core machine).
 
-``synthetic_records`` makes a small record directory (``rfbnet_tf.datasets.preparation.prepare("synthetic", ...)``) when
-no prepared records are given.
+``synthetic_records`` makes a small record directory (``rfbnet_tf.datasets.preparation.prepare("synthetic",
+...)``) when no prepared records are given; :func:`pipeline_measurement` is the benchmark's ``--pipeline``: the
+rates on given records or on synthetic ones in a temporary directory.
 """
 
 import gc
+import shutil
+import tempfile
 
 import keras
 
 from rfbnet_tf.models import build_model
-from rfbnet_tf.profiling.backend_functions import make_trainer
-from rfbnet_tf.profiling.timing import time_callable
+from rfbnet_tf.profiling.timing import positive_int, time_callable
+from rfbnet_tf.profiling.train_step import make_trainer
 
 
 def synthetic_records(output_dir, size=(480, 640), count=16, seed=0, num_workers=1):
@@ -29,8 +32,7 @@ def synthetic_records(output_dir, size=(480, 640), count=16, seed=0, num_workers
     1 = in this process); returns the directory."""
     from rfbnet_tf.datasets.preparation import prepare
 
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"count must be a positive int, received {count!r}")
+    positive_int("count", count)
     prepare(
         "synthetic",
         output_dir,
@@ -45,12 +47,6 @@ def synthetic_records(output_dir, size=(480, 640), count=16, seed=0, num_workers
     return output_dir
 
 
-def _positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, received {value!r}")
-    return value
-
-
 def pipeline_rates(record_dir, model_name, batch_size=2, num_batches=10, train_steps=3, split="train", seed=0):
     """The three rates of the module docstring for ``model_name`` on the records of ``record_dir``.
 
@@ -60,9 +56,9 @@ def pipeline_rates(record_dir, model_name, batch_size=2, num_batches=10, train_s
     from rfbnet_tf.datasets.pipeline import make_dataset, measure_rate
     from rfbnet_tf.datasets.records import load_dataset_info
 
-    _positive("batch_size", batch_size)
-    _positive("num_batches", num_batches)
-    _positive("train_steps", train_steps)
+    positive_int("batch_size", batch_size)
+    positive_int("num_batches", num_batches)
+    positive_int("train_steps", train_steps)
     info = load_dataset_info(record_dir)
     num_classes = int(info["num_classes"])
     height, width = (int(v) for v in info["image_size"])
@@ -92,3 +88,22 @@ def pipeline_rates(record_dir, model_name, batch_size=2, num_batches=10, train_s
         "bottleneck": "pipeline" if pipeline_alone < model_alone else "model",
         "overlap": feeding / slower,
     }
+
+
+def pipeline_measurement(record_dir, model_name, size, examples, batch, batches, steps, seed, log):
+    """:func:`pipeline_rates` of ``model_name`` (a checked name) on ``record_dir``, or on ``examples`` synthetic
+    frames of ``size`` (H, W) written to a temporary directory (removed afterwards) when ``record_dir`` is None."""
+    temporary = None
+    if record_dir is None:
+        temporary = tempfile.mkdtemp(prefix="rfbnet_benchmark_records_")
+        log(f"[benchmark] writing {examples} synthetic {size[1]}x{size[0]} records to {temporary}")
+        record_dir = synthetic_records(temporary, size=size, count=examples, seed=seed)
+    try:
+        log(f"[benchmark] input pipeline and {model_name} training steps on {record_dir}")
+        rates = pipeline_rates(record_dir, model_name, batch_size=batch, num_batches=batches, train_steps=steps,
+                               seed=seed)
+        rates["synthetic"] = temporary is not None
+        return rates
+    finally:
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)

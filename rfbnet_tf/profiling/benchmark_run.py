@@ -1,7 +1,12 @@
-"""The whole run of ``python -m rfbnet_tf.benchmark`` (its docstring describes the measurements):
-:func:`run_benchmark` checks the arguments (``benchmark_arguments``), measures each model
-(``model_measurements.benchmark_model``), compares models (``speed_comparisons``) and adds the machine
-description and, optionally, the input pipeline's rate.
+"""The whole run of ``python -m rfbnet_tf.benchmark`` (its docstring describes the measurements): the arguments,
+checked once (:func:`parse_size`, :func:`parse_pair`, :func:`check_models`, :func:`sizes_for`), and
+:func:`run_benchmark`, which measures each model (``model_cost.benchmark_model``), compares models
+(``model_cost.head_to_head`` / ``targets``) and adds the machine description and, optionally, the peer
+(``peer``) and the input pipeline's rate (``input_pipeline``).
+
+Sizes: the benchmark's arguments are W×H as its flags (``--sizes=1024x512``), the paper and its recorded JSON
+write them (``parse_size``, ``sizes_for``, ``DEFAULT_SIZES``, ``run_benchmark(sizes=..., peer_size=...)``);
+``run_benchmark`` turns them into (H, W) for every measurement below it.  ``pipeline_size`` is (H, W).
 """
 
 from __future__ import annotations
@@ -9,18 +14,64 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import shutil
 import sys
-import tempfile
 
-from rfbnet_tf.models import MODEL_NAMES
+from rfbnet_tf.models import MODEL_NAMES, model_spec
 from rfbnet_tf.profiling import machine
-from rfbnet_tf.profiling.benchmark_arguments import check_models, positive_int, sizes_for
-from rfbnet_tf.profiling.inference_paths import bf16_supported
-from rfbnet_tf.profiling.matmul_reference import matmul_flops, matmul_function
-from rfbnet_tf.profiling.model_measurements import FLOPS_METHOD, benchmark_model, flops_lookup
-from rfbnet_tf.profiling.speed_comparisons import head_to_head, targets
-from rfbnet_tf.profiling.timing import time_callable
+from rfbnet_tf.profiling.model_cost import FLOPS_METHOD, benchmark_model, flops_lookup, head_to_head, targets
+from rfbnet_tf.profiling.model_latency import bf16_supported
+from rfbnet_tf.profiling.timing import matmul_flops, matmul_function, positive_int, time_callable
+
+
+DEFAULT_SIZES = {"erfnet_enc": ((1024, 512), (640, 480)), "adapnet_pp": ((768, 384),)}
+"""Default (W, H) per backbone: the paper's Cityscapes 1024×512 and ScanNet 640×480 for ERFNetEnc (Sec. IV-B),
+AdapNet++'s 768×384 (its training crop)."""
+
+
+def parse_size(text):
+    """``"1024x512"`` → ``(1024, 512)`` (W, H); ValueError naming the text otherwise."""
+    parts = str(text).lower().replace("×", "x").split("x")
+    try:
+        width, height = (int(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"size must be WIDTHxHEIGHT (e.g. 1024x512), received {text!r}") from None
+    if width < 1 or height < 1:
+        raise ValueError(f"size must be two positive ints WIDTHxHEIGHT, received {text!r}")
+    return width, height
+
+
+def parse_pair(text):
+    """``"a:b"`` → ``("a", "b")``, both model names."""
+    parts = tuple(str(text).split(":"))
+    if len(parts) != 2:
+        raise ValueError(f"head-to-head pair must be MODEL_A:MODEL_B, received {text!r}")
+    return tuple(check_models(parts))
+
+
+def check_models(models):
+    """The model names, each one of ``MODEL_NAMES``."""
+    models = list(models)
+    if not models:
+        raise ValueError(f"models must name at least one of {MODEL_NAMES}, received {models!r}")
+    unknown = [m for m in models if m not in MODEL_NAMES]
+    if unknown:
+        raise ValueError(f"unknown model(s) {unknown}; available: {list(MODEL_NAMES)}")
+    return models
+
+
+def sizes_for(model_name, sizes=None):
+    """``sizes`` (list of (W, H)) or the model family's defaults, each checked against the size divisor of the
+    model at its default options (``model_spec(model_name).size_divisor()``, the models this binary builds)."""
+    spec = model_spec(model_name)
+    chosen = list(sizes) if sizes else list(DEFAULT_SIZES[spec.backbone])
+    multiple = spec.size_divisor()
+    for width, height in chosen:
+        if width % multiple or height % multiple:
+            raise ValueError(
+                f"{model_name} needs input sizes that are multiples of {multiple}, received {width}x{height}"
+            )
+    return chosen
+
 
 SCHEMA_VERSION = 1
 
@@ -73,14 +124,14 @@ def run_benchmark(
     ``throughput_batch=0`` / ``train_batch=0`` skip those measurements. ``jit_compile``: XLA in the optimised path
     (default: off). ``flops_reference``: path of a previous TensorFlow JSON whose FLOPs are reused
     under other backends. ``pipeline_size``: (h, w) of the synthetic records made when ``record_dir`` is None.
-    ``bf16``: also time bf16 inference where the CPU has native bf16 (``inference_paths.bf16_supported``).
+    ``bf16``: also time bf16 inference where the CPU has native bf16 (``model_latency.bf16_supported``).
     ``peer``: also time ``erfnet_enc`` against the PyTorch→ONNX Runtime peer at ``peer_size`` (W, H) with
-    ``peer_threads`` threads, ONNX Runtime spin-waiting if ``peer_spinning`` (``onnx_peer.peer_comparison``; extras
+    ``peer_threads`` threads, ONNX Runtime spin-waiting if ``peer_spinning`` (``peer.peer_comparison``; extras
     ``[onnx]`` and ``[peer]``).
     """
     models = check_models(models if models is not None else MODEL_NAMES)
     sizes = [tuple(s) for s in sizes] if sizes else None
-    per_model_sizes = {m: sizes_for(m, sizes) for m in models}
+    per_model_sizes = {m: [(height, width) for width, height in sizes_for(m, sizes)] for m in models}
     settings = {
         "runs": positive_int("runs", runs),
         "warmup": positive_int("warmup", warmup, 0),
@@ -142,32 +193,15 @@ def run_benchmark(
     result["targets"] = targets(result["results"], result["head_to_head"])
     result["bf16_native"] = bf16_supported()
     if peer:
-        from rfbnet_tf.profiling.onnx_peer import peer_comparison
+        from rfbnet_tf.profiling.peer import peer_comparison
 
         result["peer"] = peer_comparison(tuple(peer_size), settings["num_classes"], settings["runs"],
                                          settings["warmup"], peer_threads, seed, log, peer_spinning)
     if pipeline:
-        result["pipeline"] = _pipeline(record_dir, pipeline_model, pipeline_size, pipeline_examples, pipeline_batch,
-                                       pipeline_batches, pipeline_steps, seed, log)
+        from rfbnet_tf.profiling.input_pipeline import pipeline_measurement
+
+        check_models([pipeline_model])
+        result["pipeline"] = pipeline_measurement(record_dir, pipeline_model, pipeline_size, pipeline_examples,
+                                                  pipeline_batch, pipeline_batches, pipeline_steps, seed, log)
     result["load_average_end"] = machine.load_average()
     return result
-
-
-def _pipeline(record_dir, model_name, size, examples, batch, batches, steps, seed, log):
-    from rfbnet_tf.profiling.pipeline_rate import pipeline_rates, synthetic_records
-
-    check_models([model_name])
-    temporary = None
-    if record_dir is None:
-        temporary = tempfile.mkdtemp(prefix="rfbnet_benchmark_records_")
-        log(f"[benchmark] writing {examples} synthetic {size[1]}x{size[0]} records to {temporary}")
-        record_dir = synthetic_records(temporary, size=size, count=examples, seed=seed)
-    try:
-        log(f"[benchmark] input pipeline and {model_name} training steps on {record_dir}")
-        rates = pipeline_rates(record_dir, model_name, batch_size=batch, num_batches=batches, train_steps=steps,
-                               seed=seed)
-        rates["synthetic"] = temporary is not None
-        return rates
-    finally:
-        if temporary is not None:
-            shutil.rmtree(temporary, ignore_errors=True)

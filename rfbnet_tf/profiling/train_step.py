@@ -1,12 +1,5 @@
-"""Compiled inference and training-step callables for the active Keras backend (what the benchmark times).
-
-Inference (``inference_function``), batch fixed, ``training=False``:
-
-* TensorFlow: ``tf.function(model(x, training=False))``, optionally ``jit_compile=True`` (XLA);
-* JAX: ``jax.jit`` of ``model.stateless_call`` (always XLA);
-* PyTorch: the eager model under ``torch.no_grad()``.
-
-Training step (``train_step_function``), one optimizer update per call:
+"""The training step the benchmark times (:func:`make_trainer` / :func:`train_step_function`): one optimizer update
+per call, for the active Keras backend.
 
 * TensorFlow: the train binary's own step (``rfbnet_tf.training.steps.make_train_step``: cross-entropy over the
   non-ignored pixels + the paper's L2 weight decay of the model's backbone, Adam with the poly schedule, default
@@ -17,33 +10,23 @@ Training step (``train_step_function``), one optimizer update per call:
 
 Batches come either from a fixed in-memory batch (the model alone) or from a ``tf.data.Dataset`` (the input
 pipeline feeding training).
+
+:func:`measure_train_step` times it on random inputs and labels of one size (the benchmark's ``train_step`` row).
 """
 
 import itertools
 
 import keras
 import numpy as np
-from keras import ops
 
 from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.models import is_multimodal
+from rfbnet_tf.profiling.model_latency import random_inputs
+from rfbnet_tf.profiling.timing import time_callable
 from rfbnet_tf.training import losses
 
 TRAIN_LEARNING_RATE = 5e-4  # paper Sec. IV-B (ERFNetEnc models); the value does not change the step time
 TRAIN_SCHEDULE_STEPS = 1000
-
-
-def random_inputs(model_name, batch, height, width, depth_channels=3, seed=0):
-    """Random float32 inputs of ``model_name``: one ``(B,H,W,3)`` array, or ``{"rgb", "depth"}``."""
-    for label, value in (("batch", batch), ("height", height), ("width", width)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{label} must be a positive int, received {value!r}")
-    rng = np.random.default_rng(seed)
-    rgb = rng.standard_normal((batch, height, width, 3), dtype=np.float32)
-    if not is_multimodal(model_name):
-        return rgb
-    depth = rng.standard_normal((batch, height, width, depth_channels), dtype=np.float32)
-    return {"rgb": rgb, "depth": depth}
 
 
 def random_labels(batch, height, width, num_classes, ignore_fraction=0.1, seed=0):
@@ -52,48 +35,6 @@ def random_labels(batch, height, width, num_classes, ignore_fraction=0.1, seed=0
     labels = rng.integers(0, num_classes, (batch, height, width)).astype(np.int32)
     labels[rng.random(labels.shape) < ignore_fraction] = IGNORE_LABEL
     return labels
-
-
-def _to_backend(value):
-    if isinstance(value, dict):
-        return {k: ops.convert_to_tensor(v) for k, v in value.items()}
-    return ops.convert_to_tensor(value)
-
-
-def inference_function(model, inputs, jit_compile=False):
-    """A zero-argument callable running ``model(inputs, training=False)`` compiled for the active backend."""
-    if not isinstance(jit_compile, bool):
-        raise ValueError(f"jit_compile must be True or False, received {jit_compile!r}")
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        tensors = _to_backend(inputs)
-        return tf.function(lambda: model(tensors, training=False), jit_compile=jit_compile, autograph=False)
-    if backend == "jax":
-        import jax
-
-        tensors = _to_backend(inputs)
-        trainable = [v.value for v in model.trainable_variables]
-        non_trainable = [v.value for v in model.non_trainable_variables]
-
-        @jax.jit
-        def run(trainable, non_trainable, x):
-            outputs, _ = model.stateless_call(trainable, non_trainable, x, training=False)
-            return outputs
-
-        return lambda: run(trainable, non_trainable, tensors)
-    if backend == "torch":
-        import torch
-
-        tensors = _to_backend(inputs)
-
-        def run():
-            with torch.no_grad():
-                return model(tensors, training=False)
-
-        return run
-    raise ValueError(f"unsupported Keras backend {backend!r}")
 
 
 def _select(inputs, modality):
@@ -185,3 +126,16 @@ def _tf_trainer(model, model_name, num_classes, weight_decay, modality):
         return lambda: train_step(iterator)["loss"]
 
     return feed
+
+
+def measure_train_step(model, model_name, size, settings):
+    """``settings["train_runs"]`` timed training steps (after one untimed) of ``model`` at batch
+    ``settings["train_batch"]`` and ``size`` (H, W)."""
+    (height, width), batch, num_classes = size, settings["train_batch"], settings["num_classes"]
+    inputs = random_inputs(model_name, batch, height, width, seed=2)
+    if not isinstance(inputs, dict):
+        inputs = {"rgb": inputs}
+    labels = random_labels(batch, height, width, num_classes, seed=2)
+    step = train_step_function(model, model_name, num_classes, (inputs, labels))
+    stats = time_callable(step, warmup=1, runs=settings["train_runs"])
+    return {"batch": batch, **stats, "examples_per_s": batch / stats["median_s"]}
