@@ -118,7 +118,7 @@ def test_unpaired_and_empty_depth_frames_are_counted_and_reported(recorded, capl
         assert summary["unpaired_depth"] == 1  # frame 3's depth, 50 ms off
         assert summary["empty_depth"] == 1 and summary["empty_stamps"] == [frames[bf.EMPTY_FRAME].stamp_ns]
         assert summary["fps"] > 0 and summary["latency_ms"]["p95"] >= summary["latency_ms"]["p50"] > 0
-    with caplog.at_level("INFO"):
+    with caplog.at_level("INFO", logger="absl"):  # whatever verbosity an earlier in-process run left
         bag_prediction._log_summary(recorded["summaries"]["ros1"])
     text = caplog.text
     assert "segmented 4 of 6 RGB frames" in text and "frames/s" in text and "p95" in text
