@@ -39,7 +39,12 @@ Per frame ``{stem}``, in ``--output_dir``:
 * with ``--label``: ``{stem}_ground_truth.png`` (colourised) and ``{stem}_error_map.png``, the
   paper's Fig. 6/7 improvement/error map (``rfbnet_tf.inference.error_map``): red = misclassified
   by this model, green = misclassified by the ``--compare_model_dir`` model but correct here;
-* with ``--compare_model_dir``: ``{stem}_compare_labels.png`` — the other model's classes.
+* with ``--compare_model_dir``: ``{stem}_compare_labels.png`` — the other model's classes;
+* with ``--gates`` (RFBNet runs): ``{stem}_gates.png`` — per residual fusion block (one row each, named), the RGB
+  and the four gates G_Rin, G_Din, G_Rout, G_Dout (Sec. III-C: how much of each modality enters and leaves the
+  interaction stream) upsampled and drawn over it, with a colour bar 0 → 1 (``rfbnet_tf.gate_figures``), and
+  ``{stem}_gates.npz`` — the numbers: one ``(h, w, 4)`` array per block at the depth stream's resolution of the
+  model input, ``gate_names``, ``model_input_size``.  Another model is refused with one line.
 
 With ``--bag=IN --output_bag=OUT`` it segments a ROS recording instead (``--rgb_topic``, ``--depth_topic``,
 ``--camera_info_topic``; optional ``--output_dir`` PNGs and ``--video``): see
@@ -86,6 +91,8 @@ def _define_flags():
     flags.DEFINE_string("compare_checkpoint", None, "Weights of --compare_model_dir.")
     flags.DEFINE_enum("size_policy", None, list(serving.SIZE_POLICIES),
                       "resize to the training size (default when known) or pad to a valid size.")
+    flags.DEFINE_boolean("gates", False, "RFBNet runs: also write each frame's gate maps of every residual fusion "
+                         "block ({stem}_gates.png over the RGB with a colour bar, {stem}_gates.npz).")
     flags.DEFINE_boolean("progress", True, "Show a progress bar on stderr.")
     bag_flags.define_topic_flags()
     bag_flags.define_prediction_flags()
@@ -121,7 +128,7 @@ def main(argv):
             compare_model_dir=FLAGS.compare_model_dir, intrinsics=FLAGS.intrinsics, max_depth=FLAGS.max_depth,
             alpha=FLAGS.alpha, checkpoint=FLAGS.checkpoint, compare_checkpoint=FLAGS.compare_checkpoint,
             size_policy=FLAGS.size_policy, progress=FLAGS.progress, depth_units=FLAGS.depth_units,
-            resize_depth=FLAGS.resize_depth, camera=FLAGS.camera)
+            resize_depth=FLAGS.resize_depth, camera=FLAGS.camera, gates=FLAGS.gates)
 
 
 FLAG_GROUPS = {

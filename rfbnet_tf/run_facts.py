@@ -42,7 +42,7 @@ import os
 
 from absl import logging
 
-from rfbnet_tf import __version__, run_directory
+from rfbnet_tf import __version__, run_directory, visualize
 from rfbnet_tf.datasets import records
 
 RUN_INFO_FILENAME = run_directory.RUN_INFO_FILENAME
@@ -78,6 +78,13 @@ def from_dataset_info(info: dict, record_dir=None) -> dict:
         "record_dir": None if record_dir is None else os.path.abspath(os.fspath(record_dir)),
         "created_by": f"rfbnet_tf {__version__}",
     }
+
+
+def label_palette(info: dict):
+    """The label colours (:func:`rfbnet_tf.visualize.run_palette`) of a ``run_info.json`` or ``dataset_info.json``
+    dict: its ``palette`` (default :data:`DEFAULT_PALETTE`) and ``ignore_label`` (default 255)."""
+    return visualize.run_palette(info.get("palette") or DEFAULT_PALETTE,
+                                 int(info.get("ignore_label", records.IGNORE_LABEL)))
 
 
 def environment() -> dict:

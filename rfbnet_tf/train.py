@@ -19,7 +19,8 @@ What a run does:
   (two-stage training) or the whole model from ``--init_model`` (fine-tuning, also to another class count:
   the classifier layers keep their fresh initialisation; :mod:`rfbnet_tf.training.stream_init`);
 * trains with a custom loop (:mod:`rfbnet_tf.training.steps`), a progress bar, TensorBoard summaries
-  (:mod:`rfbnet_tf.training.summaries`), validation every ``--val_every`` steps and checkpoints every
+  (:mod:`rfbnet_tf.training.summaries`: headline scalars first, per-class IoU, images, RFB gates), validation
+  every ``--val_every`` steps (default ``--steps`` / 5, at most 2500) and checkpoints every
   ``--checkpoint_every`` steps and at the end;
 * stops with ``FloatingPointError`` when the loss is NaN or infinite, or when a checkpoint is due and a weight or
   optimizer slot is NaN / inf, without saving: no checkpoint ever holds a non-finite value, the last good one stays

@@ -226,3 +226,21 @@ def test_named_flagfiles_are_their_rows_with_the_whole_chain_documented(configs)
                 assert needle in text, (name, needle)
     finally:
         os.chdir(cwd)
+
+
+def test_every_flagfile_validates_at_least_five_times(configs):
+    from rfbnet_tf.configs.train import default_val_interval
+
+    for name, config in configs.items():
+        interval = default_val_interval(config["steps"]) if config["val_every"] is None else config["val_every"]
+        points = set(range(interval, config["steps"] + 1, interval)) | {config["steps"]}
+        assert interval > 0 and len(points) >= 5, (name, interval)
+
+
+@pytest.mark.parametrize("steps, expected", [(3, 1), (4, 1), (5, 1), (150, 30), (12500, 2500), (25000, 2500),
+                                             (100000, 2500)])
+def test_default_val_interval(steps, expected):
+    config = configs_lib.TrainConfig(model_dir="m", steps=steps)
+    assert config.val_every is None and config.val_interval == expected
+    assert configs_lib.TrainConfig(model_dir="m", steps=steps, val_every=7).val_interval == 7
+    assert configs_lib.TrainConfig(model_dir="m", steps=steps, val_every=0).val_interval == 0

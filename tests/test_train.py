@@ -251,13 +251,14 @@ def test_rfbnet_loss_falls_and_model_dir_is_complete(rfbnet_run):
     assert 0.0 <= summary["val_miou"] <= 1.0
     train_events = _events(os.path.join(model_dir, "logs", "train"))
     val_events = _events(os.path.join(model_dir, "logs", "val"))
-    for tag in ("loss/total", "loss/cross_entropy", "loss/weight_decay", "learning_rate", "miou", "iou/floor"):
+    for tag in ("3_training/total_loss", "1_headline/loss", "3_training/weight_decay", "1_headline/learning_rate",
+                "1_headline/miou", "2_class_iou/floor"):
         assert tag in train_events, sorted(train_events)
-    for tag in ("miou", "loss/cross_entropy", "images/rgb", "images/depth", "images/ground_truth",
-                "images/prediction", "gates/G_Rin", "gates/G_Dout"):
+    for tag in ("1_headline/miou", "1_headline/loss", "4_images/rgb", "4_images/depth", "4_images/ground_truth",
+                "4_images/prediction", "5_gates/rfb_s0_u0", "5_gates/rfb_s0_u7"):
         assert tag in val_events, sorted(val_events)
     # The learning rate logged at step 5 is the one step 5 used: poly at 4 of 30 steps.
-    learning_rate = dict(train_events["learning_rate"])[5]
+    learning_rate = dict(train_events["1_headline/learning_rate"])[5]
     assert learning_rate == pytest.approx(2e-3 * (1 - 4 / 30) ** 0.9, rel=1e-5)
     # The last checkpoint and final.weights.h5 hold the same weights.
     from_checkpoint, _, step = run_directory.restore_model(model_dir)

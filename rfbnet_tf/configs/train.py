@@ -61,8 +61,10 @@ class TrainConfig:
                                             "with a step-derived seed.", checks.boolean(), kind="bool")
     summary_every: int = option(100, "Steps between TensorBoard scalar summaries (loss, lr, train mIoU).",
                                 checks.int_at_least(1), kind="int")
-    val_every: int = option(2500, "Steps between validations (val loss, mIoU, per-class IoU); 0 = never.",
-                            checks.int_at_least(0), kind="int")
+    val_every: int | None = option(None, "Steps between validations (val loss, mIoU, per-class IoU; one more at "
+                                   "the end); 0 = never. Default: --steps // 5, at most 2500 (at least 5 "
+                                   "validations; every 2500 steps for the paper's schedules).",
+                                   checks.int_at_least(0, optional=True), kind="int")
     val_steps: int | None = option(None, "Batches per validation (default: the whole split).",
                                    checks.int_at_least(1, optional=True), kind="int")
     val_batch_size: int | None = option(None, "Validation batch (default: --batch_size).",
@@ -87,6 +89,20 @@ class TrainConfig:
     def __post_init__(self):
         validate(self)
         check_init_sources(self.init_model, self.rgb_init, self.depth_init)
+
+    @property
+    def val_interval(self) -> int:
+        """Steps between validations: ``val_every``, or by default :func:`default_val_interval` (0 = never)."""
+        return default_val_interval(self.steps) if self.val_every is None else self.val_every
+
+
+MAX_DEFAULT_VAL_INTERVAL = 2500
+
+
+def default_val_interval(steps: int) -> int:
+    """``--val_every``'s default: ``steps // 5`` (at least 1), at most :data:`MAX_DEFAULT_VAL_INTERVAL` — at least
+    5 validations in a run of at least 5 steps."""
+    return max(1, min(MAX_DEFAULT_VAL_INTERVAL, steps // 5))
 
 
 def check_init_sources(init_model, rgb_init, depth_init):

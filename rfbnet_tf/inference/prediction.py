@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 from absl import logging
 
-from rfbnet_tf import run_directory, run_facts, visualize
+from rfbnet_tf import gate_figures, run_directory, run_facts, visualize
 from rfbnet_tf.datasets import records
-from rfbnet_tf.inference import depth_input, error_map, image_files, serving
+from rfbnet_tf.inference import depth_input, error_map, gate_maps, image_files, serving
 from rfbnet_tf.utils.progress import Progress
 
 
@@ -53,12 +53,24 @@ class _DepthCache:
         return self.cache[kind, max_depth]
 
 
-def _class_ids(module, max_depth, rgb, depth_cache):
+def _model_images(module, max_depth, rgb, depth_cache) -> dict:
     spec = module.spec
-    images = {}
-    for key in spec.model_inputs:
-        images[key] = rgb if key == "rgb" else depth_cache.get(spec.depth_input, max_depth)
-    return module.run(images)["class_ids"][0]
+    return {key: rgb if key == "rgb" else depth_cache.get(spec.depth_input, max_depth) for key in spec.model_inputs}
+
+
+def _class_ids(module, max_depth, rgb, depth_cache):
+    return module.run(_model_images(module, max_depth, rgb, depth_cache))["class_ids"][0]
+
+
+def _write_gates(gates, module, max_depth, rgb, depth_cache, output_dir, stem) -> dict:
+    """``{stem}_gates.png`` (every block's gates over the RGB) and ``{stem}_gates.npz`` (the numbers)."""
+    model_size, maps = gates(_model_images(module, max_depth, rgb, depth_cache))
+    numbers = os.path.join(output_dir, f"{stem}_gates.npz")
+    np.savez(numbers, gate_names=np.array(gate_figures.GATE_NAMES), model_input_size=np.array(model_size),
+             **dict(maps))
+    figure = gate_figures.gate_figure(rgb, gate_maps.frame_maps(maps, model_size, rgb.shape[:2],
+                                                                module.spec.size_policy))
+    return {"gates": _write_png(os.path.join(output_dir, f"{stem}_gates.png"), figure), "gate_values": numbers}
 
 
 LEGEND_FILENAME = "legend.png"
@@ -66,7 +78,7 @@ LEGEND_FILENAME = "legend.png"
 
 def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model_dir=None, intrinsics=None,
             max_depth=None, alpha=0.5, checkpoint=None, compare_checkpoint=None, size_policy=None,
-            progress=True, depth_units="mm", resize_depth=False, camera=None) -> list:
+            progress=True, depth_units="mm", resize_depth=False, camera=None, gates=False) -> list:
     """Segment the frames in ``rgb`` (+ ``depth``) and write the images listed in the module docstring.
 
     Args:
@@ -88,13 +100,16 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
       checkpoint, compare_checkpoint: weights of the two runs (``run_directory.restore_model``).
       size_policy: ``"resize"``/``"pad"``/None (``serving.input_spec``).
       progress: progress bar on stderr.
+      gates: also write each frame's gate maps of every residual fusion block (RFBNet runs only):
+        ``{stem}_gates.png`` and ``{stem}_gates.npz``.
 
     Returns:
       ``[{"stem": ..., "files": {kind: path}}, ...]`` per frame.
 
     Raises:
       FileNotFoundError: missing model_dir / run_info.json / weights / input files.
-      ValueError: unpaired files, bad images, missing depth or intrinsics, bad ``alpha``.
+      ValueError: unpaired files, bad images, missing depth or intrinsics, bad ``alpha``, ``gates`` with a model
+        that has no residual fusion blocks.
     """
     if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be a number in [0, 1], received {alpha!r}")
@@ -103,6 +118,7 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
             raise FileNotFoundError(f"{name} {os.fspath(path)!r} does not exist")
     module, config, info, run_max_depth = _load(model_dir, checkpoint, size_policy, max_depth)
     modules = [(module, run_max_depth)]
+    gate_model = gate_maps.GateMaps(module, f"--model_dir={os.fspath(model_dir)!r}") if gates else None
     if compare_model_dir is not None:
         other, other_config, _, other_max_depth = _load(compare_model_dir, compare_checkpoint, size_policy, max_depth)
         if int(other_config["num_classes"]) != int(config["num_classes"]):
@@ -121,24 +137,19 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
         raise ValueError("--depth_units=cityscapes_disparity needs --camera (the *_camera.json file or directory)")
     pairs = image_files.pair_files(rgb, depth if needs_depth else None, label, camera if with_camera else None)
     matrix = image_files.parse_intrinsics(intrinsics) if intrinsics is not None else None
-    palette = run_palette(info)
+    palette = run_facts.label_palette(info)
     output_dir = os.fspath(output_dir)
     created = not os.path.exists(output_dir)
     os.makedirs(output_dir, exist_ok=True)
     try:
         written = _predict_frames(modules, pairs, output_dir, depth_units, resize_depth, matrix, palette, info, alpha,
-                                  needs_depth, progress)
+                                  needs_depth, progress, gate_model)
     except BaseException:
         if created:  # no partial output directory of a failed run
             shutil.rmtree(output_dir, ignore_errors=True)
         raise
     logging.info("wrote predictions of %d frame(s) and %s to %s", len(written), LEGEND_FILENAME, output_dir)
     return written
-
-
-def run_palette(info) -> np.ndarray:
-    """The colours of a run's classes (``palette`` of its ``run_info.json``) and of its ignore label."""
-    return visualize.run_palette(info.get("palette") or run_facts.DEFAULT_PALETTE, int(info["ignore_label"]))
 
 
 def write_legend(output_dir, info, palette) -> str:
@@ -162,7 +173,7 @@ def write_frame_images(output_dir, stem, rgb_image, class_ids, info, palette, al
 
 
 def _predict_frames(modules, pairs, output_dir, depth_units, resize_depth, matrix, palette, info, alpha, needs_depth,
-                    progress):
+                    progress, gate_model=None):
     """Predict every frame of ``pairs`` and write its files (and the legend) into ``output_dir``."""
     ignore_label = int(info["ignore_label"])
     write_legend(output_dir, info, palette)
@@ -187,6 +198,8 @@ def _predict_frames(modules, pairs, output_dir, depth_units, resize_depth, matri
         except ValueError as error:
             raise ValueError(f"frame {stem!r}: {error}") from None
         files = write_frame_images(output_dir, stem, rgb_image, predictions[0], info, palette, alpha)
+        if gate_model is not None:
+            files.update(_write_gates(gate_model, *modules[0], rgb_image, cache, output_dir, stem))
         if len(predictions) > 1:
             files["compare_labels"] = _write_png(os.path.join(output_dir, f"{stem}_compare_labels.png"),
                                                  visualize.colorize(predictions[1], palette, ignore_label))

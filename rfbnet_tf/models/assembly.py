@@ -141,14 +141,24 @@ def build_rfbnet(
     return keras.Model(inputs, logits, name=name or f"rfbnet_{backbone.name}")
 
 
+def fusion_blocks(model) -> list:
+    """The residual fusion blocks of ``model`` in network order (empty for unimodal and SSMA models)."""
+    return [layer for layer in model.layers if isinstance(layer, ResidualFusionBlock)]
+
+
+def _checked_blocks(model) -> list:
+    blocks = fusion_blocks(model)
+    if not blocks:
+        raise ValueError(f"model {model.name!r} has no ResidualFusionBlock")
+    return blocks
+
+
 def gate_model(model, block=None):
     """A model with the same inputs returning the gate maps ``(B,h,w,4)`` of one RFB (default: the first).
 
-    Channels are ``[G_Rin, G_Din, G_Rout, G_Dout]`` (Sec. III-C); used for TensorBoard gate images.
+    Channels are ``[G_Rin, G_Din, G_Rout, G_Dout]`` (Sec. III-C).
     """
-    blocks = [layer for layer in model.layers if isinstance(layer, ResidualFusionBlock)]
-    if not blocks:
-        raise ValueError(f"model {model.name!r} has no ResidualFusionBlock")
+    blocks = _checked_blocks(model)
     if block is None:
         chosen = blocks[0]
     else:
@@ -157,3 +167,11 @@ def gate_model(model, block=None):
             raise ValueError(f"block must be one of {names}, received {block!r}")
         chosen = blocks[names.index(block)]
     return keras.Model(model.inputs, chosen.output[3], name=f"{model.name}_{chosen.name}_gates")
+
+
+def gate_maps_model(model):
+    """A model with the same inputs returning the gate maps ``(B,h,w,4)`` of every RFB, a list in the order of
+    :func:`fusion_blocks` (their names label the maps); used for TensorBoard's gate images and ``predict --gates``.
+    """
+    blocks = _checked_blocks(model)
+    return keras.Model(model.inputs, [block.output[3] for block in blocks], name=f"{model.name}_gate_maps")

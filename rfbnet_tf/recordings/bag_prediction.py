@@ -149,7 +149,7 @@ class BagSegmenter:
         if "depth" in spec.model_inputs and spec.max_depth is None:
             raise ValueError("the run's run_info.json records no max_depth: pass --max_depth")
         self.spec = spec
-        self.palette = prediction.run_palette(self.info)
+        self.palette = run_facts.label_palette(self.info)
         self._graph = None
 
     def _graph_path(self) -> _GraphPath:

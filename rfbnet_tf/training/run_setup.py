@@ -197,7 +197,7 @@ def prepare_run(config: ExperimentConfig) -> Run:
     record_checks.check_records_exist(given)
     info = records.load_dataset_info(record_dir)
     _check_split(record_dir, "train_split", config.data.train_split)
-    if config.train.val_every or config.train.image_summary_every:
+    if config.train.val_interval or config.train.image_summary_every:
         _check_split(record_dir, "val_split", config.data.val_split)
     num_classes = int(info["num_classes"])
     histogram = info.get("class_histogram", {}).get(config.data.train_split)

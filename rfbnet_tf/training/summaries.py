@@ -1,12 +1,19 @@
 """TensorBoard summaries of training (``model_dir/logs/train``) and validation (``model_dir/logs/val``).
 
-Scalars: ``loss/total``, ``loss/cross_entropy``, ``loss/weight_decay``, ``loss/aux{i}``, ``learning_rate``,
-``steps_per_second``, ``miou`` and ``iou/{class name}`` (train: over the pixels of the last ``summary_every``
-steps; val: over the validation split), ``pixel_accuracy``.  Images (val writer, a fixed set of validation
-frames): ``images/rgb``, ``images/depth`` (HHA or depth, de-normalised), ``images/ground_truth`` and
-``images/prediction`` (colourised, :func:`rfbnet_tf.visualize.colorize`) and, for RFBNet models, the four gate
-maps of the first residual fusion block ``gates/G_Rin``, ``gates/G_Din``, ``gates/G_Rout``, ``gates/G_Dout``
-(values in [0, 1], shown as grey levels, Sec. III-C).
+TensorBoard shows a section per tag prefix (the text before the first "/"), sections in alphabetical order, and
+the runs ``train`` and ``val`` of a tag on one chart; the prefixes order the sections:
+
+* ``1_headline/``: ``loss`` (the cross-entropy of the main output, class-weighted as in training: train over the
+  last ``summary_every`` steps, val over the validation split), ``miou``, ``pixel_accuracy`` (train and val) and
+  ``learning_rate`` (train);
+* ``2_class_iou/{class name}``: per-class IoU (train and val);
+* ``3_training/``: the terms of the training loss (``total_loss``, ``weight_decay``, ``aux{i}``) and
+  ``steps_per_second`` (train);
+* ``4_images/`` (val, a fixed set of validation frames): ``rgb``, ``depth`` (HHA or depth, de-normalised),
+  ``ground_truth`` and ``prediction`` in the run's palette (:func:`rfbnet_tf.run_facts.label_palette`, the colours
+  ``predict`` uses: the ignore label has a colour no class has);
+* ``5_gates/{block}`` (RFBNet models, val): per residual fusion block its four gates G_Rin, G_Din (above) and
+  G_Rout, G_Dout upsampled and drawn over the RGB, with a colour bar 0 → 1 (``rfbnet_tf.gate_figures.GRID``).
 
 TensorFlow 2.21 no longer installs the ``tensorboard`` package, and ``tf.summary.scalar`` / ``image`` live
 there.  This module writes the same event records with TensorFlow's own ``tf.summary.write`` and the
@@ -20,16 +27,19 @@ from __future__ import annotations
 import math
 import os
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 from tensorflow.core.framework import summary_pb2
 
-from rfbnet_tf import run_directory
+from rfbnet_tf import gate_figures, run_directory
 from rfbnet_tf.constants import IGNORE_LABEL
+from rfbnet_tf.models import fusion_blocks, gate_maps_model
 from rfbnet_tf.visualize import colorize
 
-GATE_NAMES = ("G_Rin", "G_Din", "G_Rout", "G_Dout")
+HEADLINE, CLASS_IOU, TRAINING, IMAGES, GATES = "1_headline", "2_class_iou", "3_training", "4_images", "5_gates"
+"""Tag prefixes: TensorBoard's sections, in this order."""
 
 
 def _metadata(plugin_name, data_class):
@@ -90,34 +100,65 @@ def write_scalars(writer, step, scalars: dict):
                 scalar(tag, value)
 
 
-def iou_scalars(miou, per_class_iou, class_names) -> dict:
-    """``{"miou": m, "iou/<name>": ...}`` for :func:`write_scalars`."""
-    scalars = {"miou": miou}
+def _scores(loss, miou, per_class_iou, pixel_accuracy, class_names) -> dict:
+    scalars = {f"{HEADLINE}/loss": loss, f"{HEADLINE}/miou": miou, f"{HEADLINE}/pixel_accuracy": pixel_accuracy}
     for name, value in zip(class_names, per_class_iou):
-        scalars[f"iou/{name}"] = value
+        scalars[f"{CLASS_IOU}/{name}"] = value
     return scalars
 
 
-def image_panel(inputs, labels, logits, denormalize, gates=None, palette=None, ignore_label=IGNORE_LABEL) -> dict:
-    """The image summaries of one batch as ``{tag: uint8 or [0,1] float (B, H, W, C)}``.
+def train_scalars(terms: dict, learning_rate, steps_per_second, miou, per_class_iou, pixel_accuracy,
+                  class_names) -> dict:
+    """The train writer's ``{tag: value}``: ``terms`` are the window means of the train step's loss terms
+    (``loss`` = total, ``cross_entropy``, ``weight_decay``, ``aux{i}``)."""
+    scalars = _scores(terms["cross_entropy"], miou, per_class_iou, pixel_accuracy, class_names)
+    scalars[f"{HEADLINE}/learning_rate"] = learning_rate
+    for key, value in terms.items():
+        if key != "cross_entropy":
+            scalars[f"{TRAINING}/{'total_loss' if key == 'loss' else key}"] = value
+    scalars[f"{TRAINING}/steps_per_second"] = steps_per_second
+    return scalars
+
+
+def val_scalars(loss, miou, per_class_iou, pixel_accuracy, class_names) -> dict:
+    """The val writer's ``{tag: value}`` (the headline tags of :func:`train_scalars`: one chart per tag)."""
+    return _scores(loss, miou, per_class_iou, pixel_accuracy, class_names)
+
+
+def gate_maps(model):
+    """``f(model_inputs) -> [(block name, (B, h, w, 4) numpy gate maps), ...]`` of every residual fusion block of
+    ``model`` (the ``gates`` of :func:`image_panel`), or None when it has none."""
+    if not fusion_blocks(model):
+        return None
+    gates, names = gate_maps_model(model), [block.name for block in fusion_blocks(model)]
+
+    def maps(model_inputs):
+        return [(name, keras.ops.convert_to_numpy(m)) for name, m in zip(names, gates(model_inputs, training=False))]
+
+    return maps
+
+
+def image_panel(inputs, labels, logits, denormalize, palette, gates=None, ignore_label=IGNORE_LABEL) -> dict:
+    """The image summaries of one batch as ``{tag: uint8 (B, H, W, C)}``.
 
     Args:
       inputs: ``{"rgb": ..., "depth": ...}`` normalised numpy arrays (unimodal: one of them).
       labels: int (B, H, W) ground truth; logits: (B, H, W, K).
       denormalize: ``f(array, key) -> uint8`` with key "rgb" / "depth" (the train binary passes the dataset's
         statistics, see ``pipeline.denormalize``).
-      gates: optional (B, h, w, 4) gate maps in [0, 1].
-      palette, ignore_label: the colours and ignore label of :func:`rfbnet_tf.visualize.colorize`.
+      palette: the run's label colours (:func:`rfbnet_tf.run_facts.label_palette`).
+      gates: optional ``[(block name, (B, h, w, 4) gate maps in [0, 1]), ...]`` (needs ``inputs["rgb"]``).
+      ignore_label: the label of unlabelled pixels.
     """
     panel = {}
     for key, array in inputs.items():
-        panel[f"images/{key}"] = denormalize(np.asarray(array), key)
-    panel["images/ground_truth"] = colorize(np.asarray(labels), palette, ignore_label)
-    panel["images/prediction"] = colorize(np.argmax(np.asarray(logits), axis=-1), palette, ignore_label)
-    if gates is not None:
-        gates = np.clip(np.asarray(gates, np.float32), 0.0, 1.0)
-        for index, name in enumerate(GATE_NAMES[: gates.shape[-1]]):
-            panel[f"gates/{name}"] = gates[..., index : index + 1]
+        panel[f"{IMAGES}/{key}"] = denormalize(np.asarray(array), key)
+    panel[f"{IMAGES}/ground_truth"] = colorize(np.asarray(labels), palette, ignore_label)
+    panel[f"{IMAGES}/prediction"] = colorize(np.argmax(np.asarray(logits), axis=-1), palette, ignore_label)
+    for block, maps in gates or ():
+        rgb = panel[f"{IMAGES}/rgb"]
+        panel[f"{GATES}/{block}"] = np.stack([gate_figures.block_figure(rgb[i], maps[i], block, gate_figures.GRID)
+                                              for i in range(len(rgb))])
     return panel
 
 

@@ -14,12 +14,12 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from rfbnet_tf import configs, run_directory
-from rfbnet_tf.datasets import pipeline, shards
+from rfbnet_tf import configs, run_directory, run_facts
+from rfbnet_tf.datasets import pipeline, records, shards
 from rfbnet_tf.evaluation import split_scoring
 from rfbnet_tf.inference import keras_task
 from rfbnet_tf.metrics import mean_iou, pixel_accuracy
-from rfbnet_tf.models import gate_model, is_multimodal
+from rfbnet_tf.models import is_multimodal
 from rfbnet_tf.training import (distribution, freezing, optimization, run_lock, run_setup, steps, stream_init,
                                 summaries)
 from rfbnet_tf.utils import files
@@ -128,7 +128,7 @@ class _Trainer:
         self.val_history = [entry for entry in run_directory.read_val_history(run.train.model_dir)
                             if entry["step"] <= self.start_step]
         self.summary_batch = None
-        self.gates = None
+        self.gates = self.palette = None
 
     # ------------------------------------------------------------------------------------- validation
 
@@ -158,21 +158,20 @@ class _Trainer:
             if self.modality is not None:
                 inputs = {self.modality: inputs[self.modality]}
             self.summary_batch = ({k: v.numpy() for k, v in inputs.items()}, labels.numpy())
-            if run.model.name.startswith("rfbnet"):
-                self.gates = gate_model(self.model)
+            self.palette = run_facts.label_palette(records.load_dataset_info(run.data.record_dir))
+            self.gates = summaries.gate_maps(self.model)
         inputs, labels = self.summary_batch
         model_inputs = steps.select_inputs(inputs, self.modality)
         outputs = self.model(model_inputs, training=False)
         logits = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
-        gates = None if self.gates is None else self.gates(model_inputs, training=False)
+        gates = None if self.gates is None else self.gates(model_inputs)
 
         def denormalize(array, key):
             stats_key = run.model.depth_input if key == "depth" else key
             return pipeline.denormalize(array, stats_key, run.data.record_dir)
 
-        panel = summaries.image_panel(inputs, labels, keras.ops.convert_to_numpy(logits), denormalize,
-                                      gates=None if gates is None else keras.ops.convert_to_numpy(gates),
-                                      ignore_label=run.ignore_label)
+        panel = summaries.image_panel(inputs, labels, keras.ops.convert_to_numpy(logits), denormalize, self.palette,
+                                      gates=gates, ignore_label=run.ignore_label)
         summaries.write_images(self.writers.val, step, panel, max_outputs=run.train.num_summary_images)
 
     # ------------------------------------------------------------------------------------- the loop
@@ -229,24 +228,22 @@ class _Trainer:
             if step % run.train.summary_every == 0 or last:
                 elapsed = time.perf_counter() - window_start
                 miou, per_class = mean_iou(window_confusion)
-                scalars = {("loss/total" if k == "loss" else f"loss/{k}"): v / window_steps
-                           for k, v in window_terms.items()}
-                scalars.update(learning_rate=learning_rate, steps_per_second=window_steps / max(elapsed, 1e-9),
-                               pixel_accuracy=pixel_accuracy(window_confusion),
-                               **summaries.iou_scalars(miou, per_class, run.class_names))
+                scalars = summaries.train_scalars(
+                    {k: v / window_steps for k, v in window_terms.items()}, learning_rate,
+                    window_steps / max(elapsed, 1e-9), miou, per_class, pixel_accuracy(window_confusion),
+                    run.class_names)
                 summaries.write_scalars(self.writers.train, step, scalars)
                 window_confusion[:] = 0
                 window_terms, window_start, window_steps = {}, time.perf_counter(), 0
-            if run.train.val_every and (step % run.train.val_every == 0 or last):
+            if run.train.val_interval and (step % run.train.val_interval == 0 or last):
                 val = self.validate()
                 logging.info("step %d: val loss %.4f, mIoU %.4f", step, val["loss"], val["miou"])
                 self.val_history.append({"step": step, "miou": float(val["miou"]), "loss": float(val["loss"]),
                                          "pixel_accuracy": float(val["pixel_accuracy"])})
                 if self.chief:
                     run_directory.write_val_history(run.train.model_dir, self.val_history)
-                summaries.write_scalars(self.writers.val, step, {
-                    "loss/cross_entropy": val["loss"], "pixel_accuracy": val["pixel_accuracy"],
-                    **summaries.iou_scalars(val["miou"], val["per_class_iou"], run.class_names)})
+                summaries.write_scalars(self.writers.val, step, summaries.val_scalars(
+                    val["loss"], val["miou"], val["per_class_iou"], val["pixel_accuracy"], run.class_names))
             if run.train.image_summary_every and (step % run.train.image_summary_every == 0 or last):
                 self.write_images(step)
             if step % run.train.checkpoint_every == 0 or last:
