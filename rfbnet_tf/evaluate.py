@@ -27,7 +27,7 @@ Writes, under ``model_dir/eval`` (or ``--output_dir``):
   = ground truth), ``class_names``, ``checkpoint_step``, ``checkpoint``, ``record_dir``, ``split``,
   ``num_examples``, ``full_resolution``, ``image_size``, ``seconds``, ``time`` (UTC, ISO 8601);
 * ``{split}_confusion.png`` (``{split}_full_resolution_confusion.png``): the row-normalised
-  confusion matrix (``rfbnet_tf.inference.confusion_plot``);
+  confusion matrix (``rfbnet_tf.drawing.confusion_plot``);
 
 and prints the per-class IoU table.  The ``Progress`` bar goes to stderr.
 """

@@ -33,16 +33,16 @@ Per frame ``{stem}``, in ``--output_dir``:
 
 * ``legend.png`` — the class colours (and the ignore label's) with the class names;
 * ``{stem}_labels.png`` — predicted classes in the run's palette (``palette`` of ``run_info.json``: the
-  dataset's colours, ``rfbnet_tf.visualize.run_palette``);
+  dataset's colours, ``rfbnet_tf.drawing.palettes.run_palette``);
 * ``{stem}_class_ids.png`` — predicted train ids (8-bit, one channel; 16-bit for runs of more than 255 classes);
 * ``{stem}_overlay.png`` — the colours alpha-blended on the RGB image (``--alpha``);
 * with ``--label``: ``{stem}_ground_truth.png`` (colourised) and ``{stem}_error_map.png``, the
-  paper's Fig. 6/7 improvement/error map (``rfbnet_tf.inference.error_map``): red = misclassified
+  paper's Fig. 6/7 improvement/error map (``rfbnet_tf.drawing.error_map``): red = misclassified
   by this model, green = misclassified by the ``--compare_model_dir`` model but correct here;
 * with ``--compare_model_dir``: ``{stem}_compare_labels.png`` — the other model's classes;
 * with ``--gates`` (RFBNet runs): ``{stem}_gates.png`` — per residual fusion block (one row each, named), the RGB
   and the four gates G_Rin, G_Din, G_Rout, G_Dout (Sec. III-C: how much of each modality enters and leaves the
-  interaction stream) upsampled and drawn over it, with a colour bar 0 → 1 (``rfbnet_tf.gate_figures``), and
+  interaction stream) upsampled and drawn over it, with a colour bar 0 → 1 (``rfbnet_tf.drawing.gate_figures``), and
   ``{stem}_gates.npz`` — the numbers: one ``(h, w, 4)`` array per block at the depth stream's resolution of the
   model input, ``gate_names``, ``model_input_size``.  Another model is refused with one line.
 

@@ -11,7 +11,7 @@ must not silently get the indoor 10 m depth range).  The train binary writes the
 ``num_classes``          K
 ``class_names``          K names, index = train id
 ``palette``              colours of label images: K ``[r, g, b]`` (the dataset's ``PALETTE``, from
-                         ``dataset_info.json``), or the name of a colour map (``rfbnet_tf.visualize.PALETTES``:
+                         ``dataset_info.json``), or the name of a colour map (``rfbnet_tf.drawing.palettes.PALETTES``:
                          ``"voc"`` for records that name no palette)
 ``ignore_label``         label value excluded from loss and metrics (255; 65535 for more than 255 classes)
 ``normalization``        ``{"rgb"|"hha"|"depth": {"mean": [...], "std": [...]}}``: the train-split statistics
@@ -42,7 +42,8 @@ import os
 
 from absl import logging
 
-from rfbnet_tf import __version__, run_directory, visualize
+from rfbnet_tf import __version__, run_directory
+from rfbnet_tf.drawing import palettes
 from rfbnet_tf.datasets import records
 
 RUN_INFO_FILENAME = run_directory.RUN_INFO_FILENAME
@@ -81,9 +82,9 @@ def from_dataset_info(info: dict, record_dir=None) -> dict:
 
 
 def label_palette(info: dict):
-    """The label colours (:func:`rfbnet_tf.visualize.run_palette`) of a ``run_info.json`` or ``dataset_info.json``
+    """The label colours (:func:`rfbnet_tf.drawing.palettes.run_palette`) of a ``run_info.json`` or ``dataset_info.json``
     dict: its ``palette`` (default :data:`DEFAULT_PALETTE`) and ``ignore_label`` (default 255)."""
-    return visualize.run_palette(info.get("palette") or DEFAULT_PALETTE,
+    return palettes.run_palette(info.get("palette") or DEFAULT_PALETTE,
                                  int(info.get("ignore_label", records.IGNORE_LABEL)))
 
 

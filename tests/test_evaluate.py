@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from rfbnet_tf import evaluate
-from rfbnet_tf.inference import confusion_plot
+from rfbnet_tf.drawing import confusion_plot
 from tests import run_dir_fixtures as fx
 from tests.label_checks import assert_confusion_matches
 

@@ -42,8 +42,7 @@ LAYERS = {
     "rfbnet_tf.utils": 0,
     "rfbnet_tf.cli": 0,
     "rfbnet_tf.metrics": 0,
-    "rfbnet_tf.visualize": 0,
-    "rfbnet_tf.gate_figures": 0,
+    "rfbnet_tf.drawing": 0,
     # data
     "rfbnet_tf.preprocessing": 1,
     "rfbnet_tf.datasets": 1,

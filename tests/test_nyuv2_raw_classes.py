@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rfbnet_tf import metrics, prepare_data, visualize
+from rfbnet_tf import metrics, prepare_data
+from rfbnet_tf.drawing import palettes
 from rfbnet_tf.datasets import augment, nyuv2, pipeline, records
 from rfbnet_tf.training import losses
 from tests import fixture_trees, rgbd_fixtures, train_fixtures
@@ -164,7 +165,8 @@ def test_train_and_evaluate_on_16_bit_records(prepared, trained):
 
 
 def test_predict_writes_16_bit_ids_and_colours_classes_above_255(prepared, trained, tmp_path):
-    from rfbnet_tf.inference import error_map, prediction
+    from rfbnet_tf.inference import prediction
+    from rfbnet_tf.drawing import error_map
 
     _, truth, out, _ = prepared
     model_dir, _, _ = trained
@@ -200,13 +202,13 @@ def test_predict_writes_16_bit_ids_and_colours_classes_above_255(prepared, train
 
 def test_colorize_with_the_ignore_label_65535():
     labels = np.array([[0, 255, 893, IGNORE]])
-    palette = visualize.run_palette(nyuv2.PALETTE_894.tolist(), IGNORE)
+    palette = palettes.run_palette(nyuv2.PALETTE_894.tolist(), IGNORE)
     assert palette.shape == (65536, 3)
-    image = visualize.colorize(labels, palette, IGNORE)
+    image = palettes.colorize(labels, palette, IGNORE)
     np.testing.assert_array_equal(image[0], [nyuv2.PALETTE_894[0], nyuv2.PALETTE_894[255], nyuv2.PALETTE_894[893],
                                              [0, 0, 0]])
-    np.testing.assert_array_equal(visualize.colorize(labels, nyuv2.PALETTE_894, IGNORE), image)  # short palette
-    default = visualize.colorize(labels, None, IGNORE)  # VOC colours of every id, the ignore label black
-    np.testing.assert_array_equal(default[0], [[0, 0, 0], [224, 224, 192], visualize.voc_colours(893), [0, 0, 0]])
+    np.testing.assert_array_equal(palettes.colorize(labels, nyuv2.PALETTE_894, IGNORE), image)  # short palette
+    default = palettes.colorize(labels, None, IGNORE)  # VOC colours of every id, the ignore label black
+    np.testing.assert_array_equal(default[0], [[0, 0, 0], [224, 224, 192], palettes.voc_colours(893), [0, 0, 0]])
     with pytest.raises(ValueError, match="needs the ignore label 255"):
-        visualize.run_palette("voc", IGNORE)
+        palettes.run_palette("voc", IGNORE)

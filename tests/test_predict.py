@@ -11,8 +11,9 @@ import pytest
 
 from rfbnet_tf import cli
 from rfbnet_tf import predict as predict_lib
-from rfbnet_tf import visualize
-from rfbnet_tf.inference import depth_input, error_map, image_files
+from rfbnet_tf.drawing import palettes
+from rfbnet_tf.inference import depth_input, image_files
+from rfbnet_tf.drawing import error_map
 from rfbnet_tf.preprocessing.depth_completion import complete_depth
 from rfbnet_tf.preprocessing.hha import depth_to_hha
 from tests import run_dir_fixtures as fx
@@ -77,7 +78,7 @@ def test_predict_writes_palette_colours_overlays_and_error_maps(setup):
                                   label=str(root / "label"), compare_model_dir=setup["other_dir"], alpha=0.25,
                                   progress=False)
     assert [entry["stem"] for entry in written] == ["a", "b"]
-    palette = visualize.voc_palette()
+    palette = palettes.voc_palette()
     palette[255] = (224, 224, 192)  # VOC's void colour: the ignore label differs from class 0 (black in VOC)
     legend = _read(out / "legend.png")
     assert legend.shape == (20 * (NUM_CLASSES + 1), 260, 3)

@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from rfbnet_tf import prepare_data, visualize
+from rfbnet_tf import prepare_data
+from rfbnet_tf.drawing import palettes
 from rfbnet_tf.datasets import cityscapes, records, scannet
 from rfbnet_tf.evaluate import evaluate
 from rfbnet_tf.evaluation import submission
@@ -103,7 +104,7 @@ def test_run_carries_the_dataset_palette_and_predict_draws_with_it(cityscapes_ru
     from rfbnet_tf import run_facts
 
     info = run_facts.load_run_info(cityscapes_run["model_dir"])
-    palette = visualize.run_palette(info["palette"])
+    palette = palettes.run_palette(info["palette"])
     np.testing.assert_array_equal(palette[:19], cityscapes.PALETTE)
     assert palette[255].tolist() == [0, 0, 0] and palette[0].tolist() != [0, 0, 0]
     for dataset in (cityscapes, scannet):

@@ -17,7 +17,8 @@ pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing import plugin_event_accumulator  # noqa: E402
 from tensorboard.util import tensor_util  # noqa: E402
 
-from rfbnet_tf import cli, gate_figures, run_directory, run_facts  # noqa: E402
+from rfbnet_tf import cli, run_directory, run_facts  # noqa: E402
+from rfbnet_tf.drawing import gate_figures
 from rfbnet_tf.datasets import pipeline, synthetic  # noqa: E402
 from rfbnet_tf.training import summaries  # noqa: E402
 from tests import run_dir_fixtures, short_backbones, train_fixtures  # noqa: E402

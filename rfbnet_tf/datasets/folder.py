@@ -40,7 +40,7 @@ import os
 
 import numpy as np
 
-from rfbnet_tf import visualize
+from rfbnet_tf.drawing import palettes
 from rfbnet_tf.datasets import frame_resizing, records, sources
 from rfbnet_tf.utils.files import read_image, read_image_unchanged
 
@@ -144,7 +144,7 @@ def read_description(path) -> Description:
             raise ValueError(f"{path}: {key}.id {class_id} is {where}")
         colour = entry.get("color")
         if colour is None:
-            colour = tuple(int(v) for v in visualize.voc_colours(np.array([index + 1]))[0])  # never black
+            colour = tuple(int(v) for v in palettes.voc_colours(np.array([index + 1]))[0])  # never black
         elif (not isinstance(colour, list) or len(colour) != 3
               or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in colour)):
             raise ValueError(f"{path}: {key}.color must be [r, g, b] of integers 0..255, got {colour!r}")

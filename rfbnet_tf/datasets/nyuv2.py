@@ -47,7 +47,7 @@ import os
 
 import numpy as np
 
-from rfbnet_tf import visualize
+from rfbnet_tf.drawing import palettes
 from rfbnet_tf.constants import IGNORE_LABEL, IGNORE_LABEL_16
 from rfbnet_tf.datasets import frame_resizing, matlab_files, sources
 
@@ -89,7 +89,7 @@ NUM_CLASSES = len(CLASS_NAMES)
 
 
 def shifted_voc_palette(count: int) -> np.ndarray:
-    """(count, 3) uint8: train id t gets the PASCAL VOC colour of id t + 1 (``visualize.voc_colours``).
+    """(count, 3) uint8: train id t gets the PASCAL VOC colour of id t + 1 (``palettes.voc_colours``).
 
     This is how the nyuv2-python-toolkit (VainF/nyuv2-python-toolkit, ``colormap()`` with ``cmap[label + 1]``)
     colours the NYUv2 label images: label id k = train id k − 1, id 0 (unlabelled) black.  The VOC colour map
@@ -97,7 +97,7 @@ def shifted_voc_palette(count: int) -> np.ndarray:
     own colour and no id but 0 is black: for the 894 raw classes raw id k is the VOC colour of k (raw ids k and
     k + 512 differ by 16 in red only, and raw id 512 is the near-black (16, 0, 0)).
     """
-    return visualize.voc_colours(np.arange(1, count + 1))
+    return palettes.voc_colours(np.arange(1, count + 1))
 
 
 PALETTE_40 = shifted_voc_palette(40)

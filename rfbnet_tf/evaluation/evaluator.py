@@ -15,7 +15,8 @@ from absl import logging
 from rfbnet_tf import metrics, run_directory, run_facts
 from rfbnet_tf.datasets import pipeline, records, shards
 from rfbnet_tf.evaluation import split_scoring
-from rfbnet_tf.inference import confusion_plot, serving
+from rfbnet_tf.inference import serving
+from rfbnet_tf.drawing import confusion_plot
 from rfbnet_tf.models import model_spec
 from rfbnet_tf.utils import files
 from rfbnet_tf.utils.progress import Progress

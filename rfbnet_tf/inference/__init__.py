@@ -1,9 +1,7 @@
-"""Inference helpers shared by the evaluate, export and predict binaries.
+"""Inference helpers shared by the evaluate, export and predict binaries (what they draw: :mod:`rfbnet_tf.drawing`).
 
 * :mod:`~rfbnet_tf.inference.serving` — raw images → model inputs → class ids / probabilities (one
   preprocessing for the SavedModel signature and for ``predict``), and the exportable ``tf.Module``;
-* :mod:`~rfbnet_tf.inference.confusion_plot` — the row-normalised confusion-matrix image of ``evaluate``;
-* :mod:`~rfbnet_tf.inference.error_map` — the improvement/error map of the paper's Fig. 6/7 and overlays;
 * :mod:`~rfbnet_tf.inference.image_files` — reading and pairing the image files ``predict`` is given;
 * :mod:`~rfbnet_tf.inference.depth_input` — a depth file → the run's depth input (HHA or completed depth);
 * :mod:`~rfbnet_tf.inference.saved_model_export` — ``export_model`` / ``save_module``: the atomic, verified

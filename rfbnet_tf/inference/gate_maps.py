@@ -3,7 +3,7 @@
 :class:`GateMaps` runs the network on the frame exactly as ``predict`` does (the serving preprocessing,
 :mod:`rfbnet_tf.inference.serving`) and returns each block's ``(h, w, 4)`` gates ``[G_Rin, G_Din, G_Rout, G_Dout]``
 at the depth stream's resolution of the model input (the model's own gate outputs, ``models.gate_maps_model``);
-:func:`frame_maps` aligns them with the frame for drawing (:func:`rfbnet_tf.gate_figures.gate_figure`).
+:func:`frame_maps` aligns them with the frame for drawing (:func:`rfbnet_tf.drawing.gate_figures.gate_figure`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from rfbnet_tf import gate_figures
+from rfbnet_tf.drawing import gate_figures
 from rfbnet_tf.inference import serving
 from rfbnet_tf.models import fusion_blocks, gate_maps_model
 

@@ -10,9 +10,11 @@ import cv2
 import numpy as np
 from absl import logging
 
-from rfbnet_tf import gate_figures, run_directory, run_facts, visualize
+from rfbnet_tf import run_directory, run_facts
+from rfbnet_tf.drawing import gate_figures, palettes
 from rfbnet_tf.datasets import records
-from rfbnet_tf.inference import depth_input, error_map, gate_maps, image_files, serving
+from rfbnet_tf.inference import depth_input, gate_maps, image_files, serving
+from rfbnet_tf.drawing import error_map
 from rfbnet_tf.utils.progress import Progress
 
 
@@ -155,14 +157,14 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
 def write_legend(output_dir, info, palette) -> str:
     """``output_dir/legend.png``: the class colours of the run whose ``run_info.json`` is ``info``."""
     return _write_png(os.path.join(output_dir, LEGEND_FILENAME),
-                      visualize.legend_image(info["class_names"], palette, ignore_label=int(info["ignore_label"])))
+                      palettes.legend_image(info["class_names"], palette, ignore_label=int(info["ignore_label"])))
 
 
 def write_frame_images(output_dir, stem, rgb_image, class_ids, info, palette, alpha) -> dict:
     """A frame's ``{stem}_labels.png`` (colours), ``{stem}_class_ids.png`` (train ids, 8-bit; 16-bit for runs of
     more than 255 classes) and ``{stem}_overlay.png``, for the run whose ``run_info.json`` is ``info``; returns
     ``{kind: path}``."""
-    colours = visualize.colorize(class_ids, palette, int(info["ignore_label"]))
+    colours = palettes.colorize(class_ids, palette, int(info["ignore_label"]))
     class_id_dtype = records.LABEL_DTYPES[records.label_bits(len(info["class_names"]))]
     return {
         "labels": _write_png(os.path.join(output_dir, f"{stem}_labels.png"), colours),
@@ -202,10 +204,10 @@ def _predict_frames(modules, pairs, output_dir, depth_units, resize_depth, matri
             files.update(_write_gates(gate_model, *modules[0], rgb_image, cache, output_dir, stem))
         if len(predictions) > 1:
             files["compare_labels"] = _write_png(os.path.join(output_dir, f"{stem}_compare_labels.png"),
-                                                 visualize.colorize(predictions[1], palette, ignore_label))
+                                                 palettes.colorize(predictions[1], palette, ignore_label))
         if "label" in paths:
             files["ground_truth"] = _write_png(os.path.join(output_dir, f"{stem}_ground_truth.png"),
-                                               visualize.colorize(truth, palette, ignore_label))
+                                               palettes.colorize(truth, palette, ignore_label))
             other = predictions[1] if len(predictions) > 1 else None
             files["error_map"] = _write_png(os.path.join(output_dir, f"{stem}_error_map.png"),
                                             error_map.improvement_error_map(truth, predictions[0], other, ignore_label))

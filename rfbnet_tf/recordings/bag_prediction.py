@@ -25,9 +25,11 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from rfbnet_tf import run_directory, run_facts, visualize
+from rfbnet_tf import run_directory, run_facts
+from rfbnet_tf.drawing import palettes
 from rfbnet_tf.datasets import records
-from rfbnet_tf.inference import error_map, prediction, serving
+from rfbnet_tf.inference import prediction, serving
+from rfbnet_tf.drawing import error_map
 from rfbnet_tf.recordings import bag_reader, bag_writer, depth_warning, image_messages
 from rfbnet_tf.utils.progress import Progress
 
@@ -231,7 +233,7 @@ class BagSegmenter:
             class_ids = segment(frame.rgb, frame.depth)
             tally.latencies.append(time.perf_counter() - began)
         class_ids = class_ids.astype(records.LABEL_DTYPES[records.label_bits(len(info["class_names"]))])
-        colours = visualize.colorize(class_ids, palette, ignore_label)
+        colours = palettes.colorize(class_ids, palette, ignore_label)
         writer.write(frame.bag_time_ns, frame.stamp_ns, frame.frame_id, class_ids, colours)
         if output_dir is not None:
             stem = bag_reader.frame_stem(tally.segmented, frame.stamp_ns)

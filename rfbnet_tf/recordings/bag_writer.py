@@ -43,7 +43,7 @@ def check_output_path(path, fmt: str):
 
 def classes_json(class_names, palette, ignore_label: int) -> str:
     """The :data:`CLASSES_TOPIC` message: ``{"classes": [{"id", "name", "color"}], "ignore_label",
-    "ignore_color"}``; ``palette``: the run's (``visualize.run_palette``, an entry up to the ignore label)."""
+    "ignore_color"}``; ``palette``: the run's (``palettes.run_palette``, an entry up to the ignore label)."""
     palette = np.asarray(palette)
     return json.dumps({
         "classes": [{"id": index, "name": name, "color": palette[index].tolist()}

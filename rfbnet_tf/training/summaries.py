@@ -13,7 +13,7 @@ the runs ``train`` and ``val`` of a tag on one chart; the prefixes order the sec
   ``ground_truth`` and ``prediction`` in the run's palette (:func:`rfbnet_tf.run_facts.label_palette`, the colours
   ``predict`` uses: the ignore label has a colour no class has);
 * ``5_gates/{block}`` (RFBNet models, val): per residual fusion block its four gates G_Rin, G_Din (above) and
-  G_Rout, G_Dout upsampled and drawn over the RGB, with a colour bar 0 → 1 (``rfbnet_tf.gate_figures.GRID``).
+  G_Rout, G_Dout upsampled and drawn over the RGB, with a colour bar 0 → 1 (``rfbnet_tf.drawing.gate_figures.GRID``).
 
 TensorFlow 2.21 no longer installs the ``tensorboard`` package, and ``tf.summary.scalar`` / ``image`` live
 there.  This module writes the same event records with TensorFlow's own ``tf.summary.write`` and the
@@ -33,10 +33,11 @@ import tensorflow as tf
 
 from tensorflow.core.framework import summary_pb2
 
-from rfbnet_tf import gate_figures, run_directory
+from rfbnet_tf import run_directory
+from rfbnet_tf.drawing import gate_figures
 from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.models import fusion_blocks, gate_maps_model
-from rfbnet_tf.visualize import colorize
+from rfbnet_tf.drawing.palettes import colorize
 
 HEADLINE, CLASS_IOU, TRAINING, IMAGES, GATES = "1_headline", "2_class_iou", "3_training", "4_images", "5_gates"
 """Tag prefixes: TensorBoard's sections, in this order."""

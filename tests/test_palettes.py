@@ -1,9 +1,9 @@
-"""rfbnet_tf.visualize.colorize: PASCAL VOC colours, 255 -> black, custom palettes."""
+"""rfbnet_tf.drawing.palettes.colorize: PASCAL VOC colours, 255 -> black, custom palettes."""
 
 import numpy as np
 import pytest
 
-from rfbnet_tf.visualize import colorize, voc_palette
+from rfbnet_tf.drawing.palettes import colorize, voc_palette
 
 
 def test_voc_colours_and_ignore_black():
