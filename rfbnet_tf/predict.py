@@ -43,12 +43,15 @@ benchmark server's files of a prepared split instead: see ``rfbnet_tf.evaluation
 
 from __future__ import annotations
 
+import os
+
 from rfbnet_tf import cli
 from rfbnet_tf.evaluation import submission
 from rfbnet_tf.inference import depth_input, serving
 from rfbnet_tf.inference.prediction import (  # noqa: F401 (re-exported: the binary's Python API)
     predict,
 )
+from rfbnet_tf.utils import files
 
 
 def _define_flags():
@@ -85,6 +88,9 @@ def main(argv):
 
     cli.check_no_arguments(argv)
     FLAGS = flags.FLAGS
+    # Before any slow work: predict writes into --output_dir, a submission beside it (renamed into place when done).
+    files.check_writable_directory(FLAGS.output_dir if FLAGS.format is None else
+                                   os.path.dirname(os.path.abspath(FLAGS.output_dir)), "--output_dir", FLAGS.output_dir)
     if FLAGS.format is not None:
         if FLAGS.record_dir is None or FLAGS.split is None or FLAGS.rgb is not None:
             raise ValueError("--format writes a record split: give --record_dir and --split (and no --rgb)")

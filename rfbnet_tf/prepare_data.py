@@ -58,6 +58,7 @@ from rfbnet_tf.datasets.sources import (  # noqa: F401
     list_frames,
     load_frame,
 )
+from rfbnet_tf.utils import files
 
 
 def _define_flags():
@@ -99,6 +100,8 @@ def main(argv):
 
     cli.check_no_arguments(argv)
     FLAGS = flags.FLAGS
+    # Before any conversion: the records are built beside --output_dir and renamed into place.
+    files.check_writable_directory(os.path.dirname(os.path.abspath(FLAGS.output_dir)), "--output_dir", FLAGS.output_dir)
     image_size = None
     if FLAGS.image_size:
         try:

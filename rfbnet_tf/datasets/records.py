@@ -39,16 +39,16 @@ TensorFlow is imported there, on first use.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import struct
 
 import cv2
 import numpy as np
+from absl import logging
 
 from rfbnet_tf.constants import IGNORE_LABEL, IGNORE_LABEL_16  # noqa: F401 (re-exported: records.IGNORE_LABEL)
-from rfbnet_tf.utils.files import read_image_unchanged
+from rfbnet_tf.utils.files import read_image_unchanged, read_json
 
 DATASET_INFO_FILENAME = "dataset_info.json"
 RGB_FORMATS = ("png", "jpeg")
@@ -106,6 +106,27 @@ def shard_files(record_dir: str, split: str) -> list[str]:
     return [os.path.join(record_dir, name) for name in sorted(found)]
 
 
+def shard_sizes(record_dir: str, split: str, info: dict) -> list[int]:
+    """Records in each shard of :func:`shard_files` (same order): ``info["splits"][split]["examples_per_file"]``
+    (``dataset_info.json``; ``prepare_data`` writes it) when it lists exactly the shards on disk, else counted by
+    reading every shard once (record directories prepared before it, or written by hand; logged).  What the
+    training pipeline addresses a record by (shard, offset) with."""
+    paths = shard_files(record_dir, split)
+    entry = (info.get("splits") or {}).get(split) or {}
+    names, sizes = entry.get("files"), entry.get("examples_per_file")
+    if (isinstance(sizes, list) and names == [os.path.basename(p) for p in paths]
+            and len(sizes) == len(paths) and all(isinstance(n, int) and n >= 0 for n in sizes)):
+        return list(sizes)
+    import tensorflow as tf
+
+    logging.info("counting the records of the %d %r shards of %s (its dataset_info.json lists no "
+                 "examples_per_file: records prepared before it); prepare_data --overwrite writes them",
+                 len(paths), split, record_dir)
+    with naming_corrupt_shards(record_dir, split):
+        return [int(tf.data.TFRecordDataset(path).reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
+                for path in paths]
+
+
 def corrupt_shard(record_dir: str, split: str) -> tuple | None:
     """``(path, reason)`` of the first shard of ``split`` that cannot be read to its end (truncated, bad CRC),
     None when every shard reads.  Reads the raw records only (no decoding): meant for diagnosing a read error,
@@ -150,8 +171,8 @@ def load_dataset_info(record_dir: str) -> dict:
         raise FileNotFoundError(
             f"{path!r} not found: prepare the records first (python -m rfbnet_tf.prepare_data)"
         )
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    return read_json(path, f"prepare the records again: python -m rfbnet_tf.prepare_data --output_dir={record_dir} "
+                           "--overwrite (with the dataset's other flags)")
 
 
 def label_bits(num_classes: int) -> int:
