@@ -34,9 +34,12 @@ import sys
 
 from absl import app, flags, logging
 
+from rfbnet_tf.utils.files import WriteError
+
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError,
-               PermissionError)
-"""Exceptions reported as one ``error:`` line (exit status 1) instead of a traceback."""
+               PermissionError, WriteError)
+"""Exceptions reported as one ``error:`` line (exit status 1) instead of a traceback (``WriteError``: a write that
+failed on a full or read-only disk, naming the file)."""
 
 CONSOLE_SCRIPTS = {
     "rfbnet-prepare-data": "rfbnet_tf.prepare_data:run",

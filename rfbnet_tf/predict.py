@@ -56,6 +56,8 @@ benchmark server's files of a prepared split instead: see ``rfbnet_tf.evaluation
 
 from __future__ import annotations
 
+import os
+
 from rfbnet_tf import cli
 from rfbnet_tf.evaluation import submission
 from rfbnet_tf.inference import depth_input, serving
@@ -64,6 +66,7 @@ from rfbnet_tf.inference.prediction import (  # noqa: F401 (re-exported: the bin
 )
 from rfbnet_tf.recordings import bag_flags
 from rfbnet_tf.recordings.bag_prediction import predict_bag  # re-exported too
+from rfbnet_tf.utils import files
 
 
 def _define_flags():
@@ -107,6 +110,9 @@ def main(argv):
     if FLAGS.bag is not None or FLAGS.output_bag is not None:
         if FLAGS.bag is None or FLAGS.output_bag is None or FLAGS.rgb is not None or FLAGS.format is not None:
             raise ValueError("--bag writes --output_bag: give both (and no --rgb or --format)")
+        # Before any slow work: the output bag is written beside --output_bag and renamed into place.
+        files.check_writable_directory(os.path.dirname(os.path.abspath(FLAGS.output_bag)), "--output_bag",
+                                       FLAGS.output_bag)
         predict_bag(
             FLAGS.model_dir, FLAGS.bag, FLAGS.output_bag, rgb_topic=FLAGS.rgb_topic, depth_topic=FLAGS.depth_topic,
             camera_info_topic=FLAGS.camera_info_topic, max_time_difference=FLAGS.max_time_difference,
@@ -116,6 +122,9 @@ def main(argv):
         return
     if FLAGS.output_dir is None:
         raise ValueError("give --output_dir (where to write the PNGs)")
+    # Before any slow work: predict writes into --output_dir, a submission beside it (renamed into place when done).
+    files.check_writable_directory(FLAGS.output_dir if FLAGS.format is None else
+                                   os.path.dirname(os.path.abspath(FLAGS.output_dir)), "--output_dir", FLAGS.output_dir)
     if FLAGS.format is not None:
         if FLAGS.record_dir is None or FLAGS.split is None or FLAGS.rgb is not None:
             raise ValueError("--format writes a record split: give --record_dir and --split (and no --rgb)")

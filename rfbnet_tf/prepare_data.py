@@ -50,6 +50,7 @@ from rfbnet_tf.datasets.preparation import DEFAULT_EXAMPLES_PER_SHARD, RGB_FORMA
 from rfbnet_tf.datasets.frame_conversion import check_frame, process_frame  # noqa: F401
 from rfbnet_tf.datasets.frame_stats import FrameStats  # noqa: F401
 from rfbnet_tf.datasets.record_directory import ShardWriter  # noqa: F401
+from rfbnet_tf.utils import files
 
 _SYNTHETIC_FLAGS = ("synthetic_train", "synthetic_val", "seed")
 """Synthetic options whose flag is the option itself (``--synthetic_size=h,w`` is a list flag, read by
@@ -154,6 +155,10 @@ def main(argv):
                        max_time_difference=FLAGS.max_time_difference, intrinsics=FLAGS.intrinsics,
                        max_depth=FLAGS.max_depth, overwrite=FLAGS.overwrite, progress=FLAGS.progress)
         return
+    if not FLAGS.check_only and FLAGS.output_dir:
+        # Before any conversion: the records are built beside --output_dir and renamed into place.
+        files.check_writable_directory(os.path.dirname(os.path.abspath(FLAGS.output_dir)), "--output_dir",
+                                       FLAGS.output_dir)
     image_size = None
     if FLAGS.image_size:
         try:

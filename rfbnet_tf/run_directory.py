@@ -32,7 +32,6 @@ same ``flags.json`` (:func:`build_from_run_config`), not into a differently conf
 from __future__ import annotations
 
 import glob
-import json
 import os
 import shutil
 
@@ -41,7 +40,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from rfbnet_tf.utils import processes
+from rfbnet_tf.utils import files, processes
 from rfbnet_tf.utils.files import write_json_atomically  # noqa: F401 (re-exported: run_directory.write_json_atomically)
 
 FLAGS_FILENAME = "flags.json"
@@ -65,6 +64,24 @@ STEP_KEY = "step/.ATTRIBUTES/VARIABLE_VALUE"
 FINAL = "final"
 """``restore_model(..., checkpoint=FINAL)`` loads ``final.weights.h5``."""
 
+_RERUN_TRAIN = "rerun the run's train command (same flags): it resumes from the newest checkpoint and writes it again"
+DAMAGED_FILE_REMEDIES = {
+    FLAGS_FILENAME: f"remove it and {_RERUN_TRAIN}",
+    RUN_INFO_FILENAME: "write it again from the run's records: python -m rfbnet_tf.run_info --model_dir={model_dir} "
+                       "--overwrite",
+    SUMMARY_FILENAME: f"remove it and {_RERUN_TRAIN}",
+    VAL_HISTORY_FILENAME: "remove it (the earlier validations stay in the TensorBoard logs, logs/val) and rerun the "
+                          "run's train command: it records the validations from there on",
+}
+"""What to do about each run file that is empty or damaged (``{model_dir}`` is filled in)."""
+
+
+def read_run_file(model_dir, name):
+    """The JSON content of ``model_dir/name`` (a :data:`DAMAGED_FILE_REMEDIES` file); a damaged file raises
+    ``ValueError`` naming it and what to do (``utils.files.read_json``)."""
+    model_dir = os.fspath(model_dir)
+    return files.read_json(os.path.join(model_dir, name), DAMAGED_FILE_REMEDIES[name].format(model_dir=model_dir))
+
 
 def checkpoint_dir(model_dir) -> str:
     """``model_dir/checkpoints``."""
@@ -78,14 +95,20 @@ def final_weights_path(model_dir) -> str:
 
 def save_weights_atomically(model, path):
     """``model.save_weights(path)`` through a temporary ``.weights.h5`` file and ``os.replace``, so a crash
-    never leaves a truncated file at ``path``."""
+    never leaves a truncated file at ``path``; a full or read-only disk raises ``utils.files.WriteError`` naming
+    ``path`` (the previous file is kept, the temporary removed)."""
     path = os.fspath(path)
     if not path.endswith(".weights.h5"):
         raise ValueError(f"a Keras weights file must end in '.weights.h5', received {path!r}")
     directory, name = os.path.split(path)
     temporary = os.path.join(directory, f".tmp-{os.getpid()}-{name}")
-    model.save_weights(temporary)
-    os.replace(temporary, path)
+    try:
+        with files.naming_failed_writes(path):
+            model.save_weights(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
 
 
 def read_val_history(model_dir) -> list:
@@ -93,8 +116,7 @@ def read_val_history(model_dir) -> list:
     path = os.path.join(os.fspath(model_dir), VAL_HISTORY_FILENAME)
     if not os.path.isfile(path):
         return []
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)["validations"]
+    return read_run_file(model_dir, VAL_HISTORY_FILENAME)["validations"]
 
 
 def write_val_history(model_dir, validations: list):
@@ -128,8 +150,7 @@ def load_run_config(model_dir, require_facts=True) -> dict:
     path = os.path.join(os.fspath(model_dir), FLAGS_FILENAME)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path!r} not found: {os.fspath(model_dir)!r} is not a model_dir written by rfbnet_tf.train")
-    with open(path, encoding="utf-8") as handle:
-        content = json.load(handle)
+    content = read_run_file(model_dir, FLAGS_FILENAME)
     if isinstance(content, dict) and content.get("format") == FLAGS_FORMAT:
         from rfbnet_tf.configs import ExperimentConfig
 
@@ -140,8 +161,7 @@ def load_run_config(model_dir, require_facts=True) -> dict:
         config = {**experiment.flags(), "model_options": experiment.model.build_options()}
         info_path = os.path.join(os.fspath(model_dir), RUN_INFO_FILENAME)
         if os.path.isfile(info_path):
-            with open(info_path, encoding="utf-8") as handle:
-                info = json.load(handle)
+            info = read_run_file(model_dir, RUN_INFO_FILENAME)
             config.update({key: info.get(key) for key in RUN_FACT_KEYS if key in info})
         elif require_facts:
             raise missing_run_info_error(model_dir)
@@ -238,8 +258,7 @@ def final_step(model_dir):
     """The step of the run's finished training (its summary file), or None while none is recorded."""
     path = os.path.join(os.fspath(model_dir), SUMMARY_FILENAME)
     if os.path.isfile(path):
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle).get("step")
+        return read_run_file(model_dir, SUMMARY_FILENAME).get("step")
     return None
 
 

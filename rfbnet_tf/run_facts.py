@@ -37,7 +37,6 @@ backfill command (it reads the dataset facts from the run's records, which must 
 
 from __future__ import annotations
 
-import json
 import os
 
 from absl import logging
@@ -136,8 +135,7 @@ def load_run_info(model_dir) -> dict:
     path = run_info_path(model_dir)
     if not os.path.isfile(path):
         raise run_directory.missing_run_info_error(model_dir)
-    with open(path, encoding="utf-8") as handle:
-        info = json.load(handle)
+    info = run_directory.read_run_file(model_dir, run_directory.RUN_INFO_FILENAME)
     missing = [key for key in REQUIRED_KEYS if key not in info]
     if missing or not isinstance(info.get("normalization"), dict):
         raise ValueError(f"{path!r} lacks the key(s) {missing or ['normalization']}")

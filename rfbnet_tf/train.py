@@ -12,10 +12,11 @@ What a run does:
   for any reason leaves ``model_dir`` as it was (one that did not exist is not created);
 * builds the model under the ``--distribution_strategy`` scope (synchronized batch norm with several replicas,
   :mod:`rfbnet_tf.training.distribution`), Adam with the poly schedule (:mod:`rfbnet_tf.training.optimization`);
-* resumes from ``model_dir/checkpoints`` if a checkpoint exists: model, optimizer, step, dropout RNG states and
-  the data iterator (shuffle buffer and position) are restored, so the run continues at the exact step and
-  data position as if it had never stopped (``kill -9`` loses only the steps since the last checkpoint, which
-  are redone identically); otherwise initialises the encoders from ``--rgb_init`` / ``--depth_init``
+* resumes from ``model_dir/checkpoints`` if a checkpoint exists: model, optimizer, step and dropout RNG states
+  are restored and the data stream (a function of ``--seed`` and the position, :mod:`rfbnet_tf.datasets.pipeline`)
+  starts at the examples the restored steps consumed, so the run continues at the exact step and data position as
+  if it had never stopped (``kill -9`` loses only the steps since the last checkpoint, which are redone
+  identically; SIGINT / SIGTERM finish the step in flight, save it and exit 130 / 143); otherwise initialises the encoders from ``--rgb_init`` / ``--depth_init``
   (two-stage training) or the whole model from ``--init_model`` (fine-tuning, also to another class count:
   the classifier layers keep their fresh initialisation; :mod:`rfbnet_tf.training.stream_init`);
 * trains with a custom loop (:mod:`rfbnet_tf.training.steps`), a progress bar, TensorBoard summaries
@@ -37,6 +38,7 @@ from absl import flags
 
 from rfbnet_tf import cli, configs
 from rfbnet_tf.configs import flags as config_flags
+from rfbnet_tf.training import interruption
 from rfbnet_tf.training.trainer import (  # noqa: F401 (re-exported: the binary's Python API)
     train,
 )
@@ -45,7 +47,8 @@ from rfbnet_tf.training.trainer import (  # noqa: F401 (re-exported: the binary'
 @cli.exits_on_user_error
 def main(argv):
     cli.check_no_arguments(argv)
-    train(flags.FLAGS)
+    with interruption.exits_when_interrupted():  # SIGINT / SIGTERM: the step saved, one line, exit 130 / 143
+        train(flags.FLAGS)
 
 
 def _define_flags():

@@ -2,7 +2,8 @@
 
 Usage: python multiworker_worker.py FLAGS_JSON [PAUSE_S] — trains with ``train(FLAGS_JSON)``, prints
 ``LOSS <value>`` after every step (then sleeps ``PAUSE_S``, so the caller can kill it mid-run) and
-``SUMMARY <json>`` at the end, with the comparable settings of :func:`comparable_arithmetic`.
+``SUMMARY <json>`` at the end (after SIGINT / SIGTERM: the train binary's line and exit status instead), with the
+comparable settings of :func:`comparable_arithmetic`.
 """
 
 import json
@@ -38,7 +39,7 @@ def comparable_arithmetic():
 def main(flags_json, pause):
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})  # tracing: ~10x faster
     comparable_arithmetic()
-    from rfbnet_tf.training import steps
+    from rfbnet_tf.training import interruption, steps
     from rfbnet_tf.training.trainer import train
 
     make_train_step = steps.make_train_step
@@ -55,7 +56,8 @@ def main(flags_json, pause):
         return run
 
     steps.make_train_step = printing_train_step
-    summary = train(json.loads(flags_json))
+    with interruption.exits_when_interrupted():  # as the train binary: one line, exit 130 / 143
+        summary = train(json.loads(flags_json))
     keys = ("step", "start_step", "losses", "checkpoint", "num_replicas")
     print("SUMMARY " + json.dumps({key: summary[key] for key in keys}), flush=True)
 

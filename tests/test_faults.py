@@ -7,9 +7,12 @@ one model_dir (tests/test_run_lock.py).
 """
 
 import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -26,9 +29,10 @@ def _prepare(out, **kwargs):
 
 
 def _snapshot(directory):
-    """{name: sha256} of every file of a directory: what must survive a failed overwrite unchanged."""
-    return {name: hashlib.sha256(open(os.path.join(directory, name), "rb").read()).hexdigest()
-            for name in sorted(os.listdir(directory))}
+    """{relative path: sha256} of every file under a directory: what must survive a failed overwrite unchanged."""
+    return {os.path.relpath(os.path.join(root, name), directory):
+            hashlib.sha256(open(os.path.join(root, name), "rb").read()).hexdigest()
+            for root, _, names in os.walk(directory) for name in sorted(names)}
 
 
 def _dead_pid():
@@ -258,3 +262,227 @@ def test_export_dir_under_a_file_is_one_line_naming_the_flag(tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == [f"error: --export_dir='{afile}/x' cannot be created: '{afile}' is a file, not a directory"]
     assert "Traceback" not in result.stderr and afile.read_text() == "root:x:0:0"
+
+
+# ------------------------------------------------------------------------------- read-only and full disks
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+QUIET = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": REPO}
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """Records (a val split) and a run trained on them (``run_dir_fixtures``: flags.json, run_info.json, final
+    weights, train_summary.json), for evaluate / export / predict."""
+    from tests import run_dir_fixtures as fx
+
+    base = tmp_path_factory.mktemp("faults_run")
+    record_dir = str(base / "records")
+    fx.write_records(record_dir, {"val": fx.random_frames(1, 2, SIZE)})
+    model_dir = str(base / "run")
+    fx.make_run_dir(model_dir, fx.run_config(record_dir, model="erfnet_enc", image_size=SIZE))
+    return record_dir, model_dir
+
+
+def _binary(module, arguments, **kwargs):
+    """``python -m module arguments`` through ``disk_faults.run``: (exit status, stderr's message lines, stdout)."""
+    from tests import disk_faults
+    from tests.binary_output import message_lines
+
+    result = disk_faults.run([sys.executable, "-m", module, *arguments], cwd=REPO, env=QUIET, timeout=600, **kwargs)
+    assert result.returncode != 97, result.stderr  # the mount itself failed
+    return result.returncode, message_lines(result.stderr), result.stdout
+
+
+def _train_records(tmp_path):
+    from tests import train_fixtures
+
+    return train_fixtures.make_records(tmp_path / "records")
+
+
+def test_train_on_a_read_only_model_dir_is_one_line_before_any_work(tmp_path):
+    records = _train_records(tmp_path)
+    model_dir = tmp_path / "run"
+    model_dir.mkdir()
+    status, lines, _ = _binary("rfbnet_tf.train", [f"--record_dir={records}", f"--model_dir={model_dir}",
+                                                   "--model=erfnet_enc", "--steps=1", "--noprogress"],
+                               read_only=[model_dir])
+    assert status == 1 and lines == [f"error: cannot write to '{model_dir}' (Read-only file system): pass "
+                                     "--model_dir=DIR to write elsewhere"]
+    assert os.listdir(model_dir) == []
+
+
+@pytest.mark.parametrize("module, arguments, where, flag", [
+    ("rfbnet_tf.evaluate", [], "{run}/eval' ('{run}': ", "--output_dir"),  # nothing evaluated before the error
+    ("rfbnet_tf.export", [], "{run}' (", "--export_dir"),
+    ("rfbnet_tf.predict", ["--rgb={records}", "--output_dir={run}"], "{run}' (", "--output_dir"),
+])
+def test_evaluate_export_and_predict_into_a_read_only_run_name_the_flag_first(run_dir, module, arguments, where,
+                                                                              flag):
+    record_dir, model_dir = run_dir
+    before = _snapshot(model_dir)
+    names = {"run": model_dir, "records": record_dir}
+    status, lines, stdout = _binary(module, [f"--model_dir={model_dir}", *(a.format(**names) for a in arguments)],
+                                    read_only=[model_dir])
+    assert status == 1 and lines == [f"error: cannot write to '{where.format(**names)}Read-only file system): pass "
+                                     f"{flag}=DIR to write elsewhere"]
+    assert stdout == "" and _snapshot(model_dir) == before
+
+
+def test_a_disk_filling_during_a_checkpoint_is_one_line_and_keeps_the_previous_one(tmp_path):
+    """The model_dir is a 36 MB tmpfs: flags, logs and the first checkpoint of the tiny ERFNetEnc (weights and
+    Adam slots ≈ 22.6 MB) fit, the second does not."""
+    from rfbnet_tf import run_directory
+
+    records = _train_records(tmp_path)
+    model_dir, left = tmp_path / "run", tmp_path / "left"
+    model_dir.mkdir()
+    left.mkdir()
+    status, lines, _ = _binary(
+        "rfbnet_tf.train", [f"--record_dir={records}", f"--model_dir={model_dir}", "--model=erfnet_enc", "--steps=3",
+                            "--checkpoint_every=1", "--noaugment", "--val_every=0", "--image_summary_every=0",
+                            "--noprogress", "--batch_size=2"],
+        full=(model_dir, "36m"), copy_to=left)
+    checkpoints = os.path.join(model_dir, "checkpoints")
+    assert status == 1 and lines == [f"error: could not write '{checkpoints}/ckpt-2' (No space left on device): the "
+                                     f"last good checkpoint '{checkpoints}/ckpt-1' is kept"]
+    assert sorted(os.listdir(left / "checkpoints")) == ["checkpoint", "ckpt-1.data-00000-of-00001", "ckpt-1.index"]
+    assert run_directory.latest_checkpoint(str(left)).endswith("ckpt-1") and not (left / ".lock").exists()
+
+
+def test_the_atomic_writer_on_a_full_disk_names_the_file_and_keeps_the_previous_one(tmp_path):
+    from tests import disk_faults
+
+    directory = tmp_path / "small"
+    directory.mkdir()
+    code = textwrap.dedent(f"""
+        import json, os
+        from rfbnet_tf.utils import files
+        path = os.path.join({str(directory)!r}, "a.json")
+        files.write_json_atomically(path, {{"kept": True}})
+        try:
+            files.write_json_atomically(path, {{"big": "x" * 200000}})
+        except files.WriteError as error:
+            print(json.dumps([str(error), open(path).read(), sorted(os.listdir({str(directory)!r}))]))
+    """)
+    result = disk_faults.run([sys.executable, "-c", code], full=(directory, "64k"), cwd=REPO, env=QUIET, timeout=120)
+    message, content, names = json.loads(result.stdout)
+    assert message == f"could not write '{directory}/a.json' (No space left on device): the previous file is kept"
+    assert json.loads(content) == {"kept": True} and names == ["a.json"]
+
+
+# ------------------------------------------------------------------------------------- damaged run files
+
+_REMEDIES = {
+    "flags.json": "remove it and rerun the run's train command (same flags): it resumes from the newest checkpoint "
+                  "and writes it again",
+    "run_info.json": "write it again from the run's records: python -m rfbnet_tf.run_info --model_dir={run} "
+                     "--overwrite",
+    "train_summary.json": "remove it and rerun the run's train command (same flags): it resumes from the newest "
+                          "checkpoint and writes it again",
+    "val_history.json": "remove it (the earlier validations stay in the TensorBoard logs, logs/val) and rerun the "
+                        "run's train command: it records the validations from there on",
+    "dataset_info.json": "prepare the records again: python -m rfbnet_tf.prepare_data --output_dir={records} "
+                         "--overwrite (with the dataset's other flags)",
+}
+
+
+def _damage(path, how):
+    """Empty the file, or cut it in the middle (a copy killed half-way)."""
+    text = open(path).read()
+    with open(path, "w") as handle:
+        handle.write("" if how == "empty" else text[:len(text) // 2])
+    return "empty" if how == "empty" else "not valid JSON: "
+
+
+def _damaged_line(path, what, directories):
+    remedy = _REMEDIES[os.path.basename(path)].format(**directories)
+    return f"'{path}' is damaged ({what}" + ("" if what == "empty" else "...") + f"): {remedy}"
+
+
+def _matches(line, expected):
+    """``expected`` with "..." standing for json's own message."""
+    head, _, tail = expected.partition("...")
+    return line.startswith(head) and line.endswith(tail) if tail else line == expected
+
+
+@pytest.fixture()
+def damaged_run(run_dir, tmp_path):
+    """A private copy of the module's records and run."""
+    record_dir, model_dir = (str(tmp_path / name) for name in ("records", "run"))
+    shutil.copytree(run_dir[0], record_dir)
+    shutil.copytree(run_dir[1], model_dir)
+    config = os.path.join(model_dir, "flags.json")
+    with open(config) as handle:
+        content = json.load(handle)
+    with open(config, "w") as handle:
+        json.dump(dict(content, record_dir=record_dir), handle)
+    return {"records": record_dir, "run": model_dir}
+
+
+@pytest.mark.parametrize("module, name, how, arguments", [
+    ("rfbnet_tf.evaluate", "flags.json", "empty", []),
+    ("rfbnet_tf.export", "run_info.json", "truncated", []),
+    ("rfbnet_tf.predict", "flags.json", "truncated", ["--rgb={records}", "--output_dir={tmp}/out"]),
+    ("rfbnet_tf.evaluate", "dataset_info.json", "empty", []),
+])
+def test_binaries_name_a_damaged_run_file_in_one_line(damaged_run, tmp_path, module, name, how, arguments):
+    directory = damaged_run["records" if name == "dataset_info.json" else "run"]
+    path = os.path.join(directory, name)
+    what = _damage(path, how)
+    names = dict(damaged_run, tmp=str(tmp_path))
+    status, lines, _ = _binary(module, [f"--model_dir={damaged_run['run']}", *(a.format(**names) for a in arguments)])
+    assert status == 1 and len(lines) == 1, lines
+    assert _matches(lines[0], "error: " + _damaged_line(path, what, damaged_run)), lines[0]
+
+
+@pytest.mark.parametrize("name", ["flags.json", "run_info.json", "train_summary.json"])
+@pytest.mark.parametrize("call", ["evaluate", "export", "predict"])
+def test_evaluate_export_and_predict_name_each_damaged_run_file(damaged_run, tmp_path, name, call):
+    from rfbnet_tf import cli
+    from rfbnet_tf.evaluation.evaluator import evaluate
+    from rfbnet_tf.inference.prediction import predict
+    from rfbnet_tf.inference.saved_model_export import export_model
+
+    run = damaged_run["run"]
+    path = os.path.join(run, name)
+    what = _damage(path, "empty")
+    calls = {"evaluate": lambda: evaluate(run, progress=False), "export": lambda: export_model(run),
+             "predict": lambda: predict(run, damaged_run["records"], str(tmp_path / "out"), progress=False)}
+    with pytest.raises(ValueError) as error:
+        calls[call]()
+    assert cli.error_line(error.value) == "error: " + _damaged_line(path, what, damaged_run)
+
+
+@pytest.fixture(scope="module")
+def trained_one_step(tmp_path_factory):
+    """A real one-step run (train's own flags.json, run_info.json, checkpoint, summary) and its flags."""
+    from rfbnet_tf.training.trainer import train
+    from tests import train_fixtures
+
+    base = tmp_path_factory.mktemp("trained_one_step")
+    flags_ = dict(train_fixtures.TINY_RUN, record_dir=train_fixtures.make_records(base / "records"),
+                  model_dir=str(base / "run"), model="erfnet_enc", modality="depth", depth_input="depth", steps=1)
+    for _ in train_fixtures.fast_graphs():
+        train(flags_)
+    return flags_
+
+
+@pytest.mark.parametrize("name", ["flags.json", "train_summary.json", "val_history.json", "dataset_info.json"])
+def test_train_names_each_damaged_run_file_and_nothing_changes(trained_one_step, tmp_path, name):
+    from rfbnet_tf import cli, run_directory
+    from rfbnet_tf.training.trainer import train
+
+    directories = {"records": str(tmp_path / "records"), "run": str(tmp_path / "run")}
+    shutil.copytree(trained_one_step["record_dir"], directories["records"])
+    shutil.copytree(trained_one_step["model_dir"], directories["run"])
+    flags_ = dict(trained_one_step, record_dir=directories["records"], model_dir=directories["run"], steps=2)
+    path = os.path.join(directories["records" if name == "dataset_info.json" else "run"], name)
+    if name == "val_history.json":
+        run_directory.write_val_history(directories["run"], [])
+    what = _damage(path, "truncated")
+    before = _snapshot(directories["run"])
+    with pytest.raises(ValueError) as error:
+        train(flags_)
+    assert _matches(cli.error_line(error.value), "error: " + _damaged_line(path, what, directories))
+    assert _snapshot(directories["run"]) == before  # nothing written (refused before the lock and flags.json)

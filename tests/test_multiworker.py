@@ -2,9 +2,10 @@
 on 127.0.0.1, two free ports), one CPU replica each, tiny records (32x48) and model (the short ERFNetEnc on depth,
 tests/short_backbones.py).
 
-One test, three runs: a single-worker reference in this process; two workers killed after the chief's
-checkpoint of step 4 (one worker first, then the other, which waits in a collective for its dead peer);
-both restarted, resuming from the chief's last checkpoint.
+One test, four runs: a single-worker reference; two workers killed after the chief's checkpoint of step 2 (one
+worker first, then the other, which waits in a collective for its dead peer); both restarted, resuming from the
+chief's last checkpoint, and stopped by a SIGTERM to the chief alone (both finish the step, the chief saves it,
+both exit 143); both restarted again, to the end.  Every loss equals the single worker's at the same step.
 """
 
 import json
@@ -24,7 +25,7 @@ from tests import train_fixtures
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 RUN = dict(train_fixtures.TINY_RUN, model="erfnet_enc", modality="depth", depth_input="depth", batch_size=4,
-           shuffle_buffer=0, steps=4, checkpoint_every=2, learning_rate=1e-4, summary_every=100)
+           shuffle_buffer=0, steps=6, checkpoint_every=2, learning_rate=1e-4, summary_every=100)
 
 
 def _free_ports(count):
@@ -50,11 +51,22 @@ def _start_workers(flags_, temp_dirs, pause):
     return workers
 
 
-def _finish(workers, timeout=300):
+def _finish(workers, timeout=300, status=0):
     outputs = [worker.communicate(timeout=timeout) for worker in workers]
     for worker, (_, stderr) in zip(workers, outputs):
-        assert worker.returncode == 0, stderr[-4000:]
-    return [json.loads(stdout.split("SUMMARY ", 1)[1]) for stdout, _ in outputs]
+        assert worker.returncode == status, stderr[-4000:]
+    return outputs if status else [json.loads(stdout.split("SUMMARY ", 1)[1]) for stdout, _ in outputs]
+
+
+def _wait_for_checkpoint(workers, model_dir, step):
+    """Until the chief's newest checkpoint is at ``step`` or later (or a worker ended, or 240 s passed)."""
+    deadline = time.monotonic() + 240
+    state = os.path.join(run_directory.checkpoint_dir(model_dir), "checkpoint")
+    while time.monotonic() < deadline and all(w.poll() is None for w in workers):
+        if os.path.exists(state) and run_directory.checkpoint_step(
+                run_directory.latest_checkpoint(model_dir) or "missing") >= step:
+            return
+        time.sleep(0.05)
 
 
 def _losses(stdout):
@@ -87,20 +99,14 @@ def test_two_workers_match_one_only_the_chief_saves_and_a_killed_run_resumes(tmp
 
     # Run 1: killed (worker 1 first) once the chief has saved step 2.
     workers = _start_workers(flags_, temp_dirs, pause=0.5)
-    deadline = time.monotonic() + 240
-    state = os.path.join(run_directory.checkpoint_dir(model_dir), "checkpoint")
-    while time.monotonic() < deadline and all(w.poll() is None for w in workers):
-        if os.path.exists(state) and run_directory.checkpoint_step(
-                run_directory.latest_checkpoint(model_dir) or "missing") >= 2:
-            break
-        time.sleep(0.05)
+    _wait_for_checkpoint(workers, model_dir, 2)
     for worker in reversed(workers):
         worker.send_signal(signal.SIGKILL)
     chief_out, chief_err = workers[0].communicate()
     workers[1].communicate()
     assert workers[0].returncode == -signal.SIGKILL, chief_err[-4000:]
     killed_at = run_directory.checkpoint_step(run_directory.latest_checkpoint(model_dir))
-    assert 2 <= killed_at < RUN["steps"] and not (model_dir / run_directory.FINAL_WEIGHTS_FILENAME).exists()
+    assert 2 <= killed_at < RUN["steps"] - 2 and not (model_dir / run_directory.FINAL_WEIGHTS_FILENAME).exists()
 
     # The same global batches and updates as one worker: in float64 (multiworker_worker.comparable_arithmetic)
     # the losses agree to 1e-7 (measured); a wrong data shard, gradient sum or unsynchronized batch norm
@@ -114,13 +120,26 @@ def test_two_workers_match_one_only_the_chief_saves_and_a_killed_run_resumes(tmp
     stale = temp_dirs[1] / f"{distribution.WORKER_CHECKPOINTS_PREFIX}{workers[1].pid}-x"
     stale.mkdir(exist_ok=True)
 
-    # Run 2: both restarted; they resume from the chief's last checkpoint and finish.
+    # Run 2: both restarted, from the chief's last checkpoint; SIGTERM to the chief alone once it saved a newer one.
+    workers = _start_workers(flags_, temp_dirs, pause=0.5)
+    _wait_for_checkpoint(workers, model_dir, killed_at + 2)
+    workers[0].send_signal(signal.SIGTERM)
+    outputs = _finish(workers, status=143)
+    stopped_at = run_directory.checkpoint_step(run_directory.latest_checkpoint(model_dir))
+    assert killed_at + 2 <= stopped_at < RUN["steps"]
+    for _, stderr in outputs:  # both workers stopped after the same step, the one the chief saved
+        assert f"interrupted by SIGTERM at step {stopped_at}: checkpoint saved" in stderr, stderr[-4000:]
+    for stdout, _ in outputs:
+        np.testing.assert_allclose(_losses(stdout), reference["losses"][killed_at:stopped_at], rtol=1e-6)
+
+    # Run 3: both restarted again; they resume from the chief's last checkpoint and finish.
     summaries = _finish(_start_workers(flags_, temp_dirs, pause=0.0))
     for summary in summaries:
-        assert summary["num_replicas"] == 2 and summary["start_step"] == killed_at and summary["step"] == RUN["steps"]
+        assert summary["num_replicas"] == 2 and summary["start_step"] == stopped_at and summary["step"] == RUN["steps"]
         assert summary["checkpoint"] == os.path.join(run_directory.checkpoint_dir(model_dir), f"ckpt-{RUN['steps']}")
-    assert summaries[0]["losses"] == summaries[1]["losses"] and len(summaries[0]["losses"]) == RUN["steps"] - killed_at
-    assert np.all(np.isfinite(summaries[0]["losses"]))
+    assert summaries[0]["losses"] == summaries[1]["losses"]
+    # The exact data position on resume: the same batches as the uninterrupted single worker.
+    np.testing.assert_allclose(summaries[0]["losses"], reference["losses"][stopped_at:], rtol=1e-6)
     assert run_directory.checkpoint_step(run_directory.latest_checkpoint(model_dir)) == RUN["steps"]
     # Only the chief's checkpoints exist: the non-chief's private copies are gone, nothing else was written.
     for directory in temp_dirs:

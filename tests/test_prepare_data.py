@@ -36,8 +36,13 @@ def test_synthetic_with_two_workers_counts_histogram_and_pixels(prepared):
     assert info["class_names"] == list(synthetic.CLASS_NAMES) and info["ignore_label"] == 255
     assert info["image_size"] == [32, 48]
     assert info["splits"]["train"] == {"num_examples": 4, "files": ["train-00000-of-00002.tfrecord",
-                                                                    "train-00001-of-00002.tfrecord"]}
-    assert info["splits"]["val"] == {"num_examples": 3, "files": ["val-00000-of-00001.tfrecord"]}
+                                                                    "train-00001-of-00002.tfrecord"],
+                                       "examples_per_file": [3, 1]}
+    assert info["splits"]["val"] == {"num_examples": 3, "files": ["val-00000-of-00001.tfrecord"],
+                                     "examples_per_file": [3]}
+    for entry in info["splits"].values():  # what the training pipeline addresses records by: each shard's count
+        counted = [sum(1 for _ in tf.data.TFRecordDataset(os.path.join(out, name))) for name in entry["files"]]
+        assert entry["examples_per_file"] == counted
     assert info["skipped"]["count"] == 0 and summary["record_dir"] == out
     rgb_train = []
     for split in ("train", "val"):
@@ -82,8 +87,10 @@ def test_existing_records_need_overwrite_and_other_splits_are_kept(prepared, tmp
     prepare_data.prepare("synthetic", str(copy), splits=("val",), num_workers=1, synthetic_val=2,
                          synthetic_size=SIZE, seed=7, overwrite=True, progress=False)
     info = records.load_dataset_info(str(copy))
-    assert info["splits"]["val"] == {"num_examples": 2, "files": ["val-00000-of-00001.tfrecord"]}
-    assert info["splits"]["train"]["num_examples"] == 4  # kept, with its normalisation
+    assert info["splits"]["val"] == {"num_examples": 2, "files": ["val-00000-of-00001.tfrecord"],
+                                     "examples_per_file": [2]}
+    assert info["splits"]["train"]["num_examples"] == 4  # kept, with its normalisation and shard counts
+    assert info["splits"]["train"]["examples_per_file"] == [3, 1]
     assert info["normalization"] == records.load_dataset_info(out)["normalization"]
     assert len(read_records(str(copy), "val")) == 2
 

@@ -143,6 +143,28 @@ def uninterrupted_run(resume_records, tmp_path_factory):
     return train(dict(train_fixtures.RESUME_RUN, record_dir=resume_records, model_dir=model_dir)), model_dir
 
 
+_TRAIN_BINARY = train_fixtures.SUBPROCESS_PRELUDE + textwrap.dedent("""
+    from absl import app
+    from rfbnet_tf import train
+    from rfbnet_tf import configs
+    configs.define_flags()
+    app.run(train.main)
+""")
+
+
+def _start_binary(flags_, **kwargs):
+    """``python -m rfbnet_tf.train`` (with Grappler off) on ``flags_``."""
+    return subprocess.Popen([sys.executable, "-c", _TRAIN_BINARY, *train_fixtures.binary_argv(flags_)], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs)
+
+
+def _assert_same_final_weights(model_dir, reference_dir):
+    model, _, _ = run_directory.restore_model(model_dir, "final")
+    reference_model, _, _ = run_directory.restore_model(reference_dir, "final")
+    for a, b in zip(model.weights, reference_model.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-3, atol=1e-4)
+
+
 def test_resume_after_sigkill_continues_at_the_exact_step(resume_records, uninterrupted_run, tmp_path):
     """``python -m rfbnet_tf.train`` is killed with SIGKILL after its first checkpoints; running it again resumes
     at the latest checkpoint's step, and every resumed step has the loss of the same step of the uninterrupted
@@ -157,15 +179,7 @@ def test_resume_after_sigkill_continues_at_the_exact_step(resume_records, uninte
     reference, reference_dir = uninterrupted_run
     model_dir = str(tmp_path / "killed")
     flags_ = dict(train_fixtures.RESUME_RUN, record_dir=resume_records, model_dir=model_dir)
-    code = train_fixtures.SUBPROCESS_PRELUDE + textwrap.dedent("""
-        from absl import app
-        from rfbnet_tf import train
-        from rfbnet_tf import configs
-        configs.define_flags()
-        app.run(train.main)
-    """)
-    process = subprocess.Popen([sys.executable, "-c", code, *train_fixtures.binary_argv(flags_)], cwd=REPO,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = _start_binary(flags_)
     state = os.path.join(model_dir, "checkpoints", "checkpoint")
     deadline = time.monotonic() + 240
     while not os.path.exists(state) and process.poll() is None and time.monotonic() < deadline:
@@ -183,12 +197,65 @@ def test_resume_after_sigkill_continues_at_the_exact_step(resume_records, uninte
     expected = np.array(reference["losses"][killed_at:])
     difference = np.abs(np.array(resumed["losses"]) - expected) / expected
     assert difference.max() < 1e-3, f"killed at step {killed_at}; relative loss differences {difference.tolist()}"
-    model, _, _ = run_directory.restore_model(model_dir, "final")
-    reference_model, _, _ = run_directory.restore_model(reference_dir, "final")
-    for a, b in zip(model.weights, reference_model.weights):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-3, atol=1e-4)
+    _assert_same_final_weights(model_dir, reference_dir)
     # Running again when the run is complete trains nothing more.
     assert train(flags_)["steps_run"] == 0
+
+
+def _checkpointed_step(model_dir):
+    """The step of the newest checkpoint the ``checkpoint`` state file names (0 if none yet)."""
+    state = tf.train.get_checkpoint_state(run_directory.checkpoint_dir(model_dir))
+    return run_directory.checkpoint_step(state.model_checkpoint_path) if state else 0
+
+
+def test_sigint_and_sigterm_save_the_step_in_flight_and_the_rerun_ends_as_if_uninterrupted(
+        resume_records, uninterrupted_run, tmp_path):
+    """SIGINT once a periodic checkpoint exists: the step in flight completes and is saved, the lock is released,
+    one line naming the step, exit 130; the rerun is stopped the same way by SIGTERM (exit 143); the third run ends
+    with the uninterrupted run's losses and weights (the tolerance of the SIGKILL test above)."""
+    from rfbnet_tf.train import train
+    from tests.binary_output import message_lines
+
+    reference, reference_dir = uninterrupted_run
+    model_dir = str(tmp_path / "interrupted")
+    flags_ = dict(train_fixtures.RESUME_RUN, record_dir=resume_records, model_dir=model_dir, checkpoint_every=3)
+    stopped_at = 0
+    for signum, status in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+        process = _start_binary(flags_, text=True)
+        deadline = time.monotonic() + 240
+        while _checkpointed_step(model_dir) <= stopped_at and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode == status, stderr[-3000:]
+        lines = message_lines(stderr)
+        assert len(lines) == 1 and lines[0].startswith(f"interrupted by {signum.name} at step "), stderr[-3000:]
+        step = int(lines[0].split(" at step ")[1].split(":")[0])
+        assert lines[0] == (f"interrupted by {signum.name} at step {step}: checkpoint saved, rerun the same command "
+                            "to resume")
+        assert max(3, stopped_at + 1) <= step < 40 and _checkpointed_step(model_dir) == step  # the step it reached, saved
+        assert not os.path.exists(os.path.join(model_dir, ".lock"))
+        assert not os.path.exists(os.path.join(model_dir, "final.weights.h5"))
+        stopped_at = step
+
+    resumed = train(flags_)
+    assert resumed["start_step"] == stopped_at and resumed["step"] == 40
+    np.testing.assert_allclose(resumed["losses"], reference["losses"][stopped_at:], rtol=1e-3)
+    _assert_same_final_weights(model_dir, reference_dir)
+
+
+def test_a_checkpoint_holds_the_weights_and_optimizer_slots_and_no_data(uninterrupted_run):
+    """The training state, not the data: the checkpoint's files hold at least the weights plus Adam's two slots
+    per trainable weight and at most 1.2 times that, and no tf.data iterator (a variant tensor)."""
+    _, model_dir = uninterrupted_run
+    path = run_directory.latest_checkpoint(model_dir)
+    model, _, _ = run_directory.restore_model(model_dir)
+    state = sum(w.numpy().nbytes for w in model.weights) + 2 * sum(w.numpy().nbytes for w in model.trainable_weights)
+    directory = os.path.dirname(path)
+    stored = sum(os.path.getsize(os.path.join(directory, name)) for name in os.listdir(directory)
+                 if name.startswith(os.path.basename(path) + "."))
+    assert state <= stored <= 1.2 * state, (stored, state)
+    assert tf.variant not in tf.train.load_checkpoint(path).get_variable_to_dtype_map().values()
 
 
 def test_a_truncated_latest_checkpoint_is_named_and_the_previous_one_used(trained_dir, caplog):

@@ -73,7 +73,8 @@ def test_records_pixel_by_pixel(tree, tmp_path):
     summary = prepare_data.prepare("scannet", out, input_dir=root, num_workers=1, progress=False,
                                    image_size=fixture_trees.SCANNET_DEPTH_SIZE, examples_per_shard=3)
     assert summary["splits"]["train"] == {"num_examples": 4, "files": ["train-00000-of-00002.tfrecord",
-                                                                       "train-00001-of-00002.tfrecord"]}
+                                                                       "train-00001-of-00002.tfrecord"],
+                                          "examples_per_file": [3, 1]}
     assert summary["splits"]["val"]["num_examples"] == 2
     parsed = {**read_records(out, "train"), **read_records(out, "val")}
     assert sorted(parsed) == sorted(name for name in truth if not name.endswith("/150"))

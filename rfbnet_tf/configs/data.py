@@ -54,8 +54,9 @@ class DataConfig:
     augment: AugmentConfig = option(True, "Training augmentations of the paper (flip, scale, rotation, colour "
                                     "jitter, noise; rfbnet_tf.datasets.augment.AugmentConfig defaults). False: none "
                                     "(crop only).", augment_setting, kind="bool")
-    shuffle_buffer: int = option(256, "Records in the training shuffle buffer (it is part of the data position "
-                                 "saved in checkpoints).", checks.int_at_least(0), kind="int")
+    shuffle_buffer: int = option(256, "Training record shuffle: > 1 permutes the whole train split anew each "
+                                 "epoch (seeded by --seed and the epoch; no buffer is held, so any value > 1 "
+                                 "gives the same order); 0 or 1: shard order.", checks.int_at_least(0), kind="int")
     create_synthetic: bool = option(False, "Generate the synthetic dataset in --record_dir first if it has no "
                                     "dataset_info.json.", checks.boolean(), kind="bool")
     synthetic_train: int = option(200, "--create_synthetic: training frames.", checks.int_at_least(1), kind="int")

@@ -55,10 +55,11 @@ class TrainConfig:
     checkpoint_every: int = option(1000, "Steps between training checkpoints (one is always written at the end).",
                                    checks.int_at_least(1), kind="int")
     keep_checkpoints: int = option(3, "Training checkpoints kept.", checks.int_at_least(1), kind="int")
-    checkpoint_data_iterator: bool = option(True, "Save the training data iterator (shuffle buffer included) in "
-                                            "checkpoints, so a resumed run continues at the exact data position. "
-                                            "False: smaller checkpoints; a resumed run restarts the data stream "
-                                            "with a step-derived seed.", checks.boolean(), kind="bool")
+    checkpoint_data_iterator: bool = option(True, "A resumed run continues at the exact data position (the "
+                                            "examples its steps consumed: checkpoints hold no data, the stream is "
+                                            "a function of --seed and the position). False: a resumed run "
+                                            "restarts the data stream with a step-derived seed.",
+                                            checks.boolean(), kind="bool")
     summary_every: int = option(100, "Steps between TensorBoard scalar summaries (loss, lr, train mIoU).",
                                 checks.int_at_least(1), kind="int")
     val_every: int | None = option(None, "Steps between validations (val loss, mIoU, per-class IoU; one more at "

@@ -10,10 +10,12 @@ Per example: parse (decoding only the images needed) → resize to ``image_size`
 bilinear, labels nearest; the paper trains ScanNet at 640×480 and Cityscapes at 1024×512,
 Sec. IV-B) → augment (training only, :mod:`rfbnet_tf.datasets.augment`) → normalise.
 
-Training: shard order and records are shuffled with seeds derived from ``seed``, the dataset
-repeats, every example gets its own augmentation seed ``[seed, running index]``, and batches drop
-the remainder.  Given ``seed`` the stream is reproducible; ``seed=None`` draws one and lets the
-parallel map run out of order (faster).  Evaluation: deterministic resize only, shards read in
+Training: position ``p`` of the stream is record ``p mod N`` of epoch ``p div N`` of a permutation of the
+whole split seeded by ``(seed, epoch)`` (``index_shuffle``; no shuffle buffer), read from its shard by
+offset; the stream repeats, every example gets its own augmentation seed ``[seed, p]``, and batches
+drop the remainder.  So the stream is a pure function of ``(seed, position)``: ``start`` resumes it
+anywhere at the cost of skipping record headers, and a checkpoint needs to store no data.
+``seed=None`` draws one and lets the parallel reads and map run out of order (faster).  Evaluation: deterministic resize only, shards read in
 file order, no shuffle, no repeat, partial last batch kept.
 
 Cost at 640×480 (synthetic records, CPU ms per example, all threads): PNG decoding of RGB + HHA
@@ -147,6 +149,44 @@ def _normalize(example, stats, depth_key):
 # --------------------------------------------------------------------------- dataset
 
 
+def _addressed_records(files, sizes, seed, *, shuffle, start, repeat, deterministic, where) -> tf.data.Dataset:
+    """``(position, serialized record)`` for the positions ``start, start + 1, ...`` of the training stream.
+
+    Position ``p`` is record ``i = p mod N`` of epoch ``p div N`` (``N = sum(sizes)``); with ``shuffle``, ``i`` is
+    first permuted by ``index_shuffle`` seeded with ``(seed, epoch)``, a uniform permutation of the whole split per
+    epoch.  Record ``i`` is read from its shard by skipping the records before it unbuffered (TensorFlow's
+    ``SkipRecords`` reads their 12-byte headers only), so the stream is a pure function of ``(seed, position)``:
+    a resume starts at its position at the cost of a few header reads, and nothing of the stream needs saving."""
+    total = sum(sizes)
+    if total == 0:
+        raise ValueError(f"{where} holds no record")
+    epochs = None if repeat is True else (1 if repeat is False else int(repeat))
+    positions = (tf.data.Dataset.counter(start) if epochs is None
+                 else tf.data.Dataset.range(start, max(start, total * epochs)))
+    paths = tf.constant(files)
+    ends = tf.constant(np.cumsum(sizes), tf.int64)  # one past each shard's last record
+    firsts = ends - tf.constant(sizes, tf.int64)
+    seed = tf.constant(seed, tf.int64)
+
+    @tf.autograph.experimental.do_not_convert
+    def locate(position):
+        record = position % total
+        if shuffle:
+            record = tf.random.experimental.index_shuffle(record, tf.stack([seed, position // total]), total - 1)
+        shard = tf.searchsorted(ends, record[tf.newaxis], side="right")[0]
+        return position, paths[shard], record - firsts[shard]
+
+    @tf.autograph.experimental.do_not_convert
+    def read(position, path, offset):
+        record = tf.data.TFRecordDataset(path, buffer_size=0).skip(offset).take(1)
+        # A shard shorter than dataset_info.json says fails here instead of shifting the stream.
+        record = record.apply(tf.data.experimental.assert_cardinality(1))
+        return record.map(lambda serialized: (position, serialized))
+
+    return positions.map(locate).interleave(read, cycle_length=_READ_PARALLELISM, block_length=1,
+                                            num_parallel_calls=_READ_PARALLELISM, deterministic=deterministic)
+
+
 def make_dataset(
     record_dir,
     split,
@@ -159,6 +199,7 @@ def make_dataset(
     augment=None,
     shuffle_buffer=256,
     seed=None,
+    start=0,
     repeat=None,
     drop_remainder=None,
     keep_full_label=False,
@@ -181,6 +222,8 @@ def make_dataset(
       augment: an :class:`~rfbnet_tf.datasets.augment.AugmentConfig`; ``None`` = paper defaults.
       shuffle_buffer: records in the shuffle buffer (training; 0 or 1 = no record shuffle).
       seed: int, makes training reproducible (shuffles and augmentation); ``None`` = random.
+      start: training: the stream's first position (examples already consumed: a resumed run passes
+        ``step * batch_size``); the stream from there is the uninterrupted one's, element for element.
       repeat: ``None`` (= training), ``True`` forever, ``False`` once, or a number of epochs.
       drop_remainder: ``None`` (= training) or bool.
       keep_full_label: evaluation at the stored resolution (as the paper benchmarks): elements
@@ -212,6 +255,8 @@ def make_dataset(
         not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or not 0 <= seed < 2**62
     ):
         raise ValueError(f"seed must be None or an int in [0, 2**62), got {seed!r}")
+    if not isinstance(start, numbers.Integral) or isinstance(start, bool) or start < 0 or (start and not training):
+        raise ValueError(f"start must be an int >= 0 (and 0 unless training), got {start!r}")
     if repeat is None:
         repeat = training
     if not (isinstance(repeat, bool) or (isinstance(repeat, numbers.Integral) and repeat >= 1)):
@@ -234,7 +279,8 @@ def make_dataset(
     if not os.path.isdir(record_dir):
         raise FileNotFoundError(f"record directory {os.fspath(record_dir)!r} does not exist")
     files = shards.shard_files(os.fspath(record_dir), split)
-    label_bits = records.stored_label_bits(records.load_dataset_info(os.fspath(record_dir)))
+    info = records.load_dataset_info(os.fspath(record_dir))
+    label_bits = records.stored_label_bits(info)
     stats = normalization(record_dir if statistics is None else statistics, depth_input)
     keys = ("rgb", depth_input, "label")
 
@@ -244,19 +290,17 @@ def make_dataset(
     else:
         base_seed, deterministic = int(seed), True
 
-    dataset = tf.data.Dataset.from_tensor_slices(files)
-    if training and len(files) > 1:
-        dataset = dataset.shuffle(len(files), seed=base_seed)
-    # Training interleaves shards; evaluation reads them one after another (file order).
-    readers = min(len(files), _READ_PARALLELISM) if training else None
-    dataset = tf.data.TFRecordDataset(dataset, num_parallel_reads=readers)
-    if training and shuffle_buffer > 1:
-        dataset = dataset.shuffle(shuffle_buffer, seed=base_seed + 1)
-    if repeat is True:
-        dataset = dataset.repeat()
-    elif repeat is not False and repeat > 1:
-        dataset = dataset.repeat(int(repeat))
-    dataset = dataset.enumerate()
+    if training:  # (position, serialized record): the record each position of the stream addresses
+        dataset = _addressed_records(files, shards.shard_sizes(os.fspath(record_dir), split, info), base_seed,
+                                     shuffle=shuffle_buffer > 1, start=start, repeat=repeat,
+                                     deterministic=deterministic, where=f"split {split!r} of {record_dir!r}")
+    else:  # file order, one shard after another
+        dataset = tf.data.TFRecordDataset(tf.data.Dataset.from_tensor_slices(files))
+        if repeat is True:
+            dataset = dataset.repeat()
+        elif repeat is not False and repeat > 1:
+            dataset = dataset.repeat(int(repeat))
+        dataset = dataset.enumerate()
 
     @tf.autograph.experimental.do_not_convert  # plain graph code: skip AutoGraph's rewrite
     def load(index, serialized):

@@ -233,7 +233,8 @@ def prepare(dataset, output_dir, *, input_dir=None, splits=None, num_workers=Non
                 raise ValueError(f"{output_dir!r} keeps the splits {kept} at {existing['image_size']}, but the new "
                                  f"frames are {sorted(new_sizes)}: one directory holds one size; convert every "
                                  "split, or use another --output_dir")
-        info = _dataset_info(dataset, source, results, existing, options, input_dir, dataset_options)
+        info = _dataset_info(dataset, source, results, {split: writers[split].shard_sizes for split in splits},
+                             existing, options, input_dir, dataset_options)
         carry_over(output_dir, staging, replaced=replaced_names(output_dir, splits, existing))
         write_json_atomically(os.path.join(staging, records.DATASET_INFO_FILENAME), info, sort_keys=False)
         swap_in(staging, output_dir)
@@ -249,7 +250,7 @@ def prepare(dataset, output_dir, *, input_dir=None, splits=None, num_workers=Non
     return {**info, "record_dir": output_dir, "seconds": time.monotonic() - started}
 
 
-def _dataset_info(dataset, source, results, existing, options, input_dir, dataset_options):
+def _dataset_info(dataset, source, results, shard_sizes, existing, options, input_dir, dataset_options):
     """The ``dataset_info.json`` content (records spec), merged with kept splits of ``existing``."""
     splits = dict(existing["splits"]) if existing else {}
     histograms = dict(existing.get("class_histogram", {})) if existing else {}
@@ -257,7 +258,7 @@ def _dataset_info(dataset, source, results, existing, options, input_dir, datase
     normalization = existing.get("normalization") if existing else None
     sizes = {tuple(existing["image_size"])} if existing and existing.get("image_size") else set()
     for split, (files, count, stats, skipped, split_sizes) in results.items():
-        splits[split] = {"num_examples": count, "files": files}
+        splits[split] = {"num_examples": count, "files": files, "examples_per_file": shard_sizes[split]}
         histograms[split] = stats.histogram.tolist()
         reasons = {}
         for reason in skipped.values():

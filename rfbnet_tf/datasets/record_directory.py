@@ -24,6 +24,7 @@ class ShardWriter:
     def __init__(self, record_dir: str, split: str, examples_per_shard: int):
         self.record_dir, self.split, self.per_shard = record_dir, split, examples_per_shard
         self.temp_paths, self.writer, self.in_shard, self.count = [], None, 0, 0
+        self.shard_sizes = []  # records per shard, in shard order (dataset_info.json's examples_per_file)
 
     def write(self, example: bytes):
         import tensorflow as tf
@@ -35,8 +36,10 @@ class ShardWriter:
             )
             self.temp_paths.append(path)
             self.writer, self.in_shard = tf.io.TFRecordWriter(path), 0
+            self.shard_sizes.append(0)
         self.writer.write(example)
         self.in_shard += 1
+        self.shard_sizes[-1] += 1
         self.count += 1
 
     def _close(self):

@@ -30,12 +30,12 @@ first use, so importing this module stays TensorFlow-free.
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 
 from rfbnet_tf.constants import IGNORE_LABEL, IGNORE_LABEL_16
+from rfbnet_tf.utils.files import read_json
 
 DATASET_INFO_FILENAME = "dataset_info.json"
 RGB_FORMATS = ("png", "jpeg")
@@ -58,8 +58,8 @@ def load_dataset_info(record_dir: str) -> dict:
         raise FileNotFoundError(
             f"{path!r} not found: prepare the records first (python -m rfbnet_tf.prepare_data)"
         )
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    return read_json(path, f"prepare the records again: python -m rfbnet_tf.prepare_data --output_dir={record_dir} "
+                           "--overwrite (with the dataset's other flags)")
 
 
 def label_bits(num_classes: int) -> int:

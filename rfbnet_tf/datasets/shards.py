@@ -12,6 +12,8 @@ import contextlib
 import os
 import re
 
+from absl import logging
+
 _SHARD_RE = re.compile(r"^(?P<split>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.tfrecord$")
 
 
@@ -86,3 +88,23 @@ def naming_corrupt_shards(record_dir: str, split: str):
     except tf.errors.DataLossError as error:
         raise read_error(record_dir, split, error) from None
 
+
+def shard_sizes(record_dir: str, split: str, info: dict) -> list[int]:
+    """Records in each shard of :func:`shard_files` (same order): ``info["splits"][split]["examples_per_file"]``
+    (``dataset_info.json``; ``prepare_data`` writes it) when it lists exactly the shards on disk, else counted by
+    reading every shard once (record directories prepared before it, or written by hand; logged).  What the
+    training pipeline addresses a record by (shard, offset) with."""
+    paths = shard_files(record_dir, split)
+    entry = (info.get("splits") or {}).get(split) or {}
+    names, sizes = entry.get("files"), entry.get("examples_per_file")
+    if (isinstance(sizes, list) and names == [os.path.basename(p) for p in paths]
+            and len(sizes) == len(paths) and all(isinstance(n, int) and n >= 0 for n in sizes)):
+        return list(sizes)
+    import tensorflow as tf
+
+    logging.info("counting the records of the %d %r shards of %s (its dataset_info.json lists no "
+                 "examples_per_file: records prepared before it); prepare_data --overwrite writes them",
+                 len(paths), split, record_dir)
+    with naming_corrupt_shards(record_dir, split):
+        return [int(tf.data.TFRecordDataset(path).reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
+                for path in paths]

@@ -122,6 +122,8 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
         raise ValueError(f"batch_size must be a positive int, received {batch_size!r}")
     if full_resolution and batch_size != 1:
         raise ValueError(f"full_resolution scoring runs one frame at a time: batch_size must be 1, received {batch_size}")
+    output_dir = files.check_writable_directory(  # before the evaluation, not after it
+        os.path.join(model_dir, run_directory.EVAL_SUBDIR) if output_dir is None else output_dir, "--output_dir")
 
     config = run_directory.load_run_config(model_dir)
     run = run_facts.load_run_info(model_dir)
@@ -197,15 +199,13 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
     }
     print(format_table(class_names, per_class, miou, accuracy, class_accuracy))
 
-    output_dir = os.fspath(output_dir) if output_dir is not None else os.path.join(model_dir, run_directory.EVAL_SUBDIR)
     os.makedirs(output_dir, exist_ok=True)
     name = result_name(split, full_resolution)
     json_path = os.path.join(output_dir, f"{name}.json")
     files.write_json_atomically(json_path, result)
     image, _ = confusion_plot.render_confusion(confusion, class_names)
     png_path = os.path.join(output_dir, f"{name}_confusion.png")
-    if not cv2.imwrite(png_path, cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"could not write {png_path!r}")
+    files.write_bytes_atomically(png_path, cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))[1].tobytes())
     logging.info("mIoU %.2f%% on %d %s frames; wrote %s and %s", 100.0 * miou if not math.isnan(miou) else float("nan"),
                  examples, split, json_path, png_path)
     return result

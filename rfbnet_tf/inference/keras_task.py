@@ -20,6 +20,7 @@ import keras
 from rfbnet_tf import run_directory, run_facts
 from rfbnet_tf.inference import serving
 from rfbnet_tf.models import RGBDSegmenter
+from rfbnet_tf.utils import files
 
 FINAL_KERAS_FILENAME = "final.keras"
 
@@ -77,7 +78,8 @@ def write_final_task(model_dir, model, config: dict) -> str:
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
     try:
-        task_from_spec(_float32(model, config), spec).save(temporary)
+        with files.naming_failed_writes(path):
+            task_from_spec(_float32(model, config), spec).save(temporary)
         os.replace(temporary, path)
     finally:
         keras.mixed_precision.set_global_policy(previous)

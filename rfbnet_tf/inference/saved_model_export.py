@@ -14,7 +14,7 @@ from absl import logging
 
 from rfbnet_tf import run_directory, run_facts
 from rfbnet_tf.inference import format_export, keras_task, serving
-from rfbnet_tf.utils import processes
+from rfbnet_tf.utils import files, processes
 
 EXPORT_INFO_PATH = os.path.join("assets.extra", "rfbnet_export.json")
 _VERIFY_TOLERANCE = format_export.VERIFY_TOLERANCE
@@ -39,15 +39,11 @@ def _verify(export_dir: str, module: serving.ServingModule):
 
 
 def check_export_dir(export_dir) -> str:
-    """The absolute ``export_dir`` if it can be created or replaced; ``NotADirectoryError`` naming
-    ``--export_dir`` when a component of its path is an existing file (``/etc/passwd/x``)."""
+    """The absolute ``export_dir`` if it can be created or replaced (it is written beside itself, then renamed):
+    ``NotADirectoryError`` naming ``--export_dir`` when a component of its path is an existing file
+    (``/etc/passwd/x``), ``PermissionError`` when its directory is read-only (``utils.files``)."""
     export_dir = os.path.abspath(os.fspath(export_dir))
-    ancestor = os.path.dirname(export_dir)
-    while not os.path.exists(ancestor) and os.path.dirname(ancestor) != ancestor:
-        ancestor = os.path.dirname(ancestor)
-    if not os.path.isdir(ancestor):
-        raise NotADirectoryError(f"--export_dir={export_dir!r} cannot be created: {ancestor!r} is a file, "
-                                 "not a directory")
+    files.check_writable_directory(os.path.dirname(export_dir), "--export_dir", export_dir)
     return export_dir
 
 
@@ -107,9 +103,10 @@ def save_module(module: serving.ServingModule, export_dir, *, config=None, step=
     shutil.rmtree(temporary, ignore_errors=True)  # left by an earlier process with our PID
     moved_old = False
     try:
-        with _renamed_inputs_summarised():
-            tf.saved_model.save(module, temporary, signatures=module.signatures())
-        _write_info(temporary, module, config or {}, step)
+        with files.naming_failed_writes(export_dir, kept="the previous export, if any, is kept"):
+            with _renamed_inputs_summarised():
+                tf.saved_model.save(module, temporary, signatures=module.signatures())
+            _write_info(temporary, module, config or {}, step)
         if verify:
             _verify(temporary, module)
         if os.path.exists(export_dir):
@@ -132,8 +129,8 @@ def run_summary(model_dir) -> str:
     lines = []
     for name in sorted(os.listdir(os.path.join(model_dir, "eval"))) if os.path.isdir(os.path.join(model_dir, "eval")) else []:
         if name.endswith(".json"):
-            with open(os.path.join(model_dir, "eval", name), encoding="utf-8") as f:
-                result = json.load(f)
+            result = files.read_json(os.path.join(model_dir, "eval", name),
+                                     f"evaluate the run again: python -m rfbnet_tf.evaluate --model_dir={model_dir}")
             if result.get("miou") is not None:
                 lines.append(f"mIoU ({name[:-5]}): {100 * result['miou']:.2f}%")
     logs = os.path.join(model_dir, "logs")

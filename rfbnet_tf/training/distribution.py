@@ -72,6 +72,27 @@ def is_chief(strategy) -> bool:
     return task_type is None or task_type == "chief" or (task_type == "worker" and task_id == 0 and not has_chief)
 
 
+def is_multi_worker(strategy) -> bool:
+    """True for a multi-worker strategy with more than one worker (chief included) in its cluster."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return False
+    cluster = resolver.cluster_spec().as_dict()
+    return len(cluster.get("chief", [])) + len(cluster.get("worker", [])) > 1
+
+
+def largest_over_workers(strategy, value: int, bound: int = 64) -> int:
+    """The largest of every worker's ``value`` (ints in ``[0, bound]``), ``value`` itself with one worker.  With
+    several workers a collective (each must call it at the same point): the all-reduce sums one-hot vectors, as
+    ``tf.distribute`` reduces by sum or mean only."""
+    if not is_multi_worker(strategy):
+        return value
+    one_hot = tf.one_hot(value, bound + 1, dtype=tf.int32)
+    total = strategy.reduce(tf.distribute.ReduceOp.SUM,
+                            strategy.experimental_distribute_values_from_function(lambda context: one_hot), axis=None)
+    return int(tf.reduce_max(tf.where(total > 0)).numpy())
+
+
 WORKER_CHECKPOINTS_PREFIX = "rfbnet_worker_checkpoints.tmp-"
 """Name prefix of a non-chief worker's checkpoint directory (in the system's temporary directory, with its PID)."""
 

@@ -24,7 +24,6 @@ loading the init sources), so a refused start writes nothing to ``model_dir``.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 
 from absl import logging
@@ -35,6 +34,7 @@ from rfbnet_tf.datasets import records, shards
 from rfbnet_tf.models.registry import MODELS, saved_model_options
 from rfbnet_tf.training import record_checks, stream_init
 from rfbnet_tf.training.class_weights import parse_class_weights
+from rfbnet_tf.utils import files
 
 MODEL_DEFINING_KEYS = ("model", "model_options", "num_classes", "depth_input")
 """Settings (train flags, or resolved values) that must not change when a run resumes from its checkpoint."""
@@ -97,8 +97,7 @@ def finished_summary(run: Run) -> dict | None:
     path = os.path.join(model_dir, run_directory.SUMMARY_FILENAME)
     if not os.path.isfile(path):
         return None
-    with open(path, encoding="utf-8") as handle:
-        summary = json.load(handle)
+    summary = run_directory.read_run_file(model_dir, run_directory.SUMMARY_FILENAME)
     step = summary.get("step")
     if not isinstance(step, int) or step < steps or not os.path.isfile(
             os.path.join(run_directory.checkpoint_dir(model_dir), f"ckpt-{step}.index")):
@@ -119,6 +118,8 @@ def create_synthetic_if_missing(config: ExperimentConfig) -> bool:
         return False
     from rfbnet_tf.datasets.preparation import prepare
 
+    # prepare() builds the records beside record_dir and renames them into place.
+    files.check_writable_directory(os.path.dirname(data.record_dir), "--record_dir", data.record_dir)
     logging.info("--create_synthetic: rendering %d train / %d val synthetic frames of %s into %s",
                  data.synthetic_train, data.synthetic_val, data.synthetic_size, data.record_dir)
     prepare("synthetic", data.record_dir, synthetic_train=data.synthetic_train, synthetic_val=data.synthetic_val,

@@ -6,7 +6,9 @@ What a run does is described in :mod:`rfbnet_tf.train`; the flags are :mod:`rfbn
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import shutil
 import time
 
 import keras
@@ -20,8 +22,8 @@ from rfbnet_tf.evaluation import split_scoring
 from rfbnet_tf.inference import keras_task
 from rfbnet_tf.metrics import mean_iou, pixel_accuracy
 from rfbnet_tf.models import is_multimodal
-from rfbnet_tf.training import (distribution, freezing, optimization, run_lock, run_setup, steps, stream_init,
-                                summaries)
+from rfbnet_tf.training import (distribution, freezing, interruption, optimization, run_lock, run_setup, steps,
+                                stream_init, summaries)
 from rfbnet_tf.utils import files
 from rfbnet_tf.utils.progress import Progress
 
@@ -33,11 +35,11 @@ def _seed_states(model):
     return [v for v in model.variables if id(v) not in weights]
 
 
-def _train_dataset(run, seed):
+def _train_dataset(run, seed, start):
     return pipeline.make_dataset(
         run.data.record_dir, run.data.train_split, batch_size=run.train.batch_size, training=True,
         image_size=run.data.image_size, crop_size=run.data.crop_size, depth_input=run.model.depth_input,
-        augment=run.data.augment, shuffle_buffer=run.data.shuffle_buffer, seed=seed,
+        augment=run.data.augment, shuffle_buffer=run.data.shuffle_buffer, seed=seed, start=start,
     )
 
 
@@ -52,12 +54,13 @@ def _val_dataset(run, batch_size):
 class _Trainer:
     """The state of one training run (model, optimizer, data, writers) and its loop."""
 
-    def __init__(self, run, strategy):
+    def __init__(self, run, strategy, signals, val_history):
         if run.train.batch_size % strategy.num_replicas_in_sync:
             raise ValueError(f"--batch_size={run.train.batch_size} does not split evenly over "
                              f"{strategy.num_replicas_in_sync} replicas")
         self.run_config = run
         self.strategy = strategy
+        self.signals = signals
         self.chief = distribution.is_chief(strategy)
         self.modality = None if is_multimodal(run.model.name) else run.model_options.get("modality", "rgb")
         with strategy.scope():
@@ -81,18 +84,14 @@ class _Trainer:
         directory = distribution.checkpoint_write_dir(run_directory.checkpoint_dir(run.train.model_dir), self.chief)
         start = run_directory.checkpoint_step(latest) if latest else 0
         self.host_batches = run.train.distribution_strategy in configs.HOST_INPUT_STRATEGIES
-        save_iterator = run.train.checkpoint_data_iterator and self.host_batches
-        if run.train.checkpoint_data_iterator and not self.host_batches:
-            logging.warning("--distribution_strategy=%s: the data iterator cannot be checkpointed; a resumed run "
-                            "restarts the data stream", run.train.distribution_strategy)
-        # Without a saved iterator a resumed run restarts the data stream with a step-dependent seed.
-        data_seed = run.train.seed if save_iterator else run.train.seed + start
-        dataset = _train_dataset(run, data_seed)
+        # The stream is a function of (seed, position): a resumed run starts at the examples its steps consumed,
+        # so a checkpoint holds no data. Without --checkpoint_data_iterator it restarts with a step-derived seed.
+        exact = run.train.checkpoint_data_iterator
+        dataset = _train_dataset(run, run.train.seed if exact else run.train.seed + start,
+                                 start * run.train.batch_size if exact else 0)
         self.iterator = iter(dataset if self.host_batches else distribution.distribute_dataset(strategy, dataset))
         trackables = {"model": self.model, "optimizer": self.optimizer, "step": self.step,
                       "rng": _seed_states(self.model)}
-        if save_iterator:
-            trackables["iterator"] = self.iterator
         self.checkpoint = tf.train.Checkpoint(**trackables)
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=run.train.keep_checkpoints)
         self.init_report = {}
@@ -101,10 +100,7 @@ class _Trainer:
             try:
                 status.assert_existing_objects_matched()
             except AssertionError as error:
-                raise ValueError(
-                    f"checkpoint {latest!r} does not hold this run's state (was --checkpoint_data_iterator "
-                    f"changed?): {error}"
-                ) from None
+                raise ValueError(f"checkpoint {latest!r} does not hold this run's state: {error}") from None
             run_directory.check_finite(self.model.variables, f"checkpoint {latest!r}")  # older runs could write one
             logging.info("resumed from %s at step %d", latest, int(self.step.numpy()))
             if run.train.rgb_init or run.train.depth_init or run.train.init_model:
@@ -125,8 +121,7 @@ class _Trainer:
         self.eval_step = steps.make_eval_step(self.model, strategy, **kwargs)
         self.writers = None  # opened by run(): building the trainer writes nothing to model_dir
         # Validations of earlier sessions of this run (up to the step it resumes from), then this session's.
-        self.val_history = [entry for entry in run_directory.read_val_history(run.train.model_dir)
-                            if entry["step"] <= self.start_step]
+        self.val_history = [entry for entry in val_history if entry["step"] <= self.start_step]
         self.summary_batch = None
         self.gates = self.palette = None
 
@@ -185,7 +180,14 @@ class _Trainer:
             self.writers.flush()
             raise FloatingPointError(f"{error}: training stopped without saving it; the last good checkpoint "
                                      f"{last_good!r} is kept (lower --learning_rate or check the data)") from None
-        path = self.manager.save(checkpoint_number=step)
+        prefix = os.path.join(self.manager.directory, f"ckpt-{step}")
+        try:
+            with files.naming_failed_writes(prefix, kept=f"the last good checkpoint {last_good!r} is kept"):
+                path = self.manager.save(checkpoint_number=step)
+        except files.WriteError:
+            for partial in glob.glob(glob.escape(prefix) + "_temp*"):  # TensorFlow's unfinished save
+                shutil.rmtree(partial, ignore_errors=True)
+            raise
         self.saved_step = step
         distribution.discard_worker_checkpoints(self.manager.directory, self.chief)
         # A non-chief worker's copy is gone: name the chief's, the one that is kept.
@@ -204,7 +206,12 @@ class _Trainer:
             run.train.progress and self.chief) else None
         step = self.start_step
         last_good = self.resumed_from
+        stopped_by = 0  # the signal that stops training, if one does
         while step < total_steps:
+            # Every worker asks at the same point: all stop after the same step (the chief's checkpoint is kept).
+            stopped_by = distribution.largest_over_workers(self.strategy, self.signals.received or 0)
+            if stopped_by:
+                break
             learning_rate = float(self.schedule(step))
             with shards.naming_corrupt_shards(run.data.record_dir, run.data.train_split):
                 result = self.train_step(self.iterator)
@@ -254,6 +261,8 @@ class _Trainer:
         if self.saved_step != step:
             last_good = self._save(step, last_good)
         self.writers.close()
+        if stopped_by:
+            raise interruption.TrainingInterrupted(stopped_by, step)
         return losses, val, last_good
 
 
@@ -296,16 +305,29 @@ def train(flag_source) -> dict:
       ValueError / FileNotFoundError: bad flags, records or model_dir (before any work).
       run_lock.RunDirectoryLocked: another live trainer holds ``model_dir/.lock``.
       FloatingPointError: the loss became NaN / inf (the last good checkpoint is kept).
+      interruption.TrainingInterrupted: SIGINT / SIGTERM (:mod:`rfbnet_tf.training.interruption`): the step in
+        flight was finished and checkpointed (none if training had not started); the run lock is released.
     """
+    with interruption.SignalCatcher() as signals:
+        return _train(flag_source, signals)
+
+
+def _train(flag_source, signals) -> dict:
     started = time.perf_counter()
-    run = run_setup.prepare_run(configs.resolve(flag_source))
-    finished = run_setup.finished_summary(run)
-    if finished is not None:  # a rerun of a finished run keeps its train_summary.json
+    config = configs.resolve(flag_source)
+    files.check_writable_directory(config.train.model_dir, "--model_dir")  # before any slow work
+    run = run_setup.prepare_run(config)
+    # A rerun of a finished run keeps its train_summary.json; without flags.json (removed: damaged) nothing says the
+    # summary is this run's, so the trainer resumes from the checkpoint and writes the run's files again.
+    finished = run_setup.finished_summary(run) if run.previous_run else None
+    if finished is not None:
         return finished
+    val_history = run_directory.read_val_history(run.train.model_dir)  # read (checked) before anything is written
     keras.utils.set_random_seed(run.train.seed)
     if run.train.deterministic:
         tf.config.experimental.enable_op_determinism()
     strategy = distribution.make_strategy(run.train.distribution_strategy, run.train.tpu)
+    signals.install()  # again: a multi-worker strategy installs its own SIGTERM handler
     previous_policy = keras.mixed_precision.global_policy()
     if run.train.mixed_precision:
         keras.mixed_precision.set_global_policy(
@@ -316,10 +338,11 @@ def train(flag_source) -> dict:
         with run_lock.RunLock(run.train.model_dir) if chief else contextlib.nullcontext():
             # The trainer restores the checkpoint or initialises the model (the checks that need weights) and
             # writes nothing: a refused start leaves model_dir as it was (the lock removes what it created).
-            trainer = _Trainer(run, strategy)
+            trainer = _Trainer(run, strategy, signals, val_history)
             if chief:
                 run_directory.remove_stale_temporaries(run.train.model_dir)  # safe: this process holds the lock
                 run_setup.write_run_config(run)
+            signals.defer()  # from here a signal stops after the step in flight, which is saved
             logging.info("training %s from step %d to %d on %d replica(s); model_dir %s", run.model.name,
                          trainer.start_step, run.train.steps, strategy.num_replicas_in_sync, run.train.model_dir)
             losses, val, checkpoint = trainer.run()
