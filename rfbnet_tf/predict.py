@@ -147,7 +147,7 @@ FLAG_GROUPS = {
     "comparison": ["compare_model_dir", "compare_checkpoint"],
     "ROS recording": ["bag", "rgb_topic", "depth_topic", "camera_info_topic", "max_time_difference", "empty_depth",
                       "output_bag", "output_format", "video"],
-    "output": ["output_dir", "alpha", "progress"],
+    "output": ["output_dir", "alpha", "gates", "progress"],
 }
 """``--help`` headings of the flags (a flag not named here is listed under "other")."""
 

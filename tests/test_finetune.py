@@ -15,7 +15,7 @@ from rfbnet_tf import configs, run_directory, run_facts
 from rfbnet_tf.datasets import records
 from rfbnet_tf.models import build_model
 from rfbnet_tf.models.weight_transfer import named_weight_layers, transfer_model_weights
-from rfbnet_tf.training import distribution, run_setup, trainer
+from rfbnet_tf.training import distribution, interruption, run_setup, trainer
 from rfbnet_tf.training.class_weights import median_frequency_weights
 from tests import adapnet_pp_fixtures, remapped_records, short_backbones, train_fixtures
 
@@ -52,7 +52,7 @@ def _weights(model):
 def _start(flags_):
     """The trainer of a run as ``train()`` builds it, before its first step."""
     run = run_setup.prepare_run(configs.resolve(flags_))
-    return trainer._Trainer(run, distribution.make_strategy("default"))
+    return trainer._Trainer(run, distribution.make_strategy("default"), interruption.SignalCatcher(), [])
 
 
 def test_four_class_records_map_the_synthetic_histogram(data):

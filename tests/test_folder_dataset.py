@@ -293,7 +293,7 @@ def test_fine_tune_a_ten_class_synthetic_run_to_the_four_class_folder(prepared, 
     from rfbnet_tf import configs, run_directory
     from rfbnet_tf.models.weight_transfer import named_weight_layers
     from rfbnet_tf.train import train
-    from rfbnet_tf.training import distribution, run_setup, trainer
+    from rfbnet_tf.training import distribution, interruption, run_setup, trainer
 
     short_backbones.use_short_erfnet(monkeypatch)
     graphs = train_fixtures.fast_graphs()
@@ -306,7 +306,7 @@ def test_fine_tune_a_ten_class_synthetic_run_to_the_four_class_folder(prepared, 
         model_dir = tmp_path / "mine"
         run = run_setup.prepare_run(configs.resolve(dict(base, record_dir=out, model_dir=str(model_dir),
                                                          init_model=source)))
-        started = trainer._Trainer(run, distribution.make_strategy("default"))
+        started = trainer._Trainer(run, distribution.make_strategy("default"), interruption.SignalCatcher(), [])
         assert not model_dir.exists()
         weights = {name: layer.get_weights() for name, layer in named_weight_layers(run_directory.restore_model(
             source)[0])}
