@@ -9,6 +9,8 @@ SavedModel-only, and the export says so in its log.
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import os
 
 import numpy as np
@@ -17,8 +19,34 @@ from absl import logging
 from rfbnet_tf.inference import serving
 from rfbnet_tf.utils import files
 
-FORMATS = ("saved_model", "onnx", "litert")
-FILE_SUFFIXES = {"onnx": ".onnx", "litert": ".tflite"}
+
+
+@dataclasses.dataclass(frozen=True)
+class FileFormat:
+    """A single-file export format: ``export --format=NAME`` writes ``model_dir/export{suffix}`` with
+    ``exporter`` (``"module:function"``, imported on use: ``function(module, path, config, verify) -> path``)."""
+
+    name: str
+    title: str
+    """What the export binary prints: ``<title> written to <path>``."""
+    suffix: str
+    exporter: str
+    help: str
+
+    def export(self, module, path, config, verify) -> str:
+        module_name, function = self.exporter.split(":")
+        return getattr(importlib.import_module(module_name), function)(module, path, config, verify)
+
+
+FILE_FORMATS = {fmt.name: fmt for fmt in (
+    FileFormat("onnx", "ONNX model", ".onnx", "rfbnet_tf.inference.onnx_export:export_file", "file, any size"),
+    FileFormat("litert", "LiteRT model", ".tflite", "rfbnet_tf.inference.litert_export:export_file",
+               "file, the run's image_size"),
+)}
+"""Every single-file format (to add one: a :class:`FileFormat` here and its module's ``export_file``)."""
+FORMATS = ("saved_model",) + tuple(FILE_FORMATS)
+FILE_SUFFIXES = {name: fmt.suffix for name, fmt in FILE_FORMATS.items()}
+TITLES = {"saved_model": "SavedModel", **{name: fmt.title for name, fmt in FILE_FORMATS.items()}}
 VERIFY_TOLERANCE = 1e-4
 
 

@@ -53,3 +53,12 @@ def export_litert(module: serving.ServingModule, path, size, verify=True) -> str
         format_export.check_probabilities(module.run(images)["probabilities"], got, "the LiteRT export")
     format_export.log_not_carried(module, "LiteRT", f"; fixed input shape 1x{size[0]}x{size[1]}")
     return format_export.write_file_atomically(path, data)
+
+
+def export_file(module: serving.ServingModule, path, config, verify=True) -> str:
+    """The ``export --format=litert`` entry of :data:`rfbnet_tf.inference.format_export.FILE_FORMATS`: the fixed
+    input size is the run's ``image_size``."""
+    if not config.get("image_size"):
+        raise ValueError("the LiteRT export has a fixed input size, the run's image_size, but flags.json has "
+                         "image_size=None")
+    return export_litert(module, path, tuple(int(v) for v in config["image_size"]), verify=verify)

@@ -193,17 +193,8 @@ def export_model(model_dir, export_dir=None, *, checkpoint=None, size_policy=Non
 
 
 def _export_file(module, path, export_format, config, step, verify) -> str:
-    """The ONNX / LiteRT file of ``module`` at ``path`` and its JSON description at ``path + ".json"``."""
-    if export_format == "onnx":
-        from rfbnet_tf.inference.onnx_export import export_onnx
-
-        path = export_onnx(module, path, verify=verify)
-    else:
-        from rfbnet_tf.inference.litert_export import export_litert
-
-        if not config.get("image_size"):
-            raise ValueError("the LiteRT export has a fixed input size, the run's image_size, but flags.json has "
-                             "image_size=None")
-        path = export_litert(module, path, tuple(int(v) for v in config["image_size"]), verify=verify)
+    """The single-file export (:data:`format_export.FILE_FORMATS`) of ``module`` at ``path`` and its JSON
+    description at ``path + ".json"``."""
+    path = format_export.FILE_FORMATS[export_format].export(module, path, config, verify)
     format_export.write_file_atomically(path + ".json", (serving.spec_json(module.spec, config, step) + "\n").encode())
     return path
