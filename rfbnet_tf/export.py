@@ -45,7 +45,7 @@ Reload::
 from __future__ import annotations
 
 from rfbnet_tf import cli
-from rfbnet_tf.inference import format_export, serving
+from rfbnet_tf.inference import format_export, input_spec
 from rfbnet_tf.inference.saved_model_export import (  # noqa: F401 (re-exported: the binary's Python API)
     EXPORT_INFO_PATH,
     default_export_dir,
@@ -61,7 +61,7 @@ def _define_flags():
     flags.DEFINE_string("model_dir", None, "Training run directory (flags.json, checkpoints).", required=True)
     flags.DEFINE_string("export_dir", None, "SavedModel directory (default: model_dir/export).")
     flags.DEFINE_string("checkpoint", None, "Checkpoint prefix, .weights.h5 path or 'final' (default: latest).")
-    flags.DEFINE_enum("size_policy", None, list(serving.SIZE_POLICIES),
+    flags.DEFINE_enum("size_policy", None, list(input_spec.SIZE_POLICIES),
                       "Image size handling: resize to the training size (default when known) or pad to a valid size.")
     flags.DEFINE_boolean("overwrite", False, "Replace an existing export directory.")
     flags.DEFINE_boolean("verify", True, "Reload the export and compare it with the model before moving it into place.")

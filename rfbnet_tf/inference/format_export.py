@@ -16,7 +16,7 @@ import os
 import numpy as np
 from absl import logging
 
-from rfbnet_tf.inference import serving
+from rfbnet_tf.inference import input_spec, serving
 from rfbnet_tf.utils import files
 
 
@@ -60,7 +60,7 @@ def missing_converter(package: str, error: ImportError) -> MissingConverterError
                        f"'rfbnet_tf[onnx]' (ONNX: tf2onnx, onnxruntime; LiteRT: ai-edge-litert)")
 
 
-def verification_images(spec: serving.InputSpec, size, seed=0) -> dict:
+def verification_images(spec: input_spec.InputSpec, size, seed=0) -> dict:
     """Random raw inputs ``{key: (1, h, w, C)}`` in the dtypes of ``serving_default`` (uint8; uint16 raw depth)."""
     rng = np.random.default_rng(seed)
     images = {}
@@ -86,8 +86,8 @@ def check_probabilities(expected, got, what: str, tolerance=VERIFY_TOLERANCE) ->
 
 def log_not_carried(module: serving.ServingModule, format_name: str, extra: str = ""):
     """Log that ``format_name`` carries ``serving_default`` only, naming the module's other signatures."""
-    others = sorted(name for name in module.signatures() if name != serving.SIGNATURE_DEFAULT)
-    message = f"{format_name} export carries the model graph (signature {serving.SIGNATURE_DEFAULT!r})"
+    others = sorted(name for name in module.signatures() if name != input_spec.SIGNATURE_DEFAULT)
+    message = f"{format_name} export carries the model graph (signature {input_spec.SIGNATURE_DEFAULT!r})"
     if others:
         message += f"; not carried (use the SavedModel): {', '.join(others)}"
     logging.info("%s%s", message, extra)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from rfbnet_tf.inference import format_export, serving
+from rfbnet_tf.inference import format_export, input_spec, serving
 
 
 def litert_runner(model_content: bytes):
@@ -22,7 +22,7 @@ def litert_runner(model_content: bytes):
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         Interpreter = tf.lite.Interpreter
-    return Interpreter(model_content=model_content).get_signature_runner(serving.SIGNATURE_DEFAULT)
+    return Interpreter(model_content=model_content).get_signature_runner(input_spec.SIGNATURE_DEFAULT)
 
 
 def convert(module: serving.ServingModule, size) -> bytes:
