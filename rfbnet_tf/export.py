@@ -45,7 +45,7 @@ Reload::
 from __future__ import annotations
 
 from rfbnet_tf import cli
-from rfbnet_tf.inference import serving
+from rfbnet_tf.inference import format_export, input_spec
 from rfbnet_tf.inference.saved_model_export import (  # noqa: F401 (re-exported: the binary's Python API)
     EXPORT_INFO_PATH,
     default_export_dir,
@@ -55,22 +55,20 @@ from rfbnet_tf.inference.saved_model_export import (  # noqa: F401 (re-exported:
 )
 
 
-_FORMAT_NAMES = {"saved_model": "SavedModel", "onnx": "ONNX model", "litert": "LiteRT model"}
-
-
 def _define_flags():
     from absl import flags
 
     flags.DEFINE_string("model_dir", None, "Training run directory (flags.json, checkpoints).", required=True)
     flags.DEFINE_string("export_dir", None, "SavedModel directory (default: model_dir/export).")
     flags.DEFINE_string("checkpoint", None, "Checkpoint prefix, .weights.h5 path or 'final' (default: latest).")
-    flags.DEFINE_enum("size_policy", None, list(serving.SIZE_POLICIES),
+    flags.DEFINE_enum("size_policy", None, list(input_spec.SIZE_POLICIES),
                       "Image size handling: resize to the training size (default when known) or pad to a valid size.")
     flags.DEFINE_boolean("overwrite", False, "Replace an existing export directory.")
     flags.DEFINE_boolean("verify", True, "Reload the export and compare it with the model before moving it into place.")
-    flags.DEFINE_enum("format", "saved_model", ["saved_model", "onnx", "litert"],
-                      "saved_model (directory), onnx (file, any size) or litert (file, the run's image_size); the "
-                      "files carry serving_default only. Converters: pip install 'rfbnet_tf[onnx]'.")
+    flags.DEFINE_enum("format", "saved_model", list(format_export.FORMATS),
+                      "saved_model (directory), " + ", ".join(f"{name} ({fmt.help})" for name, fmt in
+                                                             format_export.FILE_FORMATS.items())
+                      + "; the files carry serving_default only. Converters: pip install 'rfbnet_tf[onnx]'.")
     flags.DEFINE_boolean("fold_batch_norm", False, "Export the model with batch norm folded into the preceding "
                          "convolutions (faster inference; logits equal to ~5e-6).")
 
@@ -84,7 +82,7 @@ def main(argv):
     path = export_model(FLAGS.model_dir, FLAGS.export_dir, checkpoint=FLAGS.checkpoint,
                         size_policy=FLAGS.size_policy, overwrite=FLAGS.overwrite, verify=FLAGS.verify,
                         export_format=FLAGS.format, fold_batch_norm=FLAGS.fold_batch_norm)
-    print(f"{_FORMAT_NAMES[FLAGS.format]} written to {path}")
+    print(f"{format_export.TITLES[FLAGS.format]} written to {path}")
     print(run_summary(FLAGS.model_dir))
 
 

@@ -60,7 +60,7 @@ import os
 
 from rfbnet_tf import cli
 from rfbnet_tf.evaluation import submission
-from rfbnet_tf.inference import depth_input, serving
+from rfbnet_tf.inference import depth_input, input_spec
 from rfbnet_tf.inference.prediction import (  # noqa: F401 (re-exported: the binary's Python API)
     predict,
 )
@@ -92,7 +92,7 @@ def _define_flags():
     flags.DEFINE_float("alpha", 0.5, "Opacity of the label colours in the overlay.")
     flags.DEFINE_string("checkpoint", None, "Weights of --model_dir (checkpoint prefix, .weights.h5, 'final').")
     flags.DEFINE_string("compare_checkpoint", None, "Weights of --compare_model_dir.")
-    flags.DEFINE_enum("size_policy", None, list(serving.SIZE_POLICIES),
+    flags.DEFINE_enum("size_policy", None, list(input_spec.SIZE_POLICIES),
                       "resize to the training size (default when known) or pad to a valid size.")
     flags.DEFINE_boolean("gates", False, "RFBNet runs: also write each frame's gate maps of every residual fusion "
                          "block ({stem}_gates.png over the RGB with a colour bar, {stem}_gates.npz).")

@@ -244,7 +244,7 @@ def trained(prepared, tmp_path_factory):
 
 
 def test_train_evaluate_predict_export_on_folder_records(tree, prepared, trained, tmp_path, monkeypatch):
-    from rfbnet_tf.inference import prediction, serving
+    from rfbnet_tf.inference import input_spec, prediction, serving
 
     short_backbones.use_short_erfnet(monkeypatch)  # the run's model
 
@@ -269,7 +269,7 @@ def test_train_evaluate_predict_export_on_folder_records(tree, prepared, trained
     # serving_raw on a raw 16-bit frame of the folder
     rgb, depth_mm, _ = folder_fixtures.frame_content("val", 0)
     loaded = tf.saved_model.load(export_dir)
-    out = loaded.signatures[serving.SIGNATURE_RAW](
+    out = loaded.signatures[input_spec.SIGNATURE_RAW](
         rgb=tf.constant(rgb[None]), depth=tf.constant(depth_mm[None, ..., None]), depth_scale=tf.constant(0.001),
         intrinsics=tf.constant([60.0, 61.0, 31.5, 23.25]))
     labels = out["class_ids"].numpy()

@@ -1,6 +1,6 @@
 """The ``.keras`` task: ``RGBDPreprocessor`` (normalisation + size policy) and ``RGBDSegmenter`` (preprocessor +
 network). Their configs round-trip; the preprocessor's numbers equal a numpy/``tf.image`` reference (the
-export's ``serving.preprocess`` runs the same layer after converting raw depth units); a saved task reloads in a fresh process after only ``import rfbnet_tf`` with the
+export's ``serving_ops.preprocess`` runs the same layer after converting raw depth units); a saved task reloads in a fresh process after only ``import rfbnet_tf`` with the
 same outputs. (A trained run's ``final.keras`` is checked in tests/test_run_dir.py.)"""
 
 import dataclasses
@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from rfbnet_tf import run_directory, run_facts
-from rfbnet_tf.inference import keras_task, serving
+from rfbnet_tf.inference import input_spec, keras_task, serving_ops
 from rfbnet_tf.layers import RGBDPreprocessor
 from rfbnet_tf.models import RGBDSegmenter, build_model
 from tests import run_dir_fixtures as fx
@@ -74,14 +74,14 @@ def test_preprocessor_refuses_bad_settings():
 
 
 def test_task_equals_network_after_the_serving_preprocessing(network):
-    """The task = the export's preprocessing (``serving.preprocess``) + the network, for both size policies."""
+    """The task = the export's preprocessing (``serving_ops.preprocess``) + the network, for both size policies."""
     config = fx.run_config("/unused", image_size=MODEL_SIZE)
     for policy in ("resize", "pad"):
-        spec = serving.input_spec(config, fx.run_info_of(), policy)
+        spec = input_spec.input_spec(config, fx.run_info_of(), policy)
         task = keras_task.task_from_spec(network, spec)
         assert keras_task.spec_of_task(task) == dataclasses.replace(spec, max_depth=None)  # max_depth: run_info
         images = _images(ODD_SIZE, 2)
-        expected = network(serving.preprocess({k: tf.constant(v) for k, v in images.items()}, spec), training=False)
+        expected = network(serving_ops.preprocess({k: tf.constant(v) for k, v in images.items()}, spec), training=False)
         got = task(images, training=False)
         np.testing.assert_allclose(keras.ops.convert_to_numpy(got), expected.numpy(), atol=1e-5)
     with pytest.raises(ValueError, match="not the network's inputs"):
@@ -116,8 +116,8 @@ def test_final_keras_written_under_mixed_precision_reloads_after_import_rfbnet_t
         network = run_directory.build_from_run_config(config)
         path = keras_task.write_final_task(model_dir, network, config)
         assert keras.mixed_precision.global_policy().name == "mixed_float16"
-        spec = serving.input_spec(config, fx.run_info_of())
-        inputs = serving.model_call_inputs(serving.preprocess({"rgb": tf.constant(rgb)}, spec), spec)
+        spec = input_spec.input_spec(config, fx.run_info_of())
+        inputs = serving_ops.model_call_inputs(serving_ops.preprocess({"rgb": tf.constant(rgb)}, spec), spec)
         expected = network(inputs, training=False).numpy()
     finally:
         keras.mixed_precision.set_global_policy(previous)

@@ -167,7 +167,7 @@ def test_final_keras_reloads_as_the_trained_model_and_export_builds_from_it(trai
     import keras
 
     from rfbnet_tf import run_facts
-    from rfbnet_tf.inference import keras_task, serving
+    from rfbnet_tf.inference import input_spec, keras_task, serving_ops
 
     model_dir = trained["model_dir"]
     assert os.path.isfile(os.path.join(model_dir, "final.keras"))
@@ -176,14 +176,14 @@ def test_final_keras_reloads_as_the_trained_model_and_export_builds_from_it(trai
     latest = run_directory.latest_checkpoint(model_dir)
     model, config, step = run_directory.restore_model(model_dir, latest)
     assert step == 3 and type(task).__name__ == "RGBDSegmenter"
-    spec = serving.input_spec(config, run_facts.load_run_info(model_dir))
+    spec = input_spec.input_spec(config, run_facts.load_run_info(model_dir))
     assert spec.size_policy == "resize" and spec.depth_input == "depth" and spec.max_depth == 6.0
     assert keras_task.spec_of_task(task) == dataclasses.replace(spec, max_depth=None)  # max_depth: run_info.json
     assert keras_task.serving_parts(model_dir)[1] == spec
     frames = trained["frames"]
     for stem, frame in frames.items():
         raw = {"rgb": frame["rgb"][None], "depth": frame["depth"][None]}  # depth: uint16 millimetres
-        expected = model(serving.preprocess({k: tf.constant(v) for k, v in raw.items()}, spec), training=False)
+        expected = model(serving_ops.preprocess({k: tf.constant(v) for k, v in raw.items()}, spec), training=False)
         metres = raw["depth"].astype(np.float32) / records.DEPTH_SCALE_MM
         got = task({"rgb": raw["rgb"], "depth": metres}, training=False)
         assert tuple(got.shape) == (1, 32, 48, 10)
@@ -195,6 +195,6 @@ def test_final_keras_reloads_as_the_trained_model_and_export_builds_from_it(trai
     network, task_spec, task_config, task_step = keras_task.serving_parts(model_dir)
     assert task_spec == spec and task_config == config and task_step == 3
     raw = {key: tf.constant(value[None]) for key, value in frames["b"].items()}  # not the training size
-    got = serving.predict_batch(run_directory.inference_model(network), raw, task_spec)["probabilities"]
-    reference = serving.predict_batch(model, raw, spec)["probabilities"]
+    got = serving_ops.predict_batch(run_directory.inference_model(network), raw, task_spec)["probabilities"]
+    reference = serving_ops.predict_batch(model, raw, spec)["probabilities"]
     np.testing.assert_allclose(got.numpy(), reference.numpy(), rtol=0, atol=1e-5)

@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 from rfbnet_tf.constants import IGNORE_LABEL
-from rfbnet_tf.inference import depth_input, image_files, saved_model_export, serving
+from rfbnet_tf.inference import depth_input, image_files, input_spec, saved_model_export
 from rfbnet_tf.preprocessing import graph
 from rfbnet_tf.preprocessing.depth_plausibility import depth_unit_warning
 from tests import run_dir_fixtures as fx
@@ -50,7 +50,7 @@ def exported(tmp_path_factory):
     assert cv2.imwrite(str(root / "frame_color.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     assert cv2.imwrite(str(root / "frame_depth.png"), depth)
     loaded = tf.saved_model.load(export_dir)
-    out = loaded.signatures[serving.SIGNATURE_RAW](
+    out = loaded.signatures[input_spec.SIGNATURE_RAW](
         rgb=tf.constant(rgb[None]), depth=tf.constant(depth[None, ..., None]), depth_scale=tf.constant(0.001),
         intrinsics=tf.constant(CAMERA, tf.float32))
     return {"root": root, "model_dir": model_dir, "export_dir": export_dir, "rgb": rgb, "depth": depth,
@@ -74,7 +74,7 @@ def test_serving_raw_matches_predict_on_the_same_files(exported):
     difference = np.abs(graph_hha.astype(int) - numpy_hha.astype(int))
     for channel, levels in ((0, 1), (1, 1), (2, 3)):
         assert np.mean(difference[..., channel] <= levels) >= 0.99, channel
-    reference = exported["loaded"].signatures[serving.SIGNATURE_DEFAULT](
+    reference = exported["loaded"].signatures[input_spec.SIGNATURE_DEFAULT](
         rgb=tf.constant(rgb[None]), depth=tf.constant(numpy_hha[None]))
     reference = {key: value.numpy() for key, value in reference.items()}
     if np.array_equal(graph_hha, numpy_hha):  # the usual case: then the model sees the same input
@@ -120,7 +120,7 @@ np.savez(outputs_path, **results)
 
 
 def _call(exported, depth, depth_scale=0.001):
-    out = exported["loaded"].signatures[serving.SIGNATURE_RAW](
+    out = exported["loaded"].signatures[input_spec.SIGNATURE_RAW](
         rgb=tf.constant(exported["rgb"][None]), depth=tf.constant(depth[None, ..., None]),
         depth_scale=tf.constant(depth_scale), intrinsics=tf.constant(CAMERA, tf.float32))
     return {key: value.numpy() for key, value in out.items()}
@@ -157,7 +157,7 @@ def _xla_functions(concrete):
 
 def test_the_compiled_preprocessing_holds_no_assert(exported):
     """XLA drops Asserts ("Ignoring Assert operator"): the compiled part must not rely on one."""
-    compiled = _xla_functions(exported["loaded"].signatures[serving.SIGNATURE_RAW])
+    compiled = _xla_functions(exported["loaded"].signatures[input_spec.SIGNATURE_RAW])
     assert compiled
     for function in compiled:
         assert not {node.op for node in function.node_def} & {"Assert"}, function.signature.name

@@ -15,7 +15,7 @@ from absl import logging
 from rfbnet_tf import metrics, run_directory, run_facts
 from rfbnet_tf.datasets import pipeline, records, shards
 from rfbnet_tf.evaluation import split_scoring
-from rfbnet_tf.inference import serving
+from rfbnet_tf.inference import serving_ops
 from rfbnet_tf.drawing import confusion_plot
 from rfbnet_tf.models import model_spec
 from rfbnet_tf.utils import files
@@ -86,7 +86,7 @@ def predict_function(model, keys, full_resolution):
         logits = model(inputs if len(keys) > 1 else inputs[keys[0]], training=False)
         logits = tf.cast(logits, tf.float32)
         if full_resolution:
-            logits = serving.resize_to(logits, size)
+            logits = serving_ops.resize_to(logits, size)
         return tf.argmax(logits, axis=-1, output_type=tf.int32)
 
     return predict

@@ -9,16 +9,44 @@ SavedModel-only, and the export says so in its log.
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import os
 
 import numpy as np
 from absl import logging
 
-from rfbnet_tf.inference import serving
+from rfbnet_tf.inference import input_spec, serving
 from rfbnet_tf.utils import files
 
-FORMATS = ("saved_model", "onnx", "litert")
-FILE_SUFFIXES = {"onnx": ".onnx", "litert": ".tflite"}
+
+
+@dataclasses.dataclass(frozen=True)
+class FileFormat:
+    """A single-file export format: ``export --format=NAME`` writes ``model_dir/export{suffix}`` with
+    ``exporter`` (``"module:function"``, imported on use: ``function(module, path, config, verify) -> path``)."""
+
+    name: str
+    title: str
+    """What the export binary prints: ``<title> written to <path>``."""
+    suffix: str
+    exporter: str
+    help: str
+
+    def export(self, module, path, config, verify) -> str:
+        module_name, function = self.exporter.split(":")
+        return getattr(importlib.import_module(module_name), function)(module, path, config, verify)
+
+
+FILE_FORMATS = {fmt.name: fmt for fmt in (
+    FileFormat("onnx", "ONNX model", ".onnx", "rfbnet_tf.inference.onnx_export:export_file", "file, any size"),
+    FileFormat("litert", "LiteRT model", ".tflite", "rfbnet_tf.inference.litert_export:export_file",
+               "file, the run's image_size"),
+)}
+"""Every single-file format (to add one: a :class:`FileFormat` here and its module's ``export_file``)."""
+FORMATS = ("saved_model",) + tuple(FILE_FORMATS)
+FILE_SUFFIXES = {name: fmt.suffix for name, fmt in FILE_FORMATS.items()}
+TITLES = {"saved_model": "SavedModel", **{name: fmt.title for name, fmt in FILE_FORMATS.items()}}
 VERIFY_TOLERANCE = 1e-4
 
 
@@ -32,7 +60,7 @@ def missing_converter(package: str, error: ImportError) -> MissingConverterError
                        f"'rfbnet_tf[onnx]' (ONNX: tf2onnx, onnxruntime; LiteRT: ai-edge-litert)")
 
 
-def verification_images(spec: serving.InputSpec, size, seed=0) -> dict:
+def verification_images(spec: input_spec.InputSpec, size, seed=0) -> dict:
     """Random raw inputs ``{key: (1, h, w, C)}`` in the dtypes of ``serving_default`` (uint8; uint16 raw depth)."""
     rng = np.random.default_rng(seed)
     images = {}
@@ -58,8 +86,8 @@ def check_probabilities(expected, got, what: str, tolerance=VERIFY_TOLERANCE) ->
 
 def log_not_carried(module: serving.ServingModule, format_name: str, extra: str = ""):
     """Log that ``format_name`` carries ``serving_default`` only, naming the module's other signatures."""
-    others = sorted(name for name in module.signatures() if name != serving.SIGNATURE_DEFAULT)
-    message = f"{format_name} export carries the model graph (signature {serving.SIGNATURE_DEFAULT!r})"
+    others = sorted(name for name in module.signatures() if name != input_spec.SIGNATURE_DEFAULT)
+    message = f"{format_name} export carries the model graph (signature {input_spec.SIGNATURE_DEFAULT!r})"
     if others:
         message += f"; not carried (use the SavedModel): {', '.join(others)}"
     logging.info("%s%s", message, extra)

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from rfbnet_tf.drawing import gate_figures
-from rfbnet_tf.inference import serving
+from rfbnet_tf.inference import serving, serving_ops
 from rfbnet_tf.models import fusion_blocks, gate_maps_model
 
 
@@ -33,9 +33,9 @@ class GateMaps:
         self.model = gate_maps_model(module.model)
 
     def __call__(self, images: dict):
-        batch = serving.check_images(images, self.spec)
-        inputs = serving.preprocess({key: tf.constant(value) for key, value in batch.items()}, self.spec)
-        maps = self.model(serving.model_call_inputs(inputs, self.spec), training=False)
+        batch = serving_ops.check_images(images, self.spec)
+        inputs = serving_ops.preprocess({key: tf.constant(value) for key, value in batch.items()}, self.spec)
+        maps = self.model(serving_ops.model_call_inputs(inputs, self.spec), training=False)
         size = tuple(int(n) for n in inputs[self.spec.model_inputs[0]].shape[1:3])
         return size, [(name, np.asarray(m[0], np.float32)) for name, m in zip(self.names, maps)]
 

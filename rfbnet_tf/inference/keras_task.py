@@ -5,7 +5,7 @@ Training writes it at its end (:func:`write_final_task`, atomically); ``keras.sa
 ``import rfbnet_tf``. Export builds from it (:func:`serving_parts`) when it holds the weights asked for; runs
 trained before it existed keep the checkpoint path.
 
-The task's preprocessor is made from the same :class:`~rfbnet_tf.inference.serving.InputSpec` the export uses
+The task's preprocessor is made from the same :class:`~rfbnet_tf.inference.input_spec.InputSpec` the export uses
 (:func:`task_from_spec`), and an export built from the task reads that spec back (:func:`spec_of_task`), so
 both paths serve the same numbers.
 """
@@ -18,7 +18,7 @@ import os
 import keras
 
 from rfbnet_tf import run_directory, run_facts
-from rfbnet_tf.inference import serving
+from rfbnet_tf.inference import input_spec, serving_ops
 from rfbnet_tf.models import RGBDSegmenter
 from rfbnet_tf.utils import files
 
@@ -30,22 +30,22 @@ def final_keras_path(model_dir) -> str:
     return os.path.join(os.fspath(model_dir), FINAL_KERAS_FILENAME)
 
 
-def task_from_spec(network, spec: serving.InputSpec) -> RGBDSegmenter:
+def task_from_spec(network, spec: input_spec.InputSpec) -> RGBDSegmenter:
     """The task of ``network`` with the preprocessing ``spec`` describes."""
-    return RGBDSegmenter(network, serving.preprocessor(spec, name="preprocessor"), name=f"{network.name}_task")
+    return RGBDSegmenter(network, serving_ops.preprocessor(spec, name="preprocessor"), name=f"{network.name}_task")
 
 
-def spec_of_task(task: RGBDSegmenter, size_policy=None) -> serving.InputSpec:
-    """The serving :class:`~rfbnet_tf.inference.serving.InputSpec` a task's preprocessor holds; ``size_policy``
+def spec_of_task(task: RGBDSegmenter, size_policy=None) -> input_spec.InputSpec:
+    """The serving :class:`~rfbnet_tf.inference.input_spec.InputSpec` a task's preprocessor holds; ``size_policy``
     (``"resize"`` / ``"pad"``) overrides the one the task was written with."""
     pre = task.preprocessor
     policy = pre.size_policy if size_policy is None else size_policy
-    if policy not in serving.SIZE_POLICIES:
-        raise ValueError(f"size_policy must be one of {serving.SIZE_POLICIES} or None, received {size_policy!r}")
+    if policy not in input_spec.SIZE_POLICIES:
+        raise ValueError(f"size_policy must be one of {input_spec.SIZE_POLICIES} or None, received {size_policy!r}")
     if policy == "resize" and pre.image_size is None:
         raise ValueError("size_policy 'resize' needs the run's image_size, but the task was written without one")
     depth_channels = {tensor.name: int(tensor.shape[-1]) for tensor in task.inputs}.get("depth", 3)
-    return serving.InputSpec(
+    return input_spec.InputSpec(
         model_inputs=tuple(pre.input_keys),
         depth_input="hha" if depth_channels == 3 else "depth",
         mean=dict(pre.mean),
@@ -72,7 +72,7 @@ def write_final_task(model_dir, model, config: dict) -> str:
     """Write the task of the trained ``model`` (with the run's ``run_info.json`` statistics and ``config``'s
     size policy) to ``model_dir/final.keras``, in float32, through a temporary name and ``os.replace``; returns
     the path."""
-    spec = serving.input_spec(config, run_facts.load_run_info(model_dir))
+    spec = input_spec.input_spec(config, run_facts.load_run_info(model_dir))
     path = final_keras_path(model_dir)
     temporary = os.path.join(os.path.dirname(path), f".tmp-{os.getpid()}-{FINAL_KERAS_FILENAME}")
     previous = keras.mixed_precision.global_policy()
@@ -120,7 +120,7 @@ def serving_parts(model_dir, size_policy=None, info=None):
     # The task holds the preprocessing; serving_raw's raw-depth range and ignore label are facts of the run
     # (run_info.json).
     info = run_facts.load_run_info(model_dir) if info is None else info
-    facts = serving.input_spec(config, info, size_policy)
+    facts = input_spec.input_spec(config, info, size_policy)
     spec = dataclasses.replace(spec_of_task(task, size_policy), max_depth=facts.max_depth,
                                ignore_label=facts.ignore_label)
     return task.network, spec, config, run_directory.final_step(model_dir)

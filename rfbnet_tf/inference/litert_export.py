@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from rfbnet_tf.inference import format_export, serving
+from rfbnet_tf.inference import format_export, input_spec, serving
 
 
 def litert_runner(model_content: bytes):
@@ -22,7 +22,7 @@ def litert_runner(model_content: bytes):
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         Interpreter = tf.lite.Interpreter
-    return Interpreter(model_content=model_content).get_signature_runner(serving.SIGNATURE_DEFAULT)
+    return Interpreter(model_content=model_content).get_signature_runner(input_spec.SIGNATURE_DEFAULT)
 
 
 def convert(module: serving.ServingModule, size) -> bytes:
@@ -53,3 +53,12 @@ def export_litert(module: serving.ServingModule, path, size, verify=True) -> str
         format_export.check_probabilities(module.run(images)["probabilities"], got, "the LiteRT export")
     format_export.log_not_carried(module, "LiteRT", f"; fixed input shape 1x{size[0]}x{size[1]}")
     return format_export.write_file_atomically(path, data)
+
+
+def export_file(module: serving.ServingModule, path, config, verify=True) -> str:
+    """The ``export --format=litert`` entry of :data:`rfbnet_tf.inference.format_export.FILE_FORMATS`: the fixed
+    input size is the run's ``image_size``."""
+    if not config.get("image_size"):
+        raise ValueError("the LiteRT export has a fixed input size, the run's image_size, but flags.json has "
+                         "image_size=None")
+    return export_litert(module, path, tuple(int(v) for v in config["image_size"]), verify=verify)

@@ -89,3 +89,8 @@ def export_onnx(module: serving.ServingModule, path, opset=ONNX_OPSET, verify=Tr
         format_export.check_probabilities(module.run(images)["probabilities"], got, "the ONNX export")
     format_export.log_not_carried(module, "ONNX")
     return format_export.write_file_atomically(path, data)
+
+
+def export_file(module: serving.ServingModule, path, config, verify=True) -> str:
+    """The ``export --format=onnx`` entry of :data:`rfbnet_tf.inference.format_export.FILE_FORMATS`."""
+    return export_onnx(module, path, verify=verify)

@@ -13,7 +13,7 @@ from absl import logging
 from rfbnet_tf import run_directory, run_facts
 from rfbnet_tf.drawing import gate_figures, palettes
 from rfbnet_tf.datasets import records
-from rfbnet_tf.inference import depth_input, gate_maps, image_files, serving
+from rfbnet_tf.inference import depth_input, gate_maps, image_files, input_spec, serving
 from rfbnet_tf.drawing import error_map
 from rfbnet_tf.utils.progress import Progress
 
@@ -34,7 +34,7 @@ def _load(model_dir, checkpoint, size_policy, max_depth):
     if max_depth is None:
         max_depth = info["max_depth"]
     model, config, step = run_directory.restore_model(model_dir, checkpoint)
-    return serving.ServingModule(model, serving.input_spec(config, info, size_policy)), config, info, max_depth
+    return serving.ServingModule(model, input_spec.input_spec(config, info, size_policy)), config, info, max_depth
 
 
 class _DepthCache:
@@ -100,7 +100,7 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
       max_depth: depth range in metres for raw depth (default: each run's ``max_depth`` in ``run_info.json``).
       alpha: overlay opacity of the label colours.
       checkpoint, compare_checkpoint: weights of the two runs (``run_directory.restore_model``).
-      size_policy: ``"resize"``/``"pad"``/None (``serving.input_spec``).
+      size_policy: ``"resize"``/``"pad"``/None (``input_spec.input_spec``).
       progress: progress bar on stderr.
       gates: also write each frame's gate maps of every residual fusion block (RFBNet runs only):
         ``{stem}_gates.png`` and ``{stem}_gates.npz``.

@@ -13,7 +13,7 @@ import tensorflow as tf
 from absl import logging
 
 from rfbnet_tf import run_directory, run_facts
-from rfbnet_tf.inference import format_export, keras_task, serving
+from rfbnet_tf.inference import format_export, input_spec, keras_task, serving
 from rfbnet_tf.utils import files, processes
 
 EXPORT_INFO_PATH = os.path.join("assets.extra", "rfbnet_export.json")
@@ -33,7 +33,7 @@ def _verify(export_dir: str, module: serving.ServingModule):
     images = format_export.verification_images(spec, size)
     expected = module.run(images)
     loaded = tf.saved_model.load(export_dir)
-    got = loaded.signatures[serving.SIGNATURE_DEFAULT](**{k: tf.constant(v) for k, v in images.items()})
+    got = loaded.signatures[input_spec.SIGNATURE_DEFAULT](**{k: tf.constant(v) for k, v in images.items()})
     format_export.check_probabilities(expected["probabilities"], got["probabilities"].numpy(),
                                       f"the reloaded export {export_dir!r}", _VERIFY_TOLERANCE)
 
@@ -51,7 +51,7 @@ def _write_info(export_dir, module, config, step):
     path = os.path.join(export_dir, EXPORT_INFO_PATH)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", encoding="utf-8") as handle:
-        handle.write(serving.spec_json(module.spec, config, step) + "\n")
+        handle.write(input_spec.spec_json(module.spec, config, step) + "\n")
 
 
 class RenamedInputsSummary(python_logging.Filter):
@@ -149,7 +149,7 @@ def export_model(model_dir, export_dir=None, *, checkpoint=None, size_policy=Non
       export_dir: where to write (default ``model_dir/export``).
       checkpoint: which weights (``run_directory.restore_model``): None = latest checkpoint (else final
         weights), ``"final"``, or a checkpoint prefix / ``.weights.h5`` path.
-      size_policy: ``"resize"``, ``"pad"`` or None (``serving.input_spec`` chooses).
+      size_policy: ``"resize"``, ``"pad"`` or None (``input_spec.input_spec`` chooses).
       overwrite: replace an existing export (atomically).
       verify: reload the written SavedModel and compare it with the in-memory model before
         moving it into place (ONNX / LiteRT: run the converted model and compare, to 1e-4).
@@ -179,7 +179,7 @@ def export_model(model_dir, export_dir=None, *, checkpoint=None, size_policy=Non
         model, spec, config, step = keras_task.serving_parts(model_dir, size_policy, info)
     else:  # runs without final.keras, or an earlier checkpoint
         model, config, step = run_directory.restore_model(model_dir, checkpoint)
-        spec = serving.input_spec(config, info, size_policy)
+        spec = input_spec.input_spec(config, info, size_policy)
     if fold_batch_norm:
         from rfbnet_tf.models.batch_norm_folding import fold_batch_norm as fold
 
@@ -193,17 +193,8 @@ def export_model(model_dir, export_dir=None, *, checkpoint=None, size_policy=Non
 
 
 def _export_file(module, path, export_format, config, step, verify) -> str:
-    """The ONNX / LiteRT file of ``module`` at ``path`` and its JSON description at ``path + ".json"``."""
-    if export_format == "onnx":
-        from rfbnet_tf.inference.onnx_export import export_onnx
-
-        path = export_onnx(module, path, verify=verify)
-    else:
-        from rfbnet_tf.inference.litert_export import export_litert
-
-        if not config.get("image_size"):
-            raise ValueError("the LiteRT export has a fixed input size, the run's image_size, but flags.json has "
-                             "image_size=None")
-        path = export_litert(module, path, tuple(int(v) for v in config["image_size"]), verify=verify)
-    format_export.write_file_atomically(path + ".json", (serving.spec_json(module.spec, config, step) + "\n").encode())
+    """The single-file export (:data:`format_export.FILE_FORMATS`) of ``module`` at ``path`` and its JSON
+    description at ``path + ".json"``."""
+    path = format_export.FILE_FORMATS[export_format].export(module, path, config, verify)
+    format_export.write_file_atomically(path + ".json", (input_spec.spec_json(module.spec, config, step) + "\n").encode())
     return path

@@ -2,7 +2,7 @@
 
 Split by concern: :mod:`rfbnet_tf.inference.input_spec` (what is served, from the run's files),
 :mod:`rfbnet_tf.inference.serving_ops` (the steps around the network), this module (the ``tf.Module`` and its
-signatures); the names of all three are importable from here.
+signatures); import each name from the module that holds it.
 
 One path serves every consumer (export signature, ``predict``, tests): :func:`preprocess` →
 the Keras model → :func:`postprocess`, wrapped by :class:`ServingModule` (a ``tf.Module`` whose
@@ -44,26 +44,17 @@ import tensorflow as tf
 
 from rfbnet_tf import run_directory
 
-from rfbnet_tf.inference.input_spec import (  # noqa: F401 (re-exported: the serving API in one place)
-    DEPTH_INPUTS,
+from rfbnet_tf.inference.input_spec import (
     SIGNATURE_DEFAULT,
     SIGNATURE_DEPTH_METRES,
     SIGNATURE_RAW,
-    SIZE_POLICIES,
     InputSpec,
-    input_spec,
-    spec_json,
 )
-from rfbnet_tf.inference.serving_ops import (  # noqa: F401 (re-exported)
+from rfbnet_tf.inference.serving_ops import (
     check_images,
     mask_invalid_frames,
-    model_call_inputs,
-    postprocess,
     predict_batch,
-    preprocess,
-    preprocessor,
     raw_model_depth,
-    resize_to,
 )
 
 

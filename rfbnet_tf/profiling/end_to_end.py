@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from rfbnet_tf.datasets import records, synthetic
-from rfbnet_tf.inference import depth_input, serving
+from rfbnet_tf.inference import depth_input, input_spec, serving, serving_ops
 from rfbnet_tf.models import build_model, is_multimodal, model_spec
 from rfbnet_tf.preprocessing import depth_completion, hha
 from rfbnet_tf.preprocessing import graph as graph_preprocessing
@@ -56,7 +56,7 @@ def _serving_module(model_name, num_classes):
         raise ValueError(f"--end_to_end needs a multimodal (RGB-D) model, received {model_name!r}")
     model = build_model(model_name, num_classes)
     keys = model_spec(model_name).input_keys({})
-    spec = serving.InputSpec(
+    spec = input_spec.InputSpec(
         model_inputs=keys, depth_input="hha",
         mean={"rgb": (128.0,) * 3, "depth": (128.0,) * 3}, std={"rgb": (64.0,) * 3, "depth": (64.0,) * 3},
         num_classes=num_classes, size_policy="pad", model_size=None,
@@ -96,7 +96,7 @@ def run_end_to_end(model_name=DEFAULT_MODEL, size=DEFAULT_SIZE, runs=5, warmup=1
     hha_batch = tf.constant(numpy_hha[None])
     depth_batch = tf.constant(depth_mm[None, ..., None])
     scale = tf.constant(1.0 / records.DEPTH_SCALE_MM, tf.float32)
-    graph_hha = serving.raw_model_depth(depth_batch, scale, camera, module.spec)[0].numpy()[0]
+    graph_hha = serving_ops.raw_model_depth(depth_batch, scale, camera, module.spec)[0].numpy()[0]
 
     def numpy_total():
         model_depth = depth_input.complete_and_encode(raw_m, "hha", intrinsics, MAX_DEPTH)

@@ -28,7 +28,7 @@ from absl import logging
 from rfbnet_tf import run_directory, run_facts
 from rfbnet_tf.drawing import palettes
 from rfbnet_tf.datasets import records
-from rfbnet_tf.inference import prediction, serving
+from rfbnet_tf.inference import input_spec, prediction, serving, serving_ops
 from rfbnet_tf.drawing import error_map
 from rfbnet_tf.recordings import bag_reader, bag_writer, depth_warning, image_messages
 from rfbnet_tf.utils.progress import Progress
@@ -53,7 +53,7 @@ class _GraphPath:
             serve = module.serve if self.spec.depth_input == "hha" else module.serve_depth_metres
             spec = self.spec
             self.depth_only = tf.function(
-                lambda depth, scale, intrinsics: serve(serving.raw_model_depth(depth, scale, intrinsics, spec)[0]),
+                lambda depth, scale, intrinsics: serve(serving_ops.raw_model_depth(depth, scale, intrinsics, spec)[0]),
                 autograph=False)
 
     def __call__(self, rgb, depth, intrinsics):
@@ -145,7 +145,7 @@ class BagSegmenter:
         _check_max_depth(max_depth)
         self.model_dir, self.checkpoint = os.fspath(model_dir), checkpoint
         self.info = run_facts.load_run_info(model_dir)
-        spec = serving.input_spec(run_directory.load_run_config(model_dir), self.info, size_policy)
+        spec = input_spec.input_spec(run_directory.load_run_config(model_dir), self.info, size_policy)
         if max_depth is not None:
             spec = dataclasses.replace(spec, max_depth=float(max_depth))
         if "depth" in spec.model_inputs and spec.max_depth is None:
