@@ -195,7 +195,7 @@ FLAG_GROUPS = {
     "input": ["dataset", "input_dir", "splits", "check_only"],
     "dataset options": [option.flag_name for name, (option, _) in sources.all_options().items()
                         if name not in ("synthetic_size",) + _SYNTHETIC_FLAGS],
-    "synthetic": ["synthetic_train", "synthetic_val", "synthetic_height", "synthetic_width", "seed"],
+    "synthetic": ["synthetic_train", "synthetic_val", "synthetic_size", "synthetic_height", "synthetic_width", "seed"],
     "ROS recording": ["output_folder", "every", "output_split", "intrinsics", "rgb_topic",
                       "depth_topic", "camera_info_topic", "max_time_difference"],
     "output": ["output_dir", "image_size", "max_depth", "rgb_format", "examples_per_shard", "overwrite"],
