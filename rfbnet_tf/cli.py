@@ -74,8 +74,14 @@ def report_user_error(error: BaseException):
     logging.debug("traceback of the error above", exc_info=(type(error), error, error.__traceback__))
 
 
+INTERRUPTED_LINE = "interrupted (Ctrl-C): stopped; outputs are written beside and renamed into place, none is left " \
+                   "half-written: rerun the same command"
+"""What a binary prints on SIGINT (``train`` handles it itself: it saves the step in flight)."""
+
+
 def exits_on_user_error(main):
-    """Decorator of a binary's ``main``: :data:`USER_ERRORS` → one stderr line and ``sys.exit(1)``."""
+    """Decorator of a binary's ``main``: :data:`USER_ERRORS` → one stderr line and ``sys.exit(1)``; Ctrl-C
+    (``KeyboardInterrupt``, after the library's cleanup ran) → :data:`INTERRUPTED_LINE` and ``sys.exit(130)``."""
 
     @functools.wraps(main)
     def wrapped(*args, **kwargs):
@@ -84,6 +90,9 @@ def exits_on_user_error(main):
         except USER_ERRORS as error:
             report_user_error(error)
             sys.exit(1)
+        except KeyboardInterrupt:
+            print(INTERRUPTED_LINE, file=sys.stderr, flush=True)
+            sys.exit(130)
 
     return wrapped
 

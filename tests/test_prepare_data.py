@@ -206,3 +206,29 @@ def test_synthetic_size_flag_and_its_deprecated_aliases(tmp_path):
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT})
     assert result.returncode == 0, result.stderr[-3000:]
     assert records.load_dataset_info(str(out))["image_size"] == [16, 24]
+
+
+def test_ctrl_c_stops_prepare_data_in_one_line_and_leaves_nothing(tmp_path):
+    """SIGINT to the whole process group (what Ctrl-C sends): the workers ignore it, the parent removes its staging
+    directory and prints one line, exit 130, no traceback."""
+    import signal
+
+    from rfbnet_tf import cli
+
+    out = tmp_path / "records"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rfbnet_tf.prepare_data", "--dataset=synthetic", f"--output_dir={out}",
+         "--synthetic_train=400", "--synthetic_val=1", "--synthetic_size=240,320", "--num_workers=2"],
+        cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT})
+    lines = []
+    for line in process.stderr:  # progress lines (plain: stderr is a pipe) once the workers run
+        lines.append(line)
+        if line.startswith("synthetic/train: "):
+            break
+    os.killpg(process.pid, signal.SIGINT)
+    rest = process.communicate(timeout=120)[1]
+    assert process.returncode == 130, "".join(lines) + rest
+    assert "Traceback" not in rest and cli.INTERRUPTED_LINE in rest.splitlines()
+    assert sorted(os.listdir(tmp_path)) == []  # no records, no staging directory

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 import sys
 
 import numpy as np
@@ -105,12 +106,18 @@ def worker_pool(num_workers: int):
     os.environ[DATA_WORKER_ENV] = "1"
     try:
         with _main_module_hidden():
-            return multiprocessing.get_context("spawn").Pool(num_workers)
+            return multiprocessing.get_context("spawn").Pool(num_workers, initializer=_ignore_interrupts)
     finally:
         if previous is None:
             del os.environ[DATA_WORKER_ENV]
         else:
             os.environ[DATA_WORKER_ENV] = previous
+
+
+def _ignore_interrupts():
+    """Worker initializer: Ctrl-C (SIGINT, sent to the whole process group) is the parent's to handle — it stops
+    the pool and removes the temporaries — so the workers print no traceback of their own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @contextlib.contextmanager
