@@ -54,18 +54,8 @@ import json
 
 from rfbnet_tf import cli
 from rfbnet_tf.models import MODEL_NAMES
-# re-exported: the binary's Python API (benchmark.run_benchmark(...), ...)
 from rfbnet_tf.profiling.benchmark_report import compare, format_table, write_json  # noqa: F401
-from rfbnet_tf.profiling.benchmark_run import (  # noqa: F401
-    DEFAULT_SIZES,
-    SCHEMA_VERSION,
-    check_models,
-    parse_pair,
-    parse_size,
-    run_benchmark,
-    sizes_for,
-)
-from rfbnet_tf.profiling.model_cost import FLOPS_METHOD, benchmark_model, head_to_head, targets  # noqa: F401
+from rfbnet_tf.profiling.benchmark_run import check_models, parse_pair, parse_size, run_benchmark
 
 
 def define_flags(flag_values=None):

@@ -35,12 +35,7 @@ and prints the per-class IoU table.  The ``Progress`` bar goes to stderr.
 from __future__ import annotations
 
 from rfbnet_tf import cli
-from rfbnet_tf.evaluation.evaluator import (  # noqa: F401 (re-exported: the binary's Python API)
-    DEFAULT_SPLIT,
-    result_name,
-    format_table,
-    evaluate,
-)
+from rfbnet_tf.evaluation.evaluator import DEFAULT_SPLIT, evaluate
 
 
 def _define_flags():

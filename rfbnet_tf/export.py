@@ -46,13 +46,7 @@ from __future__ import annotations
 
 from rfbnet_tf import cli
 from rfbnet_tf.inference import format_export, input_spec
-from rfbnet_tf.inference.saved_model_export import (  # noqa: F401 (re-exported: the binary's Python API)
-    EXPORT_INFO_PATH,
-    default_export_dir,
-    save_module,
-    run_summary,
-    export_model,
-)
+from rfbnet_tf.inference.saved_model_export import run_summary, export_model
 
 
 def _define_flags():

@@ -61,11 +61,11 @@ import os
 from rfbnet_tf import cli
 from rfbnet_tf.evaluation import submission
 from rfbnet_tf.inference import depth_input, input_spec
-from rfbnet_tf.inference.prediction import (  # noqa: F401 (re-exported: the binary's Python API)
+from rfbnet_tf.inference.prediction import (
     predict,
 )
 from rfbnet_tf.recordings import bag_flags
-from rfbnet_tf.recordings.bag_prediction import predict_bag  # re-exported too
+from rfbnet_tf.recordings.bag_prediction import predict_bag
 from rfbnet_tf.utils import files
 
 

@@ -46,10 +46,6 @@ from rfbnet_tf import cli
 from rfbnet_tf.datasets import records, sources
 from rfbnet_tf.datasets.dataset_check import check_dataset, format_report
 from rfbnet_tf.datasets.preparation import DEFAULT_EXAMPLES_PER_SHARD, RGB_FORMATS, prepare
-# re-exported: the binary's Python API (prepare_data.prepare(...), ...)
-from rfbnet_tf.datasets.frame_conversion import check_frame, process_frame  # noqa: F401
-from rfbnet_tf.datasets.frame_stats import FrameStats  # noqa: F401
-from rfbnet_tf.datasets.record_directory import ShardWriter  # noqa: F401
 from rfbnet_tf.utils import files
 
 _SYNTHETIC_FLAGS = ("synthetic_train", "synthetic_val", "seed")

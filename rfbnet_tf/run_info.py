@@ -9,19 +9,7 @@ Usage (it reads the dataset facts from the run's records, which must then be the
 from __future__ import annotations
 
 from rfbnet_tf import cli
-from rfbnet_tf.run_facts import (  # noqa: F401 (re-exported: the binary's Python API)
-    RUN_INFO_FILENAME,
-    FORMAT,
-    DEFAULT_PALETTE,
-    DEPTH_UNITS,
-    REQUIRED_KEYS,
-    COMPARED_KEYS,
-    run_info_path,
-    from_dataset_info,
-    write_run_info,
-    load_run_info,
-    backfill,
-)
+from rfbnet_tf.run_facts import backfill
 
 
 def _define_flags():

@@ -39,7 +39,7 @@ from absl import flags
 from rfbnet_tf import cli, configs
 from rfbnet_tf.configs import flags as config_flags
 from rfbnet_tf.training import interruption
-from rfbnet_tf.training.trainer import (  # noqa: F401 (re-exported: the binary's Python API)
+from rfbnet_tf.training.trainer import (
     train,
 )
 

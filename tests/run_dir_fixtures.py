@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from rfbnet_tf import run_directory, run_info
+from rfbnet_tf import run_directory, run_facts
 from rfbnet_tf.datasets import example_encoding, records, shards
 
 CLASS_NAMES = ["floor", "wall", "chair"]
@@ -84,7 +84,7 @@ def run_config(record_dir, model="rfbnet_erfnet_enc", model_options=None, depth_
 
 def run_info_of(class_names=CLASS_NAMES, normalization=NORMALIZATION, max_depth=10.0):
     """The ``run_info.json`` content of a run trained on records with these facts."""
-    return run_info.from_dataset_info({
+    return run_facts.from_dataset_info({
         "dataset": "test", "num_classes": len(class_names), "class_names": list(class_names),
         "ignore_label": records.IGNORE_LABEL, "normalization": normalization, "max_depth": max_depth,
     })
@@ -99,10 +99,10 @@ def make_run_dir(model_dir, config, step=7, seed=1):
     run_directory.write_json_atomically(os.path.join(model_dir, run_directory.FLAGS_FILENAME), config)
     record_dir = config.get("record_dir")
     if record_dir and os.path.isfile(os.path.join(record_dir, records.DATASET_INFO_FILENAME)):
-        info = run_info.from_dataset_info(records.load_dataset_info(record_dir), record_dir)
+        info = run_facts.from_dataset_info(records.load_dataset_info(record_dir), record_dir)
     else:
         info = run_info_of(config.get("class_names") or CLASS_NAMES)
-    run_info.write_run_info(model_dir, info)
+    run_facts.write_run_info(model_dir, info)
     keras.utils.set_random_seed(seed)  # deterministic initial weights
     model = run_directory.build_from_run_config(config)
     rng = np.random.default_rng(seed)

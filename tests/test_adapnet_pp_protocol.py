@@ -65,7 +65,7 @@ def workdir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def stage1(workdir, trained_models):
     """Stage 1: the unimodal RGB and depth AdapNet++ runs from the tiny ImageNet file, auxiliary losses on."""
-    from rfbnet_tf.train import train
+    from rfbnet_tf.training.trainer import train
 
     root, records, imagenet = workdir
     runs = {}
@@ -85,7 +85,7 @@ def _stage2_flags(model, records, stage1, model_dir, **extra):
 @pytest.fixture(scope="module")
 def stages23(workdir, stage1, trained_models):
     """Stages 2 and 3 of both fusion models: ``{model: (stage 2 summary, its dir, stage 3 summary)}``."""
-    from rfbnet_tf.train import train
+    from rfbnet_tf.training.trainer import train
 
     root, records, _ = workdir
     results = {}
@@ -177,7 +177,7 @@ def test_frozen_stage2_resumes_after_a_kill(stages23, tmp_path):
     flags.json, the lock of a dead process; tests/test_run_directory.py kills the binary itself) resumes at step 1
     and trains steps 2-3 with the losses of the uninterrupted run: a lost batch, a reset optimizer or encoders
     unfrozen on resume would change them by far more than the 1e-3 relative tolerance."""
-    from rfbnet_tf.train import train
+    from rfbnet_tf.training.trainer import train
 
     reference, reference_dir = stages23["ssma_adapnet_pp"][:2]
     model_dir = str(tmp_path / "killed")

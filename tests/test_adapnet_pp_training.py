@@ -35,7 +35,7 @@ RUN = dict(train_fixtures.TINY_RUN, batch_size=1, steps=2, checkpoint_every=2, s
 
 @pytest.fixture(scope="module")
 def record_dir(tmp_path_factory):
-    from rfbnet_tf.prepare_data import prepare
+    from rfbnet_tf.datasets.preparation import prepare
 
     path = str(tmp_path_factory.mktemp("records64"))
     prepare("synthetic", path, synthetic_train=3, synthetic_val=1, synthetic_size=(64, 64), num_workers=1,
@@ -45,7 +45,7 @@ def record_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def unimodal_dir(record_dir, tmp_path_factory):
-    from rfbnet_tf.train import train
+    from rfbnet_tf.training.trainer import train
 
     model_dir = str(tmp_path_factory.mktemp("adapnet") / "run")
     summary = train(dict(RUN, record_dir=record_dir, model_dir=model_dir, model="adapnet_pp", modality="rgb",
@@ -55,8 +55,8 @@ def unimodal_dir(record_dir, tmp_path_factory):
 
 
 def test_rfbnet_adapnet_pp_two_stage_train_restore_export(record_dir, unimodal_dir, tmp_path):
-    from rfbnet_tf.export import export_model
-    from rfbnet_tf.train import train
+    from rfbnet_tf.inference.saved_model_export import export_model
+    from rfbnet_tf.training.trainer import train
 
     model_dir = str(tmp_path / "rfbnet")
     summary = train(dict(RUN, record_dir=record_dir, model_dir=model_dir, model="rfbnet_adapnet_pp",

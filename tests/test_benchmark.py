@@ -12,7 +12,8 @@ from keras import layers
 
 from rfbnet_tf import benchmark
 from rfbnet_tf.models import build_model
-from rfbnet_tf.profiling import flops, input_pipeline, machine, model_cost, model_latency, timing
+from rfbnet_tf.profiling import (benchmark_report, benchmark_run, flops, input_pipeline, machine, model_cost,
+                                 model_latency, timing)
 from rfbnet_tf.profiling.model_latency import random_inputs
 from rfbnet_tf.profiling.train_step import make_trainer, random_labels
 
@@ -92,19 +93,19 @@ def test_time_interleaved_runs_round_robin_with_warmup():
 
 
 def test_size_and_model_arguments():
-    assert benchmark.parse_size("1024x512") == (1024, 512)
+    assert benchmark_run.parse_size("1024x512") == (1024, 512)
     with pytest.raises(ValueError, match="'1024-512'"):
-        benchmark.parse_size("1024-512")
-    assert benchmark.sizes_for("erfnet_enc") == [(1024, 512), (640, 480)]
-    assert benchmark.sizes_for("adapnet_pp") == [(768, 384)]
+        benchmark_run.parse_size("1024-512")
+    assert benchmark_run.sizes_for("erfnet_enc") == [(1024, 512), (640, 480)]
+    assert benchmark_run.sizes_for("adapnet_pp") == [(768, 384)]
     with pytest.raises(ValueError, match="multiples of 32, received 48x32"):
-        benchmark.sizes_for("rfbnet_adapnet_pp", [(48, 32)])  # the depth is shrunk: 2 x output stride 16
-    assert benchmark.sizes_for("ssma_adapnet_pp", [(48, 32)]) == [(48, 32)]  # no shrink: output stride 16
+        benchmark_run.sizes_for("rfbnet_adapnet_pp", [(48, 32)])  # the depth is shrunk: 2 x output stride 16
+    assert benchmark_run.sizes_for("ssma_adapnet_pp", [(48, 32)]) == [(48, 32)]  # no shrink: output stride 16
     with pytest.raises(ValueError, match="unknown model"):
-        benchmark.check_models(["resnet"])
-    assert benchmark.parse_pair("ssma_erfnet_enc:rfbnet_erfnet_enc") == ("ssma_erfnet_enc", "rfbnet_erfnet_enc")
+        benchmark_run.check_models(["resnet"])
+    assert benchmark_run.parse_pair("ssma_erfnet_enc:rfbnet_erfnet_enc") == ("ssma_erfnet_enc", "rfbnet_erfnet_enc")
     with pytest.raises(ValueError, match="MODEL_A:MODEL_B, received 'erfnet_enc'"):
-        benchmark.parse_pair("erfnet_enc")
+        benchmark_run.parse_pair("erfnet_enc")
 
 
 def test_binary_rejects_bad_flags_before_any_work(capsys):
@@ -127,7 +128,7 @@ def test_binary_rejects_bad_flags_before_any_work(capsys):
 
 @pytest.fixture(scope="module")
 def tiny_run():
-    return benchmark.run_benchmark(
+    return benchmark_run.run_benchmark(
         models=["erfnet_enc"], sizes=[(32, 32)], runs=2, throughput_batch=2, throughput_runs=1, train_batch=0,
         matmul_size=64, log=lambda *_: None,
     )
@@ -163,10 +164,10 @@ def test_tiny_run_json_fields(tiny_run, tmp_path):
         assert bf16["runs"] == 2 and bf16["speedup"] == pytest.approx(inference["plain"]["median_s"] / bf16["median_s"])
         # 8 significand bits: close to the float32 logits, but not equal to them
         assert 0 < bf16["max_abs_output_difference"] <= 0.1 * max(1.0, bf16["max_abs_output"])
-    assert "bf16 inference" in benchmark.format_table(tiny_run)
+    assert "bf16 inference" in benchmark_report.format_table(tiny_run)
     assert row["memory"]["process_peak_rss_bytes"] >= row["memory"]["model_peak_rss_bytes"] > 0
     path = tmp_path / "out" / "run.json"
-    benchmark.write_json(tiny_run, str(path))
+    benchmark_report.write_json(tiny_run, str(path))
     assert json.loads(path.read_text())["results"][0]["flops"] == row["flops"]
 
 
@@ -183,10 +184,10 @@ def test_tiny_run_flops_equal_the_model_graph_count(tiny_run):
 
 
 def test_compare_and_table_output(tiny_run):
-    text = benchmark.compare(tiny_run, tiny_run)
+    text = benchmark_report.compare(tiny_run, tiny_run)
     assert "| erfnet_enc | 32×32 | 1.00 | 1.00 | 1.00 | - | 1.00 |" in text
-    assert "no (model, size) in common" in benchmark.compare(tiny_run, {"results": []})
-    table = benchmark.format_table(tiny_run)
+    assert "no (model, size) in common" in benchmark_report.compare(tiny_run, {"results": []})
+    table = benchmark_report.format_table(tiny_run)
     assert "| erfnet_enc | 32×32 | 1.88 |" in table
 
 
@@ -210,7 +211,7 @@ def test_targets_from_results():
         _row("erfnet_enc", (1024, 512), 0.4, 0.35, 43e9, fraction=0.9),
         _row("rfbnet_erfnet_enc", (640, 480), 1.0, 1.0, 35e9),
     ]
-    found = benchmark.targets(results)
+    found = model_cost.targets(results)
     (entry,) = found["rfbnet_vs_ssma"]
     assert entry["plain_ratio"] == pytest.approx(1.25) and entry["optimized_ratio"] == pytest.approx(1.25)
     # latency × the matmul rate measured with it: 1.5·5e10 / (1.2·1e11)
@@ -220,7 +221,7 @@ def test_targets_from_results():
     assert found["erfnet_matmul_fraction"] == [{"size": [1024, 512], "plain": 0.9, "optimized": 0.9, "met": True}]
     side_by_side = [{"models": ["ssma_erfnet_enc", "rfbnet_erfnet_enc"], "size": [1024, 512],
                      "ratio": {"plain": 1.3, "optimized": 1.4}}]
-    entry = benchmark.targets(results, side_by_side)["rfbnet_vs_ssma"][0]
+    entry = model_cost.targets(results, side_by_side)["rfbnet_vs_ssma"][0]
     assert entry["optimized_head_to_head_ratio"] == 1.4 and entry["plain_head_to_head_ratio"] == 1.3
     assert entry["met"] and entry["decided_by"] == "optimized_head_to_head_ratio"
 
@@ -288,7 +289,7 @@ def test_head_to_head_times_both_models_interleaved(monkeypatch):
     settings = {"seed": 0, "num_classes": 3, "optimized": True, "jit_compile": False, "warmup": 1, "runs": 2}
     calls = []
     matmul = lambda: calls.append("matmul")  # noqa: E731
-    (row,) = benchmark.head_to_head(("erfnet_enc", "adapnet_pp"), [(32, 32)], settings, matmul, log=lambda *_: 0)
+    (row,) = model_cost.head_to_head(("erfnet_enc", "adapnet_pp"), [(32, 32)], settings, matmul, log=lambda *_: 0)
     assert calls == ["matmul"] * 3  # one warm-up + one call per round, in the same rounds as the models
     assert row["models"] == ["erfnet_enc", "adapnet_pp"] and row["size"] == [32, 32]
     assert set(row["erfnet_enc"]) == {"plain", "optimized"} and row["erfnet_enc"]["plain"]["runs"] == 2

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rfbnet_tf import prepare_data
+
+from rfbnet_tf.datasets import preparation
 from rfbnet_tf.datasets import cityscapes, records
 from tests import fixture_trees
 
@@ -63,7 +64,7 @@ def tree(tmp_path_factory):
 def prepared(tree, tmp_path_factory):
     root, truth = tree
     out = str(tmp_path_factory.mktemp("cityscapes_records"))
-    summary = prepare_data.prepare("cityscapes", out, input_dir=root, num_workers=1,
+    summary = preparation.prepare("cityscapes", out, input_dir=root, num_workers=1,
                                    examples_per_shard=1, progress=False)
     return out, summary
 
@@ -108,7 +109,7 @@ def test_records_pixel_by_pixel_at_native_size(tree, prepared):
 
 def test_resized_records_scale_intrinsics_and_sample_nearest(tree, tmp_path):
     root, truth = tree
-    prepare_data.prepare("cityscapes", str(tmp_path), input_dir=root, splits=("val",),
+    preparation.prepare("cityscapes", str(tmp_path), input_dir=root, splits=("val",),
                          num_workers=1, progress=False, image_size=(32, 64))
     (name, got), = read_records(str(tmp_path), "val").items()
     expected = truth[name]
@@ -149,7 +150,7 @@ def test_missing_label_names_the_missing_file(tmp_path):
 def test_empty_input_directory_is_named(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="input directory .*empty' is empty"):
-        prepare_data.prepare("cityscapes", str(tmp_path / "out"), input_dir=str(tmp_path / "empty"),
+        preparation.prepare("cityscapes", str(tmp_path / "out"), input_dir=str(tmp_path / "empty"),
                              num_workers=1, progress=False)
     (tmp_path / "empty" / "README").write_text("not a dataset")
     with pytest.raises(FileNotFoundError, match="no Cityscapes frames for split 'train' under .*empty"):
@@ -162,7 +163,7 @@ def test_corrupt_image_stops_with_its_name_and_leaves_no_partial_shard(tmp_path)
         handle.write(b"\x89PNG but not really")
     out = tmp_path / "out"
     with pytest.raises(ValueError, match="could not decode image .*aachen_000001_000020_leftImg8bit.png"):
-        prepare_data.prepare("cityscapes", str(out), input_dir=root, splits=("train",),
+        preparation.prepare("cityscapes", str(out), input_dir=root, splits=("train",),
                              num_workers=2, examples_per_shard=1, progress=False)
     # The first frame's shard was written into a staging directory beside out/, removed with it: no output
     # directory, empty or partial, is left behind.
@@ -197,7 +198,7 @@ def test_size_mismatch_label_id_and_channels_are_errors_naming_the_file(tmp_path
 def test_all_zero_disparity_is_skipped_and_counted(tmp_path):
     root, truth = _fresh_tree(tmp_path)
     fixture_trees.write_png(truth["aachen_000001_000020"]["paths"]["disparity"], np.zeros((64, 128), np.uint16))
-    summary = prepare_data.prepare("cityscapes", str(tmp_path / "out"), input_dir=root, splits=("train",),
+    summary = preparation.prepare("cityscapes", str(tmp_path / "out"), input_dir=root, splits=("train",),
                                    num_workers=1, progress=False)
     assert summary["splits"]["train"]["num_examples"] == 1
     assert summary["skipped"]["count"] == 1

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rfbnet_tf import evaluate
+
+from rfbnet_tf.evaluation import evaluator
 from rfbnet_tf.drawing import confusion_plot
 from tests import run_dir_fixtures as fx
 from tests.label_checks import assert_confusion_matches
@@ -54,7 +55,7 @@ def _miou_of_confusion(confusion):
 
 
 def test_miou_matches_numpy_at_training_size(run, capsys):
-    result = evaluate.evaluate(run["model_dir"], progress=False)
+    result = evaluator.evaluate(run["model_dir"], progress=False)
     logits = _reference_logits(run["model"], run["frames"])
     predictions = np.argmax(logits.numpy(), axis=-1)
     labels = np.stack([
@@ -86,7 +87,7 @@ def test_miou_matches_numpy_at_training_size(run, capsys):
 
 
 def test_full_resolution_scores_resized_logits_against_stored_labels(run):
-    result = evaluate.evaluate(run["model_dir"], full_resolution=True, progress=False)
+    result = evaluator.evaluate(run["model_dir"], full_resolution=True, progress=False)
     logits = _reference_logits(run["model"], run["frames"])
     labels = np.stack([f["label"] for f in run["frames"]])
     matrix = np.array(result["confusion_matrix"])
@@ -100,22 +101,22 @@ def test_full_resolution_scores_resized_logits_against_stored_labels(run):
 
 def test_clear_errors(run, tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        evaluate.evaluate(str(tmp_path / "nowhere"))
+        evaluator.evaluate(str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match=r"'test'.*available splits: \['val'\]"):
-        evaluate.evaluate(run["model_dir"], split="test")
+        evaluator.evaluate(run["model_dir"], split="test")
     with pytest.raises(ValueError, match="batch_size must be 1"):
-        evaluate.evaluate(run["model_dir"], full_resolution=True, batch_size=2)
+        evaluator.evaluate(run["model_dir"], full_resolution=True, batch_size=2)
     with pytest.raises(FileNotFoundError, match="flags.json"):
         os.makedirs(tmp_path / "empty")
-        evaluate.evaluate(str(tmp_path / "empty"))
+        evaluator.evaluate(str(tmp_path / "empty"))
 
 
 def test_format_table_marks_absent_classes():
-    table = evaluate.format_table(["a", "bb"], [0.5, float("nan")], 0.5, 0.75)
+    table = evaluator.format_table(["a", "bb"], [0.5, float("nan")], 0.5, 0.75)
     lines = table.splitlines()
     assert lines[1].split() == ["a", "50.00"] and lines[2].split() == ["bb", "n/a"]
     assert lines[-2].split()[-1] == "50.00" and lines[-1].split()[-1] == "75.00"
-    with_class_accuracy = evaluate.format_table(["a", "bb"], [0.5, float("nan")], 0.5, 0.75, 0.625).splitlines()
+    with_class_accuracy = evaluator.format_table(["a", "bb"], [0.5, float("nan")], 0.5, 0.75, 0.625).splitlines()
     assert with_class_accuracy[-1].split() == ["mean", "class", "acc.", "62.50"]
 
 

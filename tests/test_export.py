@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rfbnet_tf import export
 from rfbnet_tf.inference import input_spec, saved_model_export, serving
 from tests import run_dir_fixtures as fx
 from tests.label_checks import assert_class_ids_match
@@ -67,18 +66,18 @@ def _check(loaded, reference, images):
 
 
 def test_export_resize_policy_matches_keras_model(run):
-    path = export.export_model(run["model_dir"], verify=True)  # default policy: resize to the training size
+    path = saved_model_export.export_model(run["model_dir"], verify=True)  # default policy: resize to the training size
     assert path == os.path.abspath(os.path.join(run["model_dir"], "export"))
     loaded = tf.saved_model.load(path)
     for size, seed in ((MODEL_SIZE, 1), (ODD_SIZE, 2)):
         images = _images(size, seed)
         _check(loaded, _reference_resize(run["model"], images, size), images)
-    with open(os.path.join(path, export.EXPORT_INFO_PATH), encoding="utf-8") as handle:
+    with open(os.path.join(path, saved_model_export.EXPORT_INFO_PATH), encoding="utf-8") as handle:
         info = json.load(handle)
     assert info["input_spec"]["size_policy"] == "resize" and info["checkpoint_step"] == 11
     assert info["input_spec"]["mean"]["depth"] == fx.NORMALIZATION["hha"]["mean"]
     with pytest.raises(FileExistsError, match="overwrite"):
-        export.export_model(run["model_dir"])
+        saved_model_export.export_model(run["model_dir"])
 
 
 def test_pad_policy_matches_keras_model(run):
@@ -134,21 +133,21 @@ def test_failed_export_leaves_no_directory(run, monkeypatch, tmp_path):
     monkeypatch.setattr(saved_model_export.tf.saved_model, "save", half_save)
     target = tmp_path / "exports" / "model"
     with pytest.raises(OSError, match="simulated"):
-        export.save_module(module, str(target))
+        saved_model_export.save_module(module, str(target))
     assert not target.exists() and os.listdir(tmp_path / "exports") == []
 
     # An existing export survives a failed overwrite untouched.
     target.mkdir()
     (target / "saved_model.pb").write_bytes(b"old export")
     with pytest.raises(OSError, match="simulated"):
-        export.save_module(module, str(target), overwrite=True)
+        saved_model_export.save_module(module, str(target), overwrite=True)
     assert (target / "saved_model.pb").read_bytes() == b"old export"
     assert sorted(os.listdir(tmp_path / "exports")) == ["model"]
 
 
 def test_clear_errors(run, tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        export.export_model(str(tmp_path / "nowhere"))
+        saved_model_export.export_model(str(tmp_path / "nowhere"))
     config, info = fx.run_config("/unused"), fx.run_info_of()
     with pytest.raises(ValueError, match="size_policy must be one of"):
         input_spec.input_spec(config, info, "stretch")
@@ -163,7 +162,7 @@ def test_clear_errors(run, tmp_path):
 def test_run_summary_reports_miou_and_log_dir(tmp_path):
     import json
 
-    from rfbnet_tf.export import run_summary
+    from rfbnet_tf.inference.saved_model_export import run_summary
 
     (tmp_path / "eval").mkdir()
     (tmp_path / "eval" / "val.json").write_text(json.dumps({"miou": 0.3851}))

@@ -16,7 +16,8 @@ import textwrap
 
 import pytest
 
-from rfbnet_tf import prepare_data
+
+from rfbnet_tf.datasets import record_directory
 from rfbnet_tf.datasets import preparation, records, shards
 
 SIZE = (32, 48)
@@ -25,7 +26,7 @@ SIZE = (32, 48)
 def _prepare(out, **kwargs):
     arguments = dict(num_workers=1, examples_per_shard=2, synthetic_train=3, synthetic_val=2, synthetic_size=SIZE,
                      seed=3, progress=False)
-    return prepare_data.prepare("synthetic", str(out), **{**arguments, **kwargs})
+    return preparation.prepare("synthetic", str(out), **{**arguments, **kwargs})
 
 
 def _snapshot(directory):
@@ -62,7 +63,7 @@ def test_disk_full_while_writing_keeps_the_original_error_and_leaves_nothing(pre
             self.writer = None
             raise OSError(28, "No space left on device (while closing)")
 
-    original_write = prepare_data.ShardWriter.write
+    original_write = record_directory.ShardWriter.write
     monkeypatch.setattr(preparation.ShardWriter, "write", write)
     monkeypatch.setattr(preparation.ShardWriter, "_close", close)
     with pytest.raises(OSError, match=r"No space left on device$"):  # the write's error, not the close's

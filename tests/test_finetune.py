@@ -35,7 +35,7 @@ classes) and the two auxiliary heads, each with its batch norm."""
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """The tiny synthetic records (10 classes), their 4-class copy, and a 1-step 10-class RGB erfnet_enc run."""
-    from rfbnet_tf.train import train
+    from rfbnet_tf.training.trainer import train
 
     root = tmp_path_factory.mktemp("finetune")
     ten = train_fixtures.make_records(root / "records10")
@@ -88,7 +88,7 @@ def test_init_model_of_another_class_count_loads_every_other_layer(data, tmp_pat
 def test_finetuned_run_trains_with_median_frequency_weights_of_an_absent_class(data, tmp_path, caplog):
     """§5: class 'unseen' has no train pixel; median-frequency weights give it 0, the step's loss is finite.
     The log names the re-initialised layer and counts the loaded ones."""
-    from rfbnet_tf.train import train
+    from rfbnet_tf.training.trainer import train
 
     model_dir = str(tmp_path / "run")
     with caplog.at_level(logging.INFO):
@@ -192,7 +192,7 @@ def refusals(data):
 def test_a_refused_start_leaves_model_dir_as_it_was(data, refusals, tmp_path, case, state):
     """``missing``: model_dir (and its parent) did not exist; ``started``: it holds what a start of the same run
     without the refused source wrote (flags.json, run_info.json: a run stopped before its first checkpoint)."""
-    from rfbnet_tf.train import train
+    from rfbnet_tf.training.trainer import train
 
     overrides, match = refusals[case]
     model_dir = str(tmp_path / "new" / "run")
@@ -208,7 +208,7 @@ def test_a_refused_start_leaves_model_dir_as_it_was(data, refusals, tmp_path, ca
 
 
 def test_a_refused_start_leaves_a_trained_run_as_it_was(data, refusals, tmp_path):
-    from rfbnet_tf.train import train
+    from rfbnet_tf.training.trainer import train
 
     model_dir = str(tmp_path / "run")
     shutil.copytree(data["source"], model_dir)

@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rfbnet_tf import cli, prepare_data
+from rfbnet_tf import cli
+
+from rfbnet_tf.datasets import preparation
 from rfbnet_tf.datasets import dataset_check, folder, records
 from tests import fixture_trees, folder_fixtures, short_backbones, train_fixtures
 
@@ -31,7 +33,7 @@ def tree(tmp_path_factory):
 @pytest.fixture(scope="module")
 def prepared(tree, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("records") / "mine")
-    summary = prepare_data.prepare("folder", out, input_dir=tree, num_workers=2, progress=False)
+    summary = preparation.prepare("folder", out, input_dir=tree, num_workers=2, progress=False)
     return out, summary
 
 
@@ -164,7 +166,7 @@ def test_errors_are_one_line_naming_the_file(tree, tmp_path, case):
     root = _broken_copy(tree, tmp_path, case, change)
     out = tmp_path / "out"
     with pytest.raises(cli.USER_ERRORS) as raised:
-        prepare_data.prepare("folder", str(out), input_dir=root, splits=("val",), num_workers=1, progress=False)
+        preparation.prepare("folder", str(out), input_dir=root, splits=("val",), num_workers=1, progress=False)
     assert re.match(pattern, cli.error_line(raised.value)), cli.error_line(raised.value)
     assert not out.exists() and not [p for p in os.listdir(tmp_path) if ".tmp-" in p]
 
@@ -222,8 +224,8 @@ def test_binary_default_splits_and_option_checks(tree, tmp_path):
 
 @pytest.fixture(scope="module")
 def trained(prepared, tmp_path_factory):
-    from rfbnet_tf import evaluate
-    from rfbnet_tf.train import train
+    from rfbnet_tf.evaluation import evaluator
+    from rfbnet_tf.training.trainer import train
 
     out, _ = prepared
     graphs, short = train_fixtures.fast_graphs(), short_backbones.short_erfnet()
@@ -233,7 +235,7 @@ def trained(prepared, tmp_path_factory):
         model_dir = str(tmp_path_factory.mktemp("run") / "run")
         summary = train(dict(train_fixtures.TINY_RUN, record_dir=out, model_dir=model_dir, model="rfbnet_erfnet_enc",
                              steps=2, image_size=list(folder_fixtures.SIZE)))
-        result = evaluate.evaluate(model_dir, split="val", progress=False)
+        result = evaluator.evaluate(model_dir, split="val", progress=False)
         from rfbnet_tf.inference import saved_model_export
 
         export_dir = saved_model_export.export_model(model_dir, verify=False)
@@ -244,7 +246,7 @@ def trained(prepared, tmp_path_factory):
 
 
 def test_train_evaluate_predict_export_on_folder_records(tree, prepared, trained, tmp_path, monkeypatch):
-    from rfbnet_tf.inference import input_spec, prediction, serving
+    from rfbnet_tf.inference import input_spec, prediction
 
     short_backbones.use_short_erfnet(monkeypatch)  # the run's model
 
@@ -292,7 +294,7 @@ def test_fine_tune_a_ten_class_synthetic_run_to_the_four_class_folder(prepared, 
     every layer but the classifier holds the source's weights; a refused start leaves model_dir untouched."""
     from rfbnet_tf import configs, run_directory
     from rfbnet_tf.models.weight_transfer import named_weight_layers
-    from rfbnet_tf.train import train
+    from rfbnet_tf.training.trainer import train
     from rfbnet_tf.training import distribution, interruption, run_setup, trainer
 
     short_backbones.use_short_erfnet(monkeypatch)

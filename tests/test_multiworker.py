@@ -84,7 +84,7 @@ def _single_worker_run(flags_):
 
 
 def test_two_workers_match_one_only_the_chief_saves_and_a_killed_run_resumes(tmp_path):
-    from rfbnet_tf.prepare_data import prepare
+    from rfbnet_tf.datasets.preparation import prepare
 
     records = str(tmp_path / "records")  # three train shards: tf.distribute's default would shard by file
     prepare("synthetic", records, synthetic_train=6, synthetic_val=2, synthetic_size=(32, 48), examples_per_shard=2,

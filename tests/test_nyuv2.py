@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import scipy.io
 
-from rfbnet_tf import prepare_data
+
+from rfbnet_tf.datasets import preparation
 from rfbnet_tf.datasets import nyuv2, records
 from tests import fixture_trees, rgbd_fixtures
 
@@ -40,7 +41,7 @@ def tree(tmp_path_factory):
 def prepared(tree, tmp_path_factory):
     root, _ = tree
     out = str(tmp_path_factory.mktemp("nyuv2_records"))
-    summary = prepare_data.prepare("nyuv2", out, input_dir=root, splits=("train", "test"), num_workers=1,
+    summary = preparation.prepare("nyuv2", out, input_dir=root, splits=("train", "test"), num_workers=1,
                                    progress=False, image_size=SMALL)
     return out, summary
 
@@ -98,7 +99,7 @@ def test_records_pixel_by_pixel(tree, prepared):
 
 def test_thirteen_classes_with_raw_depth(tree, tmp_path):
     root, truth = tree
-    summary = prepare_data.prepare("nyuv2", str(tmp_path), input_dir=root, splits=("test",), num_workers=1,
+    summary = preparation.prepare("nyuv2", str(tmp_path), input_dir=root, splits=("test",), num_workers=1,
                                    progress=False, image_size=SMALL, nyuv2_classes=13, depth_source="raw")
     assert summary["num_classes"] == 13 and summary["class_names"] == list(nyuv2.CLASS_NAMES_13)
     assert summary["depth_source"].startswith("raw:")
@@ -123,11 +124,11 @@ def test_palettes_and_names():
 def test_bad_input_is_named(tree, tmp_path):
     root, _ = tree
     with pytest.raises(ValueError, match=r"nyuv2_classes must be one of \(40, 13, 894\), got 20"):
-        prepare_data.prepare("nyuv2", str(tmp_path / "a"), input_dir=root, nyuv2_classes=20, progress=False)
+        preparation.prepare("nyuv2", str(tmp_path / "a"), input_dir=root, nyuv2_classes=20, progress=False)
     with pytest.raises(ValueError, match="nyuv2_classes applies to nyuv2 only"):
-        prepare_data.prepare("scannet", str(tmp_path / "b"), input_dir=root, nyuv2_classes=13, progress=False)
+        preparation.prepare("scannet", str(tmp_path / "b"), input_dir=root, nyuv2_classes=13, progress=False)
     with pytest.raises(ValueError, match="depth_source must be one of"):
-        prepare_data.prepare("nyuv2", str(tmp_path / "c"), input_dir=root, depth_source="filled", progress=False)
+        preparation.prepare("nyuv2", str(tmp_path / "c"), input_dir=root, depth_source="filled", progress=False)
     partial = tmp_path / "partial"
     partial.mkdir()
     for name in ("nyu_depth_v2_labeled.mat", "classMapping40.mat"):
@@ -163,10 +164,10 @@ def test_kept_splits_are_not_mixed_with_another_label_set(tree, prepared):
     out, _ = prepared
     with pytest.raises(ValueError, match=r"keeps the splits \['train'\] with classes 40: converting \['test'\] with "
                                          r"classes 13 would mix them"):
-        prepare_data.prepare("nyuv2", out, input_dir=root, splits=("test",), overwrite=True, nyuv2_classes=13,
+        preparation.prepare("nyuv2", out, input_dir=root, splits=("test",), overwrite=True, nyuv2_classes=13,
                              progress=False, image_size=SMALL)
     with pytest.raises(ValueError, match="with depth_source 'toolbox': converting .* with depth_source 'raw'"):
-        prepare_data.prepare("nyuv2", out, input_dir=root, splits=("test",), overwrite=True, depth_source="raw",
+        preparation.prepare("nyuv2", out, input_dir=root, splits=("test",), overwrite=True, depth_source="raw",
                              progress=False, image_size=SMALL)
     assert records.load_dataset_info(out)["splits"]["test"]["num_examples"] == 2  # untouched
 
@@ -187,8 +188,8 @@ def test_13_class_mapping_field_read_by_name_or_first_position(tree, tmp_path):
 
 def test_default_splits_are_nyuv2_own(tree, tmp_path):
     root, _ = tree
-    info = prepare_data.prepare("nyuv2", str(tmp_path / "out"), input_dir=root, num_workers=1, progress=False,
+    info = preparation.prepare("nyuv2", str(tmp_path / "out"), input_dir=root, num_workers=1, progress=False,
                                 image_size=SMALL)
     assert sorted(info["splits"]) == ["test", "train"]  # no --splits: train,test, not the default train,val
     with pytest.raises(ValueError, match=r"--splits: nyuv2 has no split 'val'; its splits are \['train', 'test'\]"):
-        prepare_data.prepare("nyuv2", str(tmp_path / "b"), input_dir=root, splits=("train", "val"), progress=False)
+        preparation.prepare("nyuv2", str(tmp_path / "b"), input_dir=root, splits=("train", "val"), progress=False)

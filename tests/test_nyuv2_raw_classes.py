@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rfbnet_tf import metrics, prepare_data
+from rfbnet_tf import metrics
+
+from rfbnet_tf.datasets import preparation
 from rfbnet_tf.drawing import palettes
 from rfbnet_tf.datasets import augment, nyuv2, pipeline, records
 from rfbnet_tf.training import losses
@@ -36,7 +38,7 @@ def prepared(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("nyuv2_tree"))
     truth = rgbd_fixtures.write_nyuv2_tree(root)
     out = str(tmp_path_factory.mktemp("nyuv2_894"))
-    summary = prepare_data.prepare("nyuv2", out, input_dir=root, splits=("train", "test"), num_workers=1,
+    summary = preparation.prepare("nyuv2", out, input_dir=root, splits=("train", "test"), num_workers=1,
                                    progress=False, image_size=SIZE, nyuv2_classes=894)
     return root, truth, out, summary
 
@@ -77,7 +79,7 @@ def test_names_repeated_in_all_class_name_get_their_raw_id(tmp_path):
     with pytest.raises(ValueError, match="allClassName' must name the 894 raw classes, got 40"):
         nyuv2.class_names(894, str(tmp_path))
     with pytest.raises(ValueError, match="--input_dir is required for dataset 'nyuv2'"):
-        prepare_data.prepare("nyuv2", str(tmp_path / "out"), nyuv2_classes=894, progress=False)
+        preparation.prepare("nyuv2", str(tmp_path / "out"), nyuv2_classes=894, progress=False)
 
 
 def test_pipeline_keeps_ids_and_ignore_and_pads_with_65535(prepared):
@@ -134,8 +136,8 @@ def test_loss_and_metrics_ignore_65535_and_count_class_255():
 
 @pytest.fixture(scope="module")
 def trained(prepared, tmp_path_factory):
-    from rfbnet_tf import evaluate
-    from rfbnet_tf.train import train
+    from rfbnet_tf.evaluation import evaluator
+    from rfbnet_tf.training.trainer import train
 
     gen = train_fixtures.fast_graphs()
     next(gen)
@@ -145,7 +147,7 @@ def trained(prepared, tmp_path_factory):
         flags_ = dict(train_fixtures.TINY_RUN, record_dir=out, model_dir=model_dir, model="erfnet_enc", steps=2,
                       augment=True, crop_size=[32, 48], val_split="test", image_summary_every=2)
         summary = train(flags_)
-        result = evaluate.evaluate(model_dir, split="test", progress=False)
+        result = evaluator.evaluate(model_dir, split="test", progress=False)
     finally:
         next(gen, None)
     return model_dir, summary, result

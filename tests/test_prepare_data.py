@@ -10,6 +10,12 @@ import pytest
 import tensorflow as tf
 
 from rfbnet_tf import prepare_data
+
+from rfbnet_tf.datasets import preparation
+
+from rfbnet_tf.datasets import frame_stats
+
+from rfbnet_tf.datasets import frame_conversion
 from rfbnet_tf.datasets import example_encoding, records, synthetic
 from tests import fixture_trees
 
@@ -23,7 +29,7 @@ read_records = fixture_trees.read_records
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("synthetic"))
-    summary = prepare_data.prepare("synthetic", out, num_workers=2, examples_per_shard=3,
+    summary = preparation.prepare("synthetic", out, num_workers=2, examples_per_shard=3,
                                    synthetic_train=4, synthetic_val=3, synthetic_size=SIZE, seed=7,
                                    progress=False)
     return out, summary
@@ -76,15 +82,15 @@ def test_synthetic_with_two_workers_counts_histogram_and_pixels(prepared):
 def test_existing_records_need_overwrite_and_other_splits_are_kept(prepared, tmp_path):
     out, _ = prepared
     with pytest.raises(FileExistsError, match="already holds 'train' shards; pass overwrite=True"):
-        prepare_data.prepare("synthetic", out, num_workers=1, synthetic_train=1, synthetic_size=SIZE,
+        preparation.prepare("synthetic", out, num_workers=1, synthetic_train=1, synthetic_size=SIZE,
                              progress=False)
     with pytest.raises(FileExistsError, match="describes dataset 'synthetic', not 'cityscapes'"):
-        prepare_data.prepare("cityscapes", out, input_dir=str(tmp_path), num_workers=1, progress=False)
+        preparation.prepare("cityscapes", out, input_dir=str(tmp_path), num_workers=1, progress=False)
     copy = tmp_path / "copy"
     copy.mkdir()
     for name in os.listdir(out):
         (copy / name).write_bytes(open(os.path.join(out, name), "rb").read())
-    prepare_data.prepare("synthetic", str(copy), splits=("val",), num_workers=1, synthetic_val=2,
+    preparation.prepare("synthetic", str(copy), splits=("val",), num_workers=1, synthetic_val=2,
                          synthetic_size=SIZE, seed=7, overwrite=True, progress=False)
     info = records.load_dataset_info(str(copy))
     assert info["splits"]["val"] == {"num_examples": 2, "files": ["val-00000-of-00001.tfrecord"],
@@ -126,7 +132,7 @@ def test_bad_arguments(tmp_path, kwargs, error, match):
     arguments = {"dataset": "synthetic", "output_dir": str(tmp_path), "num_workers": 1, "progress": False,
                  **kwargs}
     with pytest.raises(error, match=match):
-        prepare_data.prepare(arguments.pop("dataset"), arguments.pop("output_dir"), **arguments)
+        preparation.prepare(arguments.pop("dataset"), arguments.pop("output_dir"), **arguments)
     assert not any(name.endswith(".tfrecord") for name in os.listdir(tmp_path))
 
 
@@ -137,32 +143,32 @@ def _frame(**changes):
 
 
 def test_check_frame_skips_unusable_depth_and_rejects_bad_frames():
-    assert prepare_data.check_frame(_frame(), 10) is None
+    assert frame_conversion.check_frame(_frame(), 10) is None
     label = np.zeros((4, 6), np.uint8)
     label[0, 0] = 255
-    assert prepare_data.check_frame(_frame(label=label), 10) is None  # ignore label allowed
-    assert prepare_data.check_frame(_frame(depth_m=np.zeros((4, 6), np.float32)), 10) == \
+    assert frame_conversion.check_frame(_frame(label=label), 10) is None  # ignore label allowed
+    assert frame_conversion.check_frame(_frame(depth_m=np.zeros((4, 6), np.float32)), 10) == \
         "depth has no valid (> 0) pixel"
     nan_depth = np.ones((4, 6), np.float32)
     nan_depth[1, 1] = np.nan
-    assert prepare_data.check_frame(_frame(depth_m=nan_depth), 10) == "depth contains NaN or inf"
+    assert frame_conversion.check_frame(_frame(depth_m=nan_depth), 10) == "depth contains NaN or inf"
     label[0, 1] = 10
     with pytest.raises(ValueError, match=r"frame 'f': label values \[10\] outside 0..9 and 255"):
-        prepare_data.check_frame(_frame(label=label), 10)
+        frame_conversion.check_frame(_frame(label=label), 10)
     with pytest.raises(ValueError, match=r"rgb must be uint8 \(H, W, 3\), got uint8 \(4, 6, 4\)"):
-        prepare_data.check_frame(_frame(rgb=np.zeros((4, 6, 4), np.uint8)), 10)
+        frame_conversion.check_frame(_frame(rgb=np.zeros((4, 6, 4), np.uint8)), 10)
     with pytest.raises(ValueError, match=r"depth must be float \(H, W\) = \(4, 6\), got float32 \(4, 5\)"):
-        prepare_data.check_frame(_frame(depth_m=np.ones((4, 5), np.float32)), 10)
+        frame_conversion.check_frame(_frame(depth_m=np.ones((4, 5), np.float32)), 10)
     with pytest.raises(ValueError, match="intrinsics must be a finite 3x3"):
-        prepare_data.check_frame(_frame(intrinsics=np.zeros((3, 3))), 10)
+        frame_conversion.check_frame(_frame(intrinsics=np.zeros((3, 3))), 10)
 
 
 def test_frame_stats_hand_values():
-    stats = prepare_data.FrameStats(3)
+    stats = frame_stats.FrameStats(3)
     rgb_a = np.zeros((1, 2, 3), np.uint8)
     rgb_b = np.full((1, 2, 3), 10, np.uint8)
-    stats.add(prepare_data.FrameStats.of_frame(rgb_a, rgb_b, np.array([[1.0, 3.0]]), np.array([[0, 255]], np.uint8), 3))
-    stats.add(prepare_data.FrameStats.of_frame(rgb_b, rgb_b, np.array([[0.0, 2.0]]), np.array([[2, 2]], np.uint8), 3))
+    stats.add(frame_stats.FrameStats.of_frame(rgb_a, rgb_b, np.array([[1.0, 3.0]]), np.array([[0, 255]], np.uint8), 3))
+    stats.add(frame_stats.FrameStats.of_frame(rgb_b, rgb_b, np.array([[0.0, 2.0]]), np.array([[2, 2]], np.uint8), 3))
     norm = stats.normalization()
     assert norm["rgb"] == {"mean": [5.0] * 3, "std": [5.0] * 3}  # values 0, 0, 10, 10
     assert norm["hha"] == {"mean": [10.0] * 3, "std": [0.0] * 3}

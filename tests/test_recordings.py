@@ -340,7 +340,7 @@ def test_depth_in_tenths_of_millimetres_is_warned_naming_the_encoding():
 
 def test_extracted_frames_once_labelled_convert_with_dataset_folder(recorded, tmp_path):
     """The loop: recording → frames (--dataset=bag) → labels (here: written by the test) → --dataset=folder."""
-    from rfbnet_tf import prepare_data
+    from rfbnet_tf.datasets import preparation
     from rfbnet_tf.datasets import records
     from tests import fixture_trees
 
@@ -349,7 +349,7 @@ def test_extracted_frames_once_labelled_convert_with_dataset_folder(recorded, tm
                                     depth_topic=bf.DEPTH_TOPIC, camera_info_topic=bf.INFO_TOPIC, every=1,
                                     progress=False)
     with pytest.raises(ValueError, match=r"dataset\.json: classes must be a non-empty list .*label the frames"):
-        prepare_data.prepare("folder", str(tmp_path / "unlabelled"), input_dir=str(folder), progress=False)
+        preparation.prepare("folder", str(tmp_path / "unlabelled"), input_dir=str(folder), progress=False)
     stems = sorted(name[:-4] for name in os.listdir(folder / "train" / "rgb"))
     os.makedirs(folder / "train" / "label")
     labels = {}
@@ -366,7 +366,7 @@ def test_extracted_frames_once_labelled_convert_with_dataset_folder(recorded, tm
     with open(folder / "dataset.json", "w", encoding="utf-8") as handle:
         json.dump(content, handle)
     out = str(tmp_path / "records")
-    prepare_data.prepare("folder", out, input_dir=str(folder), num_workers=1, progress=False)
+    preparation.prepare("folder", out, input_dir=str(folder), num_workers=1, progress=False)
     parsed = fixture_trees.read_records_by_name(out, "train")
     assert sorted(parsed) == [f"train/{stem}" for stem in stems]
     for stem in stems:

@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rfbnet_tf import export, run_directory, run_info
+from rfbnet_tf import run_directory, run_facts, run_info
+
+from rfbnet_tf.inference import saved_model_export
 from rfbnet_tf.datasets import pipeline, records, synthetic
-from rfbnet_tf.evaluate import evaluate
-from rfbnet_tf.predict import predict
+from rfbnet_tf.evaluation.evaluator import evaluate
+from rfbnet_tf.inference.prediction import predict
 from tests import short_backbones, train_fixtures
 
 MAX_DEPTH = 6.0  # not the indoor default of 10 m: predict must take it from the run
@@ -30,8 +32,8 @@ _short_erfnet = pytest.fixture(scope="module", autouse=True)(short_backbones.sho
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A 3-step rfbnet_erfnet_enc run on raw (completed) depth, and image files to predict on."""
-    from rfbnet_tf.prepare_data import prepare
-    from rfbnet_tf.train import train
+    from rfbnet_tf.datasets.preparation import prepare
+    from rfbnet_tf.training.trainer import train
 
     root = tmp_path_factory.mktemp("run_dir")
     record_dir = str(root / "records")
@@ -57,7 +59,7 @@ def trained(tmp_path_factory):
 def _outputs(trained, tag, record_dir):
     """Export, predict and evaluate the run; ``record_dir`` is only where evaluate finds the frames."""
     root, model_dir = trained["root"], trained["model_dir"]
-    export_dir = export.export_model(model_dir, str(root / f"export_{tag}"))
+    export_dir = saved_model_export.export_model(model_dir, str(root / f"export_{tag}"))
     loaded = tf.saved_model.load(export_dir)
     assert "serving_raw" in loaded.signatures  # built from final.keras, with the run's max_depth from run_info.json
     probabilities = {stem: loaded.signatures["serving_default"](
@@ -80,7 +82,7 @@ def _assert_same(before, after):
 
 
 def test_run_info_holds_the_records_facts(trained):
-    with open(os.path.join(trained["model_dir"], run_info.RUN_INFO_FILENAME), encoding="utf-8") as handle:
+    with open(os.path.join(trained["model_dir"], run_facts.RUN_INFO_FILENAME), encoding="utf-8") as handle:
         stored = json.load(handle)
     dataset = records.load_dataset_info(trained["record_dir"])
     assert stored["normalization"] == dataset["normalization"]
@@ -103,11 +105,11 @@ def test_outputs_survive_moving_the_records(trained, tmp_path):
         _assert_same(before, after)
 
         # A run written before run_info.json existed: one line naming the file and the fix, never a default.
-        path = os.path.join(trained["model_dir"], run_info.RUN_INFO_FILENAME)
+        path = os.path.join(trained["model_dir"], run_facts.RUN_INFO_FILENAME)
         saved = path + ".saved"
         os.replace(path, saved)
         try:
-            for call in (lambda: export.export_model(trained["model_dir"], str(tmp_path / "never")),
+            for call in (lambda: saved_model_export.export_model(trained["model_dir"], str(tmp_path / "never")),
                          lambda: predict(trained["model_dir"], str(trained["root"] / "rgb"), str(tmp_path / "never"),
                                          depth=str(trained["root"] / "depth"), progress=False),
                          lambda: evaluate(trained["model_dir"], record_dir=moved, progress=False)):
@@ -120,8 +122,8 @@ def test_outputs_survive_moving_the_records(trained, tmp_path):
             run_info.backfill(trained["model_dir"], moved)
             with open(saved, encoding="utf-8") as handle:
                 original = json.load(handle)
-            backfilled = run_info.load_run_info(trained["model_dir"])
-            for key in run_info.COMPARED_KEYS + ("palette", "ignore_label", "dataset", "stored_image_size"):
+            backfilled = run_facts.load_run_info(trained["model_dir"])
+            for key in run_facts.COMPARED_KEYS + ("palette", "ignore_label", "dataset", "stored_image_size"):
                 assert backfilled[key] == original[key], key
         finally:
             os.replace(saved, path)
@@ -136,7 +138,7 @@ def test_outputs_survive_moving_the_records(trained, tmp_path):
             json.dump(info, handle)
         own = next(iter(pipeline.make_dataset(moved, "val", batch_size=2, training=False, depth_input="depth")))[0]
         run = next(iter(pipeline.make_dataset(moved, "val", batch_size=2, training=False, depth_input="depth",
-                                              statistics=run_info.load_run_info(trained["model_dir"]))))[0]
+                                              statistics=run_facts.load_run_info(trained["model_dir"]))))[0]
         assert np.max(np.abs(own["rgb"].numpy() - run["rgb"].numpy())) > 0.1  # the two statistics differ
         result = evaluate(trained["model_dir"], record_dir=moved, split="val", output_dir=str(tmp_path / "eval"),
                           progress=False)
@@ -147,17 +149,17 @@ def test_outputs_survive_moving_the_records(trained, tmp_path):
 
 def test_resumed_run_warns_when_the_records_facts_changed(tmp_path, caplog):
     model_dir = str(tmp_path / "run")
-    info = run_info.from_dataset_info({"num_classes": 2, "class_names": ["a", "b"], "max_depth": 10.0,
+    info = run_facts.from_dataset_info({"num_classes": 2, "class_names": ["a", "b"], "max_depth": 10.0,
                                        "normalization": {"rgb": {"mean": [1, 2, 3], "std": [1, 1, 1]}}})
-    run_info.write_run_info(model_dir, info)
-    run_info.write_run_info(model_dir, info)
+    run_facts.write_run_info(model_dir, info)
+    run_facts.write_run_info(model_dir, info)
     assert "other" not in caplog.text
-    run_info.write_run_info(model_dir, dict(info, max_depth=65.0))
+    run_facts.write_run_info(model_dir, dict(info, max_depth=65.0))
     assert "['max_depth']" in caplog.text
-    assert run_info.load_run_info(model_dir)["max_depth"] == 65.0
-    run_directory.write_json_atomically(run_info.run_info_path(model_dir), {"class_names": ["a", "b"]})
+    assert run_facts.load_run_info(model_dir)["max_depth"] == 65.0
+    run_directory.write_json_atomically(run_facts.run_info_path(model_dir), {"class_names": ["a", "b"]})
     with pytest.raises(ValueError, match=r"run_info.json' lacks the key\(s\) \['num_classes', 'normalization'"):
-        run_info.load_run_info(model_dir)
+        run_facts.load_run_info(model_dir)
 
 
 def test_final_keras_reloads_as_the_trained_model_and_export_builds_from_it(trained):

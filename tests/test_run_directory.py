@@ -137,7 +137,7 @@ def resume_records(tmp_path_factory):
 @pytest.fixture(scope="module")
 def uninterrupted_run(resume_records, tmp_path_factory):
     """The reference: the same run as the killed one, never interrupted (in this process)."""
-    from rfbnet_tf.train import train
+    from rfbnet_tf.training.trainer import train
 
     model_dir = str(tmp_path_factory.mktemp("uninterrupted") / "run")
     return train(dict(train_fixtures.RESUME_RUN, record_dir=resume_records, model_dir=model_dir)), model_dir
@@ -174,7 +174,7 @@ def test_resume_after_sigkill_continues_at_the_exact_step(resume_records, uninte
     The tolerance (1e-3 relative) absorbs floating-point differences between the killed process and this one
     (a bit-exact comparison, rtol 1e-6, failed once in five runs on a loaded machine; the cause was not pinned
     down, CPU kernels summing in a thread-dependent order being the likely one)."""
-    from rfbnet_tf.train import train
+    from rfbnet_tf.training.trainer import train
 
     reference, reference_dir = uninterrupted_run
     model_dir = str(tmp_path / "killed")
@@ -213,7 +213,7 @@ def test_sigint_and_sigterm_save_the_step_in_flight_and_the_rerun_ends_as_if_uni
     """SIGINT once a periodic checkpoint exists: the step in flight completes and is saved, the lock is released,
     one line naming the step, exit 130; the rerun is stopped the same way by SIGTERM (exit 143); the third run ends
     with the uninterrupted run's losses and weights (the tolerance of the SIGKILL test above)."""
-    from rfbnet_tf.train import train
+    from rfbnet_tf.training.trainer import train
     from tests.binary_output import message_lines
 
     reference, reference_dir = uninterrupted_run

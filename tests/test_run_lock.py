@@ -67,7 +67,7 @@ def test_live_owner_on_this_host_and_any_owner_elsewhere_are_respected(tmp_path)
 
 
 def test_a_second_trainer_on_a_locked_model_dir_stops_before_writing(tmp_path):
-    from rfbnet_tf.train import train
+    from rfbnet_tf.training.trainer import train
     from tests import train_fixtures
 
     record_dir = train_fixtures.make_records(tmp_path / "records")

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rfbnet_tf import prepare_data
+
+from rfbnet_tf.datasets import preparation
 from rfbnet_tf.datasets import records, scannet
 from tests import fixture_trees
 
@@ -70,7 +71,7 @@ def _check_rgb_blocks(rgb, blocks, color_size):
 def test_records_pixel_by_pixel(tree, tmp_path):
     root, truth = tree
     out = str(tmp_path)
-    summary = prepare_data.prepare("scannet", out, input_dir=root, num_workers=1, progress=False,
+    summary = preparation.prepare("scannet", out, input_dir=root, num_workers=1, progress=False,
                                    image_size=fixture_trees.SCANNET_DEPTH_SIZE, examples_per_shard=3)
     assert summary["splits"]["train"] == {"num_examples": 4, "files": ["train-00000-of-00002.tfrecord",
                                                                        "train-00001-of-00002.tfrecord"],
@@ -102,7 +103,7 @@ def test_records_pixel_by_pixel(tree, tmp_path):
 
 def test_resize_scales_depth_intrinsics(tree, tmp_path):
     root, truth = tree
-    prepare_data.prepare("scannet", str(tmp_path), input_dir=root, splits=("val",), num_workers=1,
+    preparation.prepare("scannet", str(tmp_path), input_dir=root, splits=("val",), num_workers=1,
                          progress=False, image_size=(60, 80))
     got = read_records(str(tmp_path), "val")["scene0011_00/100"]
     # hand values: f' = f / 2, c' = (c + 0.5) / 2 - 0.5 from the 160×120 depth camera
@@ -133,7 +134,7 @@ def test_color_without_label_and_missing_files_are_named(tmp_path):
         scannet.list_frames(root, "train")
     os.remove(os.path.join(root, "scannetv2_train.txt"))
     with pytest.raises(FileNotFoundError, match="missing ScanNet split file .*scannetv2_train.txt"):
-        prepare_data.prepare("scannet", str(tmp_path / "out"), input_dir=root, splits=("train",),
+        preparation.prepare("scannet", str(tmp_path / "out"), input_dir=root, splits=("train",),
                              num_workers=1, progress=False)
 
 
@@ -162,7 +163,7 @@ def test_unknown_label_id_corrupt_jpeg_and_aspect_mismatch(tmp_path):
 def test_all_zero_depth_is_skipped_and_counted(tmp_path):
     root, truth = _fresh_tree(tmp_path)
     fixture_trees.write_png(truth["scene0000_00/100"]["paths"]["depth"], np.zeros((120, 160), np.uint16))
-    summary = prepare_data.prepare("scannet", str(tmp_path / "out"), input_dir=root, splits=("train",),
+    summary = preparation.prepare("scannet", str(tmp_path / "out"), input_dir=root, splits=("train",),
                                    num_workers=1, progress=False, image_size=(60, 80))
     assert summary["splits"]["train"]["num_examples"] == 1
     assert summary["skipped"]["by_split"]["train"] == {

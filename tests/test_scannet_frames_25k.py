@@ -4,7 +4,8 @@ of the same frames; scannet_frames_test (no labels) is converted unlabelled."""
 import numpy as np
 import pytest
 
-from rfbnet_tf import prepare_data
+
+from rfbnet_tf.datasets import preparation
 from rfbnet_tf.datasets import scannet
 from tests import fixture_trees
 
@@ -30,8 +31,8 @@ def test_frames_25k_gives_the_same_records_as_the_sensreader_export(trees):
     listed = scannet.list_frames(frames, "train")
     assert [f["name"] for f in listed] == ["scene0000_00/0", "scene0000_00/100"]  # 150 is not in the 25k subset
     kwargs = dict(splits=("train", "val"), num_workers=1, progress=False, image_size=SIZE)
-    a = prepare_data.prepare("scannet", str(root / "from_sens"), input_dir=sens, **kwargs)
-    b = prepare_data.prepare("scannet", str(root / "from_25k"), input_dir=frames, **kwargs)
+    a = preparation.prepare("scannet", str(root / "from_sens"), input_dir=sens, **kwargs)
+    b = preparation.prepare("scannet", str(root / "from_25k"), input_dir=frames, **kwargs)
     assert a["normalization"] == b["normalization"] and a["class_histogram"] == b["class_histogram"]
     for split in ("train", "val"):
         ours = fixture_trees.read_records_by_name(str(root / "from_sens"), split)
@@ -46,7 +47,7 @@ def test_frames_25k_gives_the_same_records_as_the_sensreader_export(trees):
 def test_frames_test_without_labels_is_converted_unlabelled(trees):
     root = trees[0]
     out = str(root / "test_records")
-    summary = prepare_data.prepare("scannet", out, input_dir=str(root / "frames_test"), splits=("test",),
+    summary = preparation.prepare("scannet", out, input_dir=str(root / "frames_test"), splits=("test",),
                                    num_workers=1, progress=False, image_size=SIZE)
     assert summary["splits"]["test"]["num_examples"] == 1
     (example,) = fixture_trees.read_records(out, "test")

@@ -11,10 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
-from rfbnet_tf import prepare_data
+
+from rfbnet_tf.datasets import preparation
 from rfbnet_tf.drawing import palettes
 from rfbnet_tf.datasets import cityscapes, records, scannet
-from rfbnet_tf.evaluate import evaluate
+from rfbnet_tf.evaluation.evaluator import evaluate
 from rfbnet_tf.evaluation import submission
 from tests import fixture_trees, train_fixtures
 from tests import run_dir_fixtures as fx
@@ -32,7 +33,7 @@ def cityscapes_run(tmp_path_factory):
     truth = fixture_trees.write_cityscapes_tree(
         tree, {"train": {"aachen": 1}, "val": {"frankfurt": 2}, "test": {"berlin": 1}}, unlabelled=("test",))
     record_dir = str(root / "records")
-    prepare_data.prepare("cityscapes", record_dir, input_dir=tree, splits=("train", "val", "test"), num_workers=1,
+    preparation.prepare("cityscapes", record_dir, input_dir=tree, splits=("train", "val", "test"), num_workers=1,
                          progress=False)
     model_dir = str(root / "run")
     # Trained at half the stored size: the full-resolution path resizes the logits to 64x128.

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import scipy.io
 
-from rfbnet_tf import prepare_data
+
+from rfbnet_tf.datasets import preparation
 from rfbnet_tf.datasets import nyuv2, records, sunrgbd
 from tests import fixture_trees, rgbd_fixtures
 
@@ -71,7 +72,7 @@ def test_native_frame_pixel_by_pixel(tree):
 
 def test_records_pixel_by_pixel(tree, tmp_path):
     root, truth = tree
-    summary = prepare_data.prepare("sunrgbd", str(tmp_path), input_dir=root, splits=("train", "test"),
+    summary = preparation.prepare("sunrgbd", str(tmp_path), input_dir=root, splits=("train", "test"),
                                    num_workers=1, progress=False, image_size=OUT, depth_source="raw")
     assert summary["splits"]["train"]["num_examples"] == 3 and summary["splits"]["test"]["num_examples"] == 2
     info = records.load_dataset_info(str(tmp_path))
@@ -117,4 +118,4 @@ def test_bad_input_is_named(tree, tmp_path):
         sunrgbd.list_frames(copy, "train")
     os.remove(os.path.join(copy, sunrgbd.SEG_PATH))
     with pytest.raises(FileNotFoundError, match="SUNRGBD2Dseg.mat"):
-        prepare_data.prepare("sunrgbd", str(tmp_path / "out"), input_dir=copy, progress=False, splits=("test",))
+        preparation.prepare("sunrgbd", str(tmp_path / "out"), input_dir=copy, progress=False, splits=("test",))

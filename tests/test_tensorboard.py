@@ -30,8 +30,8 @@ TOLERANCE = 0.015  # gate values read back through the 8-bit colour map and the 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from rfbnet_tf.prepare_data import prepare
-    from rfbnet_tf.train import train
+    from rfbnet_tf.datasets.preparation import prepare
+    from rfbnet_tf.training.trainer import train
 
     root = tmp_path_factory.mktemp("tensorboard")
     records = str(root / "records")

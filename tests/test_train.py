@@ -222,7 +222,7 @@ def _events(directory):
 @pytest.fixture(scope="module")
 def rfbnet_run(record_dir, unimodal_run, tmp_path_factory):
     """rfbnet_erfnet_enc, 30 steps, its RGB encoder initialised from the unimodal run (two-stage training)."""
-    from rfbnet_tf.train import train
+    from rfbnet_tf.training.trainer import train
 
     model_dir = str(tmp_path_factory.mktemp("rfbnet") / "run")
     flags_ = dict(BASE, record_dir=record_dir, model_dir=model_dir, model="rfbnet_erfnet_enc", steps=30,
@@ -316,7 +316,7 @@ def test_two_stage_init_loads_the_unimodal_encoder(unimodal_run, rfbnet_run):
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(record_dir, tmp_path):
     """lr 1e30: the update overflows. The run stops (at the first non-finite loss, or at the first checkpoint of a
     non-finite state, whichever comes first) and no checkpoint on disk holds a NaN / inf value."""
-    from rfbnet_tf.train import train
+    from rfbnet_tf.training.trainer import train
 
     model_dir = str(tmp_path / "nan")
     flags_ = dict(BASE, record_dir=record_dir, model_dir=model_dir, model="erfnet_enc", modality="depth",
@@ -361,7 +361,7 @@ def test_resume_refuses_another_model(record_dir, rfbnet_run):
 
 
 def test_resume_refuses_changed_shapes_before_writing_anything(record_dir, unimodal_run, rfbnet_run):
-    from rfbnet_tf.train import train
+    from rfbnet_tf.training.trainer import train
 
     model_dir = rfbnet_run[1]
     flags_ = dict(BASE, record_dir=record_dir, model_dir=model_dir, model="rfbnet_erfnet_enc", steps=30,
@@ -379,7 +379,7 @@ def test_resume_refuses_changed_shapes_before_writing_anything(record_dir, unimo
 
 
 def test_rerunning_a_finished_run_keeps_its_summary(record_dir, unimodal_run, rfbnet_run):
-    from rfbnet_tf.train import train
+    from rfbnet_tf.training.trainer import train
 
     summary_path = os.path.join(rfbnet_run[1], "train_summary.json")
     before = open(summary_path, encoding="utf-8").read()
@@ -401,11 +401,12 @@ def test_mirrored_strategy_on_two_logical_cpus(record_dir, tmp_path):
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         from rfbnet_tf import train
+        from rfbnet_tf.training import trainer
         from rfbnet_tf.training import distribution
         built = []
         original = distribution.synchronize_batch_norm
         distribution.synchronize_batch_norm = lambda model: built.append(model) or original(model)
-        summary = train.train({flags_!r})
+        summary = trainer.train({flags_!r})
         layers = distribution.batch_norm_layers(built[0])
         summary["bn_layers"] = len(layers)
         summary["bn_synchronized"] = all(layer.synchronized for layer in layers)

@@ -24,7 +24,7 @@ SUBPROCESS_PRELUDE = textwrap.dedent("""
 
 def make_records(path):
     """Synthetic records in ``path``: 6 train and 2 val frames of 32x48."""
-    from rfbnet_tf.prepare_data import prepare
+    from rfbnet_tf.datasets.preparation import prepare
 
     prepare("synthetic", str(path), synthetic_train=6, synthetic_val=2, synthetic_size=(32, 48), num_workers=1,
             progress=False)
