@@ -91,7 +91,7 @@ def test_finetuned_run_trains_with_median_frequency_weights_of_an_absent_class(d
     from rfbnet_tf.training.trainer import train
 
     model_dir = str(tmp_path / "run")
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO, logger="absl"):  # whatever verbosity an earlier in-process run left
         summary = train(dict(BASE, record_dir=data["four"], model_dir=model_dir, model="erfnet_enc",
                              init_model=data["source"], class_weights="median_frequency"))
     assert summary["steps_run"] == 1 and np.isfinite(summary["final_loss"]) and summary["final_loss"] > 0
