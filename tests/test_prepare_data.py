@@ -183,9 +183,10 @@ def test_spawned_workers_do_not_import_the_binary_or_tensorflow(tmp_path):
     (tmp_path / "tf_main.py").write_text(
         "import tensorflow  # noqa: F401\n"
         "from rfbnet_tf.datasets import frame_conversion\n"
+        "from tests import worker_probes\n"
         "if __name__ == '__main__':\n"
         "    pool = frame_conversion.worker_pool(2)\n"
-        "    print(pool.map(frame_conversion._tensorflow_loaded, [0, 1]), frame_conversion._tensorflow_loaded())\n"
+        "    print(pool.map(worker_probes.tensorflow_loaded, [0, 1]), worker_probes.tensorflow_loaded())\n"
         "    pool.terminate()\n")
     result = subprocess.run([sys.executable, "-m", "tf_main"], cwd=tmp_path, capture_output=True, text=True,
                             timeout=300, env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"})

@@ -42,12 +42,12 @@ import numpy as np
 
 from rfbnet_tf.drawing import palettes
 from rfbnet_tf.datasets import frame_resizing, records, sources
+from rfbnet_tf.preprocessing import depth_plausibility
 from rfbnet_tf.utils.files import read_image, read_image_unchanged
 
 NAME = "folder"
 DESCRIPTION_FILENAME = "dataset.json"
 DEFAULT_MAX_DEPTH_M = 10.0
-SATURATED_DEPTH = 65535
 RGB_EXTENSIONS = (".png", ".jpg", ".jpeg")
 DEPTH_EXTENSIONS = (".png", ".npy")
 FOLDERS = {"rgb": RGB_EXTENSIONS, "depth": DEPTH_EXTENSIONS, "label": (".png",)}
@@ -247,9 +247,7 @@ def read_depth(path, depth_scale) -> np.ndarray:
         found = f"{image.dtype} with {1 if image.ndim == 2 else image.shape[2]} channel(s)"
         raise ValueError(f"{path}: a depth PNG must be 16-bit single-channel (depth units of depth_scale), got "
                          f"{found}; an 8-bit PNG cannot hold depth")
-    depth = image.astype(np.float32) * np.float32(depth_scale)
-    depth[image == SATURATED_DEPTH] = 0.0
-    return depth
+    return depth_plausibility.drop_saturated(image).astype(np.float32) * np.float32(depth_scale)
 
 
 def train_ids(raw, frame: dict, num_classes: int) -> np.ndarray:

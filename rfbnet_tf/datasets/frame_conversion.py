@@ -134,8 +134,3 @@ def _main_module_hidden():
     finally:
         for key, value in saved.items():
             setattr(main, key, value)
-
-
-def _tensorflow_loaded(_=None) -> bool:
-    """Whether this process has imported TensorFlow (the workers must not: tests/test_prepare_data.py)."""
-    return "tensorflow" in sys.modules

@@ -34,7 +34,6 @@ import os
 import shutil
 import time
 
-import numpy as np
 from absl import logging
 
 from rfbnet_tf.datasets import records
@@ -54,21 +53,6 @@ _DEPTH_SOURCE_TEXT = {
 DEFAULT_SYNTHETIC_TRAIN = 200
 DEFAULT_SYNTHETIC_VAL = 50
 RGB_FORMATS = records.RGB_FORMATS
-
-
-def _check_size_argument(name, value):
-    if value is None:
-        return None
-    if (not isinstance(value, (tuple, list)) or len(value) != 2
-            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in value)):
-        raise ValueError(f"{name} must be (height, width) of positive ints, got {value!r}")
-    return (int(value[0]), int(value[1]))
-
-
-def _check_count(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def resolve_splits(dataset, input_dir, splits, options) -> tuple:
@@ -158,9 +142,9 @@ def prepare(dataset, output_dir, *, input_dir=None, splits=None, num_workers=Non
     splits = resolve_splits(dataset, input_dir, splits, dataset_options)
     if num_workers is None:
         num_workers = os.cpu_count() or 1
-    num_workers = _check_count("num_workers", num_workers, 1)
-    examples_per_shard = _check_count("examples_per_shard", examples_per_shard, 1)
-    image_size = _check_size_argument("image_size", image_size)
+    num_workers = sources.check_count("num_workers", num_workers, 1)
+    examples_per_shard = sources.check_count("examples_per_shard", examples_per_shard, 1)
+    image_size = sources.check_size("image_size", image_size)
     synthetic_size = dataset_options.get("synthetic_size")
     if dataset == "synthetic":
         if image_size is not None and image_size != synthetic_size:

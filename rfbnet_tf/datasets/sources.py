@@ -13,8 +13,11 @@ Imports no TensorFlow (it runs in the spawned workers of ``prepare``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import os
+
+import numpy as np
 
 REGISTERED = ("synthetic", "cityscapes", "scannet", "nyuv2", "sunrgbd", "folder")
 """Module names (under ``rfbnet_tf.datasets``) of the registered datasets; each module defines ``DATASET``."""
@@ -87,6 +90,23 @@ class Dataset:
         raise NotImplementedError
 
 
+def check_size(name, value):
+    """``value`` as ``(height, width)`` of positive ints (None stays None); ``ValueError`` naming ``name``."""
+    if value is None:
+        return None
+    if (not isinstance(value, (tuple, list)) or len(value) != 2
+            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in value)):
+        raise ValueError(f"{name} must be (height, width) of positive ints, got {value!r}")
+    return (int(value[0]), int(value[1]))
+
+
+def check_count(name, value, minimum):
+    """``value`` as an int >= ``minimum``; ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
 def colours(palette) -> tuple:
     """``((r, g, b), ...)`` as Python ints (JSON-able) from a palette table or array."""
     return tuple(tuple(int(v) for v in colour) for colour in palette)
@@ -124,6 +144,7 @@ def dataset(name: str) -> Dataset:
     return importlib.import_module(f"rfbnet_tf.datasets.{name}").DATASET
 
 
+@functools.cache
 def all_options() -> dict:
     """``{option name: (Option, (dataset names...))}`` over every registered dataset (an option several datasets
     share, such as ``depth_source``, is declared identically by each)."""

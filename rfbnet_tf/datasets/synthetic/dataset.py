@@ -14,24 +14,7 @@ DEFAULT_VAL = 50
 
 
 def _count(name):
-    def check(value):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        return value
-    return check
-
-
-def _size(value):
-    if (not isinstance(value, (tuple, list)) or len(value) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
-        raise ValueError(f"synthetic_size must be (height, width) of positive ints, got {value!r}")
-    return (int(value[0]), int(value[1]))
-
-
-def _seed(value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"seed must be an int >= 0, got {value!r}")
-    return value
+    return lambda value: sources.check_count(name, value, 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +45,7 @@ DATASET = SyntheticDataset(
     options=(sources.Option("synthetic_train", DEFAULT_TRAIN, "Synthetic train frames.", _count("synthetic_train")),
              sources.Option("synthetic_val", DEFAULT_VAL, "Synthetic val frames.", _count("synthetic_val")),
              sources.Option("synthetic_size", sources.DEFAULT_SYNTHETIC_SIZE, "Synthetic frame height,width.",
-                            _size),
-             sources.Option("seed", 0, "Seed of the synthetic split seeds.", _seed)),
+                            lambda value: sources.check_size("synthetic_size", value)),
+             sources.Option("seed", 0, "Seed of the synthetic split seeds.",
+                            lambda value: sources.check_count("seed", value, 0))),
     splits=("train", "val"), default_splits=("train", "val"))
