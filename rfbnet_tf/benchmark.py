@@ -108,6 +108,9 @@ def define_flags(flag_values=None):
     flags.DEFINE_string("peer_size", "1024x512", "WIDTHxHEIGHT of the --peer comparison.", **on)
     flags.DEFINE_integer("peer_threads", None, "Threads of ONNX Runtime and PyTorch in --peer (default: the usable "
                          "cores).", lower_bound=1, **on)
+    flags.DEFINE_string("peer_train_size", "512x256", "WIDTHxHEIGHT of the --peer training-step comparison.", **on)
+    flags.DEFINE_integer("peer_train_batch", 4, "Batch of the --peer training-step comparison (0 = skip it).",
+                         lower_bound=0, **on)
     flags.DEFINE_boolean("peer_spinning", True, "ONNX Runtime threads spin-wait in --peer (its default; off helps on "
                          "oversubscribed cores).", **on)
 
@@ -159,6 +162,8 @@ def main(argv, flag_values=None):
         peer_size=parse_size(f.peer_size),
         peer_threads=f.peer_threads,
         peer_spinning=f.peer_spinning,
+        peer_train_size=parse_size(f.peer_train_size)[::-1],
+        peer_train_batch=f.peer_train_batch,
     )
     print(format_table(result))
     from rfbnet_tf.profiling.model_latency import format_op_table
@@ -195,7 +200,7 @@ FLAG_GROUPS = {
     "input pipeline": ["pipeline", "record_dir", "pipeline_model", "pipeline_size", "pipeline_examples",
                        "pipeline_batch", "pipeline_batches", "pipeline_steps"],
     "end to end": ["end_to_end", "end_to_end_model"],
-    "PyTorch peer": ["peer", "peer_size", "peer_threads", "peer_spinning"],
+    "PyTorch peer": ["peer", "peer_size", "peer_threads", "peer_spinning", "peer_train_size", "peer_train_batch"],
     "output": ["output_json", "compare_json", "flops_json"],
 }
 """``--help`` headings of the flags."""

@@ -49,6 +49,10 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_integer("multimodal_steps", 500, "Training steps of the multimodal rows.", lower_bound=1, **on)
     flags.DEFINE_integer("batch_size", 4, "Mini-batch of every run.", lower_bound=1, **on)
     flags.DEFINE_float("learning_rate", 1e-3, "Initial learning rate (Adam, poly schedule).", lower_bound=0.0, **on)
+    flags.DEFINE_float("end_learning_rate", 0.0, "Learning rate the poly schedule decays to (train "
+                       "--end_learning_rate; [12]: 1e-4).", lower_bound=0.0, **on)
+    flags.DEFINE_float("adam_epsilon", 1e-7, "Adam's epsilon (train --adam_epsilon; [12]: 1e-8).", lower_bound=0.0,
+                       **on)
     flags.DEFINE_integer("val_every", 100, "Steps between validations (the learning curves).", lower_bound=1, **on)
     flags.DEFINE_integer("checkpoint_every", 100, "Steps between checkpoints (what a killed study resumes from).",
                          lower_bound=1, **on)
@@ -74,6 +78,7 @@ def config_from_flags(values=FLAGS) -> runner.StudyConfig:
     settings = dict(image_size=image_size, train_frames=values.train_frames, val_frames=values.val_frames,
                     unimodal_steps=values.unimodal_steps, multimodal_steps=values.multimodal_steps,
                     batch_size=values.batch_size, val_every=values.val_every,
+                    end_learning_rate=values.end_learning_rate, adam_epsilon=values.adam_epsilon,
                     checkpoint_every=values.checkpoint_every, augment=values.augment)
     config = runner.StudyConfig(
         study_dir=values.study_dir, record_dir=values.record_dir, rows=tuple(rows_lib.parse_rows(values.row)),
@@ -130,7 +135,8 @@ def main(argv):
 FLAG_GROUPS = {
     "study": ["study_dir", "row", "seeds", "first_seed", "smoke", "report_only"],
     "data": ["record_dir", "image_size", "train_frames", "val_frames"],
-    "training": ["unimodal_steps", "multimodal_steps", "batch_size", "learning_rate", "val_every",
+    "training": ["unimodal_steps", "multimodal_steps", "batch_size", "learning_rate", "end_learning_rate",
+                 "adam_epsilon", "val_every",
                  "checkpoint_every", "two_stage", "augment"],
 }
 """``--help`` headings of the flags."""

@@ -68,7 +68,8 @@ def test_flagfile_parses_with_the_study_binary_flags():
     study_main.define_flags(values)
     values(["study", f"--flagfile={FLAGFILE}"])
     config = study_main.config_from_flags(values)
-    assert config.seeds == (0, 1, 2) and len(config.rows) == 9 and config.image_size == (128, 160)
+    assert config.seeds == (0, 1) and len(config.rows) == 9 and config.image_size == (128, 160)
+    assert (config.end_learning_rate, config.adam_epsilon) == (1e-4, 1e-8)  # [12]'s optimiser (issue 26)
     assert config.unimodal_steps > config.multimodal_steps  # the paper trains the unimodal models longer
     smoke_values = flags.FlagValues()
     study_main.define_flags(smoke_values)

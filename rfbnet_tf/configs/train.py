@@ -10,6 +10,8 @@ from rfbnet_tf.configs.fields import option, validate
 
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker_mirrored", "tpu")
 """``--distribution_strategy`` values (:mod:`rfbnet_tf.training.distribution`)."""
+MIXED_PRECISION_DTYPES = ("auto", "float16", "bfloat16")
+"""``--mixed_precision_dtype`` values."""
 HOST_INPUT_STRATEGIES = ("default", "one_device", "mirrored")
 """Strategies fed from one host-side ``tf.data`` iterator (checkpointable: exact data position on resume) whose
 global batches :func:`distribute_batch` splits over the replicas.  ``tf.distribute``'s own distributed
@@ -74,8 +76,13 @@ class TrainConfig:
                                       "gate maps) of fixed validation frames; 0 = never.", checks.int_at_least(0),
                                       kind="int")
     num_summary_images: int = option(3, "Frames shown in image summaries.", checks.int_at_least(1), kind="int")
-    mixed_precision: bool = option(False, "mixed_float16 (GPU; dynamic loss scaling) or mixed_bfloat16 (TPU) "
-                                   "compute.", checks.boolean(), kind="bool")
+    mixed_precision: bool = option(False, "16-bit compute (float32 variables and logits); the 16-bit type is "
+                                   "--mixed_precision_dtype.", checks.boolean(), kind="bool")
+    mixed_precision_dtype: str = option("auto", "16-bit type of --mixed_precision: float16 (dynamic loss scaling; "
+                                        "GPUs), bfloat16 (TPUs; CPUs with native bf16, AVX512-BF16 / AMX: 1.6x "
+                                        "faster ERFNetEnc steps there, benchmarks/README.md) or auto (bfloat16 on "
+                                        "TPU, else float16).", checks.choice(MIXED_PRECISION_DTYPES), kind="enum",
+                                        choices=MIXED_PRECISION_DTYPES)
     distribution_strategy: str = option("default", "tf.distribute strategy; multi-replica strategies switch on "
                                         "synchronized batch norm.", checks.choice(STRATEGIES), kind="enum",
                                         choices=STRATEGIES)
@@ -90,6 +97,16 @@ class TrainConfig:
     def __post_init__(self):
         validate(self)
         check_init_sources(self.init_model, self.rgb_init, self.depth_init)
+
+    @property
+    def precision_policy(self) -> str:
+        """The Keras dtype policy of the run: ``float32``, ``mixed_float16`` or ``mixed_bfloat16``."""
+        if not self.mixed_precision:
+            return "float32"
+        dtype = self.mixed_precision_dtype
+        if dtype == "auto":
+            dtype = "bfloat16" if self.distribution_strategy == "tpu" else "float16"
+        return f"mixed_{dtype}"
 
     @property
     def val_interval(self) -> int:

@@ -84,6 +84,8 @@ def format_table(result):
     lines.extend(_bf16_lines(result))
     if "peer" in result:
         lines.append(format_peer(result["peer"]))
+    if "peer_train_step" in result:
+        lines.append(format_peer_train_step(result["peer_train_step"]))
     return "\n".join(lines)
 
 
@@ -96,6 +98,16 @@ def _bf16_lines(result):
         f"{row['inference']['bf16']['max_abs_output_difference']:.3g} of {row['inference']['bf16']['max_abs_output']:.3g}"
         for row in result["results"] if "bf16" in row["inference"]
     ]
+
+
+def format_peer_train_step(comparison):
+    """One line: the training-step comparison (``peer.train_step_comparison``) and the verdict."""
+    height, width = comparison["size"]
+    paths = ", ".join(f"{name} {stats['median_s']:.3f} s" for name, stats in comparison["paths"].items())
+    ratios = ", ".join(f"{name} {value:.2f}" for name, value in comparison["ours_over_peer"].items())
+    return (f"peer training step erfnet_enc batch {comparison['batch']} {width}×{height}, {comparison['threads']} "
+            f"threads (interleaved): {paths}; ours ÷ peer: {ratios} → float32 goal ≤ {comparison['goal']} "
+            f"{'met' if comparison['met'] else 'NOT met'}")
 
 
 def format_peer(peer):

@@ -116,6 +116,8 @@ def run_benchmark(
     peer_size=(1024, 512),
     peer_threads=None,
     peer_spinning=True,
+    peer_train_size=(256, 512),
+    peer_train_batch=4,
 ):
     """Run the benchmark (see the module docstring); returns the JSON-ready result dict.
 
@@ -127,7 +129,8 @@ def run_benchmark(
     ``bf16``: also time bf16 inference where the CPU has native bf16 (``model_latency.bf16_supported``).
     ``peer``: also time ``erfnet_enc`` against the PyTorch→ONNX Runtime peer at ``peer_size`` (W, H) with
     ``peer_threads`` threads, ONNX Runtime spin-waiting if ``peer_spinning`` (``peer.peer_comparison``; extras
-    ``[onnx]`` and ``[peer]``).
+    ``[onnx]`` and ``[peer]``), and one training step of both at batch ``peer_train_batch`` and ``peer_train_size``
+    (H, W) (``peer.train_step_comparison``; ``peer_train_batch=0`` skips it).
     """
     models = check_models(models if models is not None else MODEL_NAMES)
     sizes = [tuple(s) for s in sizes] if sizes else None
@@ -197,6 +200,12 @@ def run_benchmark(
 
         result["peer"] = peer_comparison(tuple(peer_size), settings["num_classes"], settings["runs"],
                                          settings["warmup"], peer_threads, seed, log, peer_spinning)
+        if peer_train_batch:
+            from rfbnet_tf.profiling.peer import train_step_comparison
+
+            result["peer_train_step"] = train_step_comparison(
+                tuple(peer_train_size), peer_train_batch, settings["num_classes"], settings["runs"],
+                settings["warmup"], peer_threads, seed, log, None if settings["bf16"] else False)
     if pipeline:
         from rfbnet_tf.profiling.input_pipeline import pipeline_measurement
 

@@ -38,7 +38,9 @@ from rfbnet_tf.profiling.timing import time_interleaved
 ONNX_OPSET = 17
 STAGE1_UNITS, STAGE1_DILATIONS = 5, (1,) * 5
 FUSED_DILATIONS = (2, 4, 8, 16, 2, 4, 8, 16)
+STAGE1_DROPOUT, FUSED_DROPOUT = 0.03, 0.3  # the official Encoder's dropprob (ours: models.erfnet_backbone)
 BN_EPSILON = 1e-3
+TRAIN_SIZE, TRAIN_BATCH = (256, 512), 4
 
 
 def keras_to_onnx(model, shape) -> bytes:
@@ -146,6 +148,94 @@ def peer_comparison(size=(1024, 512), num_classes=19, runs=5, warmup=1, threads=
     }
 
 
+def train_step_comparison(size=TRAIN_SIZE, batch=TRAIN_BATCH, num_classes=19, runs=5, warmup=1, threads=None,
+                          seed=0, log=print, bf16=None):
+    """One ERFNetEnc training step, ours against the eager PyTorch peer, timed interleaved at ``batch`` and ``size``
+    (H, W) on the same random batch (10 % of the labels ignored).
+
+    * ``ours/tensorflow`` — the train binary's step (:func:`rfbnet_tf.profiling.train_step.make_trainer`:
+      ``training.steps.make_train_step``, float32, fused batch norm, cross-entropy + L2 weight decay, Adam with the
+      poly schedule, the batch's confusion matrix);
+    * ``peer/torch`` — the peer in training mode (spatial dropout, batch statistics), eager: ``zero_grad``, forward,
+      ``cross_entropy(ignore_index=255)`` + the same L2 term over the convolution kernels, ``backward``,
+      ``torch.optim.Adam.step``;
+    * with ``bf16`` (default: where the CPU has native bf16) also ``ours/tensorflow_bf16`` (the model under
+      ``mixed_bfloat16``, as ``train --mixed_precision --mixed_precision_dtype=bfloat16``) and ``peer/torch_bf16``
+      (the same eager step under ``torch.autocast("cpu", torch.bfloat16)``).
+
+    ``ours_over_peer`` = ours ÷ peer per precision; the goal (``met``) is float32 ≤ :data:`TRAIN_STEP_GOAL`.
+    """
+    from rfbnet_tf.profiling.model_latency import bf16_model, bf16_supported
+    from rfbnet_tf.profiling.train_step import TRAIN_LEARNING_RATE, make_trainer, random_labels
+
+    torch = _torch()
+    height, width = size
+    threads = threads or len(os.sched_getaffinity(0))
+    torch.set_num_threads(threads)
+    bf16 = bf16_supported() if bf16 is None else bool(bf16)
+    log(f"[benchmark] peer training step erfnet_enc batch {batch} {height}x{width}, {threads} threads "
+        f"(load average {machine.load_average()})")
+    keras.utils.set_random_seed(seed)
+    model = build_model("erfnet_enc", num_classes)
+    weight_decay = 5e-4
+    nhwc = np.random.default_rng(seed).standard_normal((batch, height, width, 3), dtype=np.float32)
+    labels = random_labels(batch, height, width, num_classes, seed=seed)
+    callables = {"ours/tensorflow": make_trainer(model, "erfnet_enc", num_classes, weight_decay)(({"rgb": nhwc}, labels))}
+    if bf16:
+        ours_bf16 = bf16_model(model, "erfnet_enc", num_classes)
+        callables["ours/tensorflow_bf16"] = make_trainer(ours_bf16, "erfnet_enc", num_classes, weight_decay)(
+            ({"rgb": nhwc}, labels))
+    peer = copy_keras_weights(build_peer(num_classes), model).train()
+    step = _torch_train_step(torch, peer, np.ascontiguousarray(nhwc.transpose(0, 3, 1, 2)), labels,
+                             TRAIN_LEARNING_RATE, weight_decay)
+    callables["peer/torch"] = step
+    if bf16:
+        peer_bf16 = copy_keras_weights(build_peer(num_classes), model).train()
+        callables["peer/torch_bf16"] = _torch_train_step(torch, peer_bf16, np.ascontiguousarray(
+            nhwc.transpose(0, 3, 1, 2)), labels, TRAIN_LEARNING_RATE, weight_decay, autocast=True)
+    stats = time_interleaved(callables, warmup=warmup, runs=runs)
+    ratios = {"float32": stats["ours/tensorflow"]["median_s"] / stats["peer/torch"]["median_s"]}
+    if bf16:
+        ratios["bfloat16"] = stats["ours/tensorflow_bf16"]["median_s"] / stats["peer/torch_bf16"]["median_s"]
+        ratios["ours_bfloat16_over_peer_float32"] = (stats["ours/tensorflow_bf16"]["median_s"]
+                                                     / stats["peer/torch"]["median_s"])
+    return {
+        "model": "erfnet_enc",
+        "batch": batch,
+        "size": [height, width],
+        "threads": threads,
+        "load_average": machine.load_average(),
+        "paths": stats,
+        "ours_over_peer": ratios,
+        "goal": TRAIN_STEP_GOAL,
+        "met": ratios["float32"] <= TRAIN_STEP_GOAL,
+        "versions": {"torch": torch.__version__},
+    }
+
+
+TRAIN_STEP_GOAL = 0.8
+"""Our float32 training step at most this fraction of the eager PyTorch one (issue 26)."""
+
+
+def _torch_train_step(torch, peer, nchw, labels, learning_rate, weight_decay, autocast=False):
+    """``step()``: one eager training step of ``peer`` on the fixed batch; returns the loss (a float)."""
+    inputs, targets = torch.from_numpy(nchw), torch.from_numpy(labels.astype(np.int64))
+    optimizer = torch.optim.Adam(peer.parameters(), lr=learning_rate)
+    kernels = [m.weight for m in peer.modules() if isinstance(m, torch.nn.Conv2d)]
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            logits = peer(inputs)
+        loss = torch.nn.functional.cross_entropy(logits.float(), targets, ignore_index=255)
+        loss = loss + weight_decay / 2 * sum(torch.sum(k * k) for k in kernels)
+        loss.backward()
+        optimizer.step()
+        return float(loss)
+
+    return step
+
+
 def _nhwc(name, output):
     return output.transpose(0, 2, 3, 1) if name.startswith("peer/") else output
 
@@ -194,8 +284,9 @@ def build_peer(num_classes: int):
             return functional.relu(self.bn(torch.cat([conv, functional.max_pool2d(x, 2, 2)], 1)))
 
     class NonBottleneck1D(nn.Module):
-        def __init__(self, channels, dilation):
+        def __init__(self, channels, dilation, dropout):
             super().__init__()
+            self.drop = nn.Dropout2d(dropout)
             self.conv3x1_1 = nn.Conv2d(channels, channels, (3, 1), padding=(1, 0), bias=True)
             self.conv1x3_1 = nn.Conv2d(channels, channels, (1, 3), padding=(0, 1), bias=True)
             self.bn1 = nn.BatchNorm2d(channels, eps=BN_EPSILON)
@@ -209,16 +300,16 @@ def build_peer(num_classes: int):
             y = functional.relu(self.conv3x1_1(x))
             y = functional.relu(self.bn1(self.conv1x3_1(y)))
             y = functional.relu(self.conv3x1_2(y))
-            y = self.bn2(self.conv1x3_2(y))  # dropout: identity at inference
+            y = self.drop(self.bn2(self.conv1x3_2(y)))  # spatial dropout (identity at inference)
             return functional.relu(x + y)
 
     class ERFNetEncoder(nn.Module):
         def __init__(self):
             super().__init__()
             units = [Downsampler(3, 16), Downsampler(16, 64)]
-            units += [NonBottleneck1D(64, d) for d in STAGE1_DILATIONS]
+            units += [NonBottleneck1D(64, d, STAGE1_DROPOUT) for d in STAGE1_DILATIONS]
             units += [Downsampler(64, 128)]
-            units += [NonBottleneck1D(128, d) for d in FUSED_DILATIONS]
+            units += [NonBottleneck1D(128, d, FUSED_DROPOUT) for d in FUSED_DILATIONS]
             self.units = nn.Sequential(*units)
             self.head = nn.Conv2d(128, num_classes, 1, bias=True)
 

@@ -45,6 +45,8 @@ class StudyConfig:
     multimodal_steps: int = 500
     batch_size: int = 4
     learning_rate: float = 1e-3
+    end_learning_rate: float = 0.0
+    adam_epsilon: float = 1e-7
     val_every: int = 100
     checkpoint_every: int = 100
     two_stage: bool = True
@@ -82,7 +84,8 @@ def train_flags_of(config: StudyConfig, row, seed) -> dict:
     """The train flags of ``row`` at ``seed``."""
     flags = dict(
         record_dir=config.record_dir, image_size=list(config.image_size), batch_size=config.batch_size,
-        steps=config.steps_of(row), learning_rate=config.learning_rate, val_every=config.val_every,
+        steps=config.steps_of(row), learning_rate=config.learning_rate,
+        end_learning_rate=config.end_learning_rate, adam_epsilon=config.adam_epsilon, val_every=config.val_every,
         val_batch_size=8, checkpoint_every=config.checkpoint_every, summary_every=config.val_every,
         image_summary_every=0, augment=config.augment, seed=seed, progress=False,
         model_dir=run_dir(config.study_dir, row.name, seed),

@@ -70,7 +70,7 @@ class _Trainer:
                                                        run.optimizer.poly_power, run.optimizer.end_learning_rate)
             self.optimizer = optimization.make_optimizer(
                 run.optimizer.name, self.schedule,
-                mixed_precision=run.train.mixed_precision and run.train.distribution_strategy != "tpu",
+                mixed_precision=run.train.precision_policy == "mixed_float16",
                 epsilon=run.optimizer.adam_epsilon,
             )
             self.optimizer.build(self.model.trainable_variables)
@@ -329,9 +329,7 @@ def _train(flag_source, signals) -> dict:
     strategy = distribution.make_strategy(run.train.distribution_strategy, run.train.tpu)
     signals.install()  # again: a multi-worker strategy installs its own SIGTERM handler
     previous_policy = keras.mixed_precision.global_policy()
-    if run.train.mixed_precision:
-        keras.mixed_precision.set_global_policy(
-            "mixed_bfloat16" if run.train.distribution_strategy == "tpu" else "mixed_float16")
+    keras.mixed_precision.set_global_policy(run.train.precision_policy)
     chief = distribution.is_chief(strategy)
     try:
         # One trainer per model_dir: the chief holds model_dir/.lock before it writes anything there.
