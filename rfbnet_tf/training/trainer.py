@@ -52,7 +52,13 @@ def _val_dataset(run, batch_size):
 
 
 class _Trainer:
-    """The state of one training run (model, optimizer, data, writers) and its loop."""
+    """The state of one training run (model, optimizer, data, writers) and its loop.
+
+    Building it reads top to bottom: :meth:`_build_model` (model, freezing, schedule, optimizer, step counter),
+    :meth:`_open_train_stream` (the data position of the newest checkpoint), :meth:`_restore_or_initialize`
+    (checkpoint manager; resume, or the two-stage / ``--init_model`` initialisation), :meth:`_make_steps` (the
+    compiled train and eval steps). Building writes nothing to ``model_dir``.
+    """
 
     def __init__(self, run, strategy, signals, val_history):
         if run.train.batch_size % strategy.num_replicas_in_sync:
@@ -63,6 +69,23 @@ class _Trainer:
         self.signals = signals
         self.chief = distribution.is_chief(strategy)
         self.modality = None if is_multimodal(run.model.name) else run.model_options.get("modality", "rgb")
+        self._build_model(run, strategy)
+        latest = run_directory.latest_checkpoint(run.train.model_dir)
+        self._open_train_stream(run, strategy, run_directory.checkpoint_step(latest) if latest else 0)
+        self._restore_or_initialize(run, latest)
+        self.start_step = int(self.step.numpy())
+        self.resumed_from = latest  # the newest intact checkpoint (the integrity scan runs once per start)
+        self.saved_step = self.start_step if latest else None
+        self._make_steps(run, strategy)
+        self.writers = None  # opened by run(): building the trainer writes nothing to model_dir
+        # Validations of earlier sessions of this run (up to the step it resumes from), then this session's.
+        self.val_history = [entry for entry in val_history if entry["step"] <= self.start_step]
+        self.summary_batch = None
+        self.gates = self.palette = None
+
+    def _build_model(self, run, strategy):
+        """The model (frozen encoders with ``--freeze_encoders``), the poly schedule, the optimizer and the step
+        counter, under the strategy's scope; synchronized batch norm with several replicas."""
         with strategy.scope():
             self.model = run_directory.build_from_run_config(run.model_facts())
             self.frozen = freezing.freeze_encoders(self.model, run.model.name) if run.train.freeze_encoders else []
@@ -78,18 +101,25 @@ class _Trainer:
                                     aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         if strategy.num_replicas_in_sync > 1:
             distribution.synchronize_batch_norm(self.model)
-        # Every worker restores from model_dir; non-chief workers of a multi-worker strategy save to a private
-        # directory (the tf.distribute convention: saving is collective, only the chief's copy is kept).
-        latest = run_directory.latest_checkpoint(run.train.model_dir)
-        directory = distribution.checkpoint_write_dir(run_directory.checkpoint_dir(run.train.model_dir), self.chief)
-        start = run_directory.checkpoint_step(latest) if latest else 0
+
+    def _open_train_stream(self, run, strategy, start):
+        """The training iterator, at the examples the first ``start`` steps consumed.
+
+        The stream is a function of (seed, position): a resumed run starts at the examples its steps consumed,
+        so a checkpoint holds no data. Without ``--checkpoint_data_iterator`` it restarts with a step-derived seed.
+        """
         self.host_batches = run.train.distribution_strategy in configs.HOST_INPUT_STRATEGIES
-        # The stream is a function of (seed, position): a resumed run starts at the examples its steps consumed,
-        # so a checkpoint holds no data. Without --checkpoint_data_iterator it restarts with a step-derived seed.
         exact = run.train.checkpoint_data_iterator
         dataset = _train_dataset(run, run.train.seed if exact else run.train.seed + start,
                                  start * run.train.batch_size if exact else 0)
         self.iterator = iter(dataset if self.host_batches else distribution.distribute_dataset(strategy, dataset))
+
+    def _restore_or_initialize(self, run, latest):
+        """The checkpoint manager; restore ``latest`` (checked: this run's state, finite), or initialise the
+        model (two-stage ``--rgb_init`` / ``--depth_init``, or ``--init_model``)."""
+        # Every worker restores from model_dir; non-chief workers of a multi-worker strategy save to a private
+        # directory (the tf.distribute convention: saving is collective, only the chief's copy is kept).
+        directory = distribution.checkpoint_write_dir(run_directory.checkpoint_dir(run.train.model_dir), self.chief)
         trackables = {"model": self.model, "optimizer": self.optimizer, "step": self.step,
                       "rng": _seed_states(self.model)}
         self.checkpoint = tf.train.Checkpoint(**trackables)
@@ -110,20 +140,15 @@ class _Trainer:
             self.init_report = stream_init.initialize(self.model, run.flat())
         if self.frozen:
             logging.info("--freeze_encoders: %d layers frozen %s", len(self.frozen), self.frozen)
-        self.start_step = int(self.step.numpy())
-        self.resumed_from = latest  # the newest intact checkpoint (the integrity scan runs once per start)
-        self.saved_step = self.start_step if latest else None
+
+    def _make_steps(self, run, strategy):
+        """The compiled training step (:func:`steps.make_train_step`) and validation step."""
         kwargs = dict(num_classes=run.num_classes, class_weights=run.class_weight_values,
                       modality=self.modality, ignore_label=run.ignore_label)
         self.train_step = steps.make_train_step(self.model, self.optimizer, strategy, self.step,
                                                 weight_decay=run.optimizer.weight_decay, host_batches=self.host_batches,
                                                 **kwargs)
         self.eval_step = steps.make_eval_step(self.model, strategy, **kwargs)
-        self.writers = None  # opened by run(): building the trainer writes nothing to model_dir
-        # Validations of earlier sessions of this run (up to the step it resumes from), then this session's.
-        self.val_history = [entry for entry in val_history if entry["step"] <= self.start_step]
-        self.summary_batch = None
-        self.gates = self.palette = None
 
     # ------------------------------------------------------------------------------------- validation
 
@@ -195,13 +220,17 @@ class _Trainer:
                                                     os.path.basename(path))
 
     def run(self):
+        """Train from ``start_step`` to ``--steps``; returns ``(losses, last validation, last checkpoint)``.
+
+        Each step: stop if a signal came (on every worker at the same step), one optimizer update (a NaN / inf loss
+        stops the run), then what is due at that step: the train metric window, validation, image summaries, a
+        checkpoint. The last step does all of them; a stopped run saves the step it ended at.
+        """
         run = self.run_config
         self.writers = summaries.SummaryWriters(run.train.model_dir, enabled=self.chief)
         total_steps = run.train.steps
         losses, val = [], None
-        window_confusion = np.zeros((run.num_classes,) * 2, np.int64)
-        window_terms = {}
-        window_start, window_steps = time.perf_counter(), 0
+        window = _MetricWindow(run.num_classes)
         progbar = Progress("train", total_steps, unit="steps", initial=self.start_step) if (
             run.train.progress and self.chief) else None
         step = self.start_step
@@ -213,44 +242,16 @@ class _Trainer:
             if stopped_by:
                 break
             learning_rate = float(self.schedule(step))
-            with shards.naming_corrupt_shards(run.data.record_dir, run.data.train_split):
-                result = self.train_step(self.iterator)
-            step = int(self.step.numpy())
-            loss = float(result["loss"])
-            if not np.isfinite(loss):
-                self.writers.flush()
-                raise FloatingPointError(
-                    f"loss is {loss} at step {step}: training stopped; the last good checkpoint "
-                    f"{last_good!r} is kept (lower --learning_rate or check the data)"
-                )
+            step, loss, result = self._train_one_step(last_good)
             losses.append(loss)
-            window_confusion += np.rint(result["confusion"].numpy()).astype(np.int64)
-            for key, value in result.items():
-                if key != "confusion":
-                    window_terms[key] = window_terms.get(key, 0.0) + float(value)
-            window_steps += 1
+            window.add(result)
             if progbar is not None:
                 progbar.set(step, loss=loss, lr=learning_rate)
             last = step == total_steps
             if step % run.train.summary_every == 0 or last:
-                elapsed = time.perf_counter() - window_start
-                miou, per_class = mean_iou(window_confusion)
-                scalars = summaries.train_scalars(
-                    {k: v / window_steps for k, v in window_terms.items()}, learning_rate,
-                    window_steps / max(elapsed, 1e-9), miou, per_class, pixel_accuracy(window_confusion),
-                    run.class_names)
-                summaries.write_scalars(self.writers.train, step, scalars)
-                window_confusion[:] = 0
-                window_terms, window_start, window_steps = {}, time.perf_counter(), 0
+                window.write(self.writers.train, step, learning_rate, run.class_names)
             if run.train.val_interval and (step % run.train.val_interval == 0 or last):
-                val = self.validate()
-                logging.info("step %d: val loss %.4f, mIoU %.4f", step, val["loss"], val["miou"])
-                self.val_history.append({"step": step, "miou": float(val["miou"]), "loss": float(val["loss"]),
-                                         "pixel_accuracy": float(val["pixel_accuracy"])})
-                if self.chief:
-                    run_directory.write_val_history(run.train.model_dir, self.val_history)
-                summaries.write_scalars(self.writers.val, step, summaries.val_scalars(
-                    val["loss"], val["miou"], val["per_class_iou"], val["pixel_accuracy"], run.class_names))
+                val = self._validate_and_record(step)
             if run.train.image_summary_every and (step % run.train.image_summary_every == 0 or last):
                 self.write_images(step)
             if step % run.train.checkpoint_every == 0 or last:
@@ -264,6 +265,65 @@ class _Trainer:
         if stopped_by:
             raise interruption.TrainingInterrupted(stopped_by, step)
         return losses, val, last_good
+
+    def _train_one_step(self, last_good):
+        """One optimizer update; returns ``(step, loss, step results)``. ``FloatingPointError`` on a NaN / inf loss
+        (``last_good``: the checkpoint that is kept)."""
+        run = self.run_config
+        with shards.naming_corrupt_shards(run.data.record_dir, run.data.train_split):
+            result = self.train_step(self.iterator)
+        step = int(self.step.numpy())
+        loss = float(result["loss"])
+        if not np.isfinite(loss):
+            self.writers.flush()
+            raise FloatingPointError(
+                f"loss is {loss} at step {step}: training stopped; the last good checkpoint "
+                f"{last_good!r} is kept (lower --learning_rate or check the data)"
+            )
+        return step, loss, result
+
+    def _validate_and_record(self, step):
+        """Validate, log, append to the run's val history (``val_history.json``) and write the val scalars."""
+        run = self.run_config
+        val = self.validate()
+        logging.info("step %d: val loss %.4f, mIoU %.4f", step, val["loss"], val["miou"])
+        self.val_history.append({"step": step, "miou": float(val["miou"]), "loss": float(val["loss"]),
+                                 "pixel_accuracy": float(val["pixel_accuracy"])})
+        if self.chief:
+            run_directory.write_val_history(run.train.model_dir, self.val_history)
+        summaries.write_scalars(self.writers.val, step, summaries.val_scalars(
+            val["loss"], val["miou"], val["per_class_iou"], val["pixel_accuracy"], run.class_names))
+        return val
+
+
+class _MetricWindow:
+    """The training metrics between two ``--summary_every`` points: summed loss terms, the summed confusion
+    matrix (train mIoU, per-class IoU, pixel accuracy) and the step rate."""
+
+    def __init__(self, num_classes):
+        self.confusion = np.zeros((num_classes,) * 2, np.int64)
+        self._reset()
+
+    def _reset(self):
+        self.confusion[:] = 0
+        self.terms, self.start, self.steps = {}, time.perf_counter(), 0
+
+    def add(self, result):
+        self.confusion += np.rint(result["confusion"].numpy()).astype(np.int64)
+        for key, value in result.items():
+            if key != "confusion":
+                self.terms[key] = self.terms.get(key, 0.0) + float(value)
+        self.steps += 1
+
+    def write(self, writer, step, learning_rate, class_names):
+        """Write the window's scalars at ``step`` and start a new window."""
+        elapsed = time.perf_counter() - self.start
+        miou, per_class = mean_iou(self.confusion)
+        scalars = summaries.train_scalars(
+            {k: v / self.steps for k, v in self.terms.items()}, learning_rate,
+            self.steps / max(elapsed, 1e-9), miou, per_class, pixel_accuracy(self.confusion), class_names)
+        summaries.write_scalars(writer, step, scalars)
+        self._reset()
 
 
 def _summary(run, trainer, losses, val, checkpoint, seconds):
