@@ -21,7 +21,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from rfbnet_tf import run_directory, run_facts
+from rfbnet_tf import rundir
+from rfbnet_tf.utils import files
 from rfbnet_tf.profiling import machine
 from rfbnet_tf.profiling.end_to_end import raw_frame
 from rfbnet_tf.recordings import bag_prediction
@@ -32,15 +33,15 @@ def _make_run(model_dir, model, size, num_classes):
               "class_names": [f"class_{index}" for index in range(num_classes)], "depth_input": "hha",
               "image_size": list(size), "record_dir": None}
     os.makedirs(model_dir)
-    run_directory.write_json_atomically(os.path.join(model_dir, run_directory.FLAGS_FILENAME), config)
+    files.write_json_atomically(os.path.join(model_dir, rundir.layout.FLAGS_FILENAME), config)
     stats = {"rgb": {"mean": [120.0] * 3, "std": [60.0] * 3}, "hha": {"mean": [128.0] * 3, "std": [50.0] * 3}}
-    run_facts.write_run_info(model_dir, run_facts.from_dataset_info({
+    rundir.facts.write_run_info(model_dir, rundir.facts.from_dataset_info({
         "dataset": "benchmark", "num_classes": num_classes, "class_names": config["class_names"],
         "normalization": stats, "max_depth": 10.0}))
     keras.utils.set_random_seed(0)
-    run_directory.save_weights_atomically(run_directory.build_from_run_config(config),
-                                          run_directory.final_weights_path(model_dir))
-    run_directory.write_json_atomically(os.path.join(model_dir, run_directory.SUMMARY_FILENAME), {"step": 0})
+    rundir.checkpoints.save_weights_atomically(rundir.config_file.build_from_run_config(config),
+                                               rundir.layout.final_weights_path(model_dir))
+    files.write_json_atomically(os.path.join(model_dir, rundir.layout.SUMMARY_FILENAME), {"step": 0})
 
 
 def _write_bag(path, frames, size):

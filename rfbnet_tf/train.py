@@ -5,8 +5,8 @@ Flags: :mod:`rfbnet_tf.configs` (``--help`` lists them by section: model, data, 
 What a run does:
 
 * checks every flag, the records and the model_dir before any work (:mod:`rfbnet_tf.configs`,
-  :mod:`rfbnet_tf.training.run_setup`);
-* takes ``model_dir/.lock`` (:mod:`rfbnet_tf.training.run_lock`; a second trainer on the same model_dir stops
+  :mod:`rfbnet_tf.training.checked_run`);
+* takes ``model_dir/.lock`` (:mod:`rfbnet_tf.rundir.lock`; a second trainer on the same model_dir stops
   with a one-line message, a lock of a dead process is taken over), builds the model and restores or
   initialises it (below), and only then writes ``model_dir/run_info.json`` and ``flags.json``: a start refused
   for any reason leaves ``model_dir`` as it was (one that did not exist is not created);

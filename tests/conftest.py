@@ -16,7 +16,7 @@ os.environ.setdefault("TF2ONNX_CATCH_ERRORS", "FALSE")
 # out in this order, so no long file starts last while the other worker idles (xdist's default order, most
 # tests first, put the one-test files test_multiworker.py and test_adapnet_pp_training.py at the very end).
 SLOWEST_FILES = (
-    "test_run_directory.py",  # 134 at load ≈ 3 (issue 23: SIGINT / SIGTERM subprocess runs; 38 before)
+    "test_rundir_checkpoints.py",  # 134 at load ≈ 3 (issue 23: SIGINT / SIGTERM subprocess runs; 38 before)
     "test_multiworker.py",  # 122 at load ≈ 3 (four two-worker runs; 30 before)
     "test_faults.py",  # 110 at load ≈ 3 (binaries on read-only / full disks, damaged files; 32 before)
     "test_export_formats.py",  # 74
@@ -27,7 +27,7 @@ SLOWEST_FILES = (
     "test_adapnet_pp_training.py",  # 62
     "test_train.py",  # 60
     "test_adapnet_pp_protocol.py",  # 44
-    "test_run_dir.py",  # 42
+    "test_rundir_facts.py",  # 42
     "test_tensorboard.py",  # 72 at load ~9 (a 2-step RFBNet run, TensorBoard's reader, predict --gates)
     "test_finetune.py",  # 33
     "test_graph_preprocessing.py",  # ~40 (estimated from the shared machine; includes a 15-20 s XLA subprocess)

@@ -15,7 +15,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from rfbnet_tf import run_directory, run_facts
+from rfbnet_tf.utils import files
+from rfbnet_tf import rundir
 from rfbnet_tf.datasets import example_encoding, records, shards
 
 CLASS_NAMES = ["floor", "wall", "chair"]
@@ -84,7 +85,7 @@ def run_config(record_dir, model="rfbnet_erfnet_enc", model_options=None, depth_
 
 def run_info_of(class_names=CLASS_NAMES, normalization=NORMALIZATION, max_depth=10.0):
     """The ``run_info.json`` content of a run trained on records with these facts."""
-    return run_facts.from_dataset_info({
+    return rundir.facts.from_dataset_info({
         "dataset": "test", "num_classes": len(class_names), "class_names": list(class_names),
         "ignore_label": records.IGNORE_LABEL, "normalization": normalization, "max_depth": max_depth,
     })
@@ -96,23 +97,23 @@ def make_run_dir(model_dir, config, step=7, seed=1):
     perturbed; the default seed gives a mix of predicted classes on random images) and ``train_summary.json``;
     returns the model."""
     os.makedirs(model_dir, exist_ok=True)
-    run_directory.write_json_atomically(os.path.join(model_dir, run_directory.FLAGS_FILENAME), config)
+    files.write_json_atomically(os.path.join(model_dir, rundir.layout.FLAGS_FILENAME), config)
     record_dir = config.get("record_dir")
     if record_dir and os.path.isfile(os.path.join(record_dir, records.DATASET_INFO_FILENAME)):
-        info = run_facts.from_dataset_info(records.load_dataset_info(record_dir), record_dir)
+        info = rundir.facts.from_dataset_info(records.load_dataset_info(record_dir), record_dir)
     else:
         info = run_info_of(config.get("class_names") or CLASS_NAMES)
-    run_facts.write_run_info(model_dir, info)
+    rundir.facts.write_run_info(model_dir, info)
     keras.utils.set_random_seed(seed)  # deterministic initial weights
-    model = run_directory.build_from_run_config(config)
+    model = rundir.config_file.build_from_run_config(config)
     rng = np.random.default_rng(seed)
     for variable in model.trainable_weights:
         if "gamma" in variable.path or "beta" in variable.path:
             continue
         value = variable.numpy()
         variable.assign((value + 0.05 * rng.standard_normal(value.shape)).astype(value.dtype))
-    run_directory.save_weights_atomically(model, run_directory.final_weights_path(model_dir))
-    run_directory.write_json_atomically(os.path.join(model_dir, run_directory.SUMMARY_FILENAME), {"step": step})
+    rundir.checkpoints.save_weights_atomically(model, rundir.layout.final_weights_path(model_dir))
+    files.write_json_atomically(os.path.join(model_dir, rundir.layout.SUMMARY_FILENAME), {"step": step})
     return model
 
 

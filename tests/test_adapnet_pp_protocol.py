@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rfbnet_tf import run_directory
+from rfbnet_tf.utils import files
+from rfbnet_tf import rundir
 from rfbnet_tf import configs
 from tests import adapnet_pp_fixtures, train_fixtures
 
@@ -122,7 +123,7 @@ def test_three_stages_chain_for_both_fusion_models(stage1, stages23):
         report = stage3["init"]["model"]
         assert report["source"].startswith(stage2_dir) and not report["skipped"], model
         assert any(name.startswith("rgb_") for name in report["loaded"]), model
-        config = run_directory.load_run_config(stage3["model_dir"])
+        config = rundir.config_file.load_run_config(stage3["model_dir"])
         assert (config["batch_size"], config["learning_rate"], config["freeze_encoders"]) == (3, 1e-4, False)
 
 
@@ -174,7 +175,7 @@ def test_frozen_streams_stay_and_the_rest_trains(name, stage1, stages23, trained
 
 def test_frozen_stage2_resumes_after_a_kill(stages23, tmp_path):
     """A frozen stage-2 run left as a kill after its step-1 checkpoint leaves it (the checkpoints up to step 1,
-    flags.json, the lock of a dead process; tests/test_run_directory.py kills the binary itself) resumes at step 1
+    flags.json, the lock of a dead process; tests/test_rundir_checkpoints.py kills the binary itself) resumes at step 1
     and trains steps 2-3 with the losses of the uninterrupted run: a lost batch, a reset optimizer or encoders
     unfrozen on resume would change them by far more than the 1e-3 relative tolerance."""
     from rfbnet_tf.training.trainer import train
@@ -182,7 +183,7 @@ def test_frozen_stage2_resumes_after_a_kill(stages23, tmp_path):
     reference, reference_dir = stages23["ssma_adapnet_pp"][:2]
     model_dir = str(tmp_path / "killed")
     shutil.copytree(reference_dir, model_dir)
-    directory = run_directory.checkpoint_dir(model_dir)
+    directory = rundir.layout.checkpoint_dir(model_dir)
     for name in os.listdir(directory):
         if name.startswith(("ckpt-2", "ckpt-3")):
             os.remove(os.path.join(directory, name))
@@ -192,7 +193,7 @@ def test_frozen_stage2_resumes_after_a_kill(stages23, tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     with open(os.path.join(model_dir, ".lock"), "w", encoding="utf-8") as handle:
         json.dump({"pid": int(dead.stdout), "host": socket.gethostname(), "started": 0}, handle)
-    flags_ = dict(run_directory.load_run_config(model_dir))
+    flags_ = dict(rundir.config_file.load_run_config(model_dir))
     flags_ = {key: flags_[key] for key in configs.FLAG_NAMES}
     flags_.update(model_dir=model_dir)
 
@@ -206,22 +207,22 @@ def test_frozen_stage2_resumes_after_a_kill(stages23, tmp_path):
 def test_runs_saved_before_the_options_existed(tmp_path):
     """A flags.json written before ``dilations`` / ``freeze_encoders`` existed rebuilds its AdapNet++ with the
     paper's rates (the only ones then) and resumes only with them."""
-    from rfbnet_tf.training import run_setup
+    from rfbnet_tf.training import checked_run
 
     old = {"model": "adapnet_pp", "num_classes": 3, "depth_input": "hha",
            "model_options": {"modality": "rgb", "depth_channels": 3, "aux_losses": False}}
-    assert run_directory.build_from_run_config(old).get_layer("rgb_s1_u0").dilations == (1, 16)  # block 3 unit 6, paper
-    run_directory.write_json_atomically(str(tmp_path / "flags.json"), old)
+    assert rundir.config_file.build_from_run_config(old).get_layer("rgb_s1_u0").dilations == (1, 16)  # block 3 unit 6, paper
+    files.write_json_atomically(str(tmp_path / "flags.json"), old)
     for dilations in ("paper", "official"):
-        run = run_setup.Run(
+        run = checked_run.Run(
             config=configs.resolve(dict(record_dir="r", model_dir=str(tmp_path), model="adapnet_pp", modality="rgb",
                                         aux_losses=False, dilations=dilations)),
             num_classes=3, class_names=("a", "b", "c"), ignore_label=255, dataset=None, class_weight_values=None)
         if dilations == "paper":
-            run_setup._check_resume(run)
+            checked_run._check_resume(run)
         else:
             with pytest.raises(ValueError, match="model_options"):
-                run_setup._check_resume(run)
+                checked_run._check_resume(run)
 
 
 def test_init_and_freeze_flag_errors(tmp_path):
@@ -241,7 +242,7 @@ def test_init_and_freeze_flag_errors(tmp_path):
         resolve(model="erfnet_enc", dilations="paper")
     source = tmp_path / "stage2"
     source.mkdir()
-    run_directory.write_json_atomically(str(source / "flags.json"), {
+    files.write_json_atomically(str(source / "flags.json"), {
         "model": "ssma_adapnet_pp", "num_classes": 3, "depth_input": "hha",
         "model_options": {"depth_channels": 3, "shrink_depth": False, "aux_losses": True, "dilations": "official"}})
     config = dict(resolve(model="ssma_adapnet_pp", init_model=str(source)), num_classes=3,

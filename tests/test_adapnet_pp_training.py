@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rfbnet_tf import run_directory
+from rfbnet_tf import rundir
 from rfbnet_tf.models import registry
 from rfbnet_tf.models.adapnet_pp_backbone import AdapNetPPBackbone
 from rfbnet_tf.models.weight_transfer import _weight_layers
@@ -67,8 +67,8 @@ def test_rfbnet_adapnet_pp_two_stage_train_restore_export(record_dir, unimodal_d
 
     # With a negligible learning rate (Adam steps are about lr) the trained encoder still holds the unimodal
     # weights (BN moving statistics aside: they are not trainable weights).
-    source, _, _ = run_directory.restore_model(unimodal_dir)
-    target, config, step = run_directory.restore_model(model_dir)
+    source, _, _ = rundir.checkpoints.restore_model(unimodal_dir)
+    target, config, step = rundir.checkpoints.restore_model(model_dir)
     assert step == 2 and config["model"] == "rfbnet_adapnet_pp"
     source_layers, target_layers = dict(_weight_layers(source)), dict(_weight_layers(target))
     for name in loaded:

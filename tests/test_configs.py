@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from rfbnet_tf import configs, run_directory, run_facts
+from rfbnet_tf import configs, rundir
 from rfbnet_tf.configs.experiment import FLAG_SECTIONS, flag_defaults
 from rfbnet_tf.datasets.augment import AugmentConfig
 
@@ -72,20 +72,20 @@ def test_load_run_config_reads_both_formats(tmp_path):
     config = configs.resolve({**REQUIRED, "model": "erfnet_enc", "modality": "depth", "depth_input": "depth"})
     new = tmp_path / "new"
     new.mkdir()
-    (new / run_directory.FLAGS_FILENAME).write_text(json.dumps(config.as_dict()))
-    with pytest.raises(FileNotFoundError, match="run_info.json.*python -m rfbnet_tf.run_info --model_dir="):
-        run_directory.load_run_config(new)
-    assert run_directory.load_run_config(new, require_facts=False)["model"] == "erfnet_enc"
-    (new / run_directory.RUN_INFO_FILENAME).write_text(json.dumps(
+    (new / rundir.layout.FLAGS_FILENAME).write_text(json.dumps(config.as_dict()))
+    with pytest.raises(FileNotFoundError, match="run_info.json.*python -m rfbnet_tf.backfill_run_info --model_dir="):
+        rundir.config_file.load_run_config(new)
+    assert rundir.config_file.load_run_config(new, require_facts=False)["model"] == "erfnet_enc"
+    (new / rundir.layout.RUN_INFO_FILENAME).write_text(json.dumps(
         {"num_classes": 4, "class_names": list("abcd"), "ignore_label": 255, "dataset": "synthetic"}))
-    flat = run_directory.load_run_config(new)
+    flat = rundir.config_file.load_run_config(new)
     assert flat["model"] == "erfnet_enc" and flat["num_classes"] == 4 and flat["class_names"] == list("abcd")
     assert flat["model_options"] == {"modality": "depth", "depth_channels": 1} and flat["weight_decay"] == 1e-4
     old = tmp_path / "old"  # format 1: flat flags and facts, some flags missing (older versions)
     old.mkdir()
-    (old / run_directory.FLAGS_FILENAME).write_text(json.dumps(
+    (old / rundir.layout.FLAGS_FILENAME).write_text(json.dumps(
         {"model": "erfnet_enc", "num_classes": 4, "model_options": {"modality": "rgb", "depth_channels": 3}}))
-    flat_old = run_directory.load_run_config(old)
+    flat_old = rundir.config_file.load_run_config(old)
     assert flat_old["num_classes"] == 4 and flat_old["depth_input"] == flag_defaults()["depth_input"] == "hha"
 
 
@@ -94,7 +94,7 @@ def test_environment_record_names_versions_and_commit():
     import numpy
     import tensorflow
 
-    environment = run_facts.environment()
+    environment = rundir.facts.environment()
     assert environment["versions"]["tensorflow"] == tensorflow.__version__
     assert environment["versions"]["keras"] == keras.__version__
     assert environment["versions"]["numpy"] == numpy.__version__

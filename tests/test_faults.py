@@ -3,7 +3,7 @@
 Record directories (prepare_data): a full disk while writing shards, an ``--overwrite`` that fails at its last
 write, temporaries of killed runs, a run killed in the middle of swapping the directory, partial overwrites at
 another size.  Run directories: a NaN state and non-finite checkpoints (tests/test_train.py), two trainers on
-one model_dir (tests/test_run_lock.py).
+one model_dir (tests/test_rundir_lock.py).
 """
 
 import hashlib
@@ -17,6 +17,7 @@ import textwrap
 import pytest
 
 
+from rfbnet_tf.utils import files
 from rfbnet_tf.datasets import record_directory
 from rfbnet_tf.datasets import preparation, records, shards
 
@@ -190,7 +191,7 @@ def fast_graphs():
 
 def test_resume_scans_the_checkpoints_once_and_removes_what_killed_processes_left(tmp_path, monkeypatch,
                                                                                    fast_graphs):
-    from rfbnet_tf import run_directory
+    from rfbnet_tf import rundir
     from rfbnet_tf.training.trainer import train
     from tests import train_fixtures
 
@@ -207,8 +208,8 @@ def test_resume_scans_the_checkpoints_once_and_removes_what_killed_processes_lef
         path.write_bytes(b"x")
     left[3].mkdir()
     scans = []
-    readable = run_directory._readable
-    monkeypatch.setattr(run_directory, "_readable", lambda path: scans.append(path) or readable(path))
+    readable = rundir.checkpoints._readable
+    monkeypatch.setattr(rundir.checkpoints, "_readable", lambda path: scans.append(path) or readable(path))
 
     with pytest.raises(ValueError, match="--batch_size=2 \\(now 4\\)"):
         train(dict(flags_, batch_size=4))  # refused before any scan or write
@@ -221,7 +222,7 @@ def test_resume_scans_the_checkpoints_once_and_removes_what_killed_processes_lef
         finally:
             live.kill()
     assert summary["start_step"] == 1 and summary["step"] == 2 and summary["steps_run"] == 1
-    assert scans == [os.path.join(run_directory.checkpoint_dir(model_dir), "ckpt-1")]  # once per start
+    assert scans == [os.path.join(rundir.layout.checkpoint_dir(model_dir), "ckpt-1")]  # once per start
     assert not [path for path in left if path.exists()] and busy.exists()
 
 
@@ -333,7 +334,7 @@ def test_evaluate_export_and_predict_into_a_read_only_run_name_the_flag_first(ru
 def test_a_disk_filling_during_a_checkpoint_is_one_line_and_keeps_the_previous_one(tmp_path):
     """The model_dir is a 36 MB tmpfs: flags, logs and the first checkpoint of the tiny ERFNetEnc (weights and
     Adam slots ≈ 22.6 MB) fit, the second does not."""
-    from rfbnet_tf import run_directory
+    from rfbnet_tf import rundir
 
     records = _train_records(tmp_path)
     model_dir, left = tmp_path / "run", tmp_path / "left"
@@ -348,7 +349,7 @@ def test_a_disk_filling_during_a_checkpoint_is_one_line_and_keeps_the_previous_o
     assert status == 1 and lines == [f"error: could not write '{checkpoints}/ckpt-2' (No space left on device): the "
                                      f"last good checkpoint '{checkpoints}/ckpt-1' is kept"]
     assert sorted(os.listdir(left / "checkpoints")) == ["checkpoint", "ckpt-1.data-00000-of-00001", "ckpt-1.index"]
-    assert run_directory.latest_checkpoint(str(left)).endswith("ckpt-1") and not (left / ".lock").exists()
+    assert rundir.checkpoints.latest_checkpoint(str(left)).endswith("ckpt-1") and not (left / ".lock").exists()
 
 
 def test_the_atomic_writer_on_a_full_disk_names_the_file_and_keeps_the_previous_one(tmp_path):
@@ -377,7 +378,7 @@ def test_the_atomic_writer_on_a_full_disk_names_the_file_and_keeps_the_previous_
 _REMEDIES = {
     "flags.json": "remove it and rerun the run's train command (same flags): it resumes from the newest checkpoint "
                   "and writes it again",
-    "run_info.json": "write it again from the run's records: python -m rfbnet_tf.run_info --model_dir={run} "
+    "run_info.json": "write it again from the run's records: python -m rfbnet_tf.backfill_run_info --model_dir={run} "
                      "--overwrite",
     "train_summary.json": "remove it and rerun the run's train command (same flags): it resumes from the newest "
                           "checkpoint and writes it again",
@@ -471,7 +472,7 @@ def trained_one_step(tmp_path_factory):
 
 @pytest.mark.parametrize("name", ["flags.json", "train_summary.json", "val_history.json", "dataset_info.json"])
 def test_train_names_each_damaged_run_file_and_nothing_changes(trained_one_step, tmp_path, name):
-    from rfbnet_tf import cli, run_directory
+    from rfbnet_tf import cli, rundir
     from rfbnet_tf.training.trainer import train
 
     directories = {"records": str(tmp_path / "records"), "run": str(tmp_path / "run")}
@@ -480,7 +481,7 @@ def test_train_names_each_damaged_run_file_and_nothing_changes(trained_one_step,
     flags_ = dict(trained_one_step, record_dir=directories["records"], model_dir=directories["run"], steps=2)
     path = os.path.join(directories["records" if name == "dataset_info.json" else "run"], name)
     if name == "val_history.json":
-        run_directory.write_val_history(directories["run"], [])
+        rundir.layout.write_val_history(directories["run"], [])
     what = _damage(path, "truncated")
     before = _snapshot(directories["run"])
     with pytest.raises(ValueError) as error:

@@ -11,11 +11,12 @@ import shutil
 import numpy as np
 import pytest
 
-from rfbnet_tf import configs, run_directory, run_facts
+from rfbnet_tf.utils import files
+from rfbnet_tf import configs, rundir
 from rfbnet_tf.datasets import records
 from rfbnet_tf.models import build_model
 from rfbnet_tf.models.weight_transfer import named_weight_layers, transfer_model_weights
-from rfbnet_tf.training import distribution, interruption, run_setup, trainer
+from rfbnet_tf.training import checked_run, distribution, interruption, trainer
 from rfbnet_tf.training.class_weights import median_frequency_weights
 from tests import adapnet_pp_fixtures, remapped_records, short_backbones, train_fixtures
 
@@ -51,7 +52,7 @@ def _weights(model):
 
 def _start(flags_):
     """The trainer of a run as ``train()`` builds it, before its first step."""
-    run = run_setup.prepare_run(configs.resolve(flags_))
+    run = checked_run.prepare_run(configs.resolve(flags_))
     return trainer._Trainer(run, distribution.make_strategy("default"), interruption.SignalCatcher(), [])
 
 
@@ -73,7 +74,7 @@ def test_init_model_of_another_class_count_loads_every_other_layer(data, tmp_pat
     started = _start(dict(BASE, record_dir=data["four"], model_dir=model_dir, model="erfnet_enc",
                           init_model=data["source"]))
     assert not os.path.exists(model_dir)  # building the trainer (restore, init) writes nothing
-    source, _, _ = run_directory.restore_model(data["source"])
+    source, _, _ = rundir.checkpoints.restore_model(data["source"])
     source_weights, target_weights = _weights(source), _weights(started.model)
     report = started.init_report["model"]
     assert report["reinitialized"] == ERFNET_HEAD and not report["skipped"]
@@ -98,9 +99,9 @@ def test_finetuned_run_trains_with_median_frequency_weights_of_an_absent_class(d
     histogram = records.load_dataset_info(data["four"])["class_histogram"]["train"]
     present = np.asarray(histogram[:3], np.float64) / sum(histogram)
     expected = list(np.median(present) / present) + [0.0]  # the median over the classes that occur
-    weights = run_facts.load_run_info(model_dir)["class_weight_values"]
+    weights = rundir.facts.load_run_info(model_dir)["class_weight_values"]
     np.testing.assert_allclose(weights, expected, rtol=1e-6)
-    assert run_directory.load_run_config(model_dir)["num_classes"] == 4
+    assert rundir.config_file.load_run_config(model_dir)["num_classes"] == 4
     lines = [r.getMessage() for r in caplog.records if "whole model initialised" in r.getMessage()]
     assert len(lines) == 1 and "re-initialised" in lines[0] and "['head']" in lines[0], lines
     assert f"{len(summary['init']['model']['loaded'])} layers loaded" in lines[0]
@@ -119,7 +120,7 @@ def test_rgb_init_from_a_run_of_another_class_count(data, tmp_path):
                           rgb_init=data["source"]))
     report = started.init_report["rgb"]
     assert "head" in report["skipped"] and len(report["loaded"]) > 5
-    source, _, _ = run_directory.restore_model(data["source"])
+    source, _, _ = rundir.checkpoints.restore_model(data["source"])
     source_weights, target_weights = _weights(source), _weights(started.model)
     for name in report["loaded"]:
         for a, b in zip(source_weights[name], target_weights[name], strict=True):
@@ -170,11 +171,11 @@ def refusals(data):
     root = data["root"]
     other_backbone = root / "adapnet_pp_run"
     other_backbone.mkdir()
-    run_directory.write_json_atomically(str(other_backbone / "flags.json"), {
+    files.write_json_atomically(str(other_backbone / "flags.json"), {
         "model": "adapnet_pp", "num_classes": 10, "model_options": {"modality": "rgb"}})
     bare = root / "bare"
     bare.mkdir()
-    shutil.copy(run_directory.final_weights_path(data["source"]), bare / "model.weights.h5")
+    shutil.copy(rundir.layout.final_weights_path(data["source"]), bare / "model.weights.h5")
     rfbnet = dict(model="rfbnet_erfnet_enc")
     return {
         "backbone": (dict(model="erfnet_enc", init_model=str(other_backbone)),
@@ -199,7 +200,7 @@ def test_a_refused_start_leaves_model_dir_as_it_was(data, refusals, tmp_path, ca
     flags_ = dict(BASE, record_dir=data["four"], model_dir=model_dir, **overrides)
     if state == "started":
         plain = {k: v for k, v in flags_.items() if k not in ("init_model", "rgb_init", "depth_init")}
-        run_setup.write_run_config(run_setup.prepare_run(configs.resolve(plain)))
+        checked_run.write_run_config(checked_run.prepare_run(configs.resolve(plain)))
     before, parent = _snapshot(model_dir), sorted(os.listdir(tmp_path))
     with pytest.raises(ValueError, match=match) as error:
         train(flags_)

@@ -292,10 +292,10 @@ def test_train_on_the_folder_itself_names_the_conversion(tree):
 def test_fine_tune_a_ten_class_synthetic_run_to_the_four_class_folder(prepared, tmp_path, monkeypatch):
     """Issue 21: a 10-class synthetic run initialises a 4-class model on the folder's records: before the first step
     every layer but the classifier holds the source's weights; a refused start leaves model_dir untouched."""
-    from rfbnet_tf import configs, run_directory
+    from rfbnet_tf import configs, rundir
     from rfbnet_tf.models.weight_transfer import named_weight_layers
     from rfbnet_tf.training.trainer import train
-    from rfbnet_tf.training import distribution, interruption, run_setup, trainer
+    from rfbnet_tf.training import checked_run, distribution, interruption, trainer
 
     short_backbones.use_short_erfnet(monkeypatch)
     graphs = train_fixtures.fast_graphs()
@@ -306,11 +306,11 @@ def test_fine_tune_a_ten_class_synthetic_run_to_the_four_class_folder(prepared, 
         base = dict(train_fixtures.TINY_RUN, model="erfnet_enc", steps=1)
         train(dict(base, record_dir=train_fixtures.make_records(tmp_path / "synthetic"), model_dir=source))
         model_dir = tmp_path / "mine"
-        run = run_setup.prepare_run(configs.resolve(dict(base, record_dir=out, model_dir=str(model_dir),
+        run = checked_run.prepare_run(configs.resolve(dict(base, record_dir=out, model_dir=str(model_dir),
                                                          init_model=source)))
         started = trainer._Trainer(run, distribution.make_strategy("default"), interruption.SignalCatcher(), [])
         assert not model_dir.exists()
-        weights = {name: layer.get_weights() for name, layer in named_weight_layers(run_directory.restore_model(
+        weights = {name: layer.get_weights() for name, layer in named_weight_layers(rundir.checkpoints.restore_model(
             source)[0])}
         fresh = {name: layer.get_weights() for name, layer in named_weight_layers(started.model)}
         assert sorted(fresh) == sorted(weights)

@@ -29,7 +29,7 @@ BINARIES = frozenset({
     "rfbnet_tf.export",
     "rfbnet_tf.predict",
     "rfbnet_tf.benchmark",
-    "rfbnet_tf.run_info",
+    "rfbnet_tf.backfill_run_info",
     "rfbnet_tf.study",
     "rfbnet_tf.zoo_table",
 })
@@ -51,8 +51,7 @@ LAYERS = {
     "rfbnet_tf.models": 2,
     "rfbnet_tf": 2,  # __init__: the version, and importing models registers the Keras objects
     # library modules the binaries are made of
-    "rfbnet_tf.run_directory": 3,
-    "rfbnet_tf.run_facts": 3,
+    "rfbnet_tf.rundir": 3,
     "rfbnet_tf.configs": 3,
     "rfbnet_tf.training": 3,
     "rfbnet_tf.evaluation": 3,
@@ -157,9 +156,9 @@ def package(module: str) -> str:
 def test_the_graph_sees_known_imports():
     graph = import_graph()
     assert "rfbnet_tf.cli" in graph["rfbnet_tf.train"]
-    assert "rfbnet_tf.utils.files" in graph["rfbnet_tf.run_directory"]
+    assert "rfbnet_tf.utils.files" in graph["rfbnet_tf.rundir.layout"]
     # an import inside a function body
-    assert "rfbnet_tf.models" in graph["rfbnet_tf.run_directory"]
+    assert "rfbnet_tf.models" in graph["rfbnet_tf.rundir.config_file"]
     assert set(BINARIES) <= set(graph), sorted(set(BINARIES) - set(graph))
 
 

@@ -1,7 +1,7 @@
 """The ``.keras`` task: ``RGBDPreprocessor`` (normalisation + size policy) and ``RGBDSegmenter`` (preprocessor +
 network). Their configs round-trip; the preprocessor's numbers equal a numpy/``tf.image`` reference (the
 export's ``serving_ops.preprocess`` runs the same layer after converting raw depth units); a saved task reloads in a fresh process after only ``import rfbnet_tf`` with the
-same outputs. (A trained run's ``final.keras`` is checked in tests/test_run_dir.py.)"""
+same outputs. (A trained run's ``final.keras`` is checked in tests/test_rundir_facts.py.)"""
 
 import dataclasses
 import os
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rfbnet_tf import run_directory, run_facts
+from rfbnet_tf import rundir
 from rfbnet_tf.inference import input_spec, keras_task, serving_ops
 from rfbnet_tf.layers import RGBDPreprocessor
 from rfbnet_tf.models import RGBDSegmenter, build_model
@@ -106,14 +106,14 @@ def test_final_keras_written_under_mixed_precision_reloads_after_import_rfbnet_t
     a fresh process that imports only rfbnet_tf loads it and computes the network's logits (to float16 rounding)."""
     model_dir = str(tmp_path / "run")
     os.makedirs(model_dir)
-    run_facts.write_run_info(model_dir, fx.run_info_of())
+    rundir.facts.write_run_info(model_dir, fx.run_info_of())
     config = fx.run_config("/unused", model="erfnet_enc", model_options={"modality": "rgb"}, image_size=MODEL_SIZE)
     rgb = _images(ODD_SIZE, 3, batch=1)["rgb"]
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         keras.utils.set_random_seed(6)
-        network = run_directory.build_from_run_config(config)
+        network = rundir.config_file.build_from_run_config(config)
         path = keras_task.write_final_task(model_dir, network, config)
         assert keras.mixed_precision.global_policy().name == "mixed_float16"
         spec = input_spec.input_spec(config, fx.run_info_of())

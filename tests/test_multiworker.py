@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from rfbnet_tf import run_directory
+from rfbnet_tf import rundir
 from rfbnet_tf.training import distribution
 from tests import train_fixtures
 
@@ -61,10 +61,10 @@ def _finish(workers, timeout=300, status=0):
 def _wait_for_checkpoint(workers, model_dir, step):
     """Until the chief's newest checkpoint is at ``step`` or later (or a worker ended, or 240 s passed)."""
     deadline = time.monotonic() + 240
-    state = os.path.join(run_directory.checkpoint_dir(model_dir), "checkpoint")
+    state = os.path.join(rundir.layout.checkpoint_dir(model_dir), "checkpoint")
     while time.monotonic() < deadline and all(w.poll() is None for w in workers):
-        if os.path.exists(state) and run_directory.checkpoint_step(
-                run_directory.latest_checkpoint(model_dir) or "missing") >= step:
+        if os.path.exists(state) and rundir.checkpoints.checkpoint_step(
+                rundir.checkpoints.latest_checkpoint(model_dir) or "missing") >= step:
             return
         time.sleep(0.05)
 
@@ -105,8 +105,8 @@ def test_two_workers_match_one_only_the_chief_saves_and_a_killed_run_resumes(tmp
     chief_out, chief_err = workers[0].communicate()
     workers[1].communicate()
     assert workers[0].returncode == -signal.SIGKILL, chief_err[-4000:]
-    killed_at = run_directory.checkpoint_step(run_directory.latest_checkpoint(model_dir))
-    assert 2 <= killed_at < RUN["steps"] - 2 and not (model_dir / run_directory.FINAL_WEIGHTS_FILENAME).exists()
+    killed_at = rundir.checkpoints.checkpoint_step(rundir.checkpoints.latest_checkpoint(model_dir))
+    assert 2 <= killed_at < RUN["steps"] - 2 and not (model_dir / rundir.layout.FINAL_WEIGHTS_FILENAME).exists()
 
     # The same global batches and updates as one worker: in float64 (multiworker_worker.comparable_arithmetic)
     # the losses agree to 1e-7 (measured); a wrong data shard, gradient sum or unsynchronized batch norm
@@ -125,7 +125,7 @@ def test_two_workers_match_one_only_the_chief_saves_and_a_killed_run_resumes(tmp
     _wait_for_checkpoint(workers, model_dir, killed_at + 2)
     workers[0].send_signal(signal.SIGTERM)
     outputs = _finish(workers, status=143)
-    stopped_at = run_directory.checkpoint_step(run_directory.latest_checkpoint(model_dir))
+    stopped_at = rundir.checkpoints.checkpoint_step(rundir.checkpoints.latest_checkpoint(model_dir))
     assert killed_at + 2 <= stopped_at < RUN["steps"]
     for _, stderr in outputs:  # both workers stopped after the same step, the one the chief saved
         assert f"interrupted by SIGTERM at step {stopped_at}: checkpoint saved" in stderr, stderr[-4000:]
@@ -136,14 +136,14 @@ def test_two_workers_match_one_only_the_chief_saves_and_a_killed_run_resumes(tmp
     summaries = _finish(_start_workers(flags_, temp_dirs, pause=0.0))
     for summary in summaries:
         assert summary["num_replicas"] == 2 and summary["start_step"] == stopped_at and summary["step"] == RUN["steps"]
-        assert summary["checkpoint"] == os.path.join(run_directory.checkpoint_dir(model_dir), f"ckpt-{RUN['steps']}")
+        assert summary["checkpoint"] == os.path.join(rundir.layout.checkpoint_dir(model_dir), f"ckpt-{RUN['steps']}")
     assert summaries[0]["losses"] == summaries[1]["losses"]
     # The exact data position on resume: the same batches as the uninterrupted single worker.
     np.testing.assert_allclose(summaries[0]["losses"], reference["losses"][stopped_at:], rtol=1e-6)
-    assert run_directory.checkpoint_step(run_directory.latest_checkpoint(model_dir)) == RUN["steps"]
+    assert rundir.checkpoints.checkpoint_step(rundir.checkpoints.latest_checkpoint(model_dir)) == RUN["steps"]
     # Only the chief's checkpoints exist: the non-chief's private copies are gone, nothing else was written.
     for directory in temp_dirs:
         assert not [n for n in os.listdir(directory) if n.startswith(distribution.WORKER_CHECKPOINTS_PREFIX)]
-    assert not [name for name in os.listdir(run_directory.checkpoint_dir(model_dir)) if name.endswith("_temp")]
+    assert not [name for name in os.listdir(rundir.layout.checkpoint_dir(model_dir)) if name.endswith("_temp")]
     assert sorted(os.listdir(model_dir)) == sorted([
         "checkpoints", "flags.json", "run_info.json", "logs", "final.weights.h5", "final.keras", "train_summary.json"])

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from rfbnet_tf import configs
-from rfbnet_tf.training import record_checks, run_setup
+from rfbnet_tf.training import checked_run, record_checks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _NATIVE_LOG = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages before absl::InitializeLog)")
@@ -60,7 +60,7 @@ def test_create_synthetic_only_writes_a_synthetic_record_dir(tmp_path, name, set
         record_dir.mkdir()
         (record_dir / "notes.txt").write_text("mine")
     with pytest.raises(ValueError, match=match):
-        run_setup.prepare_run(_config(record_dir, tmp_path / "run", create_synthetic=True))
+        checked_run.prepare_run(_config(record_dir, tmp_path / "run", create_synthetic=True))
     assert sorted(os.listdir(tmp_path)) == ([name] if setup else [])
     record_checks.check_synthetic_target(tmp_path / "synthetic_records")  # absent, named for synthetic data: allowed
     record_checks.check_synthetic_target(tmp_path / "records")  # absent, names no real dataset: allowed

@@ -102,9 +102,9 @@ def test_unlabelled_test_split_is_prepared_and_submitted(cityscapes_run, tmp_pat
 
 
 def test_run_carries_the_dataset_palette_and_predict_draws_with_it(cityscapes_run, tmp_path):
-    from rfbnet_tf import run_facts
+    from rfbnet_tf import rundir
 
-    info = run_facts.load_run_info(cityscapes_run["model_dir"])
+    info = rundir.facts.load_run_info(cityscapes_run["model_dir"])
     palette = palettes.run_palette(info["palette"])
     np.testing.assert_array_equal(palette[:19], cityscapes.PALETTE)
     assert palette[255].tolist() == [0, 0, 0] and palette[0].tolist() != [0, 0, 0]

@@ -17,7 +17,7 @@ pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing import plugin_event_accumulator  # noqa: E402
 from tensorboard.util import tensor_util  # noqa: E402
 
-from rfbnet_tf import cli, run_directory, run_facts  # noqa: E402
+from rfbnet_tf import cli, rundir  # noqa: E402
 from rfbnet_tf.drawing import gate_figures
 from rfbnet_tf.datasets import pipeline, synthetic  # noqa: E402
 from rfbnet_tf.training import summaries  # noqa: E402
@@ -129,7 +129,7 @@ def test_label_images_use_the_run_palette(run):
 
 @pytest.mark.parametrize("palette", [[list(c) for c in synthetic.PALETTE], None])
 def test_the_ignore_label_has_a_colour_of_its_own(palette):
-    colours = run_facts.label_palette({"palette": palette, "ignore_label": 255})
+    colours = rundir.facts.label_palette({"palette": palette, "ignore_label": 255})
     labels = np.array([[[0, 1, 255]]])
     panel = summaries.image_panel({}, labels, np.zeros((1, 1, 3, 10)), None, colours)
     truth = panel["4_images/ground_truth"][0, 0]
@@ -207,9 +207,9 @@ def test_predict_gates_draws_the_models_own_gate_outputs(run, tmp_path):
     rgb, hha = _images(reader, "4_images/rgb")[2], _images(reader, "4_images/depth")[2]  # the trainer's frames
     written = prediction.predict(model_dir, _write_frames(tmp_path / "rgb", rgb), str(tmp_path / "out"),
                                  depth=_write_frames(tmp_path / "hha", hha), gates=True, progress=False)
-    model, _, _ = run_directory.restore_model(model_dir)
+    model, _, _ = rundir.checkpoints.restore_model(model_dir)
     own = keras.Model(model.inputs, [model.get_layer(block).output[3] for block in BLOCKS])
-    normalization = run_facts.load_run_info(model_dir)["normalization"]
+    normalization = rundir.facts.load_run_info(model_dir)["normalization"]
     boxes = gate_figures.block_layout(SIZE)
     row_height, panel = boxes["size"][0], boxes["RGB"][2:]
     assert [entry["stem"] for entry in written] == ["f0", "f1"]

@@ -17,8 +17,9 @@ import pytest
 import tensorflow as tf
 from absl import flags
 
-from rfbnet_tf import configs, run_directory, run_facts
-from rfbnet_tf.training import losses, optimization, run_setup, steps
+from rfbnet_tf.utils import files
+from rfbnet_tf import configs, rundir
+from rfbnet_tf.training import checked_run, losses, optimization, steps
 from rfbnet_tf.training.class_weights import median_frequency_weights, parse_class_weights
 from tests import train_fixtures
 
@@ -202,7 +203,7 @@ def record_dir(tmp_path_factory):
 def test_disk_checks_fail_before_work(record_dir, tmp_path, overrides, error, match):
     flags_ = {**BASE, "record_dir": record_dir, "model_dir": str(tmp_path / "run"), "steps": 2, **overrides}
     with pytest.raises(error, match=match):
-        run_setup.prepare_run(configs.resolve(flags_))
+        checked_run.prepare_run(configs.resolve(flags_))
     assert not os.path.exists(tmp_path / "run")
 
 
@@ -236,7 +237,7 @@ def test_rfbnet_loss_falls_and_model_dir_is_complete(rfbnet_run):
     losses_ = summary["losses"]
     assert len(losses_) == 30 and summary["step"] == 30 and summary["start_step"] == 0
     assert np.mean(losses_[-5:]) < 0.8 * np.mean(losses_[:5]), losses_
-    config = run_directory.load_run_config(model_dir)
+    config = rundir.config_file.load_run_config(model_dir)
     assert config["model"] == "rfbnet_erfnet_enc" and config["num_classes"] == 10
     assert config["class_names"][0] == "floor" and config["image_size"] == [32, 48]
     assert config["depth_input"] == "hha" and config["model_options"]["depth_channels"] == 3
@@ -244,9 +245,9 @@ def test_rfbnet_loss_falls_and_model_dir_is_complete(rfbnet_run):
         content = json.load(handle)
     assert content["format"] == 2 and content["model"]["name"] == "rfbnet_erfnet_enc"
     assert content["data"]["image_size"] == [32, 48] and content["train"]["steps"] == 30
-    info = run_facts.load_run_info(model_dir)  # the dataset facts and the environment
+    info = rundir.facts.load_run_info(model_dir)  # the dataset facts and the environment
     assert info["num_classes"] == 10 and info["versions"]["tensorflow"] == tf.__version__
-    assert run_directory.checkpoint_step(run_directory.latest_checkpoint(model_dir)) == 30
+    assert rundir.checkpoints.checkpoint_step(rundir.checkpoints.latest_checkpoint(model_dir)) == 30
     assert os.path.isfile(os.path.join(model_dir, "final.weights.h5"))
     assert 0.0 <= summary["val_miou"] <= 1.0
     train_events = _events(os.path.join(model_dir, "logs", "train"))
@@ -261,8 +262,8 @@ def test_rfbnet_loss_falls_and_model_dir_is_complete(rfbnet_run):
     learning_rate = dict(train_events["1_headline/learning_rate"])[5]
     assert learning_rate == pytest.approx(2e-3 * (1 - 4 / 30) ** 0.9, rel=1e-5)
     # The last checkpoint and final.weights.h5 hold the same weights.
-    from_checkpoint, _, step = run_directory.restore_model(model_dir)
-    from_final, _, final_step = run_directory.restore_model(model_dir, "final")
+    from_checkpoint, _, step = rundir.checkpoints.restore_model(model_dir)
+    from_final, _, final_step = rundir.checkpoints.restore_model(model_dir, "final")
     assert step == final_step == 30
     for a, b in zip(from_checkpoint.weights, from_final.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
@@ -278,12 +279,12 @@ def unimodal_run(tmp_path_factory):
     model_dir = str(tmp_path_factory.mktemp("unimodal") / "run")
     os.makedirs(model_dir)
     config = {"model": "erfnet_enc", "num_classes": 10, "model_options": {"modality": "rgb", "depth_channels": 3}}
-    model = run_directory.build_from_run_config(config)
+    model = rundir.config_file.build_from_run_config(config)
     rng = np.random.default_rng(5)
     for variable in model.trainable_weights:  # batch-norm moving statistics keep their valid initial values
         variable.assign(rng.normal(size=variable.shape).astype("float32") * 0.05)
-    run_directory.write_json_atomically(os.path.join(model_dir, "flags.json"), config)
-    run_directory.save_weights_atomically(model, run_directory.final_weights_path(model_dir))
+    files.write_json_atomically(os.path.join(model_dir, "flags.json"), config)
+    rundir.checkpoints.save_weights_atomically(model, rundir.layout.final_weights_path(model_dir))
     return None, model_dir
 
 
@@ -295,10 +296,10 @@ def test_two_stage_init_loads_the_unimodal_encoder(unimodal_run, rfbnet_run):
     source_dir = unimodal_run[1]
     summary, rfbnet_dir = rfbnet_run
     assert len(summary["init"]["rgb"]["loaded"]) > 10 and "head" in summary["init"]["rgb"]["skipped"]
-    config = run_directory.load_run_config(rfbnet_dir)
+    config = rundir.config_file.load_run_config(rfbnet_dir)
     target = build_model(config["model"], config["num_classes"], **config["model_options"])
     report = initialize_streams(target, config, {"rgb": source_dir, "depth": None})
-    source, _, _ = run_directory.restore_model(source_dir)
+    source, _, _ = rundir.checkpoints.restore_model(source_dir)
     source_layers, target_layers = dict(_weight_layers(source)), dict(_weight_layers(target))
     assert report["rgb"]["loaded"] == summary["init"]["rgb"]["loaded"]
     for name in report["rgb"]["loaded"]:
@@ -310,7 +311,7 @@ def test_two_stage_init_loads_the_unimodal_encoder(unimodal_run, rfbnet_run):
     with pytest.raises(ValueError, match="multimodal model 'rfbnet_erfnet_enc'"):
         initialize_streams(target, config, {"rgb": rfbnet_dir})
     with pytest.raises(ValueError, match="no 'depth' stream"):
-        initialize_streams(source, run_directory.load_run_config(source_dir), {"depth": source_dir})
+        initialize_streams(source, rundir.config_file.load_run_config(source_dir), {"depth": source_dir})
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(record_dir, tmp_path):
@@ -325,16 +326,16 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(record_dir, tmp_path)
         train(flags_)
     message = error.value.args[0]
     assert "\n" not in message and "last good checkpoint" in message
-    state = tf.train.get_checkpoint_state(run_directory.checkpoint_dir(model_dir))
+    state = tf.train.get_checkpoint_state(rundir.layout.checkpoint_dir(model_dir))
     for path in (state.all_model_checkpoint_paths if state else []):
         reader = tf.train.load_checkpoint(path)
         for key, dtype in reader.get_variable_to_dtype_map().items():
             if dtype.is_floating:
                 assert np.all(np.isfinite(reader.get_tensor(key))), (path, key)
-    latest = run_directory.latest_checkpoint(model_dir)
+    latest = rundir.checkpoints.latest_checkpoint(model_dir)
     if latest is not None:
         assert repr(latest) in message
-        model, _, _ = run_directory.restore_model(model_dir)
+        model, _, _ = rundir.checkpoints.restore_model(model_dir)
         assert all(np.all(np.isfinite(w.numpy())) for w in model.weights)
     assert not os.path.exists(os.path.join(model_dir, "final.weights.h5"))
 
@@ -343,20 +344,20 @@ def test_non_finite_weights_are_refused_with_one_line(tmp_path):
     model_dir = str(tmp_path / "poisoned")
     os.makedirs(model_dir)
     config = {"model": "erfnet_enc", "num_classes": 3, "model_options": {"modality": "rgb", "depth_channels": 3}}
-    model = run_directory.build_from_run_config(config)
+    model = rundir.config_file.build_from_run_config(config)
     kernel = model.trainable_weights[0]
     kernel.assign(np.full(kernel.shape, np.nan, np.float32))
-    run_directory.write_json_atomically(os.path.join(model_dir, "flags.json"), config)
-    run_directory.save_weights_atomically(model, run_directory.final_weights_path(model_dir))
-    with pytest.raises(run_directory.NonFiniteWeightsError, match=rf"final.weights.h5.*holds {kernel.numpy().size:,} "
+    files.write_json_atomically(os.path.join(model_dir, "flags.json"), config)
+    rundir.checkpoints.save_weights_atomically(model, rundir.layout.final_weights_path(model_dir))
+    with pytest.raises(rundir.checkpoints.NonFiniteWeightsError, match=rf"final.weights.h5.*holds {kernel.numpy().size:,} "
                                                                  r"non-finite values in 1 variables") as error:
-        run_directory.restore_model(model_dir, "final")
+        rundir.checkpoints.restore_model(model_dir, "final")
     assert "\n" not in str(error.value)
 
 
 def test_resume_refuses_another_model(record_dir, rfbnet_run):
     with pytest.raises(ValueError, match="model='rfbnet_erfnet_enc'.*model='erfnet_enc'"):
-        run_setup.prepare_run(configs.resolve(
+        checked_run.prepare_run(configs.resolve(
             dict(BASE, record_dir=record_dir, model_dir=rfbnet_run[1], model="erfnet_enc", steps=2)))
 
 
@@ -375,7 +376,7 @@ def test_resume_refuses_changed_shapes_before_writing_anything(record_dir, unimo
             train(dict(flags_, **change))
     assert open(flags_path, encoding="utf-8").read() == before  # refused before flags.json was rewritten
     # The schedule length is no part of the saved state: a longer run resumes.
-    run_setup.prepare_run(configs.resolve(dict(flags_, steps=40)))
+    checked_run.prepare_run(configs.resolve(dict(flags_, steps=40)))
 
 
 def test_rerunning_a_finished_run_keeps_its_summary(record_dir, unimodal_run, rfbnet_run):
@@ -418,4 +419,4 @@ def test_mirrored_strategy_on_two_logical_cpus(record_dir, tmp_path):
     assert summary["num_replicas"] == 2 and summary["step"] == 3
     assert summary["bn_layers"] > 10 and summary["bn_synchronized"]
     assert all(np.isfinite(summary["losses"]))
-    assert run_directory.checkpoint_step(run_directory.latest_checkpoint(model_dir)) == 3
+    assert rundir.checkpoints.checkpoint_step(rundir.checkpoints.latest_checkpoint(model_dir)) == 3

@@ -1,4 +1,4 @@
-"""Shared pieces of the end-to-end training tests (tests/test_train.py, tests/test_run_directory.py).
+"""Shared pieces of the end-to-end training tests (tests/test_train.py, tests/test_rundir_checkpoints.py).
 
 Tiny synthetic records (32x48, 6 train / 2 val frames), the flags of a tiny run, and the subprocess prelude
 that switches Grappler off (it costs ~30 s per traced train step on a shared CPU and changes no value the

@@ -12,7 +12,7 @@ import cv2
 import tensorflow as tf
 from absl import logging
 
-from rfbnet_tf import metrics, run_directory, run_facts
+from rfbnet_tf import metrics, rundir
 from rfbnet_tf.datasets import pipeline, records, shards
 from rfbnet_tf.evaluation import split_scoring
 from rfbnet_tf.inference import serving_ops
@@ -101,7 +101,7 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
       record_dir: records to evaluate on (default: the run's ``record_dir``).
       split: split name, e.g. ``"val"``.
       full_resolution: score at the stored label resolution (logits resized bilinearly).
-      checkpoint: which weights (``run_directory.restore_model``; None = latest, ``"final"``, a path).
+      checkpoint: which weights (``rundir.checkpoints.restore_model``; None = latest, ``"final"``, a path).
       batch_size: frames per batch (1 with ``full_resolution``, frames may differ in size there).
       output_dir: where to write (default ``model_dir/eval``).
       progress: draw a progress bar on stderr.
@@ -123,10 +123,10 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
     if full_resolution and batch_size != 1:
         raise ValueError(f"full_resolution scoring runs one frame at a time: batch_size must be 1, received {batch_size}")
     output_dir = files.check_writable_directory(  # before the evaluation, not after it
-        os.path.join(model_dir, run_directory.EVAL_SUBDIR) if output_dir is None else output_dir, "--output_dir")
+        os.path.join(model_dir, rundir.layout.EVAL_SUBDIR) if output_dir is None else output_dir, "--output_dir")
 
-    config = run_directory.load_run_config(model_dir)
-    run = run_facts.load_run_info(model_dir)
+    config = rundir.config_file.load_run_config(model_dir)
+    run = rundir.facts.load_run_info(model_dir)
     record_dir = os.fspath(record_dir) if record_dir is not None else config["record_dir"]
     if not record_dir:
         raise ValueError(f"no record_dir given and {model_dir!r}/flags.json names none")
@@ -143,8 +143,8 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
     ignore_label = int(run["ignore_label"])
     class_names = _class_names(run, num_classes)
 
-    model, config, step = run_directory.restore_model(model_dir, checkpoint)
-    model = run_directory.inference_model(model)
+    model, config, step = rundir.checkpoints.restore_model(model_dir, checkpoint)
+    model = rundir.checkpoints.inference_model(model)
     keys = model_spec(config["model"]).input_keys(config["model_options"])
     image_size = config["image_size"]
     dataset = pipeline.make_dataset(

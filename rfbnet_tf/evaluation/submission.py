@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from rfbnet_tf import run_directory, run_facts
+from rfbnet_tf import rundir
 from rfbnet_tf.datasets import cityscapes, frame_resizing, pipeline, records, scannet, shards
 from rfbnet_tf.evaluation.evaluator import predict_function
 from rfbnet_tf.models import model_spec
@@ -83,15 +83,15 @@ def write_submission(model_dir, record_dir, split, fmt, output_dir, *, checkpoin
     for name, path in (("model_dir", model_dir), ("record_dir", record_dir)):
         if not os.path.isdir(path):
             raise FileNotFoundError(f"{name} {path!r} does not exist")
-    run = run_facts.load_run_info(model_dir)
+    run = rundir.facts.load_run_info(model_dir)
     info = records.load_dataset_info(record_dir)
     _check_records(fmt, info, record_dir, split, run)
     if os.path.exists(output_dir) and (not os.path.isdir(output_dir) or os.listdir(output_dir)):
         raise FileExistsError(f"--output_dir={output_dir} already exists and is not empty: a submission needs exactly "
                               "one file per frame, give an empty or new directory")
     files = shards.shard_files(record_dir, split)
-    model, config, _ = run_directory.restore_model(model_dir, checkpoint)
-    model = run_directory.inference_model(model)
+    model, config, _ = rundir.checkpoints.restore_model(model_dir, checkpoint)
+    model = rundir.checkpoints.inference_model(model)
     keys = model_spec(config["model"]).input_keys(config["model_options"])
     image_size = config.get("image_size")
     dataset = pipeline.make_dataset(record_dir, split, batch_size=1, training=False,

@@ -84,8 +84,8 @@ def _size_or_none(value, where):
 
 
 def input_spec(config: dict, run_info: dict, size_policy: str | None = None) -> InputSpec:
-    """The :class:`InputSpec` of a run from its ``flags.json`` (``run_directory.load_run_config``) and
-    ``run_info.json`` (``rfbnet_tf.run_facts.load_run_info``).
+    """The :class:`InputSpec` of a run from its ``flags.json`` (``rundir.config_file.load_run_config``) and
+    ``run_info.json`` (``rfbnet_tf.rundir.facts.load_run_info``).
 
     Args:
       config: the run config (``model``, ``num_classes``, ``model_options``, ``depth_input``,

@@ -17,7 +17,7 @@ import os
 
 import keras
 
-from rfbnet_tf import run_directory, run_facts
+from rfbnet_tf import rundir
 from rfbnet_tf.inference import input_spec, serving_ops
 from rfbnet_tf.models import RGBDSegmenter
 from rfbnet_tf.utils import files
@@ -63,7 +63,7 @@ def _float32(model, config):
     the default float32 policy (its units' sublayers take the global policy at load time, the units the saved one)."""
     if model.dtype_policy.name == "float32":
         return model
-    copy = run_directory.build_from_run_config(config)
+    copy = rundir.config_file.build_from_run_config(config)
     copy.set_weights(model.get_weights())
     return copy
 
@@ -72,7 +72,7 @@ def write_final_task(model_dir, model, config: dict) -> str:
     """Write the task of the trained ``model`` (with the run's ``run_info.json`` statistics and ``config``'s
     size policy) to ``model_dir/final.keras``, in float32, through a temporary name and ``os.replace``; returns
     the path."""
-    spec = input_spec.input_spec(config, run_facts.load_run_info(model_dir))
+    spec = input_spec.input_spec(config, rundir.facts.load_run_info(model_dir))
     path = final_keras_path(model_dir)
     temporary = os.path.join(os.path.dirname(path), f".tmp-{os.getpid()}-{FINAL_KERAS_FILENAME}")
     previous = keras.mixed_precision.global_policy()
@@ -94,21 +94,21 @@ def load_final_task(model_dir) -> RGBDSegmenter:
     task = keras.saving.load_model(path)
     if not isinstance(task, RGBDSegmenter):
         raise ValueError(f"{path!r} holds a {type(task).__name__}, not an RGBDSegmenter")
-    run_directory.check_finite(task.weights, f"{path!r}")
+    rundir.checkpoints.check_finite(task.weights, f"{path!r}")
     return task
 
 
 def holds_requested_weights(model_dir, checkpoint=None) -> bool:
-    """Whether ``final.keras`` holds the weights ``checkpoint`` asks for (``run_directory.restore_model``'s
+    """Whether ``final.keras`` holds the weights ``checkpoint`` asks for (``rundir.checkpoints.restore_model``'s
     meaning): ``"final"``, or None while the latest checkpoint is the final step (or there is none)."""
     if not os.path.isfile(final_keras_path(model_dir)):
         return False
-    if checkpoint == run_directory.FINAL:
+    if checkpoint == rundir.checkpoints.FINAL:
         return True
     if checkpoint is not None:
         return False
-    latest = run_directory.latest_checkpoint(model_dir)
-    return latest is None or run_directory.checkpoint_step(latest) == run_directory.final_step(model_dir)
+    latest = rundir.checkpoints.latest_checkpoint(model_dir)
+    return latest is None or rundir.checkpoints.checkpoint_step(latest) == rundir.checkpoints.final_step(model_dir)
 
 
 def serving_parts(model_dir, size_policy=None, info=None):
@@ -116,11 +116,11 @@ def serving_parts(model_dir, size_policy=None, info=None):
     its preprocessor holds, ``flags.json`` and the final step; ``info``: the run's ``run_info.json`` when the
     caller has read it already."""
     task = load_final_task(model_dir)
-    config = run_directory.load_run_config(model_dir)
+    config = rundir.config_file.load_run_config(model_dir)
     # The task holds the preprocessing; serving_raw's raw-depth range and ignore label are facts of the run
     # (run_info.json).
-    info = run_facts.load_run_info(model_dir) if info is None else info
+    info = rundir.facts.load_run_info(model_dir) if info is None else info
     facts = input_spec.input_spec(config, info, size_policy)
     spec = dataclasses.replace(spec_of_task(task, size_policy), max_depth=facts.max_depth,
                                ignore_label=facts.ignore_label)
-    return task.network, spec, config, run_directory.final_step(model_dir)
+    return task.network, spec, config, rundir.checkpoints.final_step(model_dir)

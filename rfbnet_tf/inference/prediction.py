@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 from absl import logging
 
-from rfbnet_tf import run_directory, run_facts
+from rfbnet_tf import rundir
 from rfbnet_tf.drawing import gate_figures, palettes
 from rfbnet_tf.datasets import records
 from rfbnet_tf.inference import depth_input, gate_maps, image_files, input_spec, serving
@@ -30,10 +30,10 @@ def _write_png(path, image):
 def _load(model_dir, checkpoint, size_policy, max_depth):
     """``(module, config, info, max_depth)`` of a run: its serving module, flags.json, run_info.json and the
     depth range for raw depth files (``max_depth`` if given, else the run's)."""
-    info = run_facts.load_run_info(model_dir)
+    info = rundir.facts.load_run_info(model_dir)
     if max_depth is None:
         max_depth = info["max_depth"]
-    model, config, step = run_directory.restore_model(model_dir, checkpoint)
+    model, config, step = rundir.checkpoints.restore_model(model_dir, checkpoint)
     return serving.ServingModule(model, input_spec.input_spec(config, info, size_policy)), config, info, max_depth
 
 
@@ -99,7 +99,7 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
       camera: Cityscapes ``*_camera.json`` file or directory (``depth_units="cityscapes_disparity"``).
       max_depth: depth range in metres for raw depth (default: each run's ``max_depth`` in ``run_info.json``).
       alpha: overlay opacity of the label colours.
-      checkpoint, compare_checkpoint: weights of the two runs (``run_directory.restore_model``).
+      checkpoint, compare_checkpoint: weights of the two runs (``rundir.checkpoints.restore_model``).
       size_policy: ``"resize"``/``"pad"``/None (``input_spec.input_spec``).
       progress: progress bar on stderr.
       gates: also write each frame's gate maps of every residual fusion block (RFBNet runs only):
@@ -139,7 +139,7 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
         raise ValueError("--depth_units=cityscapes_disparity needs --camera (the *_camera.json file or directory)")
     pairs = image_files.pair_files(rgb, depth if needs_depth else None, label, camera if with_camera else None)
     matrix = image_files.parse_intrinsics(intrinsics) if intrinsics is not None else None
-    palette = run_facts.label_palette(info)
+    palette = rundir.facts.label_palette(info)
     output_dir = os.fspath(output_dir)
     created = not os.path.exists(output_dir)
     os.makedirs(output_dir, exist_ok=True)

@@ -12,7 +12,7 @@ import shutil
 import tensorflow as tf
 from absl import logging
 
-from rfbnet_tf import run_directory, run_facts
+from rfbnet_tf import rundir
 from rfbnet_tf.inference import format_export, input_spec, keras_task, serving
 from rfbnet_tf.utils import files, processes
 
@@ -22,7 +22,7 @@ _VERIFY_TOLERANCE = format_export.VERIFY_TOLERANCE
 
 def default_export_dir(model_dir, export_format="saved_model") -> str:
     """``model_dir/export`` (SavedModel), ``model_dir/export.onnx`` (ONNX), ``model_dir/export.tflite`` (LiteRT)."""
-    return os.path.join(os.fspath(model_dir), run_directory.EXPORT_SUBDIR) + format_export.FILE_SUFFIXES.get(
+    return os.path.join(os.fspath(model_dir), rundir.layout.EXPORT_SUBDIR) + format_export.FILE_SUFFIXES.get(
         export_format, "")
 
 
@@ -147,7 +147,7 @@ def export_model(model_dir, export_dir=None, *, checkpoint=None, size_policy=Non
         network and its preprocessing come from ``final.keras`` when it holds the requested weights
         (``keras_task.holds_requested_weights``), else from ``flags.json``, ``run_info.json`` and the checkpoint.
       export_dir: where to write (default ``model_dir/export``).
-      checkpoint: which weights (``run_directory.restore_model``): None = latest checkpoint (else final
+      checkpoint: which weights (``rundir.checkpoints.restore_model``): None = latest checkpoint (else final
         weights), ``"final"``, or a checkpoint prefix / ``.weights.h5`` path.
       size_policy: ``"resize"``, ``"pad"`` or None (``input_spec.input_spec`` chooses).
       overwrite: replace an existing export (atomically).
@@ -174,16 +174,16 @@ def export_model(model_dir, export_dir=None, *, checkpoint=None, size_policy=Non
     export_dir = check_export_dir(default_export_dir(model_dir, export_format) if export_dir is None else export_dir)
     if os.path.exists(export_dir) and not overwrite:  # fail before the slow restore
         raise FileExistsError(f"export directory {export_dir!r} exists; pass overwrite=True (--overwrite) to replace it")
-    info = run_facts.load_run_info(model_dir)  # the run's own statistics, before the slow restore
+    info = rundir.facts.load_run_info(model_dir)  # the run's own statistics, before the slow restore
     if keras_task.holds_requested_weights(model_dir, checkpoint):  # model_dir/final.keras
         model, spec, config, step = keras_task.serving_parts(model_dir, size_policy, info)
     else:  # runs without final.keras, or an earlier checkpoint
-        model, config, step = run_directory.restore_model(model_dir, checkpoint)
+        model, config, step = rundir.checkpoints.restore_model(model_dir, checkpoint)
         spec = input_spec.input_spec(config, info, size_policy)
     if fold_batch_norm:
         from rfbnet_tf.models.batch_norm_folding import fold_batch_norm as fold
 
-        model = fold(run_directory.inference_model(model))
+        model = fold(rundir.checkpoints.inference_model(model))
     module = serving.ServingModule(model, spec)
     logging.info("exporting %s (step %s, size policy %r) to %s", config["model"], step, module.spec.size_policy,
                  export_dir)

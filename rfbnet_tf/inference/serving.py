@@ -15,7 +15,7 @@ trained on *completed* depth, so fill holes first with
 ``rfbnet_tf.preprocessing.depth_completion.complete_depth``, as ``predict`` does).  Unimodal models
 take only their one input.  Multimodal models also serve the sensor's raw depth (``serving_raw``,
 :func:`raw_model_depth`): completion and HHA run in the graph (``rfbnet_tf.preprocessing.graph``).  Values are normalised with the training data's per-channel mean/std
-(``normalization`` of the run's ``run_info.json``, :mod:`rfbnet_tf.run_facts`), the statistics the
+(``normalization`` of the run's ``run_info.json``, :mod:`rfbnet_tf.rundir.facts`), the statistics the
 input pipeline used in training (``rfbnet_tf.datasets.pipeline``).
 
 Image size — any ``H×W`` is accepted; two policies (``size_policy``), fixed at export time:
@@ -42,7 +42,7 @@ import types
 import numpy as np
 import tensorflow as tf
 
-from rfbnet_tf import run_directory
+from rfbnet_tf import rundir
 
 from rfbnet_tf.inference.input_spec import (
     SIGNATURE_DEFAULT,
@@ -96,7 +96,7 @@ class ServingModule(tf.Module):
         # Only the model's variables are tracked (as Keras' own ExportArchive does); the Keras object
         # graph itself is left out of the SavedModel (walking it made saving several times slower).
         self.model_variables = [variable.value for variable in model.variables]
-        self._untracked = types.SimpleNamespace(model=run_directory.inference_model(model))  # not walked by tracking
+        self._untracked = types.SimpleNamespace(model=rundir.checkpoints.inference_model(model))  # not walked by tracking
         self._spec = spec
         default_dtype = tf.uint16 if spec.depth_input == "depth" else tf.uint8
         self.serve = tf.function(

@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from rfbnet_tf import run_directory, run_facts
+from rfbnet_tf import rundir
 from rfbnet_tf.drawing import palettes
 from rfbnet_tf.datasets import records
 from rfbnet_tf.inference import input_spec, prediction, serving, serving_ops
@@ -144,19 +144,19 @@ class BagSegmenter:
             raise FileNotFoundError(f"model_dir {os.fspath(model_dir)!r} does not exist")
         _check_max_depth(max_depth)
         self.model_dir, self.checkpoint = os.fspath(model_dir), checkpoint
-        self.info = run_facts.load_run_info(model_dir)
-        spec = input_spec.input_spec(run_directory.load_run_config(model_dir), self.info, size_policy)
+        self.info = rundir.facts.load_run_info(model_dir)
+        spec = input_spec.input_spec(rundir.config_file.load_run_config(model_dir), self.info, size_policy)
         if max_depth is not None:
             spec = dataclasses.replace(spec, max_depth=float(max_depth))
         if "depth" in spec.model_inputs and spec.max_depth is None:
             raise ValueError("the run's run_info.json records no max_depth: pass --max_depth")
         self.spec = spec
-        self.palette = run_facts.label_palette(self.info)
+        self.palette = rundir.facts.label_palette(self.info)
         self._graph = None
 
     def _graph_path(self) -> _GraphPath:
         if self._graph is None:
-            model, _, _ = run_directory.restore_model(self.model_dir, self.checkpoint)
+            model, _, _ = rundir.checkpoints.restore_model(self.model_dir, self.checkpoint)
             self._graph = _GraphPath(serving.ServingModule(model, self.spec))
         return self._graph
 

@@ -12,7 +12,7 @@ import os
 import keras
 import numpy as np
 
-from rfbnet_tf import run_directory
+from rfbnet_tf import rundir
 from rfbnet_tf.models import build_model
 from rfbnet_tf.profiling.flops import model_flops
 from rfbnet_tf.reproduction import chart, claims as claims_lib, runner, statistics
@@ -29,8 +29,8 @@ def _percent(value):
 def collect_run(model_dir) -> dict:
     """One run's numbers from its own files: val mIoU (%), per-class IoU (%), the val curve, seconds."""
     result = runner.read_json(runner.eval_path(model_dir))
-    summary = runner.read_json(os.path.join(model_dir, run_directory.SUMMARY_FILENAME))
-    curve = [(int(entry["step"]), _percent(entry["miou"])) for entry in run_directory.read_val_history(model_dir)]
+    summary = runner.read_json(os.path.join(model_dir, rundir.layout.SUMMARY_FILENAME))
+    curve = [(int(entry["step"]), _percent(entry["miou"])) for entry in rundir.layout.read_val_history(model_dir)]
     return {"model_dir": model_dir, "miou": _percent(result["miou"]), "step": result["checkpoint_step"],
             "per_class_iou": {name: _percent(v) for name, v in result["per_class_iou"].items()},
             "curve": curve, "train_seconds": summary.get("seconds")}

@@ -22,7 +22,7 @@ import time
 import keras
 from absl import logging
 
-from rfbnet_tf import run_directory
+from rfbnet_tf import rundir
 from rfbnet_tf.evaluation import evaluator
 from rfbnet_tf.reproduction import rows as rows_lib
 from rfbnet_tf.training import trainer
@@ -62,7 +62,7 @@ def run_dir(study_dir, row_name, seed) -> str:
 
 
 def eval_path(model_dir) -> str:
-    return os.path.join(model_dir, run_directory.EVAL_SUBDIR, f"{evaluator.result_name(EVAL_SPLIT, False)}.json")
+    return os.path.join(model_dir, rundir.layout.EVAL_SUBDIR, f"{evaluator.result_name(EVAL_SPLIT, False)}.json")
 
 
 def read_json(path):
@@ -73,7 +73,7 @@ def read_json(path):
 
 def is_finished(model_dir, steps) -> bool:
     """True when the run trained ``steps`` steps and its evaluation scores that step."""
-    summary_path = os.path.join(model_dir, run_directory.SUMMARY_FILENAME)
+    summary_path = os.path.join(model_dir, rundir.layout.SUMMARY_FILENAME)
     if not (os.path.isfile(summary_path) and os.path.isfile(eval_path(model_dir))):
         return False
     return read_json(summary_path).get("step") == steps and read_json(eval_path(model_dir)).get(
@@ -113,14 +113,14 @@ def run_one(config: StudyConfig, row, seed) -> dict:
     if is_finished(model_dir, steps):
         return {"row": row.name, "seed": seed, "model_dir": model_dir, "skipped": True, "seconds": 0.0}
     started = time.perf_counter()
-    summary_path = os.path.join(model_dir, run_directory.SUMMARY_FILENAME)
+    summary_path = os.path.join(model_dir, rundir.layout.SUMMARY_FILENAME)
     trained = os.path.isfile(summary_path) and read_json(summary_path).get("step") == steps
     if not trained:
         trainer.train(train_flags_of(config, row, seed))
     table = io.StringIO()
     with contextlib.redirect_stdout(table):  # the per-class table: kept in the run, not on the console
         evaluator.evaluate(model_dir, split=EVAL_SPLIT, progress=False)
-    with open(os.path.join(model_dir, run_directory.EVAL_SUBDIR, "val_table.txt"), "w", encoding="utf-8") as handle:
+    with open(os.path.join(model_dir, rundir.layout.EVAL_SUBDIR, "val_table.txt"), "w", encoding="utf-8") as handle:
         handle.write(table.getvalue())
     keras.backend.clear_session()  # a fresh graph per run: 27 runs in one process must not accumulate state
     gc.collect()

@@ -31,7 +31,7 @@ import os
 
 from absl import logging
 
-from rfbnet_tf import run_directory
+from rfbnet_tf import rundir
 from rfbnet_tf.models import build_model, model_spec, transfer_encoder_weights, transfer_imagenet_weights
 from rfbnet_tf.models.registry import MODELS, saved_model_options
 from rfbnet_tf.models.weight_transfer import num_classes_of, transfer_model_weights
@@ -70,11 +70,11 @@ def check_init_sources(config):
     if not run_dir:
         return
     flag = f"--init_model={run_dir!r}"
-    if not os.path.isfile(os.path.join(run_dir, run_directory.FLAGS_FILENAME)):
-        raise FileNotFoundError(f"{flag}: no {run_directory.FLAGS_FILENAME} there (not a training run directory)")
+    if not os.path.isfile(os.path.join(run_dir, rundir.layout.FLAGS_FILENAME)):
+        raise FileNotFoundError(f"{flag}: no {rundir.layout.FLAGS_FILENAME} there (not a training run directory)")
     if os.path.abspath(run_dir) == os.path.abspath(config["model_dir"]):
         raise ValueError(f"{flag} is --model_dir itself: re-running a model_dir resumes it; initialise a new one")
-    source = run_directory.load_run_config(run_dir)
+    source = rundir.config_file.load_run_config(run_dir)
     saved = saved_model_options(source["model"], source["model_options"]) if source.get("model") in MODELS else {}
     there, here = _model_facts(source, saved), _model_facts(config, config["model_options"])
     if there["model"] != here["model"]:  # then the options differ as a matter of course
@@ -84,8 +84,8 @@ def check_init_sources(config):
         detail = ", ".join(f"{key}: {there.get(key)!r} there, {here.get(key)!r} here" for key in differences)
         raise ValueError(f"{flag} holds another model ({detail}); it must be the same model (only the class "
                          "count may differ)")
-    if not (run_directory.has_checkpoint(run_dir) or os.path.isfile(run_directory.final_weights_path(run_dir))):
-        raise FileNotFoundError(f"{flag}: no training checkpoint and no {run_directory.FINAL_WEIGHTS_FILENAME} "
+    if not (rundir.checkpoints.has_checkpoint(run_dir) or os.path.isfile(rundir.layout.final_weights_path(run_dir))):
+        raise FileNotFoundError(f"{flag}: no training checkpoint and no {rundir.layout.FINAL_WEIGHTS_FILENAME} "
                                 "there (a run that never saved)")
 
 
@@ -117,9 +117,9 @@ def _stream_source(path, stream, target_config):
         model_dir, weights = os.path.dirname(path), path
     else:
         raise FileNotFoundError(f"{flag}={path!r} is neither a model_dir nor a .weights.h5 file")
-    if not os.path.isfile(os.path.join(model_dir, run_directory.FLAGS_FILENAME)):
+    if not os.path.isfile(os.path.join(model_dir, rundir.layout.FLAGS_FILENAME)):
         return model_dir, weights, None
-    config = run_directory.load_run_config(model_dir)
+    config = rundir.config_file.load_run_config(model_dir)
     source = model_spec(config["model"])
     if source.multimodal:
         raise ValueError(
@@ -145,7 +145,7 @@ def load_source(path, stream, target_config):
     path = os.fspath(path)
     model_dir, weights, config = _stream_source(path, stream, target_config)
     if config is not None:
-        model, _, step = run_directory.restore_model(model_dir, weights)
+        model, _, step = rundir.checkpoints.restore_model(model_dir, weights)
         return model, f"{path} (step {step})"
     target = model_spec(target_config["model"])
     options = {"modality": stream}
@@ -209,7 +209,7 @@ def initialize_model(model, config) -> dict:
     every layer not loaded."""
     run_dir = config["init_model"]
     flag = f"--init_model={run_dir!r}"
-    source, _, step = run_directory.restore_model(run_dir)
+    source, _, step = rundir.checkpoints.restore_model(run_dir)
     try:
         plan = transfer_model_weights(source, model)
     except ValueError as error:

@@ -10,7 +10,7 @@ the runs ``train`` and ``val`` of a tag on one chart; the prefixes order the sec
 * ``3_training/``: the terms of the training loss (``total_loss``, ``weight_decay``, ``aux{i}``) and
   ``steps_per_second`` (train);
 * ``4_images/`` (val, a fixed set of validation frames): ``rgb``, ``depth`` (HHA or depth, de-normalised),
-  ``ground_truth`` and ``prediction`` in the run's palette (:func:`rfbnet_tf.run_facts.label_palette`, the colours
+  ``ground_truth`` and ``prediction`` in the run's palette (:func:`rfbnet_tf.rundir.facts.label_palette`, the colours
   ``predict`` uses: the ignore label has a colour no class has);
 * ``5_gates/{block}`` (RFBNet models, val): per residual fusion block its four gates G_Rin, G_Din (above) and
   G_Rout, G_Dout upsampled and drawn over the RGB, with a colour bar 0 → 1 (``rfbnet_tf.drawing.gate_figures.GRID``).
@@ -33,7 +33,7 @@ import tensorflow as tf
 
 from tensorflow.core.framework import summary_pb2
 
-from rfbnet_tf import run_directory
+from rfbnet_tf import rundir
 from rfbnet_tf.drawing import gate_figures
 from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.models import fusion_blocks, gate_maps_model
@@ -78,8 +78,8 @@ class SummaryWriters:
 
     def __init__(self, model_dir, enabled=True):
         if enabled:
-            self.train = tf.summary.create_file_writer(os.path.join(model_dir, run_directory.TRAIN_LOGS_SUBDIR))
-            self.val = tf.summary.create_file_writer(os.path.join(model_dir, run_directory.VAL_LOGS_SUBDIR))
+            self.train = tf.summary.create_file_writer(os.path.join(model_dir, rundir.layout.TRAIN_LOGS_SUBDIR))
+            self.val = tf.summary.create_file_writer(os.path.join(model_dir, rundir.layout.VAL_LOGS_SUBDIR))
         else:
             self.train = self.val = tf.summary.create_noop_writer()
 
@@ -147,7 +147,7 @@ def image_panel(inputs, labels, logits, denormalize, palette, gates=None, ignore
       labels: int (B, H, W) ground truth; logits: (B, H, W, K).
       denormalize: ``f(array, key) -> uint8`` with key "rgb" / "depth" (the train binary passes the dataset's
         statistics, see ``pipeline.denormalize``).
-      palette: the run's label colours (:func:`rfbnet_tf.run_facts.label_palette`).
+      palette: the run's label colours (:func:`rfbnet_tf.rundir.facts.label_palette`).
       gates: optional ``[(block name, (B, h, w, 4) gate maps in [0, 1]), ...]`` (needs ``inputs["rgb"]``).
       ignore_label: the label of unlabelled pixels.
     """

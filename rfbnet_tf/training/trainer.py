@@ -16,14 +16,14 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from rfbnet_tf import configs, run_directory, run_facts
+from rfbnet_tf import configs, rundir
 from rfbnet_tf.datasets import pipeline, records, shards
 from rfbnet_tf.evaluation import split_scoring
 from rfbnet_tf.inference import keras_task
 from rfbnet_tf.metrics import mean_iou, pixel_accuracy
 from rfbnet_tf.models import is_multimodal
-from rfbnet_tf.training import (distribution, freezing, interruption, optimization, run_lock, run_setup, steps,
-                                stream_init, summaries)
+from rfbnet_tf.training import (checked_run, distribution, freezing, interruption, optimization, steps, stream_init,
+                                summaries)
 from rfbnet_tf.utils import files
 from rfbnet_tf.utils.progress import Progress
 
@@ -70,8 +70,8 @@ class _Trainer:
         self.chief = distribution.is_chief(strategy)
         self.modality = None if is_multimodal(run.model.name) else run.model_options.get("modality", "rgb")
         self._build_model(run, strategy)
-        latest = run_directory.latest_checkpoint(run.train.model_dir)
-        self._open_train_stream(run, strategy, run_directory.checkpoint_step(latest) if latest else 0)
+        latest = rundir.checkpoints.latest_checkpoint(run.train.model_dir)
+        self._open_train_stream(run, strategy, rundir.checkpoints.checkpoint_step(latest) if latest else 0)
         self._restore_or_initialize(run, latest)
         self.start_step = int(self.step.numpy())
         self.resumed_from = latest  # the newest intact checkpoint (the integrity scan runs once per start)
@@ -87,7 +87,7 @@ class _Trainer:
         """The model (frozen encoders with ``--freeze_encoders``), the poly schedule, the optimizer and the step
         counter, under the strategy's scope; synchronized batch norm with several replicas."""
         with strategy.scope():
-            self.model = run_directory.build_from_run_config(run.model_facts())
+            self.model = rundir.config_file.build_from_run_config(run.model_facts())
             self.frozen = freezing.freeze_encoders(self.model, run.model.name) if run.train.freeze_encoders else []
             self.schedule = optimization.poly_schedule(run.optimizer.learning_rate, run.train.steps,
                                                        run.optimizer.poly_power, run.optimizer.end_learning_rate)
@@ -119,7 +119,7 @@ class _Trainer:
         model (two-stage ``--rgb_init`` / ``--depth_init``, or ``--init_model``)."""
         # Every worker restores from model_dir; non-chief workers of a multi-worker strategy save to a private
         # directory (the tf.distribute convention: saving is collective, only the chief's copy is kept).
-        directory = distribution.checkpoint_write_dir(run_directory.checkpoint_dir(run.train.model_dir), self.chief)
+        directory = distribution.checkpoint_write_dir(rundir.layout.checkpoint_dir(run.train.model_dir), self.chief)
         trackables = {"model": self.model, "optimizer": self.optimizer, "step": self.step,
                       "rng": _seed_states(self.model)}
         self.checkpoint = tf.train.Checkpoint(**trackables)
@@ -131,7 +131,7 @@ class _Trainer:
                 status.assert_existing_objects_matched()
             except AssertionError as error:
                 raise ValueError(f"checkpoint {latest!r} does not hold this run's state: {error}") from None
-            run_directory.check_finite(self.model.variables, f"checkpoint {latest!r}")  # older runs could write one
+            rundir.checkpoints.check_finite(self.model.variables, f"checkpoint {latest!r}")  # older runs could write one
             logging.info("resumed from %s at step %d", latest, int(self.step.numpy()))
             if run.train.rgb_init or run.train.depth_init or run.train.init_model:
                 logging.info("--rgb_init / --depth_init / --init_model ignored: the run resumes from its own "
@@ -178,7 +178,7 @@ class _Trainer:
             if self.modality is not None:
                 inputs = {self.modality: inputs[self.modality]}
             self.summary_batch = ({k: v.numpy() for k, v in inputs.items()}, labels.numpy())
-            self.palette = run_facts.label_palette(records.load_dataset_info(run.data.record_dir))
+            self.palette = rundir.facts.label_palette(records.load_dataset_info(run.data.record_dir))
             self.gates = summaries.gate_maps(self.model)
         inputs, labels = self.summary_batch
         model_inputs = steps.select_inputs(inputs, self.modality)
@@ -200,8 +200,8 @@ class _Trainer:
         """Checkpoint the training state at ``step``, unless a weight or optimizer slot went NaN / inf (a finite
         loss can come with an update that overflowed): then stop without writing, keeping ``last_good``."""
         try:
-            run_directory.check_finite(self.model.variables + self.optimizer.variables, f"the training state at step {step}")
-        except run_directory.NonFiniteWeightsError as error:
+            rundir.checkpoints.check_finite(self.model.variables + self.optimizer.variables, f"the training state at step {step}")
+        except rundir.checkpoints.NonFiniteWeightsError as error:
             self.writers.flush()
             raise FloatingPointError(f"{error}: training stopped without saving it; the last good checkpoint "
                                      f"{last_good!r} is kept (lower --learning_rate or check the data)") from None
@@ -216,7 +216,7 @@ class _Trainer:
         self.saved_step = step
         distribution.discard_worker_checkpoints(self.manager.directory, self.chief)
         # A non-chief worker's copy is gone: name the chief's, the one that is kept.
-        return path if self.chief else os.path.join(run_directory.checkpoint_dir(self.run_config.train.model_dir),
+        return path if self.chief else os.path.join(rundir.layout.checkpoint_dir(self.run_config.train.model_dir),
                                                     os.path.basename(path))
 
     def run(self):
@@ -290,7 +290,7 @@ class _Trainer:
         self.val_history.append({"step": step, "miou": float(val["miou"]), "loss": float(val["loss"]),
                                  "pixel_accuracy": float(val["pixel_accuracy"])})
         if self.chief:
-            run_directory.write_val_history(run.train.model_dir, self.val_history)
+            rundir.layout.write_val_history(run.train.model_dir, self.val_history)
         summaries.write_scalars(self.writers.val, step, summaries.val_scalars(
             val["loss"], val["miou"], val["per_class_iou"], val["pixel_accuracy"], run.class_names))
         return val
@@ -336,7 +336,7 @@ def _summary(run, trainer, losses, val, checkpoint, seconds):
         "losses": losses,
         "final_loss": losses[-1] if losses else None,
         "checkpoint": checkpoint,
-        "final_weights": run_directory.final_weights_path(run.train.model_dir),
+        "final_weights": rundir.layout.final_weights_path(run.train.model_dir),
         "init": trainer.init_report,
         "num_replicas": trainer.strategy.num_replicas_in_sync,
         "synchronized_batch_norm": trainer.strategy.num_replicas_in_sync > 1,
@@ -363,7 +363,7 @@ def train(flag_source) -> dict:
 
     Raises:
       ValueError / FileNotFoundError: bad flags, records or model_dir (before any work).
-      run_lock.RunDirectoryLocked: another live trainer holds ``model_dir/.lock``.
+      rundir.lock.RunDirectoryLocked: another live trainer holds ``model_dir/.lock``.
       FloatingPointError: the loss became NaN / inf (the last good checkpoint is kept).
       interruption.TrainingInterrupted: SIGINT / SIGTERM (:mod:`rfbnet_tf.training.interruption`): the step in
         flight was finished and checkpointed (none if training had not started); the run lock is released.
@@ -376,13 +376,13 @@ def _train(flag_source, signals) -> dict:
     started = time.perf_counter()
     config = configs.resolve(flag_source)
     files.check_writable_directory(config.train.model_dir, "--model_dir")  # before any slow work
-    run = run_setup.prepare_run(config)
+    run = checked_run.prepare_run(config)
     # A rerun of a finished run keeps its train_summary.json; without flags.json (removed: damaged) nothing says the
     # summary is this run's, so the trainer resumes from the checkpoint and writes the run's files again.
-    finished = run_setup.finished_summary(run) if run.previous_run else None
+    finished = checked_run.finished_summary(run) if run.previous_run else None
     if finished is not None:
         return finished
-    val_history = run_directory.read_val_history(run.train.model_dir)  # read (checked) before anything is written
+    val_history = rundir.layout.read_val_history(run.train.model_dir)  # read (checked) before anything is written
     keras.utils.set_random_seed(run.train.seed)
     if run.train.deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -393,24 +393,24 @@ def _train(flag_source, signals) -> dict:
     chief = distribution.is_chief(strategy)
     try:
         # One trainer per model_dir: the chief holds model_dir/.lock before it writes anything there.
-        with run_lock.RunLock(run.train.model_dir) if chief else contextlib.nullcontext():
+        with rundir.lock.RunLock(run.train.model_dir) if chief else contextlib.nullcontext():
             # The trainer restores the checkpoint or initialises the model (the checks that need weights) and
             # writes nothing: a refused start leaves model_dir as it was (the lock removes what it created).
             trainer = _Trainer(run, strategy, signals, val_history)
             if chief:
-                run_directory.remove_stale_temporaries(run.train.model_dir)  # safe: this process holds the lock
-                run_setup.write_run_config(run)
+                rundir.checkpoints.remove_stale_temporaries(run.train.model_dir)  # safe: this process holds the lock
+                checked_run.write_run_config(run)
             signals.defer()  # from here a signal stops after the step in flight, which is saved
             logging.info("training %s from step %d to %d on %d replica(s); model_dir %s", run.model.name,
                          trainer.start_step, run.train.steps, strategy.num_replicas_in_sync, run.train.model_dir)
             losses, val, checkpoint = trainer.run()
             summary = _summary(run, trainer, losses, val, checkpoint, time.perf_counter() - started)
             if trainer.chief:
-                run_directory.save_weights_atomically(trainer.model,
-                                                    run_directory.final_weights_path(run.train.model_dir))
+                rundir.checkpoints.save_weights_atomically(trainer.model,
+                                                    rundir.layout.final_weights_path(run.train.model_dir))
                 keras_task.write_final_task(run.train.model_dir, trainer.model, run.flat())  # final.keras
                 files.write_json_atomically(
-                    os.path.join(run.train.model_dir, run_directory.SUMMARY_FILENAME),
+                    os.path.join(run.train.model_dir, rundir.layout.SUMMARY_FILENAME),
                     {k: v for k, v in summary.items() if k != "losses"})
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rfbnet_tf import run_directory, run_facts, run_info
+from rfbnet_tf.utils import files
+from rfbnet_tf import rundir
 
 from rfbnet_tf.inference import saved_model_export
 from rfbnet_tf.datasets import pipeline, records, synthetic
@@ -82,7 +83,7 @@ def _assert_same(before, after):
 
 
 def test_run_info_holds_the_records_facts(trained):
-    with open(os.path.join(trained["model_dir"], run_facts.RUN_INFO_FILENAME), encoding="utf-8") as handle:
+    with open(os.path.join(trained["model_dir"], rundir.facts.RUN_INFO_FILENAME), encoding="utf-8") as handle:
         stored = json.load(handle)
     dataset = records.load_dataset_info(trained["record_dir"])
     assert stored["normalization"] == dataset["normalization"]
@@ -105,7 +106,7 @@ def test_outputs_survive_moving_the_records(trained, tmp_path):
         _assert_same(before, after)
 
         # A run written before run_info.json existed: one line naming the file and the fix, never a default.
-        path = os.path.join(trained["model_dir"], run_facts.RUN_INFO_FILENAME)
+        path = os.path.join(trained["model_dir"], rundir.facts.RUN_INFO_FILENAME)
         saved = path + ".saved"
         os.replace(path, saved)
         try:
@@ -117,13 +118,13 @@ def test_outputs_survive_moving_the_records(trained, tmp_path):
                     call()
                 message = str(error.value)
                 assert "\n" not in message and repr(path) in message
-                assert f"python -m rfbnet_tf.run_info --model_dir={trained['model_dir']}" in message
+                assert f"python -m rfbnet_tf.backfill_run_info --model_dir={trained['model_dir']}" in message
             assert not os.path.exists(tmp_path / "never")
-            run_info.backfill(trained["model_dir"], moved)
+            rundir.facts.backfill(trained["model_dir"], moved)
             with open(saved, encoding="utf-8") as handle:
                 original = json.load(handle)
-            backfilled = run_facts.load_run_info(trained["model_dir"])
-            for key in run_facts.COMPARED_KEYS + ("palette", "ignore_label", "dataset", "stored_image_size"):
+            backfilled = rundir.facts.load_run_info(trained["model_dir"])
+            for key in rundir.facts.COMPARED_KEYS + ("palette", "ignore_label", "dataset", "stored_image_size"):
                 assert backfilled[key] == original[key], key
         finally:
             os.replace(saved, path)
@@ -138,7 +139,7 @@ def test_outputs_survive_moving_the_records(trained, tmp_path):
             json.dump(info, handle)
         own = next(iter(pipeline.make_dataset(moved, "val", batch_size=2, training=False, depth_input="depth")))[0]
         run = next(iter(pipeline.make_dataset(moved, "val", batch_size=2, training=False, depth_input="depth",
-                                              statistics=run_facts.load_run_info(trained["model_dir"]))))[0]
+                                              statistics=rundir.facts.load_run_info(trained["model_dir"]))))[0]
         assert np.max(np.abs(own["rgb"].numpy() - run["rgb"].numpy())) > 0.1  # the two statistics differ
         result = evaluate(trained["model_dir"], record_dir=moved, split="val", output_dir=str(tmp_path / "eval"),
                           progress=False)
@@ -149,17 +150,17 @@ def test_outputs_survive_moving_the_records(trained, tmp_path):
 
 def test_resumed_run_warns_when_the_records_facts_changed(tmp_path, caplog):
     model_dir = str(tmp_path / "run")
-    info = run_facts.from_dataset_info({"num_classes": 2, "class_names": ["a", "b"], "max_depth": 10.0,
+    info = rundir.facts.from_dataset_info({"num_classes": 2, "class_names": ["a", "b"], "max_depth": 10.0,
                                        "normalization": {"rgb": {"mean": [1, 2, 3], "std": [1, 1, 1]}}})
-    run_facts.write_run_info(model_dir, info)
-    run_facts.write_run_info(model_dir, info)
+    rundir.facts.write_run_info(model_dir, info)
+    rundir.facts.write_run_info(model_dir, info)
     assert "other" not in caplog.text
-    run_facts.write_run_info(model_dir, dict(info, max_depth=65.0))
+    rundir.facts.write_run_info(model_dir, dict(info, max_depth=65.0))
     assert "['max_depth']" in caplog.text
-    assert run_facts.load_run_info(model_dir)["max_depth"] == 65.0
-    run_directory.write_json_atomically(run_facts.run_info_path(model_dir), {"class_names": ["a", "b"]})
+    assert rundir.facts.load_run_info(model_dir)["max_depth"] == 65.0
+    files.write_json_atomically(rundir.facts.run_info_path(model_dir), {"class_names": ["a", "b"]})
     with pytest.raises(ValueError, match=r"run_info.json' lacks the key\(s\) \['num_classes', 'normalization'"):
-        run_facts.load_run_info(model_dir)
+        rundir.facts.load_run_info(model_dir)
 
 
 def test_final_keras_reloads_as_the_trained_model_and_export_builds_from_it(trained):
@@ -168,17 +169,17 @@ def test_final_keras_reloads_as_the_trained_model_and_export_builds_from_it(trai
     serve what the checkpoint path (flags.json + run_info.json + the latest checkpoint) serves."""
     import keras
 
-    from rfbnet_tf import run_facts
+    from rfbnet_tf import rundir
     from rfbnet_tf.inference import input_spec, keras_task, serving_ops
 
     model_dir = trained["model_dir"]
     assert os.path.isfile(os.path.join(model_dir, "final.keras"))
     assert not [name for name in os.listdir(model_dir) if name.startswith(".tmp")]
     task = keras.saving.load_model(os.path.join(model_dir, "final.keras"))
-    latest = run_directory.latest_checkpoint(model_dir)
-    model, config, step = run_directory.restore_model(model_dir, latest)
+    latest = rundir.checkpoints.latest_checkpoint(model_dir)
+    model, config, step = rundir.checkpoints.restore_model(model_dir, latest)
     assert step == 3 and type(task).__name__ == "RGBDSegmenter"
-    spec = input_spec.input_spec(config, run_facts.load_run_info(model_dir))
+    spec = input_spec.input_spec(config, rundir.facts.load_run_info(model_dir))
     assert spec.size_policy == "resize" and spec.depth_input == "depth" and spec.max_depth == 6.0
     assert keras_task.spec_of_task(task) == dataclasses.replace(spec, max_depth=None)  # max_depth: run_info.json
     assert keras_task.serving_parts(model_dir)[1] == spec
@@ -197,6 +198,6 @@ def test_final_keras_reloads_as_the_trained_model_and_export_builds_from_it(trai
     network, task_spec, task_config, task_step = keras_task.serving_parts(model_dir)
     assert task_spec == spec and task_config == config and task_step == 3
     raw = {key: tf.constant(value[None]) for key, value in frames["b"].items()}  # not the training size
-    got = serving_ops.predict_batch(run_directory.inference_model(network), raw, task_spec)["probabilities"]
+    got = serving_ops.predict_batch(rundir.checkpoints.inference_model(network), raw, task_spec)["probabilities"]
     reference = serving_ops.predict_batch(model, raw, spec)["probabilities"]
     np.testing.assert_allclose(got.numpy(), reference.numpy(), rtol=0, atol=1e-5)

@@ -1,33 +1,6 @@
-"""The model directory of a training run, and rebuilding a trained model from it.
-
-``model_dir/`` (written by ``python -m rfbnet_tf.train``, read by evaluate / export / predict):
-
-=========================  ==========================================================================
-``flags.json``             the run's configuration: ``ExperimentConfig.as_dict()`` (format 2: sections
-                           ``model``, ``data``, ``optimizer``, ``train``; :mod:`rfbnet_tf.configs`).
-                           Runs written before it (format 1) hold the flat flags plus ``model_options``,
-                           ``num_classes``, ``class_names``; :func:`load_run_config` reads both
-``run_info.json``          the dataset facts copied from the records at the start of training:
-                           normalisation statistics (rgb, hha, depth), class names, palette,
-                           ignore label, ``max_depth``, depth units, stored image size, dataset
-                           name (:mod:`rfbnet_tf.run_facts`).  Evaluate, export and predict read
-                           these from here only, so a run keeps working after its records move;
-                           a run without it fails with the command that writes it
-``checkpoints/``           resumable training state (``tf.train.Checkpoint`` + ``CheckpointManager``):
-                           ``model``, ``optimizer``, ``step`` and the training data ``iterator``
-``final.weights.h5``       Keras weights after the last step (written atomically)
-``final.keras``            the trained ``RGBDSegmenter`` task (preprocessing + network), for
-                           ``keras.saving.load_model`` after ``import rfbnet_tf``; export builds from it
-``train_summary.json``     the dict ``train()`` returned (``step``, losses, mIoU ...), written at the end
-``val_history.json``       every validation of the run: ``[{step, miou, loss, pixel_accuracy}, ...]``
-``logs/train``, ``logs/val``  TensorBoard event files
-``eval/``, ``export/``     outputs of the evaluate and export binaries
-=========================  ==========================================================================
-
-Training checkpoints store the model under the key ``model``; the model's variables are tracked by the
-Keras 3 object graph (``model/_operations/<i>/...``), so a checkpoint restores into a model built from the
-same ``flags.json`` (:func:`build_from_run_config`), not into a differently configured one.
-"""
+"""A run's trained state: its training checkpoints (the newest intact one, the step of one, what killed
+savers left), ``final.weights.h5`` (written atomically), rebuilding the trained model from either
+(:func:`restore_model`), and the NaN / inf check of weights. The directory's files: :mod:`rfbnet_tf.rundir.layout`."""
 
 from __future__ import annotations
 
@@ -40,58 +13,15 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from rfbnet_tf.rundir.config_file import build_from_run_config, load_run_config
+from rfbnet_tf.rundir.layout import FINAL_WEIGHTS_FILENAME, SUMMARY_FILENAME, checkpoint_dir, final_weights_path, read_run_file
 from rfbnet_tf.utils import files, processes
-from rfbnet_tf.utils.files import write_json_atomically  # noqa: F401 (re-exported: run_directory.write_json_atomically)
 
-FLAGS_FILENAME = "flags.json"
-FLAGS_FORMAT = 2
-"""``flags.json`` of format 2 holds the experiment's sections (``rfbnet_tf.configs``); format 1 (no ``format``
-key) the flat flags and the dataset facts."""
-RUN_INFO_FILENAME = "run_info.json"
-RUN_FACT_KEYS = ("num_classes", "class_names", "ignore_label", "dataset", "class_weight_values")
-"""Facts of ``run_info.json`` that :func:`load_run_config` merges into a format-2 run's flat config."""
-CHECKPOINT_SUBDIR = "checkpoints"
-FINAL_WEIGHTS_FILENAME = "final.weights.h5"
-SUMMARY_FILENAME = "train_summary.json"
-VAL_HISTORY_FILENAME = "val_history.json"
-LOGS_SUBDIR = "logs"
-TRAIN_LOGS_SUBDIR = os.path.join(LOGS_SUBDIR, "train")
-VAL_LOGS_SUBDIR = os.path.join(LOGS_SUBDIR, "val")
-EVAL_SUBDIR = "eval"
-EXPORT_SUBDIR = "export"
+
 STEP_KEY = "step/.ATTRIBUTES/VARIABLE_VALUE"
 """Checkpoint key of the training step counter (``tf.train.Checkpoint(step=...)``)."""
 FINAL = "final"
 """``restore_model(..., checkpoint=FINAL)`` loads ``final.weights.h5``."""
-
-_RERUN_TRAIN = "rerun the run's train command (same flags): it resumes from the newest checkpoint and writes it again"
-DAMAGED_FILE_REMEDIES = {
-    FLAGS_FILENAME: f"remove it and {_RERUN_TRAIN}",
-    RUN_INFO_FILENAME: "write it again from the run's records: python -m rfbnet_tf.run_info --model_dir={model_dir} "
-                       "--overwrite",
-    SUMMARY_FILENAME: f"remove it and {_RERUN_TRAIN}",
-    VAL_HISTORY_FILENAME: "remove it (the earlier validations stay in the TensorBoard logs, logs/val) and rerun the "
-                          "run's train command: it records the validations from there on",
-}
-"""What to do about each run file that is empty or damaged (``{model_dir}`` is filled in)."""
-
-
-def read_run_file(model_dir, name):
-    """The JSON content of ``model_dir/name`` (a :data:`DAMAGED_FILE_REMEDIES` file); a damaged file raises
-    ``ValueError`` naming it and what to do (``utils.files.read_json``)."""
-    model_dir = os.fspath(model_dir)
-    return files.read_json(os.path.join(model_dir, name), DAMAGED_FILE_REMEDIES[name].format(model_dir=model_dir))
-
-
-def checkpoint_dir(model_dir) -> str:
-    """``model_dir/checkpoints``."""
-    return os.path.join(os.fspath(model_dir), CHECKPOINT_SUBDIR)
-
-
-def final_weights_path(model_dir) -> str:
-    """``model_dir/final.weights.h5``."""
-    return os.path.join(os.fspath(model_dir), FINAL_WEIGHTS_FILENAME)
-
 
 def save_weights_atomically(model, path):
     """``model.save_weights(path)`` through a temporary ``.weights.h5`` file and ``os.replace``, so a crash
@@ -109,86 +39,6 @@ def save_weights_atomically(model, path):
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
-
-
-def read_val_history(model_dir) -> list:
-    """The validations recorded in ``model_dir/val_history.json`` (``[]`` if there is none yet)."""
-    path = os.path.join(os.fspath(model_dir), VAL_HISTORY_FILENAME)
-    if not os.path.isfile(path):
-        return []
-    return read_run_file(model_dir, VAL_HISTORY_FILENAME)["validations"]
-
-
-def write_val_history(model_dir, validations: list):
-    """Write ``model_dir/val_history.json`` atomically."""
-    write_json_atomically(os.path.join(os.fspath(model_dir), VAL_HISTORY_FILENAME), {"validations": validations})
-
-
-def missing_run_info_error(model_dir) -> FileNotFoundError:
-    """The one-line error for a run without ``run_info.json``: the path and the backfill command."""
-    path = os.path.join(os.fspath(model_dir), RUN_INFO_FILENAME)
-    return FileNotFoundError(
-        f"{path!r} not found (runs trained before rfbnet_tf wrote it): write it from the run's training records "
-        f"with python -m rfbnet_tf.run_info --model_dir={os.fspath(model_dir)} [--record_dir=RECORDS]"
-    )
-
-
-def load_run_config(model_dir, require_facts=True) -> dict:
-    """The train flags of a run with its resolved values, flat: every train flag, ``model_options``,
-    ``weight_decay`` and the dataset facts ``num_classes``, ``class_names``, ``ignore_label``, ``dataset``,
-    ``class_weight_values``.
-
-    Reads ``flags.json`` (format 2: the :class:`rfbnet_tf.configs.ExperimentConfig` sections, with the facts in
-    ``run_info.json``; format 1, older runs: all of it flat in ``flags.json``).
-
-    ``require_facts=False``: a format-2 run whose ``run_info.json`` is missing loads without the facts.
-
-    Raises:
-      FileNotFoundError: naming the missing ``flags.json`` (or, for a format-2 run, ``run_info.json``) path.
-      ValueError: the file lacks ``model``, ``num_classes`` or ``model_options``.
-    """
-    path = os.path.join(os.fspath(model_dir), FLAGS_FILENAME)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path!r} not found: {os.fspath(model_dir)!r} is not a model_dir written by rfbnet_tf.train")
-    content = read_run_file(model_dir, FLAGS_FILENAME)
-    if isinstance(content, dict) and content.get("format") == FLAGS_FORMAT:
-        from rfbnet_tf.configs import ExperimentConfig
-
-        try:
-            experiment = ExperimentConfig.from_dict(content)
-        except (TypeError, ValueError, KeyError) as error:
-            raise ValueError(f"{path!r} is not a valid run configuration: {error}") from None
-        config = {**experiment.flags(), "model_options": experiment.model.build_options()}
-        info_path = os.path.join(os.fspath(model_dir), RUN_INFO_FILENAME)
-        if os.path.isfile(info_path):
-            info = read_run_file(model_dir, RUN_INFO_FILENAME)
-            config.update({key: info.get(key) for key in RUN_FACT_KEYS if key in info})
-        elif require_facts:
-            raise missing_run_info_error(model_dir)
-        else:
-            return config
-    elif isinstance(content, dict):
-        from rfbnet_tf.configs.experiment import flag_defaults
-
-        config = {**flag_defaults(), **content}
-    else:
-        raise ValueError(f"{path!r} is not a run configuration (a JSON object)")
-    missing = [key for key in ("model", "num_classes", "model_options") if key not in config]
-    if missing:
-        raise ValueError(f"{path!r} lacks the key(s) {missing}")
-    return config
-
-
-def build_from_run_config(config: dict) -> keras.Model:
-    """``build_model(config["model"], config["num_classes"], **config["model_options"])`` (fresh weights); options
-    a saved run predates take the value it was built with (``registry.SAVED_BEFORE``)."""
-    from rfbnet_tf.models import build_model
-    from rfbnet_tf.models.registry import saved_model_options
-
-    if not isinstance(config, dict) or any(k not in config for k in ("model", "num_classes", "model_options")):
-        raise ValueError(f"config must be a dict with 'model', 'num_classes' and 'model_options', received {config!r}")
-    options = saved_model_options(config["model"], config["model_options"])  # runs saved before an option existed
-    return build_model(config["model"], int(config["num_classes"]), **options)
 
 
 def _readable(path) -> str | None:
@@ -234,7 +84,7 @@ def remove_stale_temporaries(model_dir) -> list:
 
     * ``checkpoints/ckpt-N_temp/``: TensorFlow's staging directory of a checkpoint being saved (its name
       carries no PID; a save killed before its rename leaves it).  Only call this while holding the run
-      directory's lock (:mod:`rfbnet_tf.training.run_lock`): then no other trainer is saving there, and every
+      directory's lock (:mod:`rfbnet_tf.rundir.lock`): then no other trainer is saving there, and every
       such directory is stale.
     * ``.tmp-<pid>-*`` / ``*.tmp-<pid>`` entries of ``model_dir`` (atomic writes of ``flags.json``,
       ``final.weights.h5``, an export's staging directory) whose PID no longer runs on this host.

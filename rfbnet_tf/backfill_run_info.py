@@ -1,15 +1,15 @@
-"""Write ``run_info.json`` for a run trained before rfbnet_tf wrote it (:mod:`rfbnet_tf.run_facts` holds the file's
+"""Write ``run_info.json`` for a run trained before rfbnet_tf wrote it (:mod:`rfbnet_tf.rundir.facts` holds the file's
 content, reading and writing).
 
 Usage (it reads the dataset facts from the run's records, which must then be the training ones)::
 
-    python -m rfbnet_tf.run_info --model_dir=runs/old_run [--record_dir=data/scannet] [--overwrite]
+    python -m rfbnet_tf.backfill_run_info --model_dir=runs/old_run [--record_dir=data/scannet] [--overwrite]
 """
 
 from __future__ import annotations
 
 from rfbnet_tf import cli
-from rfbnet_tf.run_facts import backfill
+from rfbnet_tf.rundir.facts import backfill
 
 
 def _define_flags():
@@ -29,7 +29,7 @@ def main(argv):
 
 
 def run():
-    """``python -m rfbnet_tf.run_info``: write ``run_info.json`` for a run trained before it existed."""
+    """``python -m rfbnet_tf.backfill_run_info``: write ``run_info.json`` for a run trained before it existed."""
     cli.run(main, _define_flags, groups={"run": ["model_dir", "record_dir", "overwrite"]})
 
 

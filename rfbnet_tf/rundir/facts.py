@@ -3,7 +3,7 @@ r"""``model_dir/run_info.json``: the dataset facts a trained run needs after tra
 Evaluate, export and predict read the normalisation statistics, class names and depth range from here, never
 from the record directory the run was trained on (records move, are re-prepared or deleted; a Cityscapes run
 must not silently get the indoor 10 m depth range).  The train binary writes the file next to ``flags.json``
-(``run_setup.write_run_config``) from the records' ``dataset_info.json``:
+(``checked_run.write_run_config``) from the records' ``dataset_info.json``:
 
 =======================  ======================================================================================
 ``format``               1
@@ -32,7 +32,7 @@ must not silently get the indoor 10 m depth range).  The train binary writes the
 Runs written before this file existed get a one-line ``FileNotFoundError`` naming the file and the fix, the
 backfill command (it reads the dataset facts from the run's records, which must then be the training ones)::
 
-    python -m rfbnet_tf.run_info --model_dir=runs/old_run [--record_dir=data/scannet]
+    python -m rfbnet_tf.backfill_run_info --model_dir=runs/old_run [--record_dir=data/scannet]
 """
 
 from __future__ import annotations
@@ -41,11 +41,13 @@ import os
 
 from absl import logging
 
-from rfbnet_tf import __version__, run_directory
+from rfbnet_tf.utils import files
+from rfbnet_tf import __version__
+from rfbnet_tf.rundir import config_file, layout
 from rfbnet_tf.drawing import palettes
 from rfbnet_tf.datasets import records
 
-RUN_INFO_FILENAME = run_directory.RUN_INFO_FILENAME
+RUN_INFO_FILENAME = layout.RUN_INFO_FILENAME
 FORMAT = 1
 DEFAULT_PALETTE = "voc"
 DEPTH_UNITS = "millimetres"
@@ -121,7 +123,7 @@ def write_run_info(model_dir, info: dict) -> str:
             logging.warning("%s: the records now give other %s than when the run started; the run continues "
                             "with (and run_info.json records) the new values", path, changed)
     os.makedirs(os.fspath(model_dir), exist_ok=True)
-    run_directory.write_json_atomically(path, info)
+    files.write_json_atomically(path, info)
     return path
 
 
@@ -134,8 +136,8 @@ def load_run_info(model_dir) -> dict:
     """
     path = run_info_path(model_dir)
     if not os.path.isfile(path):
-        raise run_directory.missing_run_info_error(model_dir)
-    info = run_directory.read_run_file(model_dir, run_directory.RUN_INFO_FILENAME)
+        raise layout.missing_run_info_error(model_dir)
+    info = layout.read_run_file(model_dir, layout.RUN_INFO_FILENAME)
     missing = [key for key in REQUIRED_KEYS if key not in info]
     if missing or not isinstance(info.get("normalization"), dict):
         raise ValueError(f"{path!r} lacks the key(s) {missing or ['normalization']}")
@@ -144,7 +146,7 @@ def load_run_info(model_dir) -> dict:
 
 def backfill(model_dir, record_dir=None, overwrite=False) -> str:
     """Write ``run_info.json`` of an older run from ``record_dir`` (default: ``record_dir`` of its flags.json)."""
-    config = run_directory.load_run_config(model_dir, require_facts=False)
+    config = config_file.load_run_config(model_dir, require_facts=False)
     record_dir = os.fspath(record_dir) if record_dir is not None else config.get("record_dir")
     if not record_dir:
         raise ValueError(f"{os.fspath(model_dir)!r}/flags.json names no record_dir: pass --record_dir")
@@ -155,5 +157,5 @@ def backfill(model_dir, record_dir=None, overwrite=False) -> str:
         raise ValueError(
             f"--record_dir={record_dir!r} has {info['num_classes']} classes, the run {config['num_classes']}"
         )
-    run_directory.write_json_atomically(run_info_path(model_dir), info)
+    files.write_json_atomically(run_info_path(model_dir), info)
     return run_info_path(model_dir)

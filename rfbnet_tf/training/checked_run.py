@@ -16,7 +16,7 @@
 
 It returns a :class:`Run`: the experiment with absolute directories and the resolved image size, plus the dataset
 facts. :func:`write_run_config` writes ``run_info.json`` (dataset facts, class weights, versions and git commit;
-:mod:`rfbnet_tf.run_facts`) and then ``flags.json`` (the experiment, :meth:`ExperimentConfig.as_dict`); the trainer
+:mod:`rfbnet_tf.rundir.facts`) and then ``flags.json`` (the experiment, :meth:`ExperimentConfig.as_dict`); the trainer
 calls it only once every check passed, those that need the model's weights included (restoring the checkpoint,
 loading the init sources), so a refused start writes nothing to ``model_dir``.
 """
@@ -28,7 +28,7 @@ import os
 
 from absl import logging
 
-from rfbnet_tf import run_directory, run_facts
+from rfbnet_tf import rundir
 from rfbnet_tf.configs import ExperimentConfig
 from rfbnet_tf.datasets import records, shards
 from rfbnet_tf.models.registry import MODELS, saved_model_options
@@ -77,7 +77,7 @@ class Run:
         return self.config.model.build_options()
 
     def model_facts(self) -> dict:
-        """``{"model", "model_options", "num_classes"}``: what builds the network (``run_directory.build_from_run_config``)."""
+        """``{"model", "model_options", "num_classes"}``: what builds the network (``rundir.config_file.build_from_run_config``)."""
         return {"model": self.config.model.name, "model_options": self.model_options, "num_classes": self.num_classes}
 
     def flat(self) -> dict:
@@ -94,16 +94,16 @@ def finished_summary(run: Run) -> dict | None:
     Reads the summary and looks for its checkpoint's files only (no integrity scan: a start scans once, in the
     trainer); a summary whose checkpoint is gone is not a finished run."""
     model_dir, steps = run.train.model_dir, run.train.steps
-    path = os.path.join(model_dir, run_directory.SUMMARY_FILENAME)
+    path = os.path.join(model_dir, rundir.layout.SUMMARY_FILENAME)
     if not os.path.isfile(path):
         return None
-    summary = run_directory.read_run_file(model_dir, run_directory.SUMMARY_FILENAME)
+    summary = rundir.layout.read_run_file(model_dir, rundir.layout.SUMMARY_FILENAME)
     step = summary.get("step")
     if not isinstance(step, int) or step < steps or not os.path.isfile(
-            os.path.join(run_directory.checkpoint_dir(model_dir), f"ckpt-{step}.index")):
+            os.path.join(rundir.layout.checkpoint_dir(model_dir), f"ckpt-{step}.index")):
         return None
     logging.info("%s is already trained to step %d (--steps=%d): nothing to do; %s kept (raise --steps to train "
-                 "on)", model_dir, step, steps, run_directory.SUMMARY_FILENAME)
+                 "on)", model_dir, step, steps, rundir.layout.SUMMARY_FILENAME)
     return dict(summary, steps_run=0, already_trained=True)
 
 
@@ -156,9 +156,9 @@ def _check_split(record_dir, flag, split):
 
 def _check_resume(run: Run) -> bool:
     model_dir = run.config.train.model_dir
-    if not os.path.isfile(os.path.join(model_dir, run_directory.FLAGS_FILENAME)):
+    if not os.path.isfile(os.path.join(model_dir, rundir.layout.FLAGS_FILENAME)):
         return False
-    previous = run_directory.load_run_config(model_dir)
+    previous = rundir.config_file.load_run_config(model_dir)
     # Runs saved before --freeze_encoders / --init_model / --dilations (format-1 flags.json): AdapNet++ models were
     # built with the paper's dilations.
     if previous.get("model") in MODELS:
@@ -172,12 +172,12 @@ def _check_resume(run: Run) -> bool:
             )
     changed = {k: (previous.get(k), v) for k, v in current.items() if k in previous and previous.get(k) != v}
     state_changes = {k: changed[k] for k in STATE_DEFINING_KEYS if k in changed}
-    if state_changes and run_directory.has_checkpoint(model_dir):
+    if state_changes and rundir.checkpoints.has_checkpoint(model_dir):
         settings = ", ".join(f"--{k}={old!r} (now {new!r})" for k, (old, new) in state_changes.items())
         raise ValueError(f"--model_dir={model_dir!r} resumes from a checkpoint saved with {settings}: resume with "
                          "the saved value(s), or train into another --model_dir (the saved data position and "
                          "step shapes depend on them)")
-    if changed and run_directory.has_checkpoint(model_dir):
+    if changed and rundir.checkpoints.has_checkpoint(model_dir):
         logging.info("resuming %s with changed settings (old, new): %s", model_dir, changed)
     elif changed:
         logging.info("%s holds no checkpoint yet: training starts at step 0 with the new settings (old, new): %s",
@@ -225,9 +225,9 @@ def write_run_config(run: Run):
     range; the class weights; versions and git commit) and then ``model_dir/flags.json`` (the experiment), each
     atomically."""
     model_dir, record_dir = run.config.train.model_dir, run.config.data.record_dir
-    info = run_facts.from_dataset_info(records.load_dataset_info(record_dir), record_dir)
+    info = rundir.facts.from_dataset_info(records.load_dataset_info(record_dir), record_dir)
     info.update(class_weight_values=None if run.class_weight_values is None else list(run.class_weight_values),
-                **run_facts.environment())
-    run_facts.write_run_info(model_dir, info)
+                **rundir.facts.environment())
+    rundir.facts.write_run_info(model_dir, info)
     # flags.json last: it is what marks model_dir as holding a run (a crash in between leaves no half run).
-    run_directory.write_json_atomically(os.path.join(model_dir, run_directory.FLAGS_FILENAME), run.config.as_dict())
+    files.write_json_atomically(os.path.join(model_dir, rundir.layout.FLAGS_FILENAME), run.config.as_dict())

@@ -1,4 +1,4 @@
-"""rfbnet_tf.run_directory: run config, restoring a model from checkpoints / final weights, errors; and exact
+"""rfbnet_tf.rundir: run config, restoring a model from checkpoints / final weights, errors; and exact
 resume of the train binary after SIGKILL."""
 
 import json
@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rfbnet_tf import run_directory
+from rfbnet_tf.utils import files
+from rfbnet_tf import rundir
 from rfbnet_tf.models import build_model
 from tests import train_fixtures
 
@@ -36,13 +37,13 @@ def trained_run(tmp_path_factory):
     """A model_dir with flags.json, two training checkpoints (steps 3 and 5) and final weights (built once)."""
     model_dir = str(tmp_path_factory.mktemp("ckpt") / "run")
     os.makedirs(model_dir)
-    run_directory.write_json_atomically(os.path.join(model_dir, "flags.json"), CONFIG)
-    model = run_directory.build_from_run_config(CONFIG)
+    files.write_json_atomically(os.path.join(model_dir, "flags.json"), CONFIG)
+    model = rundir.config_file.build_from_run_config(CONFIG)
     step = tf.Variable(0, dtype=tf.int64)
     optimizer = keras.optimizers.Adam()
     optimizer.build(model.trainable_variables)
     manager = tf.train.CheckpointManager(
-        tf.train.Checkpoint(model=model, optimizer=optimizer, step=step), run_directory.checkpoint_dir(model_dir), 3
+        tf.train.Checkpoint(model=model, optimizer=optimizer, step=step), rundir.layout.checkpoint_dir(model_dir), 3
     )
     snapshots = {}
     for value, seed in ((3, 0), (5, 1)):
@@ -51,8 +52,8 @@ def trained_run(tmp_path_factory):
         manager.save(checkpoint_number=value)
         snapshots[value] = [w.numpy() for w in model.weights]
     _randomize(model, 2)
-    run_directory.save_weights_atomically(model, run_directory.final_weights_path(model_dir))
-    run_directory.write_json_atomically(os.path.join(model_dir, "train_summary.json"), {"step": 6})
+    rundir.checkpoints.save_weights_atomically(model, rundir.layout.final_weights_path(model_dir))
+    files.write_json_atomically(os.path.join(model_dir, "train_summary.json"), {"step": 6})
     snapshots["final"] = [w.numpy() for w in model.weights]
     return model_dir, snapshots
 
@@ -73,14 +74,14 @@ def _assert_weights(model, arrays):
 
 def test_restore_latest_given_and_final(trained_run):
     model_dir, snapshots = trained_run
-    model, config, step = run_directory.restore_model(model_dir)
+    model, config, step = rundir.checkpoints.restore_model(model_dir)
     # A format-1 flags.json (flat) loads as written, with the flags it lacks at their defaults.
     assert step == 5 and config.items() >= CONFIG.items() and config["batch_size"] == 9
     _assert_weights(model, snapshots[5])
-    model, _, step = run_directory.restore_model(model_dir, os.path.join(model_dir, "checkpoints", "ckpt-3"))
+    model, _, step = rundir.checkpoints.restore_model(model_dir, os.path.join(model_dir, "checkpoints", "ckpt-3"))
     assert step == 3
     _assert_weights(model, snapshots[3])
-    model, _, step = run_directory.restore_model(model_dir, "final")
+    model, _, step = rundir.checkpoints.restore_model(model_dir, "final")
     assert step == 6
     _assert_weights(model, snapshots["final"])
     assert not [n for n in os.listdir(model_dir) if "tmp" in n]
@@ -88,40 +89,40 @@ def test_restore_latest_given_and_final(trained_run):
 
 def test_falls_back_to_final_weights_without_checkpoints(trained_dir):
     model_dir, snapshots = trained_dir
-    for name in os.listdir(run_directory.checkpoint_dir(model_dir)):
-        os.remove(os.path.join(run_directory.checkpoint_dir(model_dir), name))
-    model, _, step = run_directory.restore_model(model_dir)
+    for name in os.listdir(rundir.layout.checkpoint_dir(model_dir)):
+        os.remove(os.path.join(rundir.layout.checkpoint_dir(model_dir), name))
+    model, _, step = rundir.checkpoints.restore_model(model_dir)
     assert step == 6
     _assert_weights(model, snapshots["final"])
 
 
 def test_errors_name_the_path(tmp_path, trained_dir):
     with pytest.raises(FileNotFoundError, match="flags.json"):
-        run_directory.load_run_config(tmp_path / "missing")
+        rundir.config_file.load_run_config(tmp_path / "missing")
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "flags.json").write_text(json.dumps(CONFIG))
     with pytest.raises(FileNotFoundError, match=str(empty)):
-        run_directory.restore_model(empty)
+        rundir.checkpoints.restore_model(empty)
     model_dir, _ = trained_dir
     with pytest.raises(FileNotFoundError, match="ckpt-99"):
-        run_directory.restore_model(model_dir, os.path.join(model_dir, "checkpoints", "ckpt-99"))
+        rundir.checkpoints.restore_model(model_dir, os.path.join(model_dir, "checkpoints", "ckpt-99"))
     # A checkpoint of a 3-class model does not fit a 4-class model built from a changed flags.json.
-    run_directory.write_json_atomically(os.path.join(model_dir, "flags.json"), {**CONFIG, "num_classes": 4})
+    files.write_json_atomically(os.path.join(model_dir, "flags.json"), {**CONFIG, "num_classes": 4})
     with pytest.raises(ValueError, match="does not fit"):
-        run_directory.restore_model(model_dir)
+        rundir.checkpoints.restore_model(model_dir)
     with pytest.raises(ValueError, match="lacks"):
         (empty / "flags.json").write_text(json.dumps({"model": "erfnet_enc"}))
-        run_directory.load_run_config(empty)
+        rundir.config_file.load_run_config(empty)
 
 
 def test_inference_model_keeps_main_output():
     single = build_model("erfnet_enc", 2)
-    assert run_directory.inference_model(single) is single
+    assert rundir.checkpoints.inference_model(single) is single
     inp = keras.Input((8, 8, 3))
     multi = keras.Model(inp, [keras.layers.Conv2D(2, 1)(inp), keras.layers.Conv2D(2, 1)(inp)])
     x = np.ones((1, 8, 8, 3), np.float32)
-    np.testing.assert_allclose(run_directory.inference_model(multi)(x), multi(x)[0])
+    np.testing.assert_allclose(rundir.checkpoints.inference_model(multi)(x), multi(x)[0])
 
 
 # ------------------------------------------------------------------------------------------ resume after kill -9
@@ -159,8 +160,8 @@ def _start_binary(flags_, **kwargs):
 
 
 def _assert_same_final_weights(model_dir, reference_dir):
-    model, _, _ = run_directory.restore_model(model_dir, "final")
-    reference_model, _, _ = run_directory.restore_model(reference_dir, "final")
+    model, _, _ = rundir.checkpoints.restore_model(model_dir, "final")
+    reference_model, _, _ = rundir.checkpoints.restore_model(reference_dir, "final")
     for a, b in zip(model.weights, reference_model.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-3, atol=1e-4)
 
@@ -188,7 +189,7 @@ def test_resume_after_sigkill_continues_at_the_exact_step(resume_records, uninte
     _, stderr = process.communicate()
     assert process.returncode == -signal.SIGKILL, stderr.decode()[-3000:]
     assert not os.path.exists(os.path.join(model_dir, "final.weights.h5")), "the run ended before the kill"
-    killed_at = run_directory.checkpoint_step(run_directory.latest_checkpoint(model_dir))
+    killed_at = rundir.checkpoints.checkpoint_step(rundir.checkpoints.latest_checkpoint(model_dir))
     assert 2 <= killed_at < 40
 
     resumed = train(flags_)
@@ -204,8 +205,8 @@ def test_resume_after_sigkill_continues_at_the_exact_step(resume_records, uninte
 
 def _checkpointed_step(model_dir):
     """The step of the newest checkpoint the ``checkpoint`` state file names (0 if none yet)."""
-    state = tf.train.get_checkpoint_state(run_directory.checkpoint_dir(model_dir))
-    return run_directory.checkpoint_step(state.model_checkpoint_path) if state else 0
+    state = tf.train.get_checkpoint_state(rundir.layout.checkpoint_dir(model_dir))
+    return rundir.checkpoints.checkpoint_step(state.model_checkpoint_path) if state else 0
 
 
 def test_sigint_and_sigterm_save_the_step_in_flight_and_the_rerun_ends_as_if_uninterrupted(
@@ -248,8 +249,8 @@ def test_a_checkpoint_holds_the_weights_and_optimizer_slots_and_no_data(uninterr
     """The training state, not the data: the checkpoint's files hold at least the weights plus Adam's two slots
     per trainable weight and at most 1.2 times that, and no tf.data iterator (a variant tensor)."""
     _, model_dir = uninterrupted_run
-    path = run_directory.latest_checkpoint(model_dir)
-    model, _, _ = run_directory.restore_model(model_dir)
+    path = rundir.checkpoints.latest_checkpoint(model_dir)
+    model, _, _ = rundir.checkpoints.restore_model(model_dir)
     state = sum(w.numpy().nbytes for w in model.weights) + 2 * sum(w.numpy().nbytes for w in model.trainable_weights)
     directory = os.path.dirname(path)
     stored = sum(os.path.getsize(os.path.join(directory, name)) for name in os.listdir(directory)
@@ -260,13 +261,13 @@ def test_a_checkpoint_holds_the_weights_and_optimizer_slots_and_no_data(uninterr
 
 def test_a_truncated_latest_checkpoint_is_named_and_the_previous_one_used(trained_dir, caplog):
     model_dir, snapshots = trained_dir
-    data = [name for name in os.listdir(run_directory.checkpoint_dir(model_dir)) if name.startswith("ckpt-5.data")]
-    path = os.path.join(run_directory.checkpoint_dir(model_dir), data[0])
+    data = [name for name in os.listdir(rundir.layout.checkpoint_dir(model_dir)) if name.startswith("ckpt-5.data")]
+    path = os.path.join(rundir.layout.checkpoint_dir(model_dir), data[0])
     with open(path, "r+b") as handle:
         handle.truncate(os.path.getsize(path) // 2)
     with caplog.at_level("WARNING"):
-        latest = run_directory.latest_checkpoint(model_dir)
+        latest = rundir.checkpoints.latest_checkpoint(model_dir)
     assert latest.endswith("ckpt-3") and "ckpt-5 is corrupt" in caplog.text
-    model, _, step = run_directory.restore_model(model_dir)
+    model, _, step = rundir.checkpoints.restore_model(model_dir)
     assert step == 3
     _assert_weights(model, snapshots[3])

@@ -1,4 +1,4 @@
-"""rfbnet_tf.training.run_lock: one trainer per model_dir; stale locks of dead processes are taken over; a live
+"""rfbnet_tf.rundir.lock: one trainer per model_dir; stale locks of dead processes are taken over; a live
 owner (this host or another) is named in a one-line error."""
 
 import json
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from rfbnet_tf.training.run_lock import LOCK_FILENAME, RunDirectoryLocked, RunLock
+from rfbnet_tf.rundir.lock import LOCK_FILENAME, RunDirectoryLocked, RunLock
 
 
 def _write_owner(model_dir, pid, host=None):
