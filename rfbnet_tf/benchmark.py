@@ -55,7 +55,7 @@ import json
 from rfbnet_tf import cli
 from rfbnet_tf.models import MODEL_NAMES
 from rfbnet_tf.profiling.benchmark_report import compare, format_table, write_json  # noqa: F401
-from rfbnet_tf.profiling.benchmark_run import check_models, parse_pair, parse_size, run_benchmark
+from rfbnet_tf.profiling.benchmark_run import BenchmarkConfig, check_models, parse_size, run_benchmark
 
 
 def define_flags(flag_values=None):
@@ -126,45 +126,11 @@ def main(argv, flag_values=None):
     if f.end_to_end:
         _end_to_end(f, sizes)
         return
-    pipeline_width, pipeline_height = parse_size(f.pipeline_size)
     previous = None
     if f.compare_json:
         with open(f.compare_json) as handle:
             previous = json.load(handle)
-    result = run_benchmark(
-        models=f.models,
-        sizes=sizes,
-        runs=f.runs,
-        warmup=f.warmup,
-        throughput_batch=f.throughput_batch,
-        throughput_runs=f.throughput_runs,
-        train_batch=f.train_batch,
-        train_runs=f.train_runs,
-        train_all_sizes=f.train_all_sizes,
-        num_classes=f.num_classes,
-        matmul_size=f.matmul_size,
-        optimized=f.optimized,
-        jit_compile=f.jit_compile,
-        profile=f.profile,
-        head_to_head_pairs=[parse_pair(p) for p in f.head_to_head],
-        pipeline=f.pipeline,
-        record_dir=f.record_dir,
-        pipeline_model=f.pipeline_model,
-        pipeline_size=(pipeline_height, pipeline_width),
-        pipeline_examples=f.pipeline_examples,
-        pipeline_batch=f.pipeline_batch,
-        pipeline_batches=f.pipeline_batches,
-        pipeline_steps=f.pipeline_steps,
-        flops_reference=f.flops_json or f.compare_json,
-        seed=f.seed,
-        bf16=f.bf16,
-        peer=f.peer,
-        peer_size=parse_size(f.peer_size),
-        peer_threads=f.peer_threads,
-        peer_spinning=f.peer_spinning,
-        peer_train_size=parse_size(f.peer_train_size)[::-1],
-        peer_train_batch=f.peer_train_batch,
-    )
+    result = run_benchmark(BenchmarkConfig.from_flags(f))
     print(format_table(result))
     from rfbnet_tf.profiling.model_latency import format_op_table
 

@@ -128,10 +128,9 @@ def test_binary_rejects_bad_flags_before_any_work(capsys):
 
 @pytest.fixture(scope="module")
 def tiny_run():
-    return benchmark_run.run_benchmark(
+    return benchmark_run.run_benchmark(benchmark_run.BenchmarkConfig(
         models=["erfnet_enc"], sizes=[(32, 32)], runs=2, throughput_batch=2, throughput_runs=1, train_batch=0,
-        matmul_size=64, log=lambda *_: None,
-    )
+        matmul_size=64), log=lambda *_: None)
 
 
 def test_tiny_run_json_fields(tiny_run, tmp_path):

@@ -9,7 +9,7 @@ from rfbnet_tf.configs.data import check_crop
 from rfbnet_tf.configs.experiment import SECTIONS, check_freezing, flag_defaults
 from rfbnet_tf.configs.fields import flag_fields, flag_name
 from rfbnet_tf.configs.model import OPTION_FIELDS, check_model_options
-from rfbnet_tf.configs.train import check_init_sources
+from rfbnet_tf.configs.train import check_init_combination
 
 REQUIRED = ("record_dir", "model_dir")
 HELP_GROUPS = {"model": "model", "data": "data", "optimizer": "optimisation", "train": "run"}
@@ -38,7 +38,7 @@ def _relations(values):
         sizes = {name: fields[name].metadata["check"](values[name]) for name in ("crop_size", "image_size")}
         check_crop(sizes["crop_size"], sizes["image_size"])
         check_freezing(model, values["freeze_encoders"])
-        check_init_sources(values["init_model"], values["rgb_init"], values["depth_init"])
+        check_init_combination(values["init_model"], values["rgb_init"], values["depth_init"])
     except ValueError as error:
         raise flags.ValidationError(str(error)) from None
     return True

@@ -96,7 +96,7 @@ class TrainConfig:
 
     def __post_init__(self):
         validate(self)
-        check_init_sources(self.init_model, self.rgb_init, self.depth_init)
+        check_init_combination(self.init_model, self.rgb_init, self.depth_init)
 
     @property
     def precision_policy(self) -> str:
@@ -123,7 +123,7 @@ def default_val_interval(steps: int) -> int:
     return max(1, min(MAX_DEFAULT_VAL_INTERVAL, steps // 5))
 
 
-def check_init_sources(init_model, rgb_init, depth_init):
+def check_init_combination(init_model, rgb_init, depth_init):
     """``ValueError`` when ``--init_model`` (the whole model) is combined with a per-stream initialisation."""
     streams = [f"--{name}" for name, value in (("rgb_init", rgb_init), ("depth_init", depth_init)) if value]
     if init_model and streams:

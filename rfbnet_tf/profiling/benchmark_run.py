@@ -5,12 +5,13 @@ checked once (:func:`parse_size`, :func:`parse_pair`, :func:`check_models`, :fun
 (``peer``) and the input pipeline's rate (``input_pipeline``).
 
 Sizes: the benchmark's arguments are W×H as its flags (``--sizes=1024x512``), the paper and its recorded JSON
-write them (``parse_size``, ``sizes_for``, ``DEFAULT_SIZES``, ``run_benchmark(sizes=..., peer_size=...)``);
+write them (``parse_size``, ``sizes_for``, ``DEFAULT_SIZES``, ``BenchmarkConfig(sizes=..., peer_size=...)``);
 ``run_benchmark`` turns them into (H, W) for every measurement below it.  ``pipeline_size`` is (H, W).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
@@ -84,76 +85,97 @@ def _command_line():
     return " ".join(argv)
 
 
-def run_benchmark(
-    models=None,
-    sizes=None,
-    runs=5,
-    warmup=1,
-    throughput_batch=4,
-    throughput_runs=2,
-    train_batch=1,
-    train_runs=2,
-    train_all_sizes=False,
-    num_classes=19,
-    matmul_size=2048,
-    optimized=True,
-    jit_compile=False,
-    profile=False,
-    head_to_head_pairs=(("ssma_erfnet_enc", "rfbnet_erfnet_enc"),),
-    pipeline=False,
-    record_dir=None,
-    pipeline_model="rfbnet_erfnet_enc",
-    pipeline_size=(480, 640),
-    pipeline_examples=16,
-    pipeline_batch=2,
-    pipeline_batches=10,
-    pipeline_steps=3,
-    flops_reference=None,
-    seed=0,
-    log=print,
-    bf16=True,
-    peer=False,
-    peer_size=(1024, 512),
-    peer_threads=None,
-    peer_spinning=True,
-    peer_train_size=(256, 512),
-    peer_train_batch=4,
-):
-    """Run the benchmark (see the module docstring); returns the JSON-ready result dict.
+@dataclasses.dataclass(frozen=True)
+class BenchmarkConfig:
+    """What one benchmark run measures: the flags of ``python -m rfbnet_tf.benchmark`` as typed fields
+    (:meth:`from_flags`), with the defaults of a plain run. Sizes are (W, H) as the flags write them, except
+    ``pipeline_size`` and ``peer_train_size`` (H, W).
 
-    ``sizes``: list of (W, H) applied to every model (default: each family's sizes). ``head_to_head_pairs``:
-    pairs of models also measured side by side (``head_to_head``) at their common sizes when both are requested.
+    ``sizes``: (W, H) applied to every model (default: each family's sizes). ``head_to_head_pairs``: pairs of models
+    also measured side by side (``head_to_head``) at their common sizes when both are requested.
     ``throughput_batch=0`` / ``train_batch=0`` skip those measurements. ``jit_compile``: XLA in the optimised path
-    (default: off). ``flops_reference``: path of a previous TensorFlow JSON whose FLOPs are reused
-    under other backends. ``pipeline_size``: (h, w) of the synthetic records made when ``record_dir`` is None.
-    ``bf16``: also time bf16 inference where the CPU has native bf16 (``model_latency.bf16_supported``).
-    ``peer``: also time ``erfnet_enc`` against the PyTorch→ONNX Runtime peer at ``peer_size`` (W, H) with
-    ``peer_threads`` threads, ONNX Runtime spin-waiting if ``peer_spinning`` (``peer.peer_comparison``; extras
-    ``[onnx]`` and ``[peer]``), and one training step of both at batch ``peer_train_batch`` and ``peer_train_size``
-    (H, W) (``peer.train_step_comparison``; ``peer_train_batch=0`` skips it).
+    (default: off). ``flops_reference``: path of a previous TensorFlow JSON whose FLOPs are reused under other
+    backends. ``pipeline_size``: (h, w) of the synthetic records made when ``record_dir`` is None. ``bf16``: also
+    time bf16 inference where the CPU has native bf16 (``model_latency.bf16_supported``). ``peer``: also time
+    ``erfnet_enc`` against the PyTorch→ONNX Runtime peer at ``peer_size`` with ``peer_threads`` threads, ONNX
+    Runtime spin-waiting if ``peer_spinning`` (``peer.peer_comparison``; extras ``[onnx]`` and ``[peer]``), and one
+    training step of both at batch ``peer_train_batch`` and ``peer_train_size`` (``peer.train_step_comparison``;
+    ``peer_train_batch=0`` skips it).
     """
-    models = check_models(models if models is not None else MODEL_NAMES)
-    sizes = [tuple(s) for s in sizes] if sizes else None
+
+    models: tuple | None = None
+    sizes: tuple | None = None
+    runs: int = 5
+    warmup: int = 1
+    throughput_batch: int = 4
+    throughput_runs: int = 2
+    train_batch: int = 1
+    train_runs: int = 2
+    train_all_sizes: bool = False
+    num_classes: int = 19
+    matmul_size: int = 2048
+    optimized: bool = True
+    jit_compile: bool = False
+    profile: bool = False
+    head_to_head_pairs: tuple = (("ssma_erfnet_enc", "rfbnet_erfnet_enc"),)
+    pipeline: bool = False
+    record_dir: str | None = None
+    pipeline_model: str = "rfbnet_erfnet_enc"
+    pipeline_size: tuple = (480, 640)
+    pipeline_examples: int = 16
+    pipeline_batch: int = 2
+    pipeline_batches: int = 10
+    pipeline_steps: int = 3
+    flops_reference: str | None = None
+    seed: int = 0
+    bf16: bool = True
+    peer: bool = False
+    peer_size: tuple = (1024, 512)
+    peer_threads: int | None = None
+    peer_spinning: bool = True
+    peer_train_size: tuple = (256, 512)
+    peer_train_batch: int = 4
+
+    @classmethod
+    def from_flags(cls, f) -> "BenchmarkConfig":
+        """The configuration of the parsed benchmark flags ``f``: each field from the flag of its name, the sizes
+        parsed (``parse_size``, ``parse_pair``)."""
+        converted = {
+            "sizes": tuple(parse_size(s) for s in f.sizes) or None,
+            "head_to_head_pairs": tuple(parse_pair(p) for p in f.head_to_head),
+            "pipeline_size": parse_size(f.pipeline_size)[::-1],
+            "flops_reference": f.flops_json or f.compare_json,
+            "peer_size": parse_size(f.peer_size),
+            "peer_train_size": parse_size(f.peer_train_size)[::-1],
+        }
+        names = [field.name for field in dataclasses.fields(cls)]
+        return cls(**{name: converted[name] if name in converted else getattr(f, name) for name in names})
+
+
+def run_benchmark(config: BenchmarkConfig, log=print):
+    """Run the benchmark of ``config`` (see the module docstring); returns the JSON-ready result dict."""
+    models = check_models(config.models if config.models is not None else MODEL_NAMES)
+    sizes = [tuple(s) for s in config.sizes] if config.sizes else None
     per_model_sizes = {m: [(height, width) for width, height in sizes_for(m, sizes)] for m in models}
     settings = {
-        "runs": positive_int("runs", runs),
-        "warmup": positive_int("warmup", warmup, 0),
-        "throughput_batch": positive_int("throughput_batch", throughput_batch, 0),
-        "throughput_runs": positive_int("throughput_runs", throughput_runs),
-        "train_batch": positive_int("train_batch", train_batch, 0),
-        "train_runs": positive_int("train_runs", train_runs),
-        "train_all_sizes": bool(train_all_sizes),
-        "num_classes": positive_int("num_classes", num_classes, 2),
-        "matmul_size": positive_int("matmul_size", matmul_size),
-        "optimized": bool(optimized),
-        "jit_compile": bool(jit_compile),
-        "profile": bool(profile),
-        "bf16": bool(bf16),
-        "seed": seed,
+        "runs": positive_int("runs", config.runs),
+        "warmup": positive_int("warmup", config.warmup, 0),
+        "throughput_batch": positive_int("throughput_batch", config.throughput_batch, 0),
+        "throughput_runs": positive_int("throughput_runs", config.throughput_runs),
+        "train_batch": positive_int("train_batch", config.train_batch, 0),
+        "train_runs": positive_int("train_runs", config.train_runs),
+        "train_all_sizes": bool(config.train_all_sizes),
+        "num_classes": positive_int("num_classes", config.num_classes, 2),
+        "matmul_size": positive_int("matmul_size", config.matmul_size),
+        "optimized": bool(config.optimized),
+        "jit_compile": bool(config.jit_compile),
+        "profile": bool(config.profile),
+        "bf16": bool(config.bf16),
+        "seed": config.seed,
     }
     reference = None
-    if flops_reference:
-        with open(flops_reference) as f:
+    if config.flops_reference:
+        with open(config.flops_reference) as f:
             reference = json.load(f)
     result = {
         "schema_version": SCHEMA_VERSION,
@@ -185,32 +207,34 @@ def run_benchmark(
     for name in models:
         result["results"].extend(
             benchmark_model(
-                name, per_model_sizes[name], settings, matmul, flops_lookup(reference), flops_reference, log
+                name, per_model_sizes[name], settings, matmul, flops_lookup(reference), config.flops_reference, log
             )
         )
     result["head_to_head"] = []
-    for pair in head_to_head_pairs or ():
+    for pair in config.head_to_head_pairs or ():
         if all(name in models for name in pair):
             common = [size for size in per_model_sizes[pair[0]] if size in per_model_sizes[pair[1]]]
             result["head_to_head"].extend(head_to_head(pair, common, settings, matmul, log))
     result["targets"] = targets(result["results"], result["head_to_head"])
     result["bf16_native"] = bf16_supported()
-    if peer:
+    if config.peer:
         from rfbnet_tf.profiling.peer import peer_comparison
 
-        result["peer"] = peer_comparison(tuple(peer_size), settings["num_classes"], settings["runs"],
-                                         settings["warmup"], peer_threads, seed, log, peer_spinning)
-        if peer_train_batch:
+        result["peer"] = peer_comparison(tuple(config.peer_size), settings["num_classes"], settings["runs"],
+                                         settings["warmup"], config.peer_threads, config.seed, log,
+                                         config.peer_spinning)
+        if config.peer_train_batch:
             from rfbnet_tf.profiling.peer import train_step_comparison
 
             result["peer_train_step"] = train_step_comparison(
-                tuple(peer_train_size), peer_train_batch, settings["num_classes"], settings["runs"],
-                settings["warmup"], peer_threads, seed, log, None if settings["bf16"] else False)
-    if pipeline:
+                tuple(config.peer_train_size), config.peer_train_batch, settings["num_classes"], settings["runs"],
+                settings["warmup"], config.peer_threads, config.seed, log, None if settings["bf16"] else False)
+    if config.pipeline:
         from rfbnet_tf.profiling.input_pipeline import pipeline_measurement
 
-        check_models([pipeline_model])
-        result["pipeline"] = pipeline_measurement(record_dir, pipeline_model, pipeline_size, pipeline_examples,
-                                                  pipeline_batch, pipeline_batches, pipeline_steps, seed, log)
+        check_models([config.pipeline_model])
+        result["pipeline"] = pipeline_measurement(
+            config.record_dir, config.pipeline_model, config.pipeline_size, config.pipeline_examples,
+            config.pipeline_batch, config.pipeline_batches, config.pipeline_steps, config.seed, log)
     result["load_average_end"] = machine.load_average()
     return result
