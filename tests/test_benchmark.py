@@ -2,6 +2,7 @@
 tiny run, targets and comparison output, the training-step and pipeline measurements, flag errors."""
 
 import json
+import os
 import time
 
 import keras
@@ -266,6 +267,9 @@ def test_pipeline_rates_plumbing(tmp_path, monkeypatch):
     assert rates["bottleneck"] == ("pipeline" if rates["pipeline_alone"] < rates["model_alone"] else "model")
     slower = min(rates["pipeline_alone"], rates["model_alone"])
     assert rates["overlap"] == pytest.approx(rates["feeding_training"] / slower)
+    # CPU time per example × examples per second = the cores the pipeline kept busy: above 0, at most the machine's
+    busy_cores = rates["pipeline_cpu_ms_per_example"] / 1e3 * rates["pipeline_alone"]
+    assert 0 < busy_cores <= 1.1 * os.cpu_count()
 
 
 def test_machine_description():

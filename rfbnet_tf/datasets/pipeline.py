@@ -325,6 +325,12 @@ def make_dataset(
 def measure_rate(record_dir, split, num_batches, **make_dataset_kwargs) -> float:
     """Examples per second of ``make_dataset(record_dir, split, **kwargs)`` over ``num_batches``
     batches, after one warm-up batch (tracing, buffer fill) that is not timed."""
+    return measure_rate_and_cpu(record_dir, split, num_batches, **make_dataset_kwargs)[0]
+
+
+def measure_rate_and_cpu(record_dir, split, num_batches, **make_dataset_kwargs) -> tuple:
+    """``(examples per second, CPU seconds per example)`` of :func:`measure_rate`'s timed batches; the CPU time is
+    this process's (every thread: the parallel map and the prefetch included) over the same interval."""
     num_batches = _positive_int("num_batches", num_batches)
     iterator = iter(make_dataset(record_dir, split, **make_dataset_kwargs))
     try:
@@ -332,17 +338,17 @@ def measure_rate(record_dir, split, num_batches, **make_dataset_kwargs) -> float
     except StopIteration:
         raise ValueError(f"split {split!r} of {record_dir!r} yields no batch") from None
     examples = 0
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for _ in range(num_batches):
         try:
             element = next(iterator)
         except StopIteration:
             break
         examples += int(element[1].shape[0])
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     if examples == 0:
         raise ValueError(
             f"split {split!r} of {record_dir!r} has no batch after the warm-up one; "
             "use repeat=True or more data"
         )
-    return examples / elapsed
+    return examples / elapsed, cpu / examples

@@ -78,7 +78,7 @@ def format_table(result):
         p = result["pipeline"]
         lines.append(
             f"input pipeline ({p['image_size'][1]}×{p['image_size'][0]}, batch {p['batch_size']}, all augmentations): "
-            f"alone {p['pipeline_alone']:.1f} ex/s; {p['model']} training alone {p['model_alone']:.2f} ex/s, "
+            f"alone {p['pipeline_alone']:.1f} ex/s{_cpu_per_example(p)}; {p['model']} training alone {p['model_alone']:.2f} ex/s, "
             f"fed by the pipeline {p['feeding_training']:.2f} ex/s → bottleneck: {p['bottleneck']}"
         )
     lines.extend(_bf16_lines(result))
@@ -98,6 +98,11 @@ def _bf16_lines(result):
         f"{row['inference']['bf16']['max_abs_output_difference']:.3g} of {row['inference']['bf16']['max_abs_output']:.3g}"
         for row in result["results"] if "bf16" in row["inference"]
     ]
+
+
+def _cpu_per_example(pipeline):
+    cpu = pipeline.get("pipeline_cpu_ms_per_example")  # absent from JSON written before it was measured
+    return "" if cpu is None else f" ({cpu:.1f} CPU ms per example)"
 
 
 def format_peer_train_step(comparison):

@@ -50,10 +50,11 @@ def synthetic_records(output_dir, size=(480, 640), count=16, seed=0, num_workers
 def pipeline_rates(record_dir, model_name, batch_size=2, num_batches=10, train_steps=3, split="train", seed=0):
     """The three rates of the module docstring for ``model_name`` on the records of ``record_dir``.
 
-    Returns a dict with ``pipeline_alone``, ``model_alone``, ``feeding_training`` (examples/s), ``bottleneck``
+    Returns a dict with ``pipeline_alone`` (and ``pipeline_cpu_ms_per_example``: this process's CPU time per example
+    while it ran), ``model_alone``, ``feeding_training`` (examples/s), ``bottleneck``
     ("pipeline" or "model"), ``overlap``, ``batch_size``, ``image_size`` ((h, w) of the records).
     """
-    from rfbnet_tf.datasets.pipeline import make_dataset, measure_rate
+    from rfbnet_tf.datasets.pipeline import make_dataset, measure_rate_and_cpu
     from rfbnet_tf.datasets.records import load_dataset_info
 
     positive_int("batch_size", batch_size)
@@ -63,7 +64,7 @@ def pipeline_rates(record_dir, model_name, batch_size=2, num_batches=10, train_s
     num_classes = int(info["num_classes"])
     height, width = (int(v) for v in info["image_size"])
     kwargs = {"batch_size": batch_size, "training": True, "seed": seed, "depth_input": "hha"}
-    pipeline_alone = measure_rate(record_dir, split, num_batches, **kwargs)
+    pipeline_alone, cpu_per_example = measure_rate_and_cpu(record_dir, split, num_batches, **kwargs)
 
     keras.utils.set_random_seed(seed)
     model = build_model(model_name, num_classes)
@@ -83,6 +84,7 @@ def pipeline_rates(record_dir, model_name, batch_size=2, num_batches=10, train_s
         "batch_size": batch_size,
         "augmentations": "paper defaults (AugmentConfig()): flip, scale, rotation, colour jitter, noise",
         "pipeline_alone": pipeline_alone,
+        "pipeline_cpu_ms_per_example": 1e3 * cpu_per_example,
         "model_alone": model_alone,
         "feeding_training": feeding,
         "bottleneck": "pipeline" if pipeline_alone < model_alone else "model",
