@@ -19,16 +19,11 @@ import keras
 from keras import layers, ops
 
 from rfbnet_tf.layers.preact_bottleneck import batch_norm
+from rfbnet_tf.utils.checks import positive_int
 
 EASPP_RATES = (3, 6, 12)  # official eAspp_rate; AdapNet++ Sec. 3.2
 EASPP_CHANNELS = 256
 EASPP_BRANCH_CHANNELS = 64
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, received {value!r}")
-    return value
 
 
 @keras.saving.register_keras_serializable(package="rfbnet_tf")
@@ -38,8 +33,8 @@ class EASPP(keras.layers.Layer):
 
     def __init__(self, out_channels=EASPP_CHANNELS, branch_channels=EASPP_BRANCH_CHANNELS, rates=EASPP_RATES, **kwargs):
         super().__init__(**kwargs)
-        self.out_channels = _positive_int("out_channels", out_channels)
-        self.branch_channels = _positive_int("branch_channels", branch_channels)
+        self.out_channels = positive_int("out_channels", out_channels)
+        self.branch_channels = positive_int("branch_channels", branch_channels)
         try:
             rates = tuple(rates)
         except TypeError:

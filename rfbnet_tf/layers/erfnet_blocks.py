@@ -7,15 +7,10 @@ import keras
 from keras import layers, ops
 
 from rfbnet_tf.layers.residual_unit import ResidualUnit
+from rfbnet_tf.utils.checks import positive_int
 
 BN_EPSILON = 1e-3  # ERFNet: nn.BatchNorm2d(..., eps=1e-3)
 BN_MOMENTUM = 0.9  # PyTorch's default momentum 0.1 expressed as Keras' decay
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, received {value!r}")
-    return value
 
 
 @keras.saving.register_keras_serializable(package="rfbnet_tf")
@@ -27,7 +22,7 @@ class DownsamplerBlock(keras.layers.Layer):
 
     def __init__(self, out_channels, **kwargs):
         super().__init__(**kwargs)
-        self.out_channels = _positive_int("out_channels", out_channels)
+        self.out_channels = positive_int("out_channels", out_channels)
 
     def build(self, input_shape):
         in_channels = input_shape[-1]
@@ -68,8 +63,8 @@ class NonBottleneck1D(ResidualUnit):
 
     def __init__(self, channels, dilation=1, dropout=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.channels = _positive_int("channels", channels)
-        self.dilation = _positive_int("dilation", dilation)
+        self.channels = positive_int("channels", channels)
+        self.dilation = positive_int("dilation", dilation)
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), received {dropout!r}")
         self.dropout = float(dropout)

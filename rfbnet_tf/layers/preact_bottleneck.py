@@ -43,6 +43,7 @@ import keras
 from keras import layers, ops
 
 from rfbnet_tf.layers.residual_unit import ResidualUnit
+from rfbnet_tf.utils.checks import positive_int
 
 BN_EPSILON = 1e-5  # official network_base.batch_norm: variance_epsilon=0.00001
 BN_MOMENTUM = 0.99  # official bn_decay_
@@ -51,12 +52,6 @@ BN_MOMENTUM = 0.99  # official bn_decay_
 def batch_norm(name):
     """BatchNormalization with the official AdapNet++ constants (ε = 1e-5, moving-average momentum 0.99)."""
     return layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name)
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, received {value!r}")
-    return value
 
 
 def _dilations(value):
@@ -102,8 +97,8 @@ class PreActBottleneck(ResidualUnit):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.channels = _positive_int("channels", channels)
-        self.stride = _positive_int("stride", stride)
+        self.channels = positive_int("channels", channels)
+        self.stride = positive_int("stride", stride)
         self.dilations = _dilations(dilations)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), received {dropout!r}")
@@ -115,7 +110,7 @@ class PreActBottleneck(ResidualUnit):
         self.projection = projection
         if bottleneck_channels is None:
             bottleneck_channels = max(channels // 4, 1)
-        self.bottleneck_channels = _positive_int("bottleneck_channels", bottleneck_channels)
+        self.bottleneck_channels = positive_int("bottleneck_channels", bottleneck_channels)
         self.multiscale = self.dilations[0] != self.dilations[1]
         if self.stride > 1 and not projection:
             raise ValueError(f"a strided unit (stride={stride!r}) needs projection=True")
