@@ -114,6 +114,13 @@ def _interval(ci):
     return "–" if ci is None else f"[{ci[0]:+.2f}, {ci[1]:+.2f}]"
 
 
+def _schedule_end(settings):
+    """`` to 0.0001, Adam ε 1e-08`` (reports of studies before these settings existed: nothing)."""
+    if "end_learning_rate" not in settings:
+        return ""
+    return f" to {settings['end_learning_rate']:g}, Adam ε {settings['adam_epsilon']:g}"
+
+
 def render_markdown(report: dict) -> str:
     """``report.md``: settings, the row table beside the paper, per-class IoU, the claims and their verdicts."""
     settings = report["settings"]
@@ -121,7 +128,7 @@ def render_markdown(report: dict) -> str:
              f"Created {report['created']}. Synthetic records `{settings['record_dir']}` "
              f"({settings['train_frames']} train / {settings['val_frames']} val frames), "
              f"{settings['image_size'][0]}×{settings['image_size'][1]}, batch {settings['batch_size']}, "
-             f"lr {settings['learning_rate']:g} (poly), unimodal {settings['unimodal_steps']} steps, multimodal "
+             f"lr {settings['learning_rate']:g} (poly{_schedule_end(settings)}), unimodal {settings['unimodal_steps']} steps, multimodal "
              f"{settings['multimodal_steps']} steps, two-stage init: {settings['two_stage']}, seeds "
              f"{settings['seeds']}{'' if report['complete'] else ' (**incomplete: a study still running; finished runs only**)'}. Paper numbers: ScanNet val mIoU (Tables III/IV), shown for their order, not "
              "their level (another dataset).", "",
