@@ -118,3 +118,16 @@ def test_the_train_binary_step_uses_the_fused_kernel(images):
     make_train_step(plain, optimizer, tf.distribute.get_strategy(), step, num_classes=4, weight_decay=0.0,
                     fused_batch_norm=False)
     assert not any("call" in vars(layer) for layer in distribution.batch_norm_layers(plain))
+
+
+def test_float64_inputs_stay_on_keras_ops():
+    """The fused kernel has no float64: such inputs (``keras.config.set_floatx("float64")``) keep full precision."""
+    inputs = keras.Input((None, None, 2), dtype="float64")
+    layer = keras.layers.BatchNormalization(dtype="float64")
+    model = keras.Model(inputs, layer(inputs))
+    use_fused_batch_norm(model)
+    x = np.random.default_rng(2).normal(1.0, 1.0, (2, 3, 3, 2)) * (1 + 1e-9)
+    outputs = model(x, training=True).numpy()
+    assert outputs.dtype == np.float64
+    expected = (x - x.mean(axis=(0, 1, 2))) / np.sqrt(x.var(axis=(0, 1, 2)) + layer.epsilon)
+    np.testing.assert_allclose(outputs, expected, rtol=1e-12, atol=1e-12)

@@ -11,8 +11,8 @@ the 2-core CPU of ``benchmarks/README.md`` this alone takes the ERFNetEnc traini
 ``call`` on the instance before the step is traced. Only ``training=True`` calls change; inference, the layer's
 config, weights, export and the other backends are untouched. The moving statistics are updated exactly as Keras
 does (``moving = moving · momentum + batch · (1 − momentum)``, with the biased batch variance). Layers it leaves
-to Keras: synchronized BN (multi-replica), renorm, masks, a non-last axis, inputs of rank other than 4, frozen
-layers. The layers' code in ``layers/`` stays backend-neutral (``keras.layers`` only); this module is the train
+to Keras: synchronized BN (multi-replica), renorm, masks, a non-last axis, inputs of rank other than 4 or of
+float64, frozen layers. The layers' code in ``layers/`` stays backend-neutral (``keras.layers`` only); this module is the train
 binary's TensorFlow step.
 """
 
@@ -25,13 +25,19 @@ import tensorflow as tf
 from rfbnet_tf.training.distribution import batch_norm_layers
 
 
+FUSED_DTYPES = (tf.float16, tf.bfloat16, tf.float32)
+"""What the fused kernel computes in (float64 inputs, e.g. under ``keras.config.set_floatx("float64")``, stay on
+Keras' ops)."""
+
+
 def _eligible(layer) -> bool:
     axis = layer.axis if isinstance(layer.axis, int) else None
     return not layer.synchronized and not layer.renorm and axis in (-1, 3) and layer.center and layer.scale
 
 
 def _fused_call(self, inputs, training=None, mask=None):
-    if not (training and self.trainable) or self.synchronized or mask is not None or len(inputs.shape) != 4:
+    if (not (training and self.trainable) or self.synchronized or mask is not None or len(inputs.shape) != 4
+            or inputs.dtype not in FUSED_DTYPES):
         return type(self).call(self, inputs, training=training, mask=mask)
     x = tf.cast(inputs, tf.float32)  # Keras computes BN in float32 under mixed precision too
     outputs, mean, unbiased_variance = tf.compat.v1.nn.fused_batch_norm(

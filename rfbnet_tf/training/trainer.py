@@ -389,7 +389,8 @@ def _train(flag_source, signals) -> dict:
     strategy = distribution.make_strategy(run.train.distribution_strategy, run.train.tpu)
     signals.install()  # again: a multi-worker strategy installs its own SIGTERM handler
     previous_policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(run.train.precision_policy)
+    if run.train.mixed_precision:  # otherwise the caller's policy stays (e.g. keras.config.set_floatx("float64"))
+        keras.mixed_precision.set_global_policy(run.train.precision_policy)
     chief = distribution.is_chief(strategy)
     try:
         # One trainer per model_dir: the chief holds model_dir/.lock before it writes anything there.
