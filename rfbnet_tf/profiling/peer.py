@@ -180,19 +180,16 @@ def train_step_comparison(size=TRAIN_SIZE, batch=TRAIN_BATCH, num_classes=19, ru
     weight_decay = 5e-4
     nhwc = np.random.default_rng(seed).standard_normal((batch, height, width, 3), dtype=np.float32)
     labels = random_labels(batch, height, width, num_classes, seed=seed)
+    nchw = np.ascontiguousarray(nhwc.transpose(0, 3, 1, 2))
     callables = {"ours/tensorflow": make_trainer(model, "erfnet_enc", num_classes, weight_decay)(({"rgb": nhwc}, labels))}
     if bf16:
         ours_bf16 = bf16_model(model, "erfnet_enc", num_classes)
         callables["ours/tensorflow_bf16"] = make_trainer(ours_bf16, "erfnet_enc", num_classes, weight_decay)(
             ({"rgb": nhwc}, labels))
-    peer = copy_keras_weights(build_peer(num_classes), model).train()
-    step = _torch_train_step(torch, peer, np.ascontiguousarray(nhwc.transpose(0, 3, 1, 2)), labels,
-                             TRAIN_LEARNING_RATE, weight_decay)
-    callables["peer/torch"] = step
-    if bf16:
-        peer_bf16 = copy_keras_weights(build_peer(num_classes), model).train()
-        callables["peer/torch_bf16"] = _torch_train_step(torch, peer_bf16, np.ascontiguousarray(
-            nhwc.transpose(0, 3, 1, 2)), labels, TRAIN_LEARNING_RATE, weight_decay, autocast=True)
+    peers = [("peer/torch", False)] + ([("peer/torch_bf16", True)] if bf16 else [])
+    for name, autocast in peers:
+        peer = copy_keras_weights(build_peer(num_classes), model).train()
+        callables[name] = _torch_train_step(torch, peer, nchw, labels, TRAIN_LEARNING_RATE, weight_decay, autocast)
     stats = time_interleaved(callables, warmup=warmup, runs=runs)
     ratios = {"float32": stats["ours/tensorflow"]["median_s"] / stats["peer/torch"]["median_s"]}
     if bf16:
