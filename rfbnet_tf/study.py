@@ -61,6 +61,9 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_bool("augment", True, "Training augmentations (paper Sec. IV-B).", **on)
     flags.DEFINE_bool("smoke", False, "Toy scale (32x48, 2 steps, 2 seeds, rows rgb/depth/ssma/rfbnet): checks the machinery in about a minute.",
                       **on)
+    flags.DEFINE_integer("jobs", 1, "Seeds trained at once, each in its own process on cores/jobs TensorFlow "
+                         "threads (its unimodal rows, then its multimodal rows); 2 on 2 cores trains ~1.4x faster.",
+                         lower_bound=1, **on)
     flags.DEFINE_bool("report_only", False, "Only rebuild the report from the finished runs.", **on)
 
 
@@ -110,11 +113,11 @@ def ensure_records(config: runner.StudyConfig, progress=True):
                         num_workers=None, progress=progress)
 
 
-def run_study(config: runner.StudyConfig, progress=print) -> dict:
-    """Records, every run, the report; returns the report dict."""
+def run_study(config: runner.StudyConfig, progress=print, jobs=1) -> dict:
+    """Records, every run (``jobs`` seeds at once: :func:`runner.run_all`), the report; returns the report dict."""
     started = time.perf_counter()
     ensure_records(config, progress=False)
-    runner.run_all(config, progress=progress)
+    runner.run_all(config, progress=progress, jobs=jobs)
     report = report_lib.write_report(config)
     progress(f"study done in {(time.perf_counter() - started) / 60:.1f} min; report: "
              f"{os.path.join(config.study_dir, report_lib.REPORT_MD)}")
@@ -127,13 +130,13 @@ def main(argv):
     config = config_from_flags()
     if FLAGS.smoke:  # toy tensors: tracing every graph would cost more than running it
         tf.config.run_functions_eagerly(True)
-    report = report_lib.write_report(config) if FLAGS.report_only else run_study(config)
+    report = report_lib.write_report(config) if FLAGS.report_only else run_study(config, jobs=FLAGS.jobs)
     for claim in report["claims"]:
         print(f"claim {claim['id']} ({claim['text']}): {claim.get('verdict', claim['status'])}")
 
 
 FLAG_GROUPS = {
-    "study": ["study_dir", "row", "seeds", "first_seed", "smoke", "report_only"],
+    "study": ["study_dir", "row", "seeds", "first_seed", "jobs", "smoke", "report_only"],
     "data": ["record_dir", "image_size", "train_frames", "val_frames"],
     "training": ["unimodal_steps", "multimodal_steps", "batch_size", "learning_rate", "end_learning_rate",
                  "adam_epsilon", "val_every",

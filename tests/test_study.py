@@ -129,7 +129,8 @@ def _model_costs_once():
 
 @pytest.fixture(scope="module")
 def smoke_study(tmp_path_factory):
-    """The smoke-scale study of the flagfile's rows, eagerly (as ``--smoke`` runs it)."""
+    """The smoke-scale study of the flagfile's rows, eagerly (as ``--smoke`` runs it), with ``--jobs=2``: each seed
+    in its own worker process (the rerun in the resume test below runs in this process, ``--jobs=1``)."""
     root = tmp_path_factory.mktemp("study")
     config = study_main.smoke_config(runner.StudyConfig(
         study_dir=str(root / "study"), record_dir=str(root / "records"), rows=tuple(_flagfile_rows()),
@@ -137,7 +138,7 @@ def smoke_study(tmp_path_factory):
     tf.config.run_functions_eagerly(True)
     lines = []
     try:
-        report = study_main.run_study(config, progress=lines.append)
+        report = study_main.run_study(config, progress=lines.append, jobs=2)
     finally:
         tf.config.run_functions_eagerly(False)
     return config, report, lines
@@ -151,8 +152,12 @@ def _eval_miou(config, row, seed):
 def test_report_is_recomputed_from_the_runs_eval_files(smoke_study):
     config, report, lines = smoke_study
     assert len(lines) == len(config.rows) * 2 + 1 and lines[-1].startswith("study done")
-    order = [line.split("]")[1].split(" seed")[0].strip() for line in lines[:-1]]
-    assert set(order[:4]) == {"rgb", "depth"}  # unimodal runs first: they initialise the others
+    runs = [line.split("] ")[1].split(":")[0].split(" seed ") for line in lines[:-1]]
+    assert sorted((row, int(seed)) for row, seed in runs) == sorted(
+        (row.name, seed) for row in config.rows for seed in (0, 1))
+    for seed in ("0", "1"):  # a seed's unimodal runs first: they initialise its multimodal runs
+        order = [row for row, run_seed in runs if run_seed == seed]
+        assert set(order[:2]) == {"rgb", "depth"} and len(order) == len(config.rows)
     with open(os.path.join(config.study_dir, "report.json"), encoding="utf-8") as handle:
         stored = json.load(handle)
     assert stored["claims"] == json.loads(json.dumps(report["claims"]))
@@ -227,3 +232,16 @@ def test_rerun_skips_finished_runs_and_resumes_an_unfinished_one(smoke_study):
     assert summary["start_step"] == 1 and summary["step"] == 2 and summary["steps_run"] == 1
     assert [entry["step"] for entry in summary["val_history"]] == [1, 2]  # the curve survives the resume
     assert runner.is_finished(model_dir, 2)
+
+
+
+def _rgb_row():
+    return next(row for row in _flagfile_rows() if row.name == "rgb")
+
+
+def test_a_worker_error_reaches_the_parent_with_its_message(tmp_path):
+    config = study_main.smoke_config(runner.StudyConfig(
+        study_dir=str(tmp_path / "study"), record_dir=str(tmp_path / "no_records"), rows=(_rgb_row(),),
+        seeds=(0, 1), two_stage=False))
+    with pytest.raises((ValueError, OSError), match="no_records"):
+        runner.run_all(config, progress=lambda line: None, jobs=2)

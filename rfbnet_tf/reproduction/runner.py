@@ -7,6 +7,10 @@ seed sees the same records and the same ``--seed``: the design is paired.
 A run lives in ``study_dir/<row>/seed<k>/`` (a normal ``model_dir``).  It is finished when its
 ``train_summary.json`` reached the row's steps and its ``eval/val.json`` scores that step; a finished run is
 skipped, an unfinished one is resumed by ``rfbnet_tf.train`` from its own checkpoint.
+
+With ``jobs`` > 1 the seeds run at once, one process per seed (its unimodal rows, then its multimodal rows,
+in order), each on ``cores // jobs`` TensorFlow threads: these small models use two cores poorly
+(benchmarks/README.md "Study throughput"), two one-thread processes train ≈ 1.4× as many steps per second.
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ import dataclasses
 import gc
 import io
 import json
+import multiprocessing
 import os
+import pickle
+import queue
 import time
 
 import keras
@@ -128,15 +135,86 @@ def run_one(config: StudyConfig, row, seed) -> dict:
             "seconds": time.perf_counter() - started}
 
 
-def run_all(config: StudyConfig, progress=print) -> list:
-    """Every run of the study, in :func:`ordered_runs` order; ``progress`` receives one line per run."""
-    done, total = [], len(ordered_runs(config))
+def run_all(config: StudyConfig, progress=print, jobs=1) -> list:
+    """Every run of the study; ``progress`` receives one line per run.
+
+    ``jobs`` = 1: in :func:`ordered_runs` order, in this process. ``jobs`` > 1: one process per seed, ``jobs`` at
+    once (:func:`run_seed`), the lines in the order the runs finish."""
+    total = len(ordered_runs(config))
     started = time.perf_counter()
-    for index, (row, seed) in enumerate(ordered_runs(config), 1):
-        result = run_one(config, row, seed)
+    done = []
+
+    def report(result):
         done.append(result)
         elapsed = time.perf_counter() - started
         state = "finished earlier, skipped" if result["skipped"] else f"{result['seconds']:.0f} s"
-        progress(f"[{index}/{total}] {row.name} seed {seed}: {state} (study {elapsed / 60:.1f} min)")
-        logging.info("study run %s seed %d done in %s", row.name, seed, state)
+        progress(f"[{len(done)}/{total}] {result['row']} seed {result['seed']}: {state} "
+                 f"(study {elapsed / 60:.1f} min)")
+        logging.info("study run %s seed %d done in %s", result["row"], result["seed"], state)
+
+    if jobs == 1 or len(config.seeds) == 1:
+        for row, seed in ordered_runs(config):
+            report(run_one(config, row, seed))
+        return done
+    _run_seeds_in_processes(config, jobs, report)
     return done
+
+
+def run_seed(config: StudyConfig, seed, threads, eager, results) -> None:
+    """The runs of one seed, in :func:`ordered_runs` order, in a worker process on ``threads`` TensorFlow threads
+    (``eager``: as the parent runs its functions). Puts ``("run", result)`` per run on ``results``, then
+    ``("done", seed)``, or ``("error", exception)`` and stops."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    tf.config.run_functions_eagerly(eager)
+    try:
+        for row, row_seed in ordered_runs(config):
+            if row_seed == seed:
+                results.put(("run", run_one(config, row, seed)))
+    except Exception as error:  # pylint: disable=broad-except  (handed to the parent, which raises it)
+        try:
+            pickle.dumps(error)
+        except Exception:  # pylint: disable=broad-except
+            error = RuntimeError(f"seed {seed}: {type(error).__name__}: {error}")
+        results.put(("error", error))
+        return
+    results.put(("done", seed))
+
+
+def _run_seeds_in_processes(config, jobs, report):
+    """:func:`run_seed` for every seed, ``jobs`` processes at once; the first worker error stops the others and
+    is raised here (a user error keeps its one-line message)."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    threads = max(1, len(os.sched_getaffinity(0)) // jobs)
+    context = multiprocessing.get_context("spawn")  # a fresh TensorFlow runtime per worker (threads set first)
+    results = context.Queue()
+    waiting, running = list(config.seeds), {}
+    try:
+        while waiting or running:
+            while waiting and len(running) < jobs:
+                seed = waiting.pop(0)
+                running[seed] = context.Process(
+                    target=run_seed, args=(config, seed, threads, tf.config.functions_run_eagerly(), results),
+                    name=f"study-seed{seed}", daemon=True)
+                running[seed].start()
+            try:
+                kind, value = results.get(timeout=5.0)
+            except queue.Empty:
+                for seed, process in list(running.items()):
+                    if not process.is_alive():  # died without a word (killed, out of memory)
+                        raise RuntimeError(f"the study's worker for seed {seed} exited with code "
+                                           f"{process.exitcode}; rerun the study to resume it")
+                continue
+            if kind == "error":
+                raise value
+            if kind == "run":
+                report(value)
+            else:
+                running.pop(value).join()
+    finally:
+        for process in running.values():
+            process.terminate()
+            process.join()
