@@ -234,7 +234,6 @@ def test_rerun_skips_finished_runs_and_resumes_an_unfinished_one(smoke_study):
     assert runner.is_finished(model_dir, 2)
 
 
-
 def _rgb_row():
     return next(row for row in _flagfile_rows() if row.name == "rgb")
 
