@@ -68,7 +68,9 @@ def test_flagfile_parses_with_the_study_binary_flags():
     study_main.define_flags(values)
     values(["study", f"--flagfile={FLAGFILE}"])
     config = study_main.config_from_flags(values)
-    assert config.seeds == (0, 1) and len(config.rows) == 9 and config.image_size == (128, 160)
+    assert config.seeds == (0, 1) and len(config.rows) == 10 and config.image_size == (128, 160)
+    assert dict(config.rows[-1].flags)["add_point"] == "T_input" and config.rows[-1].paper_miou is None
+    assert values.jobs == 2  # the two seeds' chains in parallel (benchmarks/README.md "Study throughput")
     assert (config.end_learning_rate, config.adam_epsilon) == (1e-4, 1e-8)  # [12]'s optimiser (issue 26)
     assert config.unimodal_steps > config.multimodal_steps  # the paper trains the unimodal models longer
     smoke_values = flags.FlagValues()
