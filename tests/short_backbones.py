@@ -3,6 +3,8 @@ its 5 dilation-1 non-bottleneck units and 4 of its 8 fused units (every dilation
 stage, RFB and SSMA block kind still runs), and the tiny AdapNet++ of tests/adapnet_pp_fixtures.py. Graph tracing
 and conversion time grows with the graph (ONNX conversion faster than linearly)."""
 
+import textwrap
+
 import pytest
 
 from rfbnet_tf.models import erfnet_backbone
@@ -10,6 +12,15 @@ from tests import adapnet_pp_fixtures
 
 SHORT_STAGE1_UNITS = 1  # of 5
 SHORT_FUSED_DILATIONS = (2, 4, 8, 16)  # of (2, 4, 8, 16, 2, 4, 8, 16)
+
+
+SUBPROCESS_PRELUDE = textwrap.dedent("""
+    from rfbnet_tf.models import erfnet_backbone
+    from tests import short_backbones
+    erfnet_backbone.STAGE1_UNITS = short_backbones.SHORT_STAGE1_UNITS
+    erfnet_backbone.FUSED_DILATIONS = short_backbones.SHORT_FUSED_DILATIONS
+""")
+"""Python lines that make a fresh process (run from the repository root) build the short ERFNetEnc."""
 
 
 def use_short_erfnet(monkeypatch):

@@ -19,6 +19,7 @@ from rfbnet_tf.recordings import bag_prediction, bag_reader, bag_writer, frame_e
 from rfbnet_tf.recordings.frame_pairing import StampPairer
 from tests import bag_fixtures as bf
 from tests import run_dir_fixtures as fx
+from tests import short_backbones
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INTRINSICS = ",".join(str(v) for v in bf.CAMERA)
@@ -45,12 +46,17 @@ def _kwargs(rgb_topic, **extra):
                 **extra)
 
 
+# The short ERFNetEnc (tests/short_backbones.py): reading, pairing and writing recordings do not depend on the
+# backbone's depth, and serving_raw is traced and compiled in about half the time.
+_short_erfnet = pytest.fixture(scope="module", autouse=True)(short_backbones.short_erfnet)
+
+
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
     root = tmp_path_factory.mktemp("recordings")
     fx.write_records(str(root / "records"), {"train": fx.random_frames(0, 1, bf.SIZE)})
     model_dir = str(root / "run")
-    fx.make_run_dir(model_dir, fx.run_config(str(root / "records"), image_size=bf.SIZE))
+    fx.make_run_dir(model_dir, fx.run_config(str(root / "records"), image_size=bf.SIZE), seed=2)  # a mix of classes
     frames = bf.recording_frames()
     bags = {"ros1": bf.write_recording(root / "in.bag", frames),
             "ros2": bf.write_recording(root / "in_ros2", frames, fmt="ros2_mcap", rgb="jpeg", depth_encoding="32FC1")}

@@ -18,7 +18,7 @@ import tensorflow as tf
 from rfbnet_tf.utils import files
 from rfbnet_tf import rundir
 from rfbnet_tf.models import build_model
-from tests import train_fixtures
+from tests import short_backbones, train_fixtures
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -128,6 +128,9 @@ def test_inference_model_keeps_main_output():
 # ------------------------------------------------------------------------------------------ resume after kill -9
 
 _fast_graphs = pytest.fixture(scope="module", autouse=True)(train_fixtures.fast_graphs)
+# The short ERFNetEnc (tests/short_backbones.py), here and in the train binary's processes: exact resume does not
+# depend on the backbone's depth.
+_short_erfnet = pytest.fixture(scope="module", autouse=True)(short_backbones.short_erfnet)
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +147,7 @@ def uninterrupted_run(resume_records, tmp_path_factory):
     return train(dict(train_fixtures.RESUME_RUN, record_dir=resume_records, model_dir=model_dir)), model_dir
 
 
-_TRAIN_BINARY = train_fixtures.SUBPROCESS_PRELUDE + textwrap.dedent("""
+_TRAIN_BINARY = train_fixtures.SUBPROCESS_PRELUDE + short_backbones.SUBPROCESS_PRELUDE + textwrap.dedent("""
     from absl import app
     from rfbnet_tf import train
     from rfbnet_tf import configs
@@ -154,7 +157,7 @@ _TRAIN_BINARY = train_fixtures.SUBPROCESS_PRELUDE + textwrap.dedent("""
 
 
 def _start_binary(flags_, **kwargs):
-    """``python -m rfbnet_tf.train`` (with Grappler off) on ``flags_``."""
+    """``python -m rfbnet_tf.train`` (with Grappler off, the short ERFNetEnc) on ``flags_``."""
     return subprocess.Popen([sys.executable, "-c", _TRAIN_BINARY, *train_fixtures.binary_argv(flags_)], cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs)
 

@@ -19,12 +19,17 @@ from rfbnet_tf.inference import depth_input, image_files, input_spec, saved_mode
 from rfbnet_tf.preprocessing import graph
 from rfbnet_tf.preprocessing.depth_plausibility import depth_unit_warning
 from tests import run_dir_fixtures as fx
+from tests import short_backbones
 from tests.label_checks import assert_class_ids_match
 
 SIZE = (32, 48)
 MAX_DEPTH = 10.0  # the records' (run_dir_fixtures.write_records)
 CAMERA = (40.0, 40.0, 23.5, 15.5)
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+
+# The short ERFNetEnc (tests/short_backbones.py): the raw-depth preprocessing does not depend on the backbone's
+# depth, and the export is traced, saved and XLA-compiled in about half the time.
+_short_erfnet = pytest.fixture(scope="module", autouse=True)(short_backbones.short_erfnet)
 
 
 def _raw_depth_mm():
@@ -43,7 +48,7 @@ def exported(tmp_path_factory):
     record_dir = str(root / "records")
     fx.write_records(record_dir, {"train": fx.random_frames(0, 1, SIZE)})
     model_dir = str(root / "run")
-    fx.make_run_dir(model_dir, fx.run_config(record_dir, image_size=SIZE))
+    fx.make_run_dir(model_dir, fx.run_config(record_dir, image_size=SIZE), seed=2)  # a mix of classes
     export_dir = saved_model_export.export_model(model_dir, verify=False)
     rgb = np.random.default_rng(6).integers(0, 256, SIZE + (3,), dtype=np.uint8)
     depth = _raw_depth_mm()
