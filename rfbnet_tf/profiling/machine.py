@@ -20,6 +20,8 @@ import sys
 
 import keras
 
+from rfbnet_tf.utils import processes
+
 ENV_SWITCHES = ("TF_ENABLE_ONEDNN_OPTS", "XLA_FLAGS", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "KERAS_BACKEND")
 
 
@@ -46,13 +48,6 @@ def _ram_bytes():
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         return None
-
-
-def _usable_cores():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count()
 
 
 def _versions(backend):
@@ -93,7 +88,7 @@ def describe_machine():
     return {
         "cpu_model": _cpu_model(),
         "logical_cores": os.cpu_count(),
-        "usable_cores": _usable_cores(),
+        "usable_cores": processes.usable_cores(),
         "ram_bytes": _ram_bytes(),
         "platform": platform.platform(),
         "hostname": platform.node(),

@@ -24,7 +24,6 @@ our model's weights, so both produce the same logits (tested to 1e-4).
 from __future__ import annotations
 
 import io
-import os
 import warnings
 
 import keras
@@ -34,6 +33,7 @@ from rfbnet_tf.models import build_model
 from rfbnet_tf.profiling import machine
 from rfbnet_tf.profiling.model_latency import optimized_inference, optimized_model
 from rfbnet_tf.profiling.timing import time_interleaved
+from rfbnet_tf.utils import processes
 
 ONNX_OPSET = 17
 STAGE1_UNITS, STAGE1_DILATIONS = 5, (1,) * 5
@@ -102,7 +102,7 @@ def peer_comparison(size=(1024, 512), num_classes=19, runs=5, warmup=1, threads=
     """
     torch = _torch()
     width, height = size
-    threads = threads or len(os.sched_getaffinity(0))
+    threads = threads or processes.usable_cores()
     torch.set_num_threads(threads)
     log(f"[benchmark] peer comparison erfnet_enc {width}x{height}, {threads} threads "
         f"(load average {machine.load_average()})")
@@ -170,7 +170,7 @@ def train_step_comparison(size=TRAIN_SIZE, batch=TRAIN_BATCH, num_classes=19, ru
 
     torch = _torch()
     height, width = size
-    threads = threads or len(os.sched_getaffinity(0))
+    threads = threads or processes.usable_cores()
     torch.set_num_threads(threads)
     bf16 = bf16_supported() if bf16 is None else bool(bf16)
     log(f"[benchmark] peer training step erfnet_enc batch {batch} {height}x{width}, {threads} threads "

@@ -33,6 +33,7 @@ from rfbnet_tf import rundir
 from rfbnet_tf.evaluation import evaluator
 from rfbnet_tf.reproduction import rows as rows_lib
 from rfbnet_tf.training import trainer
+from rfbnet_tf.utils import processes
 
 EVAL_SPLIT = "val"
 
@@ -188,7 +189,7 @@ def _run_seeds_in_processes(config, jobs, report):
     is raised here (a user error keeps its one-line message)."""
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
-    threads = max(1, len(os.sched_getaffinity(0)) // jobs)
+    threads = max(1, processes.usable_cores() // jobs)
     context = multiprocessing.get_context("spawn")  # a fresh TensorFlow runtime per worker (threads set first)
     results = context.Queue()
     waiting, running = list(config.seeds), {}

@@ -17,6 +17,14 @@ from absl import logging
 _PID = re.compile(r"\.tmp-(\d+)(?:-|$)")
 
 
+def usable_cores() -> int:
+    """The CPUs this process may run on (its affinity mask: a container's share, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity on this platform (macOS)
+        return os.cpu_count() or 1
+
+
 def pid_alive(pid: int) -> bool:
     """True if a process with ``pid`` runs on this host (a process of another user counts as alive)."""
     if pid <= 0:
