@@ -31,8 +31,7 @@ def comparable_arithmetic():
     from tests import short_backbones
 
     erfnet_backbone.STAGE1_DROPOUT = erfnet_backbone.FUSED_DROPOUT = 0.0
-    erfnet_backbone.STAGE1_UNITS = short_backbones.SHORT_STAGE1_UNITS
-    erfnet_backbone.FUSED_DILATIONS = short_backbones.SHORT_FUSED_DILATIONS
+    short_backbones.use_short_erfnet_in_this_process()
     keras.config.set_floatx("float64")
 
 

@@ -14,11 +14,15 @@ SHORT_STAGE1_UNITS = 1  # of 5
 SHORT_FUSED_DILATIONS = (2, 4, 8, 16)  # of (2, 4, 8, 16, 2, 4, 8, 16)
 
 
+def use_short_erfnet_in_this_process():
+    """For a fresh process a test starts (nothing to restore): every ERFNetEnc built from now on is the short one."""
+    erfnet_backbone.STAGE1_UNITS = SHORT_STAGE1_UNITS
+    erfnet_backbone.FUSED_DILATIONS = SHORT_FUSED_DILATIONS
+
+
 SUBPROCESS_PRELUDE = textwrap.dedent("""
-    from rfbnet_tf.models import erfnet_backbone
     from tests import short_backbones
-    erfnet_backbone.STAGE1_UNITS = short_backbones.SHORT_STAGE1_UNITS
-    erfnet_backbone.FUSED_DILATIONS = short_backbones.SHORT_FUSED_DILATIONS
+    short_backbones.use_short_erfnet_in_this_process()
 """)
 """Python lines that make a fresh process (run from the repository root) build the short ERFNetEnc."""
 

@@ -75,7 +75,8 @@ def test_rfbnet_adapnet_pp_two_stage_train_restore_export(record_dir, unimodal_d
         for a, b in zip(source_layers[name].trainable_weights, target_layers[name].trainable_weights):
             np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=0, atol=1e-9)
 
-    export_dir = export_model(model_dir, str(tmp_path / "export"))
+    # verify=False: the export is loaded and run below (the verification itself: tests/test_export.py)
+    export_dir = export_model(model_dir, str(tmp_path / "export"), verify=False)
     served = tf.saved_model.load(export_dir).signatures["serving_default"]
     rng = np.random.default_rng(0)
     out = served(rgb=tf.constant(rng.integers(0, 255, (1, 64, 64, 3), dtype=np.uint8)),

@@ -9,12 +9,17 @@ import sys
 import numpy as np
 
 from rfbnet_tf.models import build_model
+from tests import short_backbones
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def test_rfbnet_erfnet_enc_same_logits_under_jax(tmp_path):
-    spec = {"name": "rfbnet_erfnet_enc", "num_classes": 5, "options": {"add_point": "R", "combination": "ssma"}}
+def test_rfbnet_erfnet_enc_same_logits_under_jax(tmp_path, monkeypatch):
+    # The short ERFNetEnc (tests/short_backbones.py): every layer kind and fusion stage once, half the graph to
+    # trace and for XLA to compile under JAX.
+    short_backbones.use_short_erfnet(monkeypatch)
+    spec = {"name": "rfbnet_erfnet_enc", "num_classes": 5, "options": {"add_point": "R", "combination": "ssma"},
+            "short_erfnet": True}
     model = build_model(spec["name"], spec["num_classes"], **spec["options"])
     rng = np.random.default_rng(0)
     # random weights, including non-trivial batch-norm statistics, so every op matters
@@ -25,7 +30,7 @@ def test_rfbnet_erfnet_enc_same_logits_under_jax(tmp_path):
     model.save_weights(tmp_path / "model.weights.h5")
     np.savez(tmp_path / "inputs.npz", **inputs)
     (tmp_path / "spec.json").write_text(json.dumps(spec))
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "PYTHONPATH": os.path.dirname(HERE)}
     result = subprocess.run(
         [sys.executable, os.path.join(HERE, "backend_parity_worker.py"), str(tmp_path)],
         env=env, capture_output=True, text=True, timeout=900,

@@ -60,7 +60,8 @@ def trained(tmp_path_factory):
 def _outputs(trained, tag, record_dir):
     """Export, predict and evaluate the run; ``record_dir`` is only where evaluate finds the frames."""
     root, model_dir = trained["root"], trained["model_dir"]
-    export_dir = saved_model_export.export_model(model_dir, str(root / f"export_{tag}"))
+    # verify=False: the export is loaded and run here (the verification itself: tests/test_export.py)
+    export_dir = saved_model_export.export_model(model_dir, str(root / f"export_{tag}"), verify=False)
     loaded = tf.saved_model.load(export_dir)
     assert "serving_raw" in loaded.signatures  # built from final.keras, with the run's max_depth from run_info.json
     probabilities = {stem: loaded.signatures["serving_default"](

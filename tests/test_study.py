@@ -246,3 +246,18 @@ def test_a_worker_error_reaches_the_parent_with_its_message(tmp_path):
         seeds=(0, 1), two_stage=False))
     with pytest.raises((ValueError, OSError), match="no_records"):
         runner.run_all(config, progress=lambda line: None, jobs=2)
+
+
+def test_convergence_measures_the_last_quarter_by_endpoints_and_by_quarter_means():
+    steps = list(range(100, 1300, 100))
+    rising = [(step, 0.01 * step) for step in steps]  # 1 point per 100 steps: the last quarter (900-1200) gains 3
+    measured = report_lib.convergence([rising])
+    assert measured["gain_last_quarter"] == pytest.approx(3.0)
+    assert measured["mean_gain_last_quarter"] == pytest.approx(3.0)  # (10+11+12)/3 - (7+8+9)/3
+    outlier = [(step, 53.0 if step == 1200 else 50.0) for step in steps]  # flat, one evaluation 3 points high
+    measured = report_lib.convergence([outlier])
+    assert measured["gain_last_quarter"] == pytest.approx(3.0)
+    assert measured["mean_gain_last_quarter"] == pytest.approx(1.0)  # (50+50+53)/3 - 50
+    both = report_lib.convergence([rising, outlier, [(100, 5.0)]])  # a one-point curve is left out
+    assert both["seeds"] == 2 and both["mean_gain_last_quarter"] == pytest.approx(2.0)
+    assert report_lib.convergence([[(100, 5.0)]]) is None
