@@ -21,7 +21,7 @@ from rfbnet_tf.utils import files
 from rfbnet_tf import configs, rundir
 from rfbnet_tf.training import checked_run, losses, optimization, steps
 from rfbnet_tf.training.class_weights import median_frequency_weights, parse_class_weights
-from tests import train_fixtures
+from tests import short_backbones, train_fixtures
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -397,7 +397,9 @@ def test_mirrored_strategy_on_two_logical_cpus(record_dir, tmp_path):
     model_dir = str(tmp_path / "mirrored")
     flags_ = dict(BASE, record_dir=record_dir, model_dir=model_dir, model="erfnet_enc", modality="depth",
                   depth_input="depth", steps=3, checkpoint_every=3, distribution_strategy="mirrored")
-    code = train_fixtures.SUBPROCESS_PRELUDE + textwrap.dedent(f"""
+    # the short ERFNetEnc (tests/short_backbones.py): the strategy does not depend on the depth; its graph is
+    # traced once per replica
+    code = train_fixtures.SUBPROCESS_PRELUDE + short_backbones.SUBPROCESS_PRELUDE + textwrap.dedent(f"""
         import json
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
