@@ -1,33 +1,25 @@
 """The AdapNet++ family end to end (issue: AdapNet++, SSMA(AdapNet++), RFBNet(AdapNet++)): a few training steps on
 tiny synthetic records, two-stage initialisation from a unimodal AdapNet++ run, checkpoint restore, export.
 
-Every unit of AdapNet++ at 1/16 of its widths (the test-only ``width_divisor``: the same layers and graph, a
-fraction of the arithmetic); SSMA(AdapNet++) training runs in tests/test_adapnet_pp_protocol.py."""
+The tiny AdapNet++ of tests/adapnet_pp_fixtures.py (1/16 of the widths, 7 of the 16 units: every kind of layer,
+stage, skip and RFB, a fraction of the graph); SSMA(AdapNet++) training runs in tests/test_adapnet_pp_protocol.py."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from rfbnet_tf import rundir
-from rfbnet_tf.models import registry
-from rfbnet_tf.models.adapnet_pp_backbone import AdapNetPPBackbone
 from rfbnet_tf.models.weight_transfer import _weight_layers
-from tests import train_fixtures
+from tests import adapnet_pp_fixtures, train_fixtures
 
 _fast_graphs = pytest.fixture(scope="module", autouse=True)(train_fixtures.fast_graphs)
 
 
-class _NarrowAdapNetPP(AdapNetPPBackbone):
-    def __init__(self, **kwargs):
-        super().__init__(width_divisor=16, **kwargs)
-
-
 @pytest.fixture(scope="module", autouse=True)
-def _narrow_backbone():
-    patch = pytest.MonkeyPatch()
-    patch.setitem(registry.BACKBONES, "adapnet_pp", _NarrowAdapNetPP)
-    yield
-    patch.undo()
+def _tiny_backbone():
+    with pytest.MonkeyPatch.context() as patch:
+        adapnet_pp_fixtures.use_tiny_adapnet_pp(patch)
+        yield
 
 RUN = dict(train_fixtures.TINY_RUN, batch_size=1, steps=2, checkpoint_every=2, summary_every=1,
            image_size=[64, 64], learning_rate=1e-4)

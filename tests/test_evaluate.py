@@ -14,7 +14,11 @@ import tensorflow as tf
 from rfbnet_tf.evaluation import evaluator
 from rfbnet_tf.drawing import confusion_plot
 from tests import run_dir_fixtures as fx
+from tests import short_backbones
 from tests.label_checks import assert_confusion_matches
+
+# The short ERFNetEnc (tests/short_backbones.py): no assertion here depends on the backbone's depth.
+_short_erfnet = pytest.fixture(scope="module", autouse=True)(short_backbones.short_erfnet)
 
 STORED = (40, 56)  # stored frames: not a valid model size (the full-resolution path resizes back to it)
 MODEL_SIZE = (32, 48)  # the run's training image_size
@@ -28,7 +32,7 @@ def run(tmp_path_factory):
     fx.write_records(record_dir, {"val": frames})
     config = fx.run_config(record_dir, image_size=MODEL_SIZE)
     model_dir = str(root / "run")
-    model = fx.make_run_dir(model_dir, config, step=7)
+    model = fx.make_run_dir(model_dir, config, step=7, seed=2)
     return {"model_dir": model_dir, "record_dir": record_dir, "frames": frames, "model": model}
 
 

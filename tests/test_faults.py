@@ -20,8 +20,12 @@ import pytest
 from rfbnet_tf.utils import files
 from rfbnet_tf.datasets import record_directory
 from rfbnet_tf.datasets import preparation, records, shards
+from tests import short_backbones
 
 SIZE = (32, 48)
+# The short ERFNetEnc (tests/short_backbones.py) for every model this process builds: no assertion here depends on
+# the backbone's depth. The binaries run in their own processes (full backbone) stop before loading any weights.
+_short_erfnet = pytest.fixture(scope="module", autouse=True)(short_backbones.short_erfnet)
 
 
 def _prepare(out, **kwargs):

@@ -23,8 +23,12 @@ from rfbnet_tf.models.batch_norm_folding import (
 )
 from rfbnet_tf.profiling import model_latency
 from rfbnet_tf.profiling.model_latency import optimized_inference, optimized_model, output_difference, plain_inference
+from tests import short_backbones
 
 TOLERANCE = 1e-4
+
+# The short ERFNetEnc (tests/short_backbones.py): no assertion here depends on the backbone's depth.
+_short_erfnet = pytest.fixture(scope="module", autouse=True)(short_backbones.short_erfnet)
 
 
 def randomize(model, seed=0):

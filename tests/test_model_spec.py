@@ -2,7 +2,8 @@
 
 Input keys are compared with the built model's inputs; the size divisor is checked by forward passes: at
 (2·d, 3·d) the model runs and returns logits of the input size, at a size that is a multiple of d/2 but not of d
-(the next smaller candidate rule) it fails or returns a misaligned size.
+(the next smaller candidate rule) it fails or returns a misaligned size. The built models have the short
+backbones (tests/short_backbones.py): every strided layer and fusion stage of the full ones, fewer units.
 """
 
 import dataclasses
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from rfbnet_tf.models import MODEL_NAMES, ModelSpec, build_model, model_spec
+from tests import short_backbones
 
 NUM_CLASSES = 3
 # (model, options) built by the tests: every zoo entry at its defaults plus the variants that change the answers
@@ -84,7 +86,8 @@ def test_spec_is_frozen_and_rejects_unknown_names_and_options():
 
 
 @pytest.mark.parametrize("name,options", VARIANTS, ids=[f"{n}-{o}" if o else n for n, o in VARIANTS])
-def test_input_keys_and_size_divisor_match_the_built_model(name, options):
+def test_input_keys_and_size_divisor_match_the_built_model(name, options, monkeypatch):
+    short_backbones.use_short_backbones(monkeypatch)
     spec = model_spec(name)
     model = build_model(name, NUM_CLASSES, **options)
     keys = spec.input_keys(options)

@@ -18,10 +18,14 @@ from rfbnet_tf.drawing import palettes
 from rfbnet_tf.datasets import augment, nyuv2, pipeline, records
 from rfbnet_tf.training import losses
 from tests import fixture_trees, rgbd_fixtures, train_fixtures
+from tests import short_backbones
 
 SIZE = (48, 64)
 PICKS = (slice(5, None, 10), slice(5, None, 10))
 IGNORE = 65535
+
+# The short ERFNetEnc (tests/short_backbones.py): no assertion here depends on the backbone's depth.
+_short_erfnet = pytest.fixture(scope="module", autouse=True)(short_backbones.short_erfnet)
 
 
 def expected_train_ids(truth, frame):

@@ -17,6 +17,7 @@ from rfbnet_tf.drawing import error_map
 from rfbnet_tf.preprocessing.depth_completion import complete_depth
 from rfbnet_tf.preprocessing.hha import depth_to_hha
 from tests import run_dir_fixtures as fx
+from tests import short_backbones
 from tests.label_checks import assert_class_ids_match
 
 SIZE = (32, 48)  # the runs' training size: the resize policy is the identity here
@@ -35,6 +36,9 @@ def _write(path, image):
 def _read(path):
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if image.ndim == 3 else image
+
+
+_short_erfnet = pytest.fixture(scope="module", autouse=True)(short_backbones.short_erfnet)
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,12 @@ from rfbnet_tf.evaluation.evaluator import evaluate
 from rfbnet_tf.evaluation import submission
 from tests import fixture_trees, train_fixtures
 from tests import run_dir_fixtures as fx
+from tests import short_backbones
 
 _fast_graphs = pytest.fixture(scope="module", autouse=True)(train_fixtures.fast_graphs)
+
+# The short ERFNetEnc (tests/short_backbones.py): no assertion here depends on the backbone's depth.
+_short_erfnet = pytest.fixture(scope="module", autouse=True)(short_backbones.short_erfnet)
 
 # cityscapesScripts helpers/labels.py: the 19 evaluated label ids in train-id order (hand copy).
 EVALUATED_LABEL_IDS = [7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33]
@@ -38,7 +42,7 @@ def cityscapes_run(tmp_path_factory):
     model_dir = str(root / "run")
     # Trained at half the stored size: the full-resolution path resizes the logits to 64x128.
     fx.make_run_dir(model_dir, fx.run_config(record_dir, model="erfnet_enc", model_options={"modality": "rgb"},
-                                             image_size=(32, 64), class_names=cityscapes.CLASS_NAMES), seed=2)
+                                             image_size=(32, 64), class_names=cityscapes.CLASS_NAMES), seed=3)
     return {"root": root, "tree": tree, "truth": truth, "record_dir": record_dir, "model_dir": model_dir}
 
 
