@@ -83,6 +83,11 @@ def run_config(record_dir, model="rfbnet_erfnet_enc", model_options=None, depth_
     }
 
 
+def typed(config):
+    """The :class:`rfbnet_tf.rundir.config_file.RunConfig` of a :func:`run_config` content (as read from the file)."""
+    return rundir.config_file.run_config_from_content(config)
+
+
 def run_info_of(class_names=CLASS_NAMES, normalization=NORMALIZATION, max_depth=10.0):
     """The ``run_info.json`` content of a run trained on records with these facts."""
     return rundir.facts.from_dataset_info({
@@ -105,7 +110,7 @@ def make_run_dir(model_dir, config, step=7, seed=1):
         info = run_info_of(config.get("class_names") or CLASS_NAMES)
     rundir.facts.write_run_info(model_dir, info)
     keras.utils.set_random_seed(seed)  # deterministic initial weights
-    model = rundir.config_file.build_from_run_config(config)
+    model = rundir.config_file.build_from_run_config(typed(config))
     rng = np.random.default_rng(seed)
     for variable in model.trainable_weights:
         if "gamma" in variable.path or "beta" in variable.path:

@@ -4,6 +4,7 @@ AdapNet++ (tests/adapnet_pp_fixtures.py): stage 1 (unimodal, from a tiny ImageNe
 ``ssma_adapnet_pp`` and ``rfbnet_adapnet_pp``; frozen variables and their batch-norm statistics stay put while
 the rest trains; a frozen stage-2 run resumes after a kill with the uninterrupted run's losses."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -46,7 +47,7 @@ def trained_models():
 
     def initialize(model, config):
         report = original(model, config)
-        recorded[config["model_dir"]] = (model, {id(v): v.numpy().copy() for v in model.weights})
+        recorded[config.train.model_dir] = (model, {id(v): v.numpy().copy() for v in model.weights})
         return report
 
     patch = pytest.MonkeyPatch()
@@ -124,7 +125,7 @@ def test_three_stages_chain_for_both_fusion_models(stage1, stages23):
         assert report["source"].startswith(stage2_dir) and not report["skipped"], model
         assert any(name.startswith("rgb_") for name in report["loaded"]), model
         config = rundir.config_file.load_run_config(stage3["model_dir"])
-        assert (config["batch_size"], config["learning_rate"], config["freeze_encoders"]) == (3, 1e-4, False)
+        assert (config.train.batch_size, config.optimizer.learning_rate, config.train.freeze_encoders) == (3, 1e-4, False)
 
 
 def _stream_layers(keras_model):
@@ -193,9 +194,7 @@ def test_frozen_stage2_resumes_after_a_kill(stages23, tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     with open(os.path.join(model_dir, ".lock"), "w", encoding="utf-8") as handle:
         json.dump({"pid": int(dead.stdout), "host": socket.gethostname(), "started": 0}, handle)
-    flags_ = dict(rundir.config_file.load_run_config(model_dir))
-    flags_ = {key: flags_[key] for key in configs.FLAG_NAMES}
-    flags_.update(model_dir=model_dir)
+    flags_ = dict(rundir.config_file.load_run_config(model_dir).config.flags(), model_dir=model_dir)
 
     resumed = train(flags_)
     assert resumed["resumed"] and resumed["start_step"] == 1 and resumed["step"] == 3
@@ -211,7 +210,8 @@ def test_runs_saved_before_the_options_existed(tmp_path):
 
     old = {"model": "adapnet_pp", "num_classes": 3, "depth_input": "hha",
            "model_options": {"modality": "rgb", "depth_channels": 3, "aux_losses": False}}
-    assert rundir.config_file.build_from_run_config(old).get_layer("rgb_s1_u0").dilations == (1, 16)  # block 3 unit 6, paper
+    assert rundir.config_file.build_from_run_config(rundir.config_file.run_config_from_content(old)).get_layer(
+        "rgb_s1_u0").dilations == (1, 16)  # block 3 unit 6, paper
     files.write_json_atomically(str(tmp_path / "flags.json"), old)
     for dilations in ("paper", "official"):
         run = checked_run.Run(
@@ -229,10 +229,13 @@ def test_init_and_freeze_flag_errors(tmp_path):
     """Each misuse fails before any model is built, naming the flag."""
     from rfbnet_tf.training import stream_init
 
-    def resolve(**flags_):
-        """The flat run config ``stream_init.check_init_sources`` reads (``Run.flat()`` without the facts)."""
-        config = configs.resolve(dict(record_dir="r", model_dir="m", **flags_))
-        return {**config.flags(), "model_options": config.model.build_options()}
+    def resolve(num_classes=None, **flags_):
+        """The run config ``stream_init.check_init_sources`` reads."""
+        config = configs.resolve({"record_dir": "r", "model_dir": "m", **flags_})
+        return rundir.config_file.RunConfig(config, num_classes=num_classes)
+
+    def changed(run, **sections):
+        return dataclasses.replace(run, config=run.config.replace(**sections))
 
     with pytest.raises(ValueError, match="--init_model=.*drop \\['--rgb_init'\\]"):
         resolve(model="ssma_adapnet_pp", init_model="runs/a", rgb_init="runs/b")
@@ -245,23 +248,22 @@ def test_init_and_freeze_flag_errors(tmp_path):
     files.write_json_atomically(str(source / "flags.json"), {
         "model": "ssma_adapnet_pp", "num_classes": 3, "depth_input": "hha",
         "model_options": {"depth_channels": 3, "shrink_depth": False, "aux_losses": True, "dilations": "official"}})
-    config = dict(resolve(model="ssma_adapnet_pp", init_model=str(source)), num_classes=3,
-                  model_dir=str(tmp_path / "stage3"))
+    config = resolve(model="ssma_adapnet_pp", init_model=str(source), num_classes=3, model_dir=str(tmp_path / "stage3"))
     with pytest.raises(FileNotFoundError, match="--init_model=.*no training checkpoint and no final.weights.h5"):
         stream_init.check_init_sources(config)
     (source / "final.weights.h5").write_bytes(b"")  # only looked for here; loaded by the trainer
     stream_init.check_init_sources(config)  # aux_losses may differ
-    stream_init.check_init_sources(dict(config, num_classes=4))  # so may the class count (fine-tuning)
+    stream_init.check_init_sources(dataclasses.replace(config, num_classes=4))  # so may the class count (fine-tuning)
     with pytest.raises(ValueError, match="--init_model=.*depth_input: 'hha' there, 'depth' here"):
-        stream_init.check_init_sources(dict(config, depth_input="depth"))
+        stream_init.check_init_sources(changed(config, model={"depth_input": "depth"}))
     with pytest.raises(ValueError, match="--init_model=.*model_options.dilations: 'official' there, 'paper' here"):
-        stream_init.check_init_sources(dict(config, model_options={**config["model_options"], "dilations": "paper"}))
+        stream_init.check_init_sources(changed(config, model={"dilations": "paper"}))
     with pytest.raises(ValueError, match="is --model_dir itself"):
-        stream_init.check_init_sources(dict(config, model_dir=str(source)))
+        stream_init.check_init_sources(changed(config, train={"model_dir": str(source)}))
     with pytest.raises(FileNotFoundError, match="--init_model=.*not a training run directory"):
-        stream_init.check_init_sources(dict(config, init_model=str(tmp_path)))
-    erfnet = dict(resolve(model="ssma_erfnet_enc", rgb_init=f"imagenet:{source / 'flags.json'}"), num_classes=3)
+        stream_init.check_init_sources(changed(config, train={"init_model": str(tmp_path)}))
+    erfnet = resolve(model="ssma_erfnet_enc", rgb_init=f"imagenet:{source / 'flags.json'}", num_classes=3)
     with pytest.raises(ValueError, match="--rgb_init=.*for AdapNet\\+\\+ models"):
         stream_init.check_init_sources(erfnet)
     with pytest.raises(FileNotFoundError, match="--depth_init='imagenet:/no/file.h5'"):
-        stream_init.check_init_sources(dict(config, init_model=None, depth_init="imagenet:/no/file.h5"))
+        stream_init.check_init_sources(changed(config, train={"init_model": None, "depth_init": "imagenet:/no/file.h5"}))

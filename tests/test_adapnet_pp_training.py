@@ -61,7 +61,7 @@ def test_rfbnet_adapnet_pp_two_stage_train_restore_export(record_dir, unimodal_d
     # weights (BN moving statistics aside: they are not trainable weights).
     source, _, _ = rundir.checkpoints.restore_model(unimodal_dir)
     target, config, step = rundir.checkpoints.restore_model(model_dir)
-    assert step == 2 and config["model"] == "rfbnet_adapnet_pp"
+    assert step == 2 and config.model.name == "rfbnet_adapnet_pp"
     source_layers, target_layers = dict(_weight_layers(source)), dict(_weight_layers(target))
     for name in loaded:
         for a, b in zip(source_layers[name].trainable_weights, target_layers[name].trainable_weights):

@@ -75,18 +75,18 @@ def test_load_run_config_reads_both_formats(tmp_path):
     (new / rundir.layout.FLAGS_FILENAME).write_text(json.dumps(config.as_dict()))
     with pytest.raises(FileNotFoundError, match="run_info.json.*python -m rfbnet_tf.backfill_run_info --model_dir="):
         rundir.config_file.load_run_config(new)
-    assert rundir.config_file.load_run_config(new, require_facts=False)["model"] == "erfnet_enc"
+    assert rundir.config_file.load_run_config(new, require_facts=False).model.name == "erfnet_enc"
     (new / rundir.layout.RUN_INFO_FILENAME).write_text(json.dumps(
         {"num_classes": 4, "class_names": list("abcd"), "ignore_label": 255, "dataset": "synthetic"}))
-    flat = rundir.config_file.load_run_config(new)
-    assert flat["model"] == "erfnet_enc" and flat["num_classes"] == 4 and flat["class_names"] == list("abcd")
-    assert flat["model_options"] == {"modality": "depth", "depth_channels": 1} and flat["weight_decay"] == 1e-4
+    loaded = rundir.config_file.load_run_config(new)
+    assert loaded.model.name == "erfnet_enc" and loaded.num_classes == 4 and loaded.class_names == tuple("abcd")
+    assert loaded.model_options == {"modality": "depth", "depth_channels": 1} and loaded.optimizer.weight_decay == 1e-4
     old = tmp_path / "old"  # format 1: flat flags and facts, some flags missing (older versions)
     old.mkdir()
     (old / rundir.layout.FLAGS_FILENAME).write_text(json.dumps(
         {"model": "erfnet_enc", "num_classes": 4, "model_options": {"modality": "rgb", "depth_channels": 3}}))
-    flat_old = rundir.config_file.load_run_config(old)
-    assert flat_old["num_classes"] == 4 and flat_old["depth_input"] == flag_defaults()["depth_input"] == "hha"
+    loaded_old = rundir.config_file.load_run_config(old)
+    assert loaded_old.num_classes == 4 and loaded_old.model.depth_input == flag_defaults()["depth_input"] == "hha"
 
 
 def test_environment_record_names_versions_and_commit():

@@ -89,7 +89,7 @@ def test_export_resize_policy_matches_keras_model(run):
 def test_pad_policy_matches_keras_model(run):
     """The pad geometry, through the same tf.functions the SavedModel holds (save/reload equality is
     checked above; a second export would only cost time)."""
-    spec = input_spec.input_spec(fx.run_config("/unused", image_size=MODEL_SIZE), fx.run_info_of(), "pad")
+    spec = input_spec.input_spec(fx.typed(fx.run_config("/unused", image_size=MODEL_SIZE)), fx.run_info_of(), "pad")
     module = serving.ServingModule(run["model"], spec)
     for size, seed in ((MODEL_SIZE, 3), (ODD_SIZE, 4)):
         images = _images(size, seed)
@@ -108,7 +108,7 @@ def test_raw_depth_inputs_millimetres_and_metres(tmp_path):
     config = fx.run_config(record_dir, model="erfnet_enc", model_options={"modality": "depth", "depth_channels": 1},
                            depth_input="depth", image_size=None)
     model = fx.make_run_dir(str(tmp_path / "run"), config)
-    spec = input_spec.input_spec(config, fx.run_info_of())
+    spec = input_spec.input_spec(fx.typed(config), fx.run_info_of())
     assert spec.size_policy == "pad" and spec.model_inputs == ("depth",) and spec.size_divisor == 8
     module = serving.ServingModule(model, spec)
     assert set(module.signatures()) == {"serving_default", "serving_depth_metres"}
@@ -127,7 +127,7 @@ def test_raw_depth_inputs_millimetres_and_metres(tmp_path):
 
 
 def test_failed_export_leaves_no_directory(run, monkeypatch, tmp_path):
-    spec = input_spec.input_spec(fx.run_config("/unused", image_size=MODEL_SIZE), fx.run_info_of())
+    spec = input_spec.input_spec(fx.typed(fx.run_config("/unused", image_size=MODEL_SIZE)), fx.run_info_of())
     module = serving.ServingModule(run["model"], spec)
 
     def half_save(obj, path, signatures=None):
@@ -156,13 +156,13 @@ def test_clear_errors(run, tmp_path):
         saved_model_export.export_model(str(tmp_path / "nowhere"))
     config, info = fx.run_config("/unused"), fx.run_info_of()
     with pytest.raises(ValueError, match="size_policy must be one of"):
-        input_spec.input_spec(config, info, "stretch")
+        input_spec.input_spec(fx.typed(config), info, "stretch")
     with pytest.raises(ValueError, match=r"not a multiple of the model's size divisor 16"):
-        input_spec.input_spec(config | {"image_size": [40, 56]}, info, "resize")
+        input_spec.input_spec(fx.typed(config | {"image_size": [40, 56]}), info, "resize")
     with pytest.raises(ValueError, match="needs the run's image_size"):
-        input_spec.input_spec(config | {"image_size": None}, info, "resize")
+        input_spec.input_spec(fx.typed(config | {"image_size": None}), info, "resize")
     with pytest.raises(ValueError, match=r"run_info \(run_info.json\) must be a dict with 'normalization'"):
-        input_spec.input_spec(config, {"class_names": ["a"]})
+        input_spec.input_spec(fx.typed(config), {"class_names": ["a"]})
 
 
 def test_run_summary_reports_miou_and_log_dir(tmp_path):

@@ -101,7 +101,7 @@ def test_finetuned_run_trains_with_median_frequency_weights_of_an_absent_class(d
     expected = list(np.median(present) / present) + [0.0]  # the median over the classes that occur
     weights = rundir.facts.load_run_info(model_dir)["class_weight_values"]
     np.testing.assert_allclose(weights, expected, rtol=1e-6)
-    assert rundir.config_file.load_run_config(model_dir)["num_classes"] == 4
+    assert rundir.config_file.load_run_config(model_dir).num_classes == 4
     lines = [r.getMessage() for r in caplog.records if "whole model initialised" in r.getMessage()]
     assert len(lines) == 1 and "re-initialised" in lines[0] and "['head']" in lines[0], lines
     assert f"{len(summary['init']['model']['loaded'])} layers loaded" in lines[0]

@@ -75,7 +75,7 @@ def test_preprocessor_refuses_bad_settings():
 
 def test_task_equals_network_after_the_serving_preprocessing(network):
     """The task = the export's preprocessing (``serving_ops.preprocess``) + the network, for both size policies."""
-    config = fx.run_config("/unused", image_size=MODEL_SIZE)
+    config = fx.typed(fx.run_config("/unused", image_size=MODEL_SIZE))
     for policy in ("resize", "pad"):
         spec = input_spec.input_spec(config, fx.run_info_of(), policy)
         task = keras_task.task_from_spec(network, spec)
@@ -107,7 +107,8 @@ def test_final_keras_written_under_mixed_precision_reloads_after_import_rfbnet_t
     model_dir = str(tmp_path / "run")
     os.makedirs(model_dir)
     rundir.facts.write_run_info(model_dir, fx.run_info_of())
-    config = fx.run_config("/unused", model="erfnet_enc", model_options={"modality": "rgb"}, image_size=MODEL_SIZE)
+    config = fx.typed(fx.run_config("/unused", model="erfnet_enc", model_options={"modality": "rgb"},
+                                    image_size=MODEL_SIZE))
     rgb = _images(ODD_SIZE, 3, batch=1)["rgb"]
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("mixed_float16")

@@ -38,7 +38,7 @@ def trained_run(tmp_path_factory):
     model_dir = str(tmp_path_factory.mktemp("ckpt") / "run")
     os.makedirs(model_dir)
     files.write_json_atomically(os.path.join(model_dir, "flags.json"), CONFIG)
-    model = rundir.config_file.build_from_run_config(CONFIG)
+    model = rundir.config_file.build_from_run_config(rundir.config_file.run_config_from_content(CONFIG))
     step = tf.Variable(0, dtype=tf.int64)
     optimizer = keras.optimizers.Adam()
     optimizer.build(model.trainable_variables)
@@ -76,7 +76,11 @@ def test_restore_latest_given_and_final(trained_run):
     model_dir, snapshots = trained_run
     model, config, step = rundir.checkpoints.restore_model(model_dir)
     # A format-1 flags.json (flat) loads as written, with the flags it lacks at their defaults.
-    assert step == 5 and config.items() >= CONFIG.items() and config["batch_size"] == 9
+    assert step == 5 and (config.model.name, config.num_classes, config.model_options) == (
+        CONFIG["model"], CONFIG["num_classes"], CONFIG["model_options"])
+    assert (config.data.record_dir, config.model.depth_input, config.data.image_size, list(config.class_names)) == (
+        CONFIG["record_dir"], CONFIG["depth_input"], CONFIG["image_size"], CONFIG["class_names"])
+    assert config.train.batch_size == 9
     _assert_weights(model, snapshots[5])
     model, _, step = rundir.checkpoints.restore_model(model_dir, os.path.join(model_dir, "checkpoints", "ckpt-3"))
     assert step == 3

@@ -238,9 +238,9 @@ def test_rfbnet_loss_falls_and_model_dir_is_complete(rfbnet_run):
     assert len(losses_) == 30 and summary["step"] == 30 and summary["start_step"] == 0
     assert np.mean(losses_[-5:]) < 0.8 * np.mean(losses_[:5]), losses_
     config = rundir.config_file.load_run_config(model_dir)
-    assert config["model"] == "rfbnet_erfnet_enc" and config["num_classes"] == 10
-    assert config["class_names"][0] == "floor" and config["image_size"] == [32, 48]
-    assert config["depth_input"] == "hha" and config["model_options"]["depth_channels"] == 3
+    assert config.model.name == "rfbnet_erfnet_enc" and config.num_classes == 10
+    assert config.class_names[0] == "floor" and config.data.image_size == [32, 48]
+    assert config.model.depth_input == "hha" and config.model_options["depth_channels"] == 3
     with open(os.path.join(model_dir, "flags.json"), encoding="utf-8") as handle:  # the experiment's sections
         content = json.load(handle)
     assert content["format"] == 2 and content["model"]["name"] == "rfbnet_erfnet_enc"
@@ -279,7 +279,7 @@ def unimodal_run(tmp_path_factory):
     model_dir = str(tmp_path_factory.mktemp("unimodal") / "run")
     os.makedirs(model_dir)
     config = {"model": "erfnet_enc", "num_classes": 10, "model_options": {"modality": "rgb", "depth_channels": 3}}
-    model = rundir.config_file.build_from_run_config(config)
+    model = rundir.config_file.build_from_run_config(rundir.config_file.run_config_from_content(config))
     rng = np.random.default_rng(5)
     for variable in model.trainable_weights:  # batch-norm moving statistics keep their valid initial values
         variable.assign(rng.normal(size=variable.shape).astype("float32") * 0.05)
@@ -297,7 +297,7 @@ def test_two_stage_init_loads_the_unimodal_encoder(unimodal_run, rfbnet_run):
     summary, rfbnet_dir = rfbnet_run
     assert len(summary["init"]["rgb"]["loaded"]) > 10 and "head" in summary["init"]["rgb"]["skipped"]
     config = rundir.config_file.load_run_config(rfbnet_dir)
-    target = build_model(config["model"], config["num_classes"], **config["model_options"])
+    target = build_model(config.model.name, config.num_classes, **config.model_options)
     report = initialize_streams(target, config, {"rgb": source_dir, "depth": None})
     source, _, _ = rundir.checkpoints.restore_model(source_dir)
     source_layers, target_layers = dict(_weight_layers(source)), dict(_weight_layers(target))
@@ -344,7 +344,7 @@ def test_non_finite_weights_are_refused_with_one_line(tmp_path):
     model_dir = str(tmp_path / "poisoned")
     os.makedirs(model_dir)
     config = {"model": "erfnet_enc", "num_classes": 3, "model_options": {"modality": "rgb", "depth_channels": 3}}
-    model = rundir.config_file.build_from_run_config(config)
+    model = rundir.config_file.build_from_run_config(rundir.config_file.run_config_from_content(config))
     kernel = model.trainable_weights[0]
     kernel.assign(np.full(kernel.shape, np.nan, np.float32))
     files.write_json_atomically(os.path.join(model_dir, "flags.json"), config)

@@ -42,7 +42,7 @@ class DataConfig:
     """Where the frames come from and how they are sized and augmented."""
 
     record_dir: str | None = option(None, "Directory of the TFRecord shards and dataset_info.json "
-                                    "(python -m rfbnet_tf.prepare_data). Required.", checks.string(optional=False),
+                                    "(python -m rfbnet_tf.prepare_data). Required.", checks.string(),
                                     kind="string")
     train_split: str = option("train", "Split to train on.", checks.string(optional=False), kind="string")
     val_split: str = option("val", "Split to validate on (when --val_every > 0).", checks.string(optional=False),

@@ -1,5 +1,5 @@
 """``ExperimentConfig``: one training run's whole configuration — model, data, optimizer, train — and its two
-serial forms: the flat train flags (``--model=... --batch_size=...``; flagfiles, Python dicts, old ``flags.json``)
+serial forms: the flat train flags (``--model=... --batch_size=...``; flagfiles, Python dicts)
 and the nested dict ``model_dir/flags.json`` holds (:meth:`ExperimentConfig.as_dict`)."""
 
 from __future__ import annotations
@@ -21,9 +21,6 @@ FLAG_SECTIONS = {flag_name(field): (section, field.name) for section, cls in SEC
 FLAG_NAMES = tuple(FLAG_SECTIONS)
 FORMAT = 2
 """``flags.json`` format: 2 = nested sections (format 1, before typed configs: the flat flags plus dataset facts)."""
-RUN_FACT_KEYS = ("model_options", "num_classes", "class_names", "ignore_label", "dataset", "class_weight_values",
-                 "created_by", "previous_run", "format")
-"""Keys of a format-1 ``flags.json`` that are not flags (derived values and dataset facts); ignored when parsing."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,11 +81,11 @@ class ExperimentConfig:
 
     @classmethod
     def from_dict(cls, content: dict) -> ExperimentConfig:
-        """From :meth:`as_dict` output, or from a format-1 ``flags.json`` (flat flags plus facts)."""
-        if content.get("format") == FORMAT:
-            return cls(**{section: section_cls(**content[section]) for section, section_cls in SECTIONS})
-        flags = {k: v for k, v in content.items() if k not in RUN_FACT_KEYS and k in FLAG_SECTIONS}
-        return cls.from_flags(flags)
+        """From :meth:`as_dict` output (a format-1 ``flags.json`` of an older run is converted where it is read,
+        :func:`rfbnet_tf.rundir.config_file.load_run_config`)."""
+        if content.get("format") != FORMAT:
+            raise ValueError(f"not a format-{FORMAT} configuration (format {content.get('format', 1)!r})")
+        return cls(**{section: section_cls(**content[section]) for section, section_cls in SECTIONS})
 
     def replace(self, **sections) -> ExperimentConfig:
         """A copy with sections replaced by field updates: ``replace(data={"image_size": [64, 80]})``."""

@@ -25,7 +25,7 @@ class TrainConfig:
 
     model_dir: str | None = option(None, "Output directory (checkpoints, flags.json, logs). Re-running with the "
                                    "same model_dir resumes at the last checkpoint. Required.",
-                                   checks.string(optional=False), kind="string")
+                                   checks.string(), kind="string")
     batch_size: int = option(9, "Global mini-batch (split across replicas). Paper ERFNetEnc: 12 unimodal, "
                              "9 multimodal.", checks.int_at_least(1), kind="int")
     steps: int = option(25000, "Total training steps (paper ERFNetEnc: 100K unimodal, 25K multimodal).",

@@ -17,7 +17,6 @@ from rfbnet_tf.datasets import pipeline, records, shards
 from rfbnet_tf.evaluation import split_scoring
 from rfbnet_tf.inference import serving_ops
 from rfbnet_tf.drawing import confusion_plot
-from rfbnet_tf.models import model_spec
 from rfbnet_tf.utils import files
 from rfbnet_tf.utils.progress import Progress
 
@@ -127,13 +126,13 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
 
     config = rundir.config_file.load_run_config(model_dir)
     run = rundir.facts.load_run_info(model_dir)
-    record_dir = os.fspath(record_dir) if record_dir is not None else config["record_dir"]
+    record_dir = os.fspath(record_dir) if record_dir is not None else config.data.record_dir
     if not record_dir:
         raise ValueError(f"no record_dir given and {model_dir!r}/flags.json names none")
     if not os.path.isdir(record_dir):
         raise FileNotFoundError(f"record_dir {record_dir!r} does not exist")
     info = records.load_dataset_info(record_dir)
-    num_classes = int(config["num_classes"])
+    num_classes = config.num_classes
     if int(info["num_classes"]) != num_classes:
         raise ValueError(
             f"records in {record_dir!r} have {info['num_classes']} classes but the model of {model_dir!r} "
@@ -145,12 +144,12 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
 
     model, config, step = rundir.checkpoints.restore_model(model_dir, checkpoint)
     model = rundir.checkpoints.inference_model(model)
-    keys = model_spec(config["model"]).input_keys(config["model_options"])
-    image_size = config["image_size"]
+    keys = config.model.spec.input_keys(config.model_options)
+    image_size = config.data.image_size
     dataset = pipeline.make_dataset(
         record_dir, split, batch_size=batch_size, training=False,
         image_size=tuple(image_size) if image_size else None,
-        depth_input=config["depth_input"], keep_full_label=full_resolution, statistics=run,
+        depth_input=config.model.depth_input, keep_full_label=full_resolution, statistics=run,
     )
     predict = predict_function(model, keys, full_resolution)
 
@@ -187,7 +186,7 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
         "class_names": class_names,
         "checkpoint_step": step,
         "checkpoint": checkpoint if checkpoint is not None else "latest",
-        "model": config["model"],
+        "model": config.model.name,
         "model_dir": os.path.abspath(model_dir),
         "record_dir": os.path.abspath(record_dir),
         "split": split,

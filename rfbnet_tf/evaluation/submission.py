@@ -32,7 +32,6 @@ from absl import logging
 from rfbnet_tf import rundir
 from rfbnet_tf.datasets import cityscapes, frame_resizing, pipeline, records, scannet, shards
 from rfbnet_tf.evaluation.evaluator import predict_function
-from rfbnet_tf.models import model_spec
 from rfbnet_tf.utils.progress import Progress
 
 FORMATS = ("cityscapes", "scannet")
@@ -92,11 +91,11 @@ def write_submission(model_dir, record_dir, split, fmt, output_dir, *, checkpoin
     files = shards.shard_files(record_dir, split)
     model, config, _ = rundir.checkpoints.restore_model(model_dir, checkpoint)
     model = rundir.checkpoints.inference_model(model)
-    keys = model_spec(config["model"]).input_keys(config["model_options"])
-    image_size = config.get("image_size")
+    keys = config.model.spec.input_keys(config.model_options)
+    image_size = config.data.image_size
     dataset = pipeline.make_dataset(record_dir, split, batch_size=1, training=False,
                                     image_size=tuple(image_size) if image_size else None,
-                                    depth_input=config["depth_input"], keep_full_label=True, statistics=run)
+                                    depth_input=config.model.depth_input, keep_full_label=True, statistics=run)
     names = tf.data.TFRecordDataset(files).map(lambda s: records.parse_example(s, keys=("label",))["name"])
     predict = predict_function(model, keys, True)
     # Written into a staging directory beside output_dir and moved there only when complete: a failed run leaves

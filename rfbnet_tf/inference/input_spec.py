@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import numbers
 
 from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.datasets import pipeline
 from rfbnet_tf.models import model_spec
+from rfbnet_tf.rundir.config_file import RunConfig
 
 SIZE_POLICIES = ("resize", "pad")
 DEPTH_INPUTS = pipeline.DEPTH_INPUTS
@@ -71,50 +71,29 @@ class InputSpec:
         return out
 
 
-def _size_or_none(value, where):
-    if value is None:
-        return None
-    if (
-        isinstance(value, (list, tuple))
-        and len(value) == 2
-        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in value)
-    ):
-        return int(value[0]), int(value[1])
-    raise ValueError(f"{where} must be (height, width) of positive ints or None, received {value!r}")
-
-
-def input_spec(config: dict, run_info: dict, size_policy: str | None = None) -> InputSpec:
-    """The :class:`InputSpec` of a run from its ``flags.json`` (``rundir.config_file.load_run_config``) and
+def input_spec(run: RunConfig, run_info: dict, size_policy: str | None = None) -> InputSpec:
+    """The :class:`InputSpec` of a run from its configuration (``rundir.config_file.load_run_config``) and
     ``run_info.json`` (``rfbnet_tf.rundir.facts.load_run_info``).
 
     Args:
-      config: the run config (``model``, ``num_classes``, ``model_options``, ``depth_input``,
-        ``image_size``).
+      run: the run's configuration (model, options, depth input, training ``image_size``, class count).
       run_info: the run's dataset facts; its ``normalization`` statistics are used.
       size_policy: ``"resize"``, ``"pad"`` or None (= ``"resize"`` when the run has an
         ``image_size``, else ``"pad"``).
 
     Raises:
       ValueError: unknown policy, ``"resize"`` without a training size, a training size that is
-        not a multiple of the model's size divisor, an incomplete config or unusable statistics.
+        not a multiple of the model's size divisor, or unusable statistics.
     """
-    if not isinstance(config, dict):
-        raise ValueError(f"config must be a dict (flags.json), received {config!r}")
-    missing = [key for key in ("model", "num_classes", "model_options") if key not in config]
-    if missing:
-        raise ValueError(f"run config lacks {missing}; received keys {sorted(config)}")
     if size_policy is not None and size_policy not in SIZE_POLICIES:
         raise ValueError(f"size_policy must be one of {SIZE_POLICIES} or None, received {size_policy!r}")
-    name, options = config["model"], dict(config["model_options"] or {})
-    depth_input = config["depth_input"]
-    if depth_input not in DEPTH_INPUTS:
-        raise ValueError(f"depth_input must be one of {DEPTH_INPUTS}, received {depth_input!r}")
+    name, options, depth_input = run.model.name, run.model_options, run.model.depth_input
     keys = model_spec(name).input_keys(options)
     if not isinstance(run_info, dict) or not isinstance(run_info.get("normalization"), dict):
         received = sorted(run_info) if isinstance(run_info, dict) else type(run_info).__name__
         raise ValueError(f"run_info (run_info.json) must be a dict with 'normalization', received {received}")
     stats = pipeline.normalization({"normalization": run_info["normalization"]}, depth_input)
-    model_size = _size_or_none(config.get("image_size"), "image_size")
+    model_size = None if run.data.image_size is None else tuple(run.data.image_size)
     divisor = model_spec(name).size_divisor(options)
     if size_policy is None:
         size_policy = "resize" if model_size else "pad"
@@ -132,7 +111,7 @@ def input_spec(config: dict, run_info: dict, size_policy: str | None = None) -> 
         depth_input=depth_input,
         mean={k: tuple(float(v) for v in stats[k]["mean"]) for k in keys},
         std={k: tuple(float(v) for v in stats[k]["std"]) for k in keys},
-        num_classes=int(config["num_classes"]),
+        num_classes=run.num_classes,
         size_policy=size_policy,
         model_size=model_size,
         size_divisor=divisor,
@@ -144,14 +123,14 @@ def input_spec(config: dict, run_info: dict, size_policy: str | None = None) -> 
 # --------------------------------------------------------------------------- graph functions
 
 
-def spec_json(spec: InputSpec, config: dict, step) -> str:
+def spec_json(spec: InputSpec, run: RunConfig | None, step) -> str:
     """The JSON stored beside an export (``assets.extra/rfbnet_export.json``)."""
     return json.dumps(
         {
             "input_spec": spec.to_json(),
-            "model": config.get("model"),
-            "model_options": config.get("model_options"),
-            "class_names": config.get("class_names"),
+            "model": None if run is None else run.model.name,
+            "model_options": None if run is None else run.model_options,
+            "class_names": None if run is None or run.class_names is None else list(run.class_names),
             "checkpoint_step": step,
         },
         indent=2,

@@ -68,7 +68,7 @@ def _float32(model, config):
     return copy
 
 
-def write_final_task(model_dir, model, config: dict) -> str:
+def write_final_task(model_dir, model, config: rundir.config_file.RunConfig) -> str:
     """Write the task of the trained ``model`` (with the run's ``run_info.json`` statistics and ``config``'s
     size policy) to ``model_dir/final.keras``, in float32, through a temporary name and ``os.replace``; returns
     the path."""
@@ -113,7 +113,7 @@ def holds_requested_weights(model_dir, checkpoint=None) -> bool:
 
 def serving_parts(model_dir, size_policy=None, info=None):
     """``(network, spec, config, step)`` for export from ``final.keras``: the trained network, the serving spec
-    its preprocessor holds, ``flags.json`` and the final step; ``info``: the run's ``run_info.json`` when the
+    its preprocessor holds, the run's RunConfig and the final step; ``info``: the run's ``run_info.json`` when the
     caller has read it already."""
     task = load_final_task(model_dir)
     config = rundir.config_file.load_run_config(model_dir)

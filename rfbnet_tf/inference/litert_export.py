@@ -58,7 +58,7 @@ def export_litert(module: serving.ServingModule, path, size, verify=True) -> str
 def export_file(module: serving.ServingModule, path, config, verify=True) -> str:
     """The ``export --format=litert`` entry of :data:`rfbnet_tf.inference.format_export.FILE_FORMATS`: the fixed
     input size is the run's ``image_size``."""
-    if not config.get("image_size"):
+    if not config.data.image_size:
         raise ValueError("the LiteRT export has a fixed input size, the run's image_size, but flags.json has "
                          "image_size=None")
-    return export_litert(module, path, tuple(int(v) for v in config["image_size"]), verify=verify)
+    return export_litert(module, path, tuple(int(v) for v in config.data.image_size), verify=verify)

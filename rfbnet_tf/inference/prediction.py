@@ -28,7 +28,7 @@ def _write_png(path, image):
 
 
 def _load(model_dir, checkpoint, size_policy, max_depth):
-    """``(module, config, info, max_depth)`` of a run: its serving module, flags.json, run_info.json and the
+    """``(module, config, info, max_depth)`` of a run: its serving module, RunConfig, run_info.json and the
     depth range for raw depth files (``max_depth`` if given, else the run's)."""
     info = rundir.facts.load_run_info(model_dir)
     if max_depth is None:
@@ -123,10 +123,10 @@ def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model
     gate_model = gate_maps.GateMaps(module, f"--model_dir={os.fspath(model_dir)!r}") if gates else None
     if compare_model_dir is not None:
         other, other_config, _, other_max_depth = _load(compare_model_dir, compare_checkpoint, size_policy, max_depth)
-        if int(other_config["num_classes"]) != int(config["num_classes"]):
+        if other_config.num_classes != config.num_classes:
             raise ValueError(
-                f"the compared runs predict different class counts: {config['num_classes']} and "
-                f"{other_config['num_classes']}"
+                f"the compared runs predict different class counts: {config.num_classes} and "
+                f"{other_config.num_classes}"
             )
         modules.append((other, other_max_depth))
     needs_depth = any("depth" in m.spec.model_inputs for m, _ in modules)

@@ -106,7 +106,7 @@ def save_module(module: serving.ServingModule, export_dir, *, config=None, step=
         with files.naming_failed_writes(export_dir, kept="the previous export, if any, is kept"):
             with _renamed_inputs_summarised():
                 tf.saved_model.save(module, temporary, signatures=module.signatures())
-            _write_info(temporary, module, config or {}, step)
+            _write_info(temporary, module, config, step)
         if verify:
             _verify(temporary, module)
         if os.path.exists(export_dir):
@@ -185,7 +185,7 @@ def export_model(model_dir, export_dir=None, *, checkpoint=None, size_policy=Non
 
         model = fold(rundir.checkpoints.inference_model(model))
     module = serving.ServingModule(model, spec)
-    logging.info("exporting %s (step %s, size policy %r) to %s", config["model"], step, module.spec.size_policy,
+    logging.info("exporting %s (step %s, size policy %r) to %s", config.model.name, step, module.spec.size_policy,
                  export_dir)
     if export_format != "saved_model":
         return _export_file(module, export_dir, export_format, config, step, verify)

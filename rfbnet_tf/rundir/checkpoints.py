@@ -123,7 +123,7 @@ def restore_model(model_dir, checkpoint=None):
 
     Returns:
       ``model`` (built from ``flags.json``; with ``aux_losses`` it still returns ``[logits, aux...]``, see
-      :func:`inference_model`), ``config`` (``flags.json``), ``step`` (the step of the weights; for
+      :func:`inference_model`), ``config`` (the run's :class:`.config_file.RunConfig`), ``step`` (the step of the weights; for
       ``final.weights.h5`` read from ``train_summary.json``, None if unknown).
 
     Raises:

@@ -147,15 +147,15 @@ def load_run_info(model_dir) -> dict:
 def backfill(model_dir, record_dir=None, overwrite=False) -> str:
     """Write ``run_info.json`` of an older run from ``record_dir`` (default: ``record_dir`` of its flags.json)."""
     config = config_file.load_run_config(model_dir, require_facts=False)
-    record_dir = os.fspath(record_dir) if record_dir is not None else config.get("record_dir")
+    record_dir = os.fspath(record_dir) if record_dir is not None else config.data.record_dir
     if not record_dir:
         raise ValueError(f"{os.fspath(model_dir)!r}/flags.json names no record_dir: pass --record_dir")
     if os.path.isfile(run_info_path(model_dir)) and not overwrite:
         raise FileExistsError(f"{run_info_path(model_dir)!r} exists; pass --overwrite to replace it")
     info = from_dataset_info(records.load_dataset_info(record_dir), record_dir)
-    if "num_classes" in config and info["num_classes"] != int(config["num_classes"]):
+    if config.num_classes is not None and info["num_classes"] != config.num_classes:
         raise ValueError(
-            f"--record_dir={record_dir!r} has {info['num_classes']} classes, the run {config['num_classes']}"
+            f"--record_dir={record_dir!r} has {info['num_classes']} classes, the run {config.num_classes}"
         )
     files.write_json_atomically(run_info_path(model_dir), info)
     return run_info_path(model_dir)

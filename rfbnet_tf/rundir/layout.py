@@ -8,7 +8,7 @@
 ``flags.json``             the run's configuration: ``ExperimentConfig.as_dict()`` (format 2: sections
                            ``model``, ``data``, ``optimizer``, ``train``; :mod:`rfbnet_tf.configs`).
                            Runs written before it (format 1) hold the flat flags plus ``model_options``,
-                           ``num_classes``, ``class_names``; :func:`load_run_config` reads both
+                           ``num_classes``, ``class_names``; :func:`.config_file.load_run_config` reads both
 ``run_info.json``          the dataset facts copied from the records at the start of training:
                            normalisation statistics (rgb, hha, depth), class names, palette,
                            ignore label, ``max_depth``, depth units, stored image size, dataset
@@ -42,8 +42,6 @@ FLAGS_FORMAT = 2
 """``flags.json`` of format 2 holds the experiment's sections (``rfbnet_tf.configs``); format 1 (no ``format``
 key) the flat flags and the dataset facts."""
 RUN_INFO_FILENAME = "run_info.json"
-RUN_FACT_KEYS = ("num_classes", "class_names", "ignore_label", "dataset", "class_weight_values")
-"""Facts of ``run_info.json`` that :func:`load_run_config` merges into a format-2 run's flat config."""
 CHECKPOINT_SUBDIR = "checkpoints"
 FINAL_WEIGHTS_FILENAME = "final.weights.h5"
 SUMMARY_FILENAME = "train_summary.json"

@@ -31,7 +31,6 @@ from absl import logging
 from rfbnet_tf import rundir
 from rfbnet_tf.configs import ExperimentConfig
 from rfbnet_tf.datasets import records, shards
-from rfbnet_tf.models.registry import MODELS, saved_model_options
 from rfbnet_tf.training import record_checks, stream_init
 from rfbnet_tf.training.class_weights import parse_class_weights
 from rfbnet_tf.utils import files
@@ -45,46 +44,11 @@ that has a checkpoint resumes only with the same values."""
 
 
 @dataclasses.dataclass(frozen=True)
-class Run:
-    """A checked run: its experiment (directories absolute, ``data.image_size`` resolved) and the dataset facts."""
+class Run(rundir.config_file.RunConfig):
+    """A checked run: its :class:`rfbnet_tf.rundir.config_file.RunConfig` (directories absolute,
+    ``data.image_size`` resolved, the facts of its records) and whether ``model_dir`` held a run already."""
 
-    config: ExperimentConfig
-    num_classes: int
-    class_names: tuple
-    ignore_label: int
-    dataset: str | None
-    class_weight_values: tuple | None
     previous_run: bool = False
-
-    @property
-    def model(self):
-        return self.config.model
-
-    @property
-    def data(self):
-        return self.config.data
-
-    @property
-    def optimizer(self):
-        return self.config.optimizer
-
-    @property
-    def train(self):
-        return self.config.train
-
-    @property
-    def model_options(self) -> dict:
-        return self.config.model.build_options()
-
-    def model_facts(self) -> dict:
-        """``{"model", "model_options", "num_classes"}``: what builds the network (``rundir.config_file.build_from_run_config``)."""
-        return {"model": self.config.model.name, "model_options": self.model_options, "num_classes": self.num_classes}
-
-    def flat(self) -> dict:
-        """Train flags plus resolved values, flat (what a format-1 ``flags.json`` held; compared on resume)."""
-        return {**self.config.flags(), **self.model_facts(), "class_names": list(self.class_names),
-                "ignore_label": self.ignore_label, "dataset": self.dataset,
-                "class_weight_values": None if self.class_weight_values is None else list(self.class_weight_values)}
 
 
 def finished_summary(run: Run) -> dict | None:
@@ -154,16 +118,17 @@ def _check_split(record_dir, flag, split):
         raise ValueError(f"--{flag}={split!r}: {error}{hint}") from None
 
 
+def _settings(run: rundir.config_file.RunConfig) -> dict:
+    """``{train flag or resolved value: value}`` of a run: what a resume compares (and logs when it changed)."""
+    return {**run.config.flags(), "model_options": run.model_options, "num_classes": run.num_classes,
+            **{key: getattr(run, key) for key in ("class_names", "ignore_label", "dataset", "class_weight_values")}}
+
+
 def _check_resume(run: Run) -> bool:
     model_dir = run.config.train.model_dir
     if not os.path.isfile(os.path.join(model_dir, rundir.layout.FLAGS_FILENAME)):
         return False
-    previous = rundir.config_file.load_run_config(model_dir)
-    # Runs saved before --freeze_encoders / --init_model / --dilations (format-1 flags.json): AdapNet++ models were
-    # built with the paper's dilations.
-    if previous.get("model") in MODELS:
-        previous["model_options"] = saved_model_options(previous["model"], previous.get("model_options", {}))
-    current = run.flat()
+    previous, current = _settings(rundir.config_file.load_run_config(model_dir)), _settings(run)
     for key in MODEL_DEFINING_KEYS:
         if previous.get(key) != current.get(key):
             raise ValueError(
@@ -189,6 +154,12 @@ def prepare_run(config: ExperimentConfig) -> Run:
     """The :class:`Run` after every disk check; writes nothing except the synthetic records of
     ``--create_synthetic``. Raises ``ValueError`` / ``FileNotFoundError`` naming the flag."""
     given = config.data.record_dir
+    # Optional in a config (the run file of an old version may name neither), required to train.
+    if not given:
+        raise ValueError("--record_dir is required: the directory of the prepared records (python -m "
+                         "rfbnet_tf.prepare_data)")
+    if not config.train.model_dir:
+        raise ValueError("--model_dir is required: the run's output directory")
     if config.data.create_synthetic:
         record_checks.check_synthetic_target(given)
     config = config.replace(data={"record_dir": os.path.abspath(config.data.record_dir)},
@@ -216,7 +187,7 @@ def prepare_run(config: ExperimentConfig) -> Run:
         dataset=info.get("dataset"),
         class_weight_values=None if weights is None else tuple(float(w) for w in weights),
     )
-    stream_init.check_init_sources(run.flat())
+    stream_init.check_init_sources(run)
     return dataclasses.replace(run, previous_run=_check_resume(run))
 
 

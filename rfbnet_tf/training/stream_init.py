@@ -32,8 +32,8 @@ import os
 from absl import logging
 
 from rfbnet_tf import rundir
-from rfbnet_tf.models import build_model, model_spec, transfer_encoder_weights, transfer_imagenet_weights
-from rfbnet_tf.models.registry import MODELS, saved_model_options
+from rfbnet_tf.rundir.config_file import RunConfig
+from rfbnet_tf.models import build_model, transfer_encoder_weights, transfer_imagenet_weights
 from rfbnet_tf.models.weight_transfer import num_classes_of, transfer_model_weights
 
 IMAGENET_PREFIX = "imagenet:"
@@ -48,35 +48,32 @@ def imagenet_path(value):
     return None
 
 
-def check_init_sources(config):
-    """Disk checks of ``--rgb_init`` / ``--depth_init`` / ``--init_model`` on a run config (after the dataset
-    facts are known), from the sources' ``flags.json``; raises ``FileNotFoundError`` / ``ValueError`` naming the
-    flag."""
+def check_init_sources(run: RunConfig):
+    """Disk checks of ``--rgb_init`` / ``--depth_init`` / ``--init_model`` of a run (after the dataset facts are
+    known), from the sources' ``flags.json``; raises ``FileNotFoundError`` / ``ValueError`` naming the flag."""
     for stream in ("rgb", "depth"):
-        value = config[f"{stream}_init"]
+        value = getattr(run.train, f"{stream}_init")
         if not value:
             continue
         path = imagenet_path(value) or value
         if not os.path.exists(path):
             raise FileNotFoundError(f"--{stream}_init={value!r}: {path!r} does not exist")
-        _check_stream(stream, value, config)
+        _check_stream(stream, value, run)
         if imagenet_path(value):
-            if model_spec(config["model"]).backbone != "adapnet_pp":
+            if run.model.spec.backbone != "adapnet_pp":
                 raise ValueError(f"--{stream}_init={value!r}: ImageNet initialisation is for AdapNet++ models, "
-                                 f"not {config['model']!r}")
+                                 f"not {run.model.name!r}")
         else:
-            _stream_source(value, stream, config)
-    run_dir = config.get("init_model")
+            _stream_source(value, stream, run)
+    run_dir = run.train.init_model
     if not run_dir:
         return
     flag = f"--init_model={run_dir!r}"
     if not os.path.isfile(os.path.join(run_dir, rundir.layout.FLAGS_FILENAME)):
         raise FileNotFoundError(f"{flag}: no {rundir.layout.FLAGS_FILENAME} there (not a training run directory)")
-    if os.path.abspath(run_dir) == os.path.abspath(config["model_dir"]):
+    if os.path.abspath(run_dir) == os.path.abspath(run.train.model_dir):
         raise ValueError(f"{flag} is --model_dir itself: re-running a model_dir resumes it; initialise a new one")
-    source = rundir.config_file.load_run_config(run_dir)
-    saved = saved_model_options(source["model"], source["model_options"]) if source.get("model") in MODELS else {}
-    there, here = _model_facts(source, saved), _model_facts(config, config["model_options"])
+    there, here = _model_facts(rundir.config_file.load_run_config(run_dir)), _model_facts(run)
     if there["model"] != here["model"]:  # then the options differ as a matter of course
         there, here = ({k: facts[k] for k in ("model", "depth_input")} for facts in (there, here))
     differences = [key for key in {**there, **here} if there.get(key) != here.get(key)]
@@ -89,28 +86,28 @@ def check_init_sources(config):
                                 "there (a run that never saved)")
 
 
-def _model_facts(config, options) -> dict:
+def _model_facts(run: RunConfig) -> dict:
     """What ``--init_model``'s run and the new one must share: model, depth input, the model options but
     :data:`INIT_MODEL_OPTIONAL` (the class count may differ)."""
-    return {"model": config.get("model"), "depth_input": config.get("depth_input"),
-            **{f"model_options.{k}": v for k, v in options.items() if k not in INIT_MODEL_OPTIONAL}}
+    return {"model": run.model.name, "depth_input": run.model.depth_input,
+            **{f"model_options.{k}": v for k, v in run.model_options.items() if k not in INIT_MODEL_OPTIONAL}}
 
 
-def _check_stream(stream, value, target_config):
+def _check_stream(stream, value, target: RunConfig):
     """``ValueError`` unless the target model has a ``stream`` input."""
-    streams = model_spec(target_config["model"]).input_keys(target_config["model_options"])
+    streams = target.model.spec.input_keys(target.model_options)
     if stream not in streams:
-        raise ValueError(f"--{stream}_init={value!r}: model {target_config['model']!r} has no {stream!r} stream "
+        raise ValueError(f"--{stream}_init={value!r}: model {target.model.name!r} has no {stream!r} stream "
                          f"(streams: {list(streams)})")
 
 
-def _stream_source(path, stream, target_config):
+def _stream_source(path, stream, target_run: RunConfig):
     """``(model_dir, weights file or None, the source run's config or None)`` of a ``--{stream}_init`` path,
     checked against the target run from the source's ``flags.json`` (when it has one): a unimodal model of the
     same backbone, trained on ``stream``; its class count may differ."""
     flag = f"--{stream}_init"
     path = os.fspath(path)
-    target = model_spec(target_config["model"])
+    target = target_run.model.spec
     if os.path.isdir(path):
         model_dir, weights = path, None
     elif os.path.isfile(path) and path.endswith(".weights.h5"):
@@ -120,44 +117,44 @@ def _stream_source(path, stream, target_config):
     if not os.path.isfile(os.path.join(model_dir, rundir.layout.FLAGS_FILENAME)):
         return model_dir, weights, None
     config = rundir.config_file.load_run_config(model_dir)
-    source = model_spec(config["model"])
+    source = config.model.spec
     if source.multimodal:
         raise ValueError(
-            f"{flag}={path!r} holds the multimodal model {config['model']!r}; it must be a unimodal model "
+            f"{flag}={path!r} holds the multimodal model {config.model.name!r}; it must be a unimodal model "
             f"({target.unimodal_model!r} trained on {stream!r})"
         )
     if source.backbone != target.backbone:
         raise ValueError(
             f"{flag}={path!r} holds a {source.backbone!r} model, the target "
-            f"{target_config['model']!r} has backbone {target.backbone!r}"
+            f"{target_run.model.name!r} has backbone {target.backbone!r}"
         )
-    modality = config["model_options"].get("modality", "rgb")
+    modality = config.model_options.get("modality", "rgb")
     if modality != stream:
         raise ValueError(f"{flag}={path!r} holds a {modality!r} model, not a {stream!r} one")
     return model_dir, weights, config
 
 
-def load_source(path, stream, target_config):
+def load_source(path, stream, target_run: RunConfig):
     """The trained unimodal ``stream`` model at ``path`` (model_dir or .weights.h5), checked against the
     target run: unimodal family, same backbone, same modality.  Raises ``ValueError`` / ``FileNotFoundError``
     naming the flag (``--{stream}_init``) and the path."""
     flag = f"--{stream}_init"
     path = os.fspath(path)
-    model_dir, weights, config = _stream_source(path, stream, target_config)
+    model_dir, weights, config = _stream_source(path, stream, target_run)
     if config is not None:
         model, _, step = rundir.checkpoints.restore_model(model_dir, weights)
         return model, f"{path} (step {step})"
-    target = model_spec(target_config["model"])
+    target = target_run.model.spec
     options = {"modality": stream}
     if stream == "depth":
-        options["depth_channels"] = target_config["model_options"].get("depth_channels", 3)
-    model = build_model(target.unimodal_model, int(target_config["num_classes"]), **options)
+        options["depth_channels"] = target_run.model_options.get("depth_channels", 3)
+    model = build_model(target.unimodal_model, target_run.num_classes, **options)
     try:
         model.load_weights(weights)
     except Exception as error:  # Keras raises several types for a mismatched file
         raise ValueError(
             f"{flag}={path!r} does not fit a {stream!r} {target.unimodal_model!r} model with "
-            f"{target_config['num_classes']} classes ({_one_line(error)}); pass its model_dir instead"
+            f"{target_run.num_classes} classes ({_one_line(error)}); pass its model_dir instead"
         ) from error
     return model, path
 
@@ -166,7 +163,7 @@ def _one_line(error) -> str:
     return " ".join(str(error).split())[:300]
 
 
-def initialize_streams(model, target_config, sources: dict) -> dict:
+def initialize_streams(model, target_run: RunConfig, sources: dict) -> dict:
     """Load ``sources`` (``{"rgb": path, "depth": path}``, None entries skipped) into ``model``'s encoders.
 
     Returns ``{stream: {"source": str, "loaded": [layer names], "skipped": [layer names]}}`` and logs it.
@@ -175,7 +172,7 @@ def initialize_streams(model, target_config, sources: dict) -> dict:
     for stream, path in sources.items():
         if path in (None, ""):
             continue
-        _check_stream(stream, path, target_config)
+        _check_stream(stream, path, target_run)
         weights = imagenet_path(path)
         if weights is not None:
             try:
@@ -188,7 +185,7 @@ def initialize_streams(model, target_config, sources: dict) -> dict:
                 logging.info("%s encoder from ImageNet, not mapped / differs: %s", stream, line)
             report[stream] = {"source": path, **result}
             continue
-        source, description = load_source(path, stream, target_config)
+        source, description = load_source(path, stream, target_run)
         try:
             loaded, skipped = transfer_encoder_weights(source, model, stream)
         except ValueError as error:
@@ -200,14 +197,14 @@ def initialize_streams(model, target_config, sources: dict) -> dict:
     return report
 
 
-def initialize_model(model, config) -> dict:
+def initialize_model(model, run: RunConfig) -> dict:
     """``--init_model``: copy every layer of the finished run's model into ``model`` by layer name; the layers
     whose weights depend on the class count keep their initialisation when the class counts differ.
 
     Returns ``{"model": {"source", "loaded", "reinitialized", "skipped"}}`` (layer names; ``skipped``: layers
     of one model without a counterpart in the other, e.g. auxiliary heads) and logs counts and the names of
     every layer not loaded."""
-    run_dir = config["init_model"]
+    run_dir = run.train.init_model
     flag = f"--init_model={run_dir!r}"
     source, _, step = rundir.checkpoints.restore_model(run_dir)
     try:
@@ -228,8 +225,8 @@ def initialize_model(model, config) -> dict:
                       "skipped": skipped}}
 
 
-def initialize(model, config) -> dict:
+def initialize(model, run: RunConfig) -> dict:
     """A new run's initialisation: ``--init_model`` or the ``--{stream}_init`` sources (``{}`` when none)."""
-    if config.get("init_model"):
-        return initialize_model(model, config)
-    return initialize_streams(model, config, {"rgb": config["rgb_init"], "depth": config["depth_init"]})
+    if run.train.init_model:
+        return initialize_model(model, run)
+    return initialize_streams(model, run, {"rgb": run.train.rgb_init, "depth": run.train.depth_init})

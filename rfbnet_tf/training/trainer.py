@@ -87,7 +87,7 @@ class _Trainer:
         """The model (frozen encoders with ``--freeze_encoders``), the poly schedule, the optimizer and the step
         counter, under the strategy's scope; synchronized batch norm with several replicas."""
         with strategy.scope():
-            self.model = rundir.config_file.build_from_run_config(run.model_facts())
+            self.model = rundir.config_file.build_from_run_config(run)
             self.frozen = freezing.freeze_encoders(self.model, run.model.name) if run.train.freeze_encoders else []
             self.schedule = optimization.poly_schedule(run.optimizer.learning_rate, run.train.steps,
                                                        run.optimizer.poly_power, run.optimizer.end_learning_rate)
@@ -137,7 +137,7 @@ class _Trainer:
                 logging.info("--rgb_init / --depth_init / --init_model ignored: the run resumes from its own "
                              "checkpoint")
         else:
-            self.init_report = stream_init.initialize(self.model, run.flat())
+            self.init_report = stream_init.initialize(self.model, run)
         if self.frozen:
             logging.info("--freeze_encoders: %d layers frozen %s", len(self.frozen), self.frozen)
 
@@ -409,7 +409,7 @@ def _train(flag_source, signals) -> dict:
             if trainer.chief:
                 rundir.checkpoints.save_weights_atomically(trainer.model,
                                                     rundir.layout.final_weights_path(run.train.model_dir))
-                keras_task.write_final_task(run.train.model_dir, trainer.model, run.flat())  # final.keras
+                keras_task.write_final_task(run.train.model_dir, trainer.model, run)  # final.keras
                 files.write_json_atomically(
                     os.path.join(run.train.model_dir, rundir.layout.SUMMARY_FILENAME),
                     {k: v for k, v in summary.items() if k != "losses"})
