@@ -74,7 +74,7 @@ def _define_flags():
     flags.DEFINE_boolean("check_only", False, "Read every frame and report per split (frames, class histogram, "
                          "depth range, missing depth, size mismatches, errors); write nothing. Exit 1 when a "
                          "conversion would fail.")
-    flags.DEFINE_integer("num_workers", None, "Worker processes (default: CPU count).")
+    flags.DEFINE_integer("num_workers", None, "Worker processes (default: the CPUs this process may use).")
     flags.DEFINE_integer("examples_per_shard", DEFAULT_EXAMPLES_PER_SHARD, "Examples per shard.")
     flags.DEFINE_list("synthetic_size", None, "Synthetic frame height,width (default "
                       f"{','.join(map(str, sources.DEFAULT_SYNTHETIC_SIZE))}; as train's --synthetic_size).")

@@ -16,6 +16,7 @@ import numpy as np
 from rfbnet_tf.datasets import sources
 from rfbnet_tf.datasets.frame_conversion import check_frame, worker_pool
 from rfbnet_tf.datasets.preparation import resolve_splits
+from rfbnet_tf.utils import processes
 from rfbnet_tf.utils.progress import Progress
 
 _SHOWN_ERRORS = 10
@@ -92,7 +93,7 @@ def check_dataset(dataset, *, input_dir=None, splits=None, num_workers=None, pro
         except (ValueError, FileNotFoundError) as error:
             listed[split] = error
     counts = [len(frames) for frames in listed.values() if isinstance(frames, list)]
-    pool = worker_pool(min(num_workers or os.cpu_count() or 1, max(counts, default=1)))
+    pool = worker_pool(min(num_workers or processes.usable_cores(), max(counts, default=1)))
     try:
         for split, frames in listed.items():
             if not isinstance(frames, list):

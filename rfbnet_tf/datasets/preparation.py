@@ -42,6 +42,7 @@ from rfbnet_tf.datasets.frame_stats import FrameStats
 from rfbnet_tf.datasets.record_directory import (ShardWriter, carry_over, existing_shards, remove_dead_staging,
                                                  replaced_names, swap_in)
 from rfbnet_tf.datasets import sources
+from rfbnet_tf.utils import processes
 from rfbnet_tf.utils.files import write_json_atomically
 from rfbnet_tf.utils.progress import Progress
 
@@ -117,7 +118,7 @@ def prepare(dataset, output_dir, *, input_dir=None, splits=None, num_workers=Non
       input_dir: the official download, or the folder; unused for synthetic.
       splits: splits to convert (default: the dataset's own, e.g. train,test for NYUv2; every split present for a
         folder); others already in ``output_dir`` are kept in the info.
-      num_workers: worker processes (default: CPU count); 1 = in this process.
+      num_workers: worker processes (default: ``utils.processes.usable_cores()``); 1 = in this process.
       examples_per_shard: examples per TFRecord shard.
       overwrite: replace existing shards of the requested splits / another dataset's info.
       progress: draw the progress bar on stderr.
@@ -141,7 +142,7 @@ def prepare(dataset, output_dir, *, input_dir=None, splits=None, num_workers=Non
     source = sources.get_source(dataset, input_dir=input_dir, **dataset_options)
     splits = resolve_splits(dataset, input_dir, splits, dataset_options)
     if num_workers is None:
-        num_workers = os.cpu_count() or 1
+        num_workers = processes.usable_cores()
     num_workers = sources.check_count("num_workers", num_workers, 1)
     examples_per_shard = sources.check_count("examples_per_shard", examples_per_shard, 1)
     image_size = sources.check_size("image_size", image_size)
