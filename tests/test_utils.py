@@ -5,16 +5,27 @@ import ast
 import io
 import json
 import os
+import re
 
 import cv2
 import numpy as np
 import pytest
 
 from rfbnet_tf import constants
-from rfbnet_tf.utils import files, startup_logs
+from rfbnet_tf.utils import checks, files, startup_logs
 from rfbnet_tf.utils.progress import Progress
 
 PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "rfbnet_tf")
+
+
+def test_shared_checks_return_good_values_and_name_bad_ones():
+    assert checks.positive_int("steps", 3) == 3 and checks.boolean("gates", False) is False
+    for bad in (0, -1, True, 2.0, "3"):
+        with pytest.raises(ValueError, match=f"^steps must be a positive int, received {re.escape(repr(bad))}$"):
+            checks.positive_int("steps", bad)
+    for bad in (0, 1, None, "true"):
+        with pytest.raises(ValueError, match=f"^gates must be True or False, received {re.escape(repr(bad))}$"):
+            checks.boolean("gates", bad)
 
 
 def test_progress_line():

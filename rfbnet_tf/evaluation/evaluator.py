@@ -19,6 +19,7 @@ from rfbnet_tf.inference import serving_ops
 from rfbnet_tf.drawing import confusion_plot
 from rfbnet_tf.utils import files
 from rfbnet_tf.utils.progress import Progress
+from rfbnet_tf.utils.checks import boolean
 
 DEFAULT_SPLIT = "val"
 
@@ -27,11 +28,6 @@ def result_name(split: str, full_resolution: bool) -> str:
     """Base name of the result files: ``{split}`` or ``{split}_full_resolution``."""
     return f"{split}_full_resolution" if full_resolution else split
 
-
-def _check_bool(name, value):
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False, received {value!r}")
-    return value
 
 
 def _class_names(run, num_classes):
@@ -115,8 +111,8 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
         raise FileNotFoundError(f"model_dir {model_dir!r} does not exist")
     if not isinstance(split, str) or not split:
         raise ValueError(f"split must be a non-empty string, received {split!r}")
-    _check_bool("full_resolution", full_resolution)
-    _check_bool("progress", progress)
+    boolean("full_resolution", full_resolution)
+    boolean("progress", progress)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, received {batch_size!r}")
     if full_resolution and batch_size != 1:

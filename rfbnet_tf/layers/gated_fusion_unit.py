@@ -26,6 +26,7 @@ import keras
 from keras import layers, ops
 
 from rfbnet_tf.layers.stream_resampling import check_scale, downsampler, upsampler
+from rfbnet_tf.utils.checks import boolean
 
 BN_EPSILON = 1e-3
 
@@ -62,8 +63,7 @@ class GatedFusionUnit(keras.layers.Layer):
                     "complement_channels must be None or two positive ints (rgb, depth), "
                     f"received {complement_channels!r}"
                 )
-        if not isinstance(gates, bool):
-            raise ValueError(f"gates must be True or False, received {gates!r}")
+        boolean("gates", gates)
         if gate_channels is None:
             gate_channels = max(interaction_channels // 4, 1)
         if isinstance(gate_channels, bool) or not isinstance(gate_channels, int) or gate_channels < 1:

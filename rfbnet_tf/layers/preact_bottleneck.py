@@ -43,7 +43,7 @@ import keras
 from keras import layers, ops
 
 from rfbnet_tf.layers.residual_unit import ResidualUnit
-from rfbnet_tf.utils.checks import positive_int
+from rfbnet_tf.utils.checks import boolean, positive_int
 
 BN_EPSILON = 1e-5  # official network_base.batch_norm: variance_epsilon=0.00001
 BN_MOMENTUM = 0.99  # official bn_decay_
@@ -103,11 +103,8 @@ class PreActBottleneck(ResidualUnit):
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), received {dropout!r}")
         self.dropout = float(dropout)
-        for name, value in (("preactivate", preactivate), ("projection", projection)):
-            if not isinstance(value, bool):
-                raise ValueError(f"{name} must be True or False, received {value!r}")
-        self.preactivate = preactivate
-        self.projection = projection
+        self.preactivate = boolean("preactivate", preactivate)
+        self.projection = boolean("projection", projection)
         if bottleneck_channels is None:
             bottleneck_channels = max(channels // 4, 1)
         self.bottleneck_channels = positive_int("bottleneck_channels", bottleneck_channels)

@@ -71,6 +71,7 @@ from rfbnet_tf.layers.easpp import EASPP, EASPP_BRANCH_CHANNELS, EASPP_CHANNELS
 from rfbnet_tf.layers.preact_bottleneck import PreActBottleneck, batch_norm
 from rfbnet_tf.layers.stream_resampling import BilinearUpsample
 from rfbnet_tf.models.backbone import Backbone
+from rfbnet_tf.utils.checks import boolean
 
 STEM_CHANNELS = 64
 BLOCK_CHANNELS = (256, 512, 1024, 2048)  # official filters
@@ -132,8 +133,7 @@ class AdapNetPPBackbone(Backbone):
     output_stride = 16
 
     def __init__(self, aux_losses=False, dilations="official", width_divisor=1, units=BLOCK_UNITS):
-        if not isinstance(aux_losses, bool):
-            raise ValueError(f"aux_losses must be True or False, received {aux_losses!r}")
+        boolean("aux_losses", aux_losses)
         if dilations not in DILATIONS:
             raise ValueError(f"dilations must be one of {sorted(DILATIONS)}, received {dilations!r}")
         if isinstance(width_divisor, bool) or width_divisor not in (1, 2, 4, 8, 16):

@@ -20,6 +20,7 @@ from rfbnet_tf.layers.ssma_block import SSMABlock
 from rfbnet_tf.layers.stream_resampling import downsampler, upsampler
 from rfbnet_tf.models.backbone import rfb_name, unit_name
 from rfbnet_tf.models.combination import check_combination, combine_streams
+from rfbnet_tf.utils.checks import boolean
 
 MODALITIES = ("rgb", "depth")
 
@@ -29,11 +30,6 @@ def _check_channels(depth_channels):
         raise ValueError(f"depth_channels must be 3 (HHA) or 1 (raw depth), received {depth_channels!r}")
     return depth_channels
 
-
-def _check_bool(name, value):
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False, received {value!r}")
-    return value
 
 
 def _input(name, channels):
@@ -73,7 +69,7 @@ def fuse_skips(rgb_skips, depth_skips, depth_scale):
 def _multimodal_inputs(depth_channels, shrink_depth):
     rgb = _input("rgb", 3)
     depth = _input("depth", _check_channels(depth_channels))
-    depth_in = downsampler(2, "depth_shrink")(depth) if _check_bool("shrink_depth", shrink_depth) else depth
+    depth_in = downsampler(2, "depth_shrink")(depth) if boolean("shrink_depth", shrink_depth) else depth
     return {"rgb": rgb, "depth": depth}, depth_in
 
 
@@ -112,7 +108,7 @@ def build_rfbnet(
     """RFBNet (Sec. III): residual fusion blocks over the fusion stages, three streams combined, decoded."""
     if add_point not in ADD_POINTS:
         raise ValueError(f"add_point must be one of {ADD_POINTS}, received {add_point!r}")
-    _check_bool("gates", gates)
+    boolean("gates", gates)
     check_combination(combination)
     inputs, depth_in = _multimodal_inputs(depth_channels, shrink_depth)
     scale = 2 if shrink_depth else 1

@@ -53,6 +53,7 @@ from keras import ops
 from rfbnet_tf.models import build_model, is_multimodal
 from rfbnet_tf.models.batch_norm_folding import batch_norm_count, fold_batch_norm
 from rfbnet_tf.profiling.timing import positive_int
+from rfbnet_tf.utils.checks import boolean
 
 
 def random_inputs(model_name, batch, height, width, depth_channels=3, seed=0):
@@ -75,8 +76,7 @@ def _to_backend(value):
 
 def inference_function(model, inputs, jit_compile=False):
     """A zero-argument callable running ``model(inputs, training=False)`` compiled for the active backend."""
-    if not isinstance(jit_compile, bool):
-        raise ValueError(f"jit_compile must be True or False, received {jit_compile!r}")
+    boolean("jit_compile", jit_compile)
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf

@@ -6,3 +6,10 @@ def positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{name} must be a positive int, received {value!r}")
     return value
+
+
+def boolean(name, value):
+    """``value`` when it is True or False; else ``ValueError`` naming ``name``."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, received {value!r}")
+    return value
