@@ -19,7 +19,7 @@ from rfbnet_tf.inference import serving_ops
 from rfbnet_tf.drawing import confusion_plot
 from rfbnet_tf.utils import files
 from rfbnet_tf.utils.progress import Progress
-from rfbnet_tf.utils.checks import boolean
+from rfbnet_tf.utils.checks import boolean, positive_int
 
 DEFAULT_SPLIT = "val"
 
@@ -113,8 +113,7 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
         raise ValueError(f"split must be a non-empty string, received {split!r}")
     boolean("full_resolution", full_resolution)
     boolean("progress", progress)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, received {batch_size!r}")
+    positive_int("batch_size", batch_size)
     if full_resolution and batch_size != 1:
         raise ValueError(f"full_resolution scoring runs one frame at a time: batch_size must be 1, received {batch_size}")
     output_dir = files.check_writable_directory(  # before the evaluation, not after it

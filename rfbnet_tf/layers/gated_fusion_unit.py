@@ -26,7 +26,7 @@ import keras
 from keras import layers, ops
 
 from rfbnet_tf.layers.stream_resampling import check_scale, downsampler, upsampler
-from rfbnet_tf.utils.checks import boolean
+from rfbnet_tf.utils.checks import boolean, positive_int
 
 BN_EPSILON = 1e-3
 
@@ -54,8 +54,7 @@ class GatedFusionUnit(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(interaction_channels, bool) or not isinstance(interaction_channels, int) or interaction_channels < 1:
-            raise ValueError(f"interaction_channels must be a positive int, received {interaction_channels!r}")
+        positive_int("interaction_channels", interaction_channels)
         if complement_channels is not None:
             complement_channels = tuple(complement_channels)
             if len(complement_channels) != 2 or not all(isinstance(c, int) and c > 0 for c in complement_channels):
@@ -66,8 +65,7 @@ class GatedFusionUnit(keras.layers.Layer):
         boolean("gates", gates)
         if gate_channels is None:
             gate_channels = max(interaction_channels // 4, 1)
-        if isinstance(gate_channels, bool) or not isinstance(gate_channels, int) or gate_channels < 1:
-            raise ValueError(f"gate_channels must be a positive int, received {gate_channels!r}")
+        positive_int("gate_channels", gate_channels)
         self.interaction_channels = interaction_channels
         self.complement_channels = complement_channels
         self.gates = gates

@@ -17,6 +17,8 @@ Inputs: a list of NHWC tensors of one spatial size; output ``(B, H, W, out_chann
 import keras
 from keras import layers, ops
 
+from rfbnet_tf.utils.checks import positive_int
+
 BN_EPSILON = 1e-5  # official network_base.batch_norm: variance_epsilon=0.00001
 BN_MOMENTUM = 0.99  # official bn_decay_
 
@@ -28,8 +30,7 @@ class SSMABlock(keras.layers.Layer):
     def __init__(self, out_channels, reduction=16, output_kernel=1, output_bias=False, output_bn=True, **kwargs):
         super().__init__(**kwargs)
         for name, value in (("out_channels", out_channels), ("reduction", reduction), ("output_kernel", output_kernel)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, received {value!r}")
+            positive_int(name, value)
         self.out_channels = out_channels
         self.reduction = reduction
         self.output_kernel = output_kernel
