@@ -89,6 +89,38 @@ def test_load_run_config_reads_both_formats(tmp_path):
     assert loaded_old.num_classes == 4 and loaded_old.model.depth_input == flag_defaults()["depth_input"] == "hha"
 
 
+def test_a_format1_run_is_typed_with_the_options_it_was_built_with(tmp_path):
+    """Converted once, where the file is read: the model section takes the saved model_options (add_point None is
+    the flag's 'none', depth_channels 1 means --depth_input=depth when the file predates that flag); a file whose
+    options its flags cannot build (1 depth channel with --depth_input=hha) is refused naming the file."""
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / rundir.layout.FLAGS_FILENAME).write_text(json.dumps(
+        {"model": "rfbnet_erfnet_enc", "num_classes": 5, "class_names": list("abcde"), "record_dir": "data/x",
+         "batch_size": 3, "model_options": {"add_point": None, "gates": False, "depth_channels": 1}}))
+    run = rundir.config_file.load_run_config(old)
+    assert (run.model.add_point, run.model.gates, run.model.depth_input) == ("none", False, "depth")
+    assert run.model_options["add_point"] is None and run.model_options["depth_channels"] == 1
+    assert run.train.model_dir == str(old) and run.train.batch_size == 3 and run.data.record_dir == "data/x"
+    assert (run.num_classes, run.class_names, run.ignore_label) == (5, tuple("abcde"), None)
+    (old / rundir.layout.FLAGS_FILENAME).write_text(json.dumps(
+        {"model": "erfnet_enc", "num_classes": 5, "depth_input": "hha",
+         "model_options": {"modality": "depth", "depth_channels": 1}}))
+    with pytest.raises(ValueError, match=r"flags\.json' is not a valid run configuration: model_options "
+                                         r"\{'depth_channels': 1\} are not what its flags build"):
+        rundir.config_file.load_run_config(old)
+
+
+def test_training_needs_the_directories_a_config_may_lack(tmp_path):
+    from rfbnet_tf.training import checked_run
+
+    with pytest.raises(ValueError, match="^--record_dir is required"):
+        checked_run.prepare_run(configs.resolve({"model_dir": str(tmp_path / "run")}))
+    with pytest.raises(ValueError, match="^--model_dir is required"):
+        checked_run.prepare_run(configs.resolve({"record_dir": str(tmp_path)}))
+    assert not os.path.exists(tmp_path / "run")
+
+
 def test_environment_record_names_versions_and_commit():
     import keras
     import numpy
