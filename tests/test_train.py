@@ -314,10 +314,13 @@ def test_two_stage_init_loads_the_unimodal_encoder(unimodal_run, rfbnet_run):
         initialize_streams(source, rundir.config_file.load_run_config(source_dir), {"depth": source_dir})
 
 
-def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(record_dir, tmp_path):
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(record_dir, tmp_path, monkeypatch):
     """lr 1e30: the update overflows. The run stops (at the first non-finite loss, or at the first checkpoint of a
-    non-finite state, whichever comes first) and no checkpoint on disk holds a NaN / inf value."""
+    non-finite state, whichever comes first) and no checkpoint on disk holds a NaN / inf value (the short
+    ERFNetEnc: tests/short_backbones.py)."""
     from rfbnet_tf.training.trainer import train
+
+    short_backbones.use_short_erfnet(monkeypatch)
 
     model_dir = str(tmp_path / "nan")
     flags_ = dict(BASE, record_dir=record_dir, model_dir=model_dir, model="erfnet_enc", modality="depth",
