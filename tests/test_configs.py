@@ -109,6 +109,10 @@ def test_a_format1_run_is_typed_with_the_options_it_was_built_with(tmp_path):
     with pytest.raises(ValueError, match=r"flags\.json' is not a valid run configuration: model_options "
                                          r"\{'depth_channels': 1\} are not what its flags build"):
         rundir.config_file.load_run_config(old)
+    (old / rundir.layout.FLAGS_FILENAME).write_text(json.dumps(
+        {"model": "erfnet_enc", "num_classes": 5, "model_options": {"modality": "depth", "depth_channels": 2}}))
+    with pytest.raises(ValueError, match=r"not a valid run configuration: model_options \{'depth_channels': 2\}"):
+        rundir.config_file.load_run_config(old)  # a channel count no depth input gives
 
 
 def test_training_needs_the_directories_a_config_may_lack(tmp_path):

@@ -18,8 +18,8 @@ from rfbnet_tf.evaluation import split_scoring
 from rfbnet_tf.inference import serving_ops
 from rfbnet_tf.drawing import confusion_plot
 from rfbnet_tf.utils import files
-from rfbnet_tf.utils.progress import Progress
 from rfbnet_tf.utils.checks import boolean, positive_int
+from rfbnet_tf.utils.progress import Progress
 
 DEFAULT_SPLIT = "val"
 
@@ -27,7 +27,6 @@ DEFAULT_SPLIT = "val"
 def result_name(split: str, full_resolution: bool) -> str:
     """Base name of the result files: ``{split}`` or ``{split}_full_resolution``."""
     return f"{split}_full_resolution" if full_resolution else split
-
 
 
 def _class_names(run, num_classes):

@@ -14,7 +14,6 @@ from rfbnet_tf.models import model_spec
 from rfbnet_tf.rundir.config_file import RunConfig
 
 SIZE_POLICIES = ("resize", "pad")
-DEPTH_INPUTS = pipeline.DEPTH_INPUTS
 SIGNATURE_DEFAULT = "serving_default"
 SIGNATURE_DEPTH_METRES = "serving_depth_metres"
 """Extra signature of raw-depth runs: depth as float32 metres instead of uint16 millimetres."""

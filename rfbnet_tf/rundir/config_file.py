@@ -12,7 +12,7 @@ import keras
 from rfbnet_tf.configs import ExperimentConfig
 from rfbnet_tf.configs.experiment import FLAG_NAMES, flag_defaults
 from rfbnet_tf.configs.model import ADD_POINT_NONE, DEPTH_CHANNELS, OPTION_FIELDS
-from rfbnet_tf.models.registry import MODELS, saved_model_options
+from rfbnet_tf.models.registry import saved_model_options
 from rfbnet_tf.rundir.layout import FLAGS_FILENAME, FLAGS_FORMAT, RUN_INFO_FILENAME, missing_run_info_error, read_run_file
 
 
@@ -71,17 +71,15 @@ def _format1_experiment(content: dict, model_dir) -> ExperimentConfig:
     (written before they existed) take their defaults, and the model section takes the options the network was
     built with (``model_options``, completed by ``registry.SAVED_BEFORE``; an option it lacks: the model's
     default)."""
-    flags = {**{name: value for name, value in flag_defaults().items() if name != "model_dir"},
-             **{name: value for name, value in content.items() if name in FLAG_NAMES}}
-    flags.setdefault("model_dir", None if model_dir is None else os.fspath(model_dir))
-    experiment = ExperimentConfig.from_flags(flags)
-    name = experiment.model.name
-    saved = saved_model_options(name, content["model_options"]) if name in MODELS else dict(content["model_options"])
+    experiment = ExperimentConfig.from_flags({
+        **flag_defaults(), "model_dir": None if model_dir is None else os.fspath(model_dir),
+        **{name: value for name, value in content.items() if name in FLAG_NAMES}})
+    saved = saved_model_options(experiment.model.name, content["model_options"])  # the name is checked by now
     fields = {key: (ADD_POINT_NONE if key == "add_point" and value is None else value)
               for key, value in saved.items() if key in OPTION_FIELDS}
-    if "depth_channels" in saved and "depth_input" not in content:
-        fields["depth_input"] = next(key for key, channels in DEPTH_CHANNELS.items()
-                                     if channels == saved["depth_channels"])
+    depth_input = {channels: key for key, channels in DEPTH_CHANNELS.items()}.get(saved.get("depth_channels"))
+    if depth_input is not None and "depth_input" not in content:  # a channel count no input has: refused below
+        fields["depth_input"] = depth_input
     experiment = experiment.replace(model=fields)
     built = experiment.model.build_options()
     differing = {key: value for key, value in saved.items() if built.get(key) != value}

@@ -120,8 +120,8 @@ def _check_split(record_dir, flag, split):
 
 def _settings(run: rundir.config_file.RunConfig) -> dict:
     """``{train flag or resolved value: value}`` of a run: what a resume compares (and logs when it changed)."""
-    return {**run.config.flags(), "model_options": run.model_options, "num_classes": run.num_classes,
-            **{key: getattr(run, key) for key in ("class_names", "ignore_label", "dataset", "class_weight_values")}}
+    facts = (field.name for field in dataclasses.fields(rundir.config_file.RunConfig) if field.name != "config")
+    return {**run.config.flags(), "model_options": run.model_options, **{name: getattr(run, name) for name in facts}}
 
 
 def _check_resume(run: Run) -> bool:

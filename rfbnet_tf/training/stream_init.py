@@ -32,9 +32,9 @@ import os
 from absl import logging
 
 from rfbnet_tf import rundir
-from rfbnet_tf.rundir.config_file import RunConfig
 from rfbnet_tf.models import build_model, transfer_encoder_weights, transfer_imagenet_weights
 from rfbnet_tf.models.weight_transfer import num_classes_of, transfer_model_weights
+from rfbnet_tf.rundir.config_file import RunConfig
 
 IMAGENET_PREFIX = "imagenet:"
 INIT_MODEL_OPTIONAL = ("aux_losses",)
