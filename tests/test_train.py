@@ -162,12 +162,21 @@ def _parse(*argv):
         (["--crop_size=64"], "--crop_size"),
         (["--model=erfnet_enc", "--gates=false"], "--gates=False does not apply"),
         (["--image_size=32,48", "--crop_size=64,64"], "larger than --image_size"),
-        (["--model=nope"], "--model"),
         (["--class_weights=1,a"], "--class_weights"),
-        (["--distribution_strategy=gpu"], "--distribution_strategy"),
     ],
 )
-def test_bad_flags_fail_at_parse_time(argv, match):
+def test_bad_flags_are_refused_by_the_config_once_parsed(argv, match):
+    """absl parses; the config checks each value and the cross-flag rules (once, where the binary resolves its
+    flags, before any work)."""
+    flag_values = _parse(*argv)
+    with pytest.raises(ValueError, match=match):
+        configs.resolve(flag_values)
+
+
+@pytest.mark.parametrize("argv, match", [(["--model=nope"], "--model"),
+                                         (["--distribution_strategy=gpu"], "--distribution_strategy"),
+                                         (["--steps=1.5"], "--steps")])
+def test_values_absl_cannot_parse_fail_at_parse_time(argv, match):
     with pytest.raises(flags.IllegalFlagValueError, match=match):
         _parse(*argv)
 

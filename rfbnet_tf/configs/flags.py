@@ -1,15 +1,12 @@
 """The train flags of ``python -m rfbnet_tf.train``, defined from the config fields: absl only parses them;
-the values are checked by the configs themselves (the same checks Python callers get)."""
+the values are checked by the configs themselves, once (the same checks Python callers get)."""
 
 from __future__ import annotations
 
 from absl import flags
 
-from rfbnet_tf.configs.data import check_crop
-from rfbnet_tf.configs.experiment import SECTIONS, check_freezing, flag_defaults
+from rfbnet_tf.configs.experiment import SECTIONS, flag_defaults
 from rfbnet_tf.configs.fields import flag_fields, flag_name
-from rfbnet_tf.configs.model import OPTION_FIELDS, check_model_options
-from rfbnet_tf.configs.train import check_init_combination
 
 REQUIRED = ("record_dir", "model_dir")
 HELP_GROUPS = {"model": "model", "data": "data", "optimizer": "optimisation", "train": "run"}
@@ -17,31 +14,6 @@ HELP_GROUPS = {"model": "model", "data": "data", "optimizer": "optimisation", "t
 
 _DEFINE = {"enum": None, "bool": flags.DEFINE_bool, "int": flags.DEFINE_integer, "float": flags.DEFINE_float,
            "list": flags.DEFINE_list, "string": flags.DEFINE_string}
-
-
-def _validator(field):
-    def validate(value):
-        try:
-            field.metadata["check"](value)
-        except ValueError as error:
-            raise flags.ValidationError(str(error)) from None
-        return True
-
-    return validate
-
-
-def _relations(values):
-    try:
-        model = values["model"]
-        check_model_options(model, {name: values[name] for name in OPTION_FIELDS})
-        fields = flag_fields_by_name()
-        sizes = {name: fields[name].metadata["check"](values[name]) for name in ("crop_size", "image_size")}
-        check_crop(sizes["crop_size"], sizes["image_size"])
-        check_freezing(model, values["freeze_encoders"])
-        check_init_combination(values["init_model"], values["rgb_init"], values["depth_init"])
-    except ValueError as error:
-        raise flags.ValidationError(str(error)) from None
-    return True
 
 
 def flag_fields_by_name() -> dict:
@@ -55,8 +27,9 @@ def flag_groups() -> dict:
 
 
 def define_flags(flag_values=flags.FLAGS):
-    """Define every train flag on ``flag_values`` (default: the global absl FLAGS) with a validator each, plus
-    the cross-flag rules; ``--record_dir`` and ``--model_dir`` are required."""
+    """Define every train flag on ``flag_values`` (default: the global absl FLAGS); ``--record_dir`` and
+    ``--model_dir`` are required. absl parses the values by type (int, float, enum choices); the configs check
+    them, once, when the binary builds its ``ExperimentConfig`` (``configs.resolve``) before any work."""
     defaults = flag_defaults()
     for name, field in flag_fields_by_name().items():
         kind, help_text, default = field.metadata["kind"], field.metadata["help"], defaults[name]
@@ -64,10 +37,4 @@ def define_flags(flag_values=flags.FLAGS):
             flags.DEFINE_enum(name, default, list(field.metadata["choices"]), help_text, flag_values=flag_values)
         else:
             _DEFINE[kind](name, default, help_text, flag_values=flag_values)
-        if name not in REQUIRED:  # required: absl's own message for those
-            flags.register_validator(name, _validator(field), flag_values=flag_values)
     flags.mark_flags_as_required(list(REQUIRED), flag_values=flag_values)
-    flags.register_multi_flags_validator(
-        list(OPTION_FIELDS) + ["model", "crop_size", "image_size", "rgb_init", "depth_init", "init_model",
-                               "freeze_encoders"], _relations,
-        message="inconsistent model / size flags", flag_values=flag_values)
