@@ -97,9 +97,9 @@ def main(argv=None):
     _write_bag(bag, args.frames, size)
     load_before = machine.load_average()
     machine.reset_peak_rss()
-    summary = bag_prediction.predict_bag(
-        model_dir, bag, os.path.join(args.work_dir, "out.bag"), rgb_topic="/camera/color/image_raw",
-        depth_topic="/camera/aligned_depth_to_color/image_raw", camera_info_topic="/camera/color/camera_info")
+    summary = bag_prediction.predict_bag(model_dir, bag_prediction.BagRecordingConfig(
+        bag, os.path.join(args.work_dir, "out.bag"), rgb_topic="/camera/color/image_raw",
+        depth_topic="/camera/aligned_depth_to_color/image_raw", camera_info_topic="/camera/color/camera_info"))
     result = {
         "command": " ".join(["python", "benchmarks/bag_segmentation.py"] + (argv or sys.argv[1:])),
         "model": args.model, "num_classes": args.num_classes, "size_wh": [args.width, args.height],

@@ -35,7 +35,8 @@ and prints the per-class IoU table.  The ``Progress`` bar goes to stderr.
 from __future__ import annotations
 
 from rfbnet_tf import cli
-from rfbnet_tf.evaluation.evaluator import DEFAULT_SPLIT, evaluate
+from rfbnet_tf.evaluation.evaluator import DEFAULT_SPLIT, EvaluationConfig, evaluate
+from rfbnet_tf.utils import flag_configs
 
 
 def _define_flags():
@@ -58,9 +59,7 @@ def main(argv):
 
     cli.check_no_arguments(argv)
     FLAGS = flags.FLAGS
-    evaluate(FLAGS.model_dir, record_dir=FLAGS.record_dir, split=FLAGS.split, full_resolution=FLAGS.full_resolution,
-             checkpoint=FLAGS.checkpoint, batch_size=FLAGS.batch_size, output_dir=FLAGS.output_dir,
-             progress=FLAGS.progress)
+    evaluate(flag_configs.from_flags(EvaluationConfig, FLAGS))
 
 
 FLAG_GROUPS = {

@@ -46,7 +46,8 @@ from __future__ import annotations
 
 from rfbnet_tf import cli
 from rfbnet_tf.inference import format_export, input_spec
-from rfbnet_tf.inference.saved_model_export import run_summary, export_model
+from rfbnet_tf.inference.saved_model_export import ExportConfig, export_model, run_summary
+from rfbnet_tf.utils import flag_configs
 
 
 def _define_flags():
@@ -73,9 +74,7 @@ def main(argv):
 
     cli.check_no_arguments(argv)
     FLAGS = flags.FLAGS
-    path = export_model(FLAGS.model_dir, FLAGS.export_dir, checkpoint=FLAGS.checkpoint,
-                        size_policy=FLAGS.size_policy, overwrite=FLAGS.overwrite, verify=FLAGS.verify,
-                        export_format=FLAGS.format, fold_batch_norm=FLAGS.fold_batch_norm)
+    path = export_model(flag_configs.from_flags(ExportConfig, FLAGS))
     print(f"{format_export.TITLES[FLAGS.format]} written to {path}")
     print(run_summary(FLAGS.model_dir))
 

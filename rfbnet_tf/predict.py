@@ -61,12 +61,10 @@ import os
 from rfbnet_tf import cli
 from rfbnet_tf.evaluation import submission
 from rfbnet_tf.inference import depth_input, input_spec
-from rfbnet_tf.inference.prediction import (
-    predict,
-)
+from rfbnet_tf.inference.prediction import PredictConfig, predict
 from rfbnet_tf.recordings import bag_flags
-from rfbnet_tf.recordings.bag_prediction import predict_bag
-from rfbnet_tf.utils import files
+from rfbnet_tf.recordings.bag_prediction import BagRecordingConfig, predict_bag
+from rfbnet_tf.utils import files, flag_configs
 
 
 def _define_flags():
@@ -113,12 +111,8 @@ def main(argv):
         # Before any slow work: the output bag is written beside --output_bag and renamed into place.
         files.check_writable_directory(os.path.dirname(os.path.abspath(FLAGS.output_bag)), "--output_bag",
                                        FLAGS.output_bag)
-        predict_bag(
-            FLAGS.model_dir, FLAGS.bag, FLAGS.output_bag, rgb_topic=FLAGS.rgb_topic, depth_topic=FLAGS.depth_topic,
-            camera_info_topic=FLAGS.camera_info_topic, max_time_difference=FLAGS.max_time_difference,
-            intrinsics=FLAGS.intrinsics, output_format=FLAGS.output_format, output_dir=FLAGS.output_dir,
-            video=FLAGS.video, empty_depth=FLAGS.empty_depth, max_depth=FLAGS.max_depth, checkpoint=FLAGS.checkpoint,
-            size_policy=FLAGS.size_policy, alpha=FLAGS.alpha, progress=FLAGS.progress)
+        predict_bag(FLAGS.model_dir, flag_configs.from_flags(BagRecordingConfig, FLAGS),
+                    checkpoint=FLAGS.checkpoint, size_policy=FLAGS.size_policy, max_depth=FLAGS.max_depth)
         return
     if FLAGS.output_dir is None:
         raise ValueError("give --output_dir (where to write the PNGs)")
@@ -133,11 +127,7 @@ def main(argv):
         return
     if FLAGS.rgb is None:
         raise ValueError("give --rgb (image files), or --format with --record_dir and --split")
-    predict(FLAGS.model_dir, FLAGS.rgb, FLAGS.output_dir, depth=FLAGS.depth, label=FLAGS.label,
-            compare_model_dir=FLAGS.compare_model_dir, intrinsics=FLAGS.intrinsics, max_depth=FLAGS.max_depth,
-            alpha=FLAGS.alpha, checkpoint=FLAGS.checkpoint, compare_checkpoint=FLAGS.compare_checkpoint,
-            size_policy=FLAGS.size_policy, progress=FLAGS.progress, depth_units=FLAGS.depth_units,
-            resize_depth=FLAGS.resize_depth, camera=FLAGS.camera, gates=FLAGS.gates)
+    predict(flag_configs.from_flags(PredictConfig, FLAGS))
 
 
 FLAG_GROUPS = {

@@ -47,7 +47,7 @@ def unimodal_dir(record_dir, tmp_path_factory):
 
 
 def test_rfbnet_adapnet_pp_two_stage_train_restore_export(record_dir, unimodal_dir, tmp_path):
-    from rfbnet_tf.inference.saved_model_export import export_model
+    from rfbnet_tf.inference.saved_model_export import ExportConfig, export_model
     from rfbnet_tf.training.trainer import train
 
     model_dir = str(tmp_path / "rfbnet")
@@ -68,7 +68,7 @@ def test_rfbnet_adapnet_pp_two_stage_train_restore_export(record_dir, unimodal_d
             np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=0, atol=1e-9)
 
     # verify=False: the export is loaded and run below (the verification itself: tests/test_export.py)
-    export_dir = export_model(model_dir, str(tmp_path / "export"), verify=False)
+    export_dir = export_model(ExportConfig(model_dir, str(tmp_path / "export"), verify=False))
     served = tf.saved_model.load(export_dir).signatures["serving_default"]
     rng = np.random.default_rng(0)
     out = served(rgb=tf.constant(rng.integers(0, 255, (1, 64, 64, 3), dtype=np.uint8)),

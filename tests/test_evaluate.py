@@ -59,7 +59,7 @@ def _miou_of_confusion(confusion):
 
 
 def test_miou_matches_numpy_at_training_size(run, capsys):
-    result = evaluator.evaluate(run["model_dir"], progress=False)
+    result = evaluator.evaluate(evaluator.EvaluationConfig(run["model_dir"], progress=False))
     logits = _reference_logits(run["model"], run["frames"])
     predictions = np.argmax(logits.numpy(), axis=-1)
     labels = np.stack([
@@ -91,7 +91,7 @@ def test_miou_matches_numpy_at_training_size(run, capsys):
 
 
 def test_full_resolution_scores_resized_logits_against_stored_labels(run):
-    result = evaluator.evaluate(run["model_dir"], full_resolution=True, progress=False)
+    result = evaluator.evaluate(evaluator.EvaluationConfig(run["model_dir"], full_resolution=True, progress=False))
     logits = _reference_logits(run["model"], run["frames"])
     labels = np.stack([f["label"] for f in run["frames"]])
     matrix = np.array(result["confusion_matrix"])
@@ -105,14 +105,14 @@ def test_full_resolution_scores_resized_logits_against_stored_labels(run):
 
 def test_clear_errors(run, tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        evaluator.evaluate(str(tmp_path / "nowhere"))
+        evaluator.evaluate(evaluator.EvaluationConfig(str(tmp_path / "nowhere")))
     with pytest.raises(FileNotFoundError, match=r"'test'.*available splits: \['val'\]"):
-        evaluator.evaluate(run["model_dir"], split="test")
+        evaluator.evaluate(evaluator.EvaluationConfig(run["model_dir"], split="test"))
     with pytest.raises(ValueError, match="batch_size must be 1"):
-        evaluator.evaluate(run["model_dir"], full_resolution=True, batch_size=2)
+        evaluator.evaluate(evaluator.EvaluationConfig(run["model_dir"], full_resolution=True, batch_size=2))
     with pytest.raises(FileNotFoundError, match="flags.json"):
         os.makedirs(tmp_path / "empty")
-        evaluator.evaluate(str(tmp_path / "empty"))
+        evaluator.evaluate(evaluator.EvaluationConfig(str(tmp_path / "empty")))
 
 
 def test_format_table_marks_absent_classes():

@@ -72,7 +72,8 @@ def _check(loaded, reference, images):
 
 
 def test_export_resize_policy_matches_keras_model(run):
-    path = saved_model_export.export_model(run["model_dir"], verify=True)  # default policy: resize to the training size
+    # The default policy: resize to the training size.
+    path = saved_model_export.export_model(saved_model_export.ExportConfig(run["model_dir"], verify=True))
     assert path == os.path.abspath(os.path.join(run["model_dir"], "export"))
     loaded = tf.saved_model.load(path)
     for size, seed in ((MODEL_SIZE, 1), (ODD_SIZE, 2)):
@@ -83,7 +84,7 @@ def test_export_resize_policy_matches_keras_model(run):
     assert info["input_spec"]["size_policy"] == "resize" and info["checkpoint_step"] == 11
     assert info["input_spec"]["mean"]["depth"] == fx.NORMALIZATION["hha"]["mean"]
     with pytest.raises(FileExistsError, match="overwrite"):
-        saved_model_export.export_model(run["model_dir"])
+        saved_model_export.export_model(saved_model_export.ExportConfig(run["model_dir"]))
 
 
 def test_pad_policy_matches_keras_model(run):
@@ -153,7 +154,7 @@ def test_failed_export_leaves_no_directory(run, monkeypatch, tmp_path):
 
 def test_clear_errors(run, tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        saved_model_export.export_model(str(tmp_path / "nowhere"))
+        saved_model_export.export_model(saved_model_export.ExportConfig(str(tmp_path / "nowhere")))
     config, info = fx.run_config("/unused"), fx.run_info_of()
     with pytest.raises(ValueError, match="size_policy must be one of"):
         input_spec.input_spec(fx.typed(config), info, "stretch")

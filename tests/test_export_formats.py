@@ -40,7 +40,8 @@ def exported(request, tmp_path_factory):
     with pytest.MonkeyPatch.context() as monkeypatch:
         short_backbones.use_short_backbones(monkeypatch)
         fx.make_run_dir(model_dir, config)
-        paths = {fmt: saved_model_export.export_model(model_dir, export_format=fmt, verify=fmt != "saved_model")
+        paths = {fmt: saved_model_export.export_model(saved_model_export.ExportConfig(model_dir, export_format=fmt,
+                                                                                      verify=fmt != "saved_model"))
                  for fmt in format_export.FORMATS}
     return {"model": request.param, "model_dir": model_dir, "paths": paths,
             "saved_model": tf.saved_model.load(paths["saved_model"]).signatures["serving_default"]}
@@ -121,12 +122,13 @@ def test_raw_depth_run_names_the_signature_left_out(tmp_path, monkeypatch):
     monkeypatch.setattr(onnx_export, "convert", lambda module, opset=17: b"onnx-bytes")
     messages = []
     monkeypatch.setattr(format_export.logging, "info", lambda fmt, *args: messages.append(fmt % args))
-    path = saved_model_export.export_model(model_dir, export_format="onnx", verify=False)
+    path = saved_model_export.export_model(saved_model_export.ExportConfig(model_dir, export_format="onnx",
+                                                                           verify=False))
     with open(path, "rb") as handle:
         assert handle.read() == b"onnx-bytes"
     assert any("not carried (use the SavedModel): serving_depth_metres" in m for m in messages), messages
     with pytest.raises(FileExistsError):
-        saved_model_export.export_model(model_dir, export_format="onnx", verify=False)
+        saved_model_export.export_model(saved_model_export.ExportConfig(model_dir, export_format="onnx", verify=False))
 
 
 def test_missing_converter_is_one_error_line(tmp_path, monkeypatch, capsys):
@@ -137,7 +139,8 @@ def test_missing_converter_is_one_error_line(tmp_path, monkeypatch, capsys):
         raise format_export.missing_converter("tf2onnx", ImportError("No module named 'tf2onnx'"))
 
     monkeypatch.setattr(onnx_export, "convert", missing)
-    main = cli.exits_on_user_error(lambda argv: saved_model_export.export_model(model_dir, export_format="onnx"))
+    config = saved_model_export.ExportConfig(model_dir, export_format="onnx")
+    main = cli.exits_on_user_error(lambda argv: saved_model_export.export_model(config))
     with pytest.raises(SystemExit) as exit_info:
         main(["export"])
     assert exit_info.value.code == 1
@@ -149,8 +152,9 @@ def test_missing_converter_is_one_error_line(tmp_path, monkeypatch, capsys):
 def test_export_with_batch_norm_folded(tmp_path):
     model_dir = str(tmp_path / "run")
     fx.make_run_dir(model_dir, fx.run_config(str(tmp_path / "no_records"), model="erfnet_enc", image_size=IMAGE_SIZE))
-    plain = saved_model_export.export_model(model_dir, verify=False)
-    folded = saved_model_export.export_model(model_dir, str(tmp_path / "folded"), fold_batch_norm=True)
+    plain = saved_model_export.export_model(saved_model_export.ExportConfig(model_dir, verify=False))
+    folded = saved_model_export.export_model(saved_model_export.ExportConfig(model_dir, str(tmp_path / "folded"),
+                                                                             fold_batch_norm=True))
     plain, folded = tf.saved_model.load(plain), tf.saved_model.load(folded)
     # erfnet_enc: 26 of its 29 BNs fold into convolutions that already have a bias: γ, β, mean, variance gone
     assert len(plain.model_variables) - len(folded.model_variables) == 26 * 4

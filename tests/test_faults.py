@@ -158,7 +158,7 @@ def test_a_truncated_shard_is_named(prepared):
 
 
 def test_evaluate_and_train_name_a_truncated_shard(tmp_path):
-    from rfbnet_tf.evaluation.evaluator import evaluate
+    from rfbnet_tf.evaluation.evaluator import EvaluationConfig, evaluate
     from rfbnet_tf.training.trainer import train
     from tests import run_dir_fixtures as fx
     from tests import train_fixtures
@@ -171,7 +171,7 @@ def test_evaluate_and_train_name_a_truncated_shard(tmp_path):
     with open(shard, "r+b") as handle:
         handle.truncate(os.path.getsize(shard) - 100)
     with pytest.raises(ValueError, match=rf"shard '{shard}' of split 'val' is corrupt"):
-        evaluate(model_dir, progress=False)
+        evaluate(EvaluationConfig(model_dir, progress=False))
 
     train_records = train_fixtures.make_records(tmp_path / "train_records")
     train_shard = sorted(name for name in os.listdir(train_records) if name.startswith("train-"))[-1]
@@ -446,15 +446,17 @@ def test_binaries_name_a_damaged_run_file_in_one_line(damaged_run, tmp_path, mod
 @pytest.mark.parametrize("call", ["evaluate", "export", "predict"])
 def test_evaluate_export_and_predict_name_each_damaged_run_file(damaged_run, tmp_path, name, call):
     from rfbnet_tf import cli
-    from rfbnet_tf.evaluation.evaluator import evaluate
-    from rfbnet_tf.inference.prediction import predict
-    from rfbnet_tf.inference.saved_model_export import export_model
+    from rfbnet_tf.evaluation.evaluator import EvaluationConfig, evaluate
+    from rfbnet_tf.inference.prediction import PredictConfig, predict
+    from rfbnet_tf.inference.saved_model_export import ExportConfig, export_model
 
     run = damaged_run["run"]
     path = os.path.join(run, name)
     what = _damage(path, "empty")
-    calls = {"evaluate": lambda: evaluate(run, progress=False), "export": lambda: export_model(run),
-             "predict": lambda: predict(run, damaged_run["records"], str(tmp_path / "out"), progress=False)}
+    calls = {"evaluate": lambda: evaluate(EvaluationConfig(run, progress=False)),
+             "export": lambda: export_model(ExportConfig(run)),
+             "predict": lambda: predict(PredictConfig(run, damaged_run["records"], str(tmp_path / "out"),
+                                                      progress=False))}
     with pytest.raises(ValueError) as error:
         calls[call]()
     assert cli.error_line(error.value) == "error: " + _damaged_line(path, what, damaged_run)

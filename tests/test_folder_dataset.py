@@ -235,10 +235,10 @@ def trained(prepared, tmp_path_factory):
         model_dir = str(tmp_path_factory.mktemp("run") / "run")
         summary = train(dict(train_fixtures.TINY_RUN, record_dir=out, model_dir=model_dir, model="rfbnet_erfnet_enc",
                              steps=2, image_size=list(folder_fixtures.SIZE)))
-        result = evaluator.evaluate(model_dir, split="val", progress=False)
+        result = evaluator.evaluate(evaluator.EvaluationConfig(model_dir, split="val", progress=False))
         from rfbnet_tf.inference import saved_model_export
 
-        export_dir = saved_model_export.export_model(model_dir, verify=False)
+        export_dir = saved_model_export.export_model(saved_model_export.ExportConfig(model_dir, verify=False))
     finally:
         next(short, None)
         next(graphs, None)
@@ -257,9 +257,10 @@ def test_train_evaluate_predict_export_on_folder_records(tree, prepared, trained
     rows = np.asarray(result["confusion_matrix"]).sum(axis=1)
     np.testing.assert_array_equal(rows, np.bincount(truth[truth != IGNORE], minlength=4))
     # predict on the user's own files: names and colours of dataset.json, the legend
-    written = prediction.predict(model_dir, os.path.join(tree, "val", "rgb"), str(tmp_path / "pred"),
-                                 depth=os.path.join(tree, "val", "depth"),
-                                 intrinsics="60,61,31.5,23.25", progress=False)
+    written = prediction.predict(prediction.PredictConfig(model_dir, os.path.join(tree, "val", "rgb"),
+                                                          str(tmp_path / "pred"),
+                                                          depth=os.path.join(tree, "val", "depth"),
+                                                          intrinsics="60,61,31.5,23.25", progress=False))
     assert len(written) == 2
     ids = cv2.imread(written[0]["files"]["class_ids"], cv2.IMREAD_UNCHANGED)
     assert ids.shape == folder_fixtures.SIZE and ids.max() < 4

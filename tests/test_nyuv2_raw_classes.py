@@ -151,7 +151,7 @@ def trained(prepared, tmp_path_factory):
         flags_ = dict(train_fixtures.TINY_RUN, record_dir=out, model_dir=model_dir, model="erfnet_enc", steps=2,
                       augment=True, crop_size=[32, 48], val_split="test", image_summary_every=2)
         summary = train(flags_)
-        result = evaluator.evaluate(model_dir, split="test", progress=False)
+        result = evaluator.evaluate(evaluator.EvaluationConfig(model_dir, split="test", progress=False))
     finally:
         next(gen, None)
     return model_dir, summary, result
@@ -181,8 +181,8 @@ def test_predict_writes_16_bit_ids_and_colours_classes_above_255(prepared, train
     for kind, image in (("rgb", cv2.cvtColor(frame["rgb"], cv2.COLOR_RGB2BGR)), ("label", label)):
         os.makedirs(tmp_path / kind)
         cv2.imwrite(str(tmp_path / kind / "f.png"), image)
-    written = prediction.predict(model_dir, str(tmp_path / "rgb"), str(tmp_path / "pred"),
-                                 label=str(tmp_path / "label"), progress=False)
+    written = prediction.predict(prediction.PredictConfig(model_dir, str(tmp_path / "rgb"), str(tmp_path / "pred"),
+                                                          label=str(tmp_path / "label"), progress=False))
     files = written[0]["files"]
     ids = cv2.imread(files["class_ids"], cv2.IMREAD_UNCHANGED)
     assert ids.dtype == np.uint16 and ids.shape == SIZE and ids.max() < 894
@@ -202,8 +202,9 @@ def test_predict_writes_16_bit_ids_and_colours_classes_above_255(prepared, train
     os.makedirs(eight_bit)
     cv2.imwrite(str(eight_bit / "f.png"), np.minimum(label, 254).astype(np.uint8))
     with pytest.raises(ValueError, match="must be a 16-bit single-channel train-id PNG \\(ignore label 65535\\)"):
-        prediction.predict(model_dir, str(tmp_path / "rgb"), str(tmp_path / "pred8"), label=str(eight_bit),
-                           progress=False)
+        prediction.predict(prediction.PredictConfig(model_dir, str(tmp_path / "rgb"), str(tmp_path / "pred8"),
+                                                    label=str(eight_bit),
+                                                    progress=False))
 
 
 def test_colorize_with_the_ignore_label_65535():

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 
 from rfbnet_tf import cli
-from rfbnet_tf import predict as predict_lib
 from rfbnet_tf.drawing import palettes
-from rfbnet_tf.inference import depth_input, image_files
+from rfbnet_tf.inference import depth_input, image_files, prediction
 from rfbnet_tf.drawing import error_map
 from rfbnet_tf.preprocessing.depth_completion import complete_depth
 from rfbnet_tf.preprocessing.hha import depth_to_hha
@@ -78,9 +77,9 @@ def _ids_of_colours(colours, palette):
 def test_predict_writes_palette_colours_overlays_and_error_maps(setup):
     root = setup["root"]
     out = root / "out"
-    written = predict_lib.predict(setup["main_dir"], str(root / "rgb"), str(out), depth=str(root / "hha"),
-                                  label=str(root / "label"), compare_model_dir=setup["other_dir"], alpha=0.25,
-                                  progress=False)
+    written = prediction.predict(prediction.PredictConfig(
+        setup["main_dir"], str(root / "rgb"), str(out), depth=str(root / "hha"), label=str(root / "label"),
+        compare_model_dir=setup["other_dir"], alpha=0.25, progress=False))
     assert [entry["stem"] for entry in written] == ["a", "b"]
     palette = palettes.voc_palette()
     palette[255] = (224, 224, 192)  # VOC's void colour: the ignore label differs from class 0 (black in VOC)
@@ -122,8 +121,9 @@ def test_raw_depth_is_completed_and_hha_encoded_like_prepare_data(setup):
     raw_mm[5:9, 10:20] = 0  # holes to complete
     _write(root / "raw" / "a.png", raw_mm)
     out = root / "out_raw"
-    predict_lib.predict(setup["main_dir"], str(root / "rgb" / "a.png"), str(out), depth=str(root / "raw" / "a.png"),
-                        intrinsics=INTRINSICS, progress=False)
+    prediction.predict(prediction.PredictConfig(setup["main_dir"], str(root / "rgb" / "a.png"), str(out),
+                                                depth=str(root / "raw" / "a.png"), intrinsics=INTRINSICS,
+                                                progress=False))
     raw = raw_mm.astype(np.float32) / 1000.0
     completed = np.clip(complete_depth(raw, max_depth=10.0), 0.0, 10.0)
     matrix = np.array([[40.0, 0, 23.5], [0, 40.0, 15.5], [0, 0, 1]])
@@ -177,12 +177,13 @@ def test_pairing_and_intrinsics(setup, tmp_path):
 def test_clear_errors(setup, tmp_path):
     root = setup["root"]
     with pytest.raises(ValueError, match="the model uses depth"):
-        predict_lib.predict(setup["main_dir"], str(root / "rgb"), str(tmp_path / "o"), progress=False)
+        prediction.predict(prediction.PredictConfig(setup["main_dir"], str(root / "rgb"), str(tmp_path / "o"),
+                                                    progress=False))
     with pytest.raises(ValueError, match="needs the depth camera's intrinsics"):
-        predict_lib.predict(setup["main_dir"], str(root / "rgb" / "a.png"), str(tmp_path / "o"),
-                            depth=str(root / "raw" / "a.png"), progress=False)
+        prediction.predict(prediction.PredictConfig(setup["main_dir"], str(root / "rgb" / "a.png"), str(tmp_path / "o"),
+                                                    depth=str(root / "raw" / "a.png"), progress=False))
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        predict_lib.predict(str(tmp_path / "nowhere"), str(root / "rgb"), str(tmp_path / "o"))
+        prediction.predict(prediction.PredictConfig(str(tmp_path / "nowhere"), str(root / "rgb"), str(tmp_path / "o")))
     with pytest.raises(ValueError, match="label .* must be an 8-bit single-channel"):
         image_files.read_label(str(root / "rgb" / "a.png"))
 
@@ -197,9 +198,9 @@ def test_label_values_outside_the_run_are_one_error_line(setup, tmp_path, capsys
     bad[0, :2], bad[1, 0] = 7, NUM_CLASSES
     os.makedirs(tmp_path / "labels")
     _write(tmp_path / "labels" / "a.png", bad)
-    predict = cli.exits_on_user_error(lambda argv: predict_lib.predict(
+    predict = cli.exits_on_user_error(lambda argv: prediction.predict(prediction.PredictConfig(
         setup["main_dir"], str(root / "rgb" / "a.png"), str(tmp_path / "out"), depth=str(root / "hha" / "a.png"),
-        label=str(tmp_path / "labels" / "a.png"), progress=False))
+        label=str(tmp_path / "labels" / "a.png"), progress=False)))
     with pytest.raises(SystemExit) as exit_info:
         predict(["predict"])
     assert exit_info.value.code == 1
@@ -221,8 +222,8 @@ def test_depth_in_the_wrong_units_is_warned_about(setup, tmp_path, monkeypatch):
     warned = []
     monkeypatch.setattr(depth_input.logging, "warning", lambda message, *args: warned.append(message % args))
     for units, out in (("mm", "wrong"), ("1e-4m", "right")):
-        predict_lib.predict(setup["main_dir"], str(root / "rgb" / "b.jpg"), str(tmp_path / out),
-                            depth=str(tmp_path / "depth" / "b.png"), intrinsics=INTRINSICS, depth_units=units,
-                            progress=False)
+        prediction.predict(prediction.PredictConfig(setup["main_dir"], str(root / "rgb" / "b.jpg"), str(tmp_path / out),
+                                                    depth=str(tmp_path / "depth" / "b.png"), intrinsics=INTRINSICS,
+                                                    depth_units=units, progress=False))
     assert len(warned) == 1, warned
     assert str(tmp_path / "depth" / "b.png") in warned[0] and "check --depth_units" in warned[0]

@@ -62,9 +62,12 @@ def recorded(tmp_path_factory):
             "ros2": bf.write_recording(root / "in_ros2", frames, fmt="ros2_mcap", rgb="jpeg", depth_encoding="32FC1")}
     segmenter = bag_prediction.BagSegmenter(model_dir)
     summaries = {
-        "ros1": segmenter.segment(str(root / "in.bag"), str(root / "out.bag"), output_dir=str(root / "png"),
-                                  video=str(root / "overlay.mp4"), **_kwargs(bags["ros1"][0])),
-        "ros2": segmenter.segment(str(root / "in_ros2"), str(root / "out_ros2"), **_kwargs(bags["ros2"][0])),
+        "ros1": segmenter.segment(bag_prediction.BagRecordingConfig(str(root / "in.bag"), str(root / "out.bag"),
+                                                                    output_dir=str(root / "png"),
+                                                                    video=str(root / "overlay.mp4"),
+                                                                    **_kwargs(bags["ros1"][0]))),
+        "ros2": segmenter.segment(bag_prediction.BagRecordingConfig(str(root / "in_ros2"), str(root / "out_ros2"),
+                                                                    **_kwargs(bags["ros2"][0]))),
     }
     # predict on the same frames saved as PNG files (numpy completion + HHA, the export's default signature)
     for kind in ("rgb", "depth"):
@@ -74,8 +77,9 @@ def recorded(tmp_path_factory):
             cv2.imwrite(str(root / "frames" / "rgb" / f"{name}_{index}.png"),
                         cv2.cvtColor(decoded[index], cv2.COLOR_RGB2BGR))
             cv2.imwrite(str(root / "frames" / "depth" / f"{name}_{index}.png"), frames[index].depth_mm)
-    prediction.predict(model_dir, str(root / "frames" / "rgb"), str(root / "predicted"),
-                       depth=str(root / "frames" / "depth"), intrinsics=INTRINSICS, progress=False)
+    prediction.predict(prediction.PredictConfig(model_dir, str(root / "frames" / "rgb"), str(root / "predicted"),
+                                                depth=str(root / "frames" / "depth"), intrinsics=INTRINSICS,
+                                                progress=False))
     return {"root": root, "model_dir": model_dir, "frames": frames, "bags": bags, "segmenter": segmenter,
             "summaries": summaries}
 
@@ -133,8 +137,11 @@ def test_unpaired_and_empty_depth_frames_are_counted_and_reported(recorded, capl
 
 def test_empty_depth_frames_can_be_written_as_ignore_and_formats_converted(recorded, tmp_path):
     root = recorded["root"]
-    summary = recorded["segmenter"].segment(str(root / "in_ros2"), str(tmp_path / "out.bag"), output_format="ros1",
-                                            empty_depth="ignore", **_kwargs(recorded["bags"]["ros2"][0]))
+    summary = recorded["segmenter"].segment(bag_prediction.BagRecordingConfig(str(root / "in_ros2"),
+                                                                              str(tmp_path / "out.bag"),
+                                                                              output_format="ros1",
+                                                                              empty_depth="ignore",
+                                                                              **_kwargs(recorded["bags"]["ros2"][0])))
     assert summary["segmented"] == 5 and summary["empty_depth"] == 1
     labels = _read_bag(tmp_path / "out.bag")[bag_writer.LABELS_TOPIC]
     assert image_messages.stamp_ns(labels[0][1]) == recorded["frames"][bf.EMPTY_FRAME].stamp_ns
@@ -142,8 +149,9 @@ def test_empty_depth_frames_can_be_written_as_ignore_and_formats_converted(recor
     reference = _read_bag(root / "out_ros2")[bag_writer.LABELS_TOPIC]
     for (_, got), (_, want) in zip(labels[1:], reference):
         np.testing.assert_array_equal(_labels(got), _labels(want))
-    recorded["segmenter"].segment(str(root / "in.bag"), str(tmp_path / "sqlite"), output_format="ros2_sqlite3",
-                                  **_kwargs(recorded["bags"]["ros1"][0]))
+    recorded["segmenter"].segment(bag_prediction.BagRecordingConfig(str(root / "in.bag"), str(tmp_path / "sqlite"),
+                                                                    output_format="ros2_sqlite3",
+                                                                    **_kwargs(recorded["bags"]["ros1"][0])))
     assert bag_reader.bag_format(tmp_path / "sqlite") == "ros2_sqlite3"
     assert len(_read_bag(tmp_path / "sqlite")[bag_writer.LABELS_TOPIC]) == 4
 
@@ -174,8 +182,9 @@ def _error(recorded, tmp_path, match, bag_kwargs=None, **segment_kwargs):
     arguments = _kwargs(topic)
     arguments.update(segment_kwargs)
     with pytest.raises(ValueError, match=match):
-        recorded["segmenter"].segment(str(path), str(tmp_path / "out.bag"), output_dir=str(tmp_path / "png"),
-                                      **arguments)
+        recorded["segmenter"].segment(bag_prediction.BagRecordingConfig(str(path), str(tmp_path / "out.bag"),
+                                                                        output_dir=str(tmp_path / "png"),
+                                                                        **arguments))
     assert sorted(os.listdir(tmp_path)) == ["in.bag"]  # no output bag, staging directory or PNG folder left
 
 
@@ -200,8 +209,10 @@ def test_missing_camera_info_needs_intrinsics(recorded, tmp_path):
     _error(recorded, tmp_path, r"--camera_info_topic=/camera/color/camera_info has no calibrated CameraInfo in .*: "
                                r"without a CameraInfo, pass the colour camera's --intrinsics=fx,fy,cx,cy",
            {"with_camera_info": False})
-    summary = recorded["segmenter"].segment(str(tmp_path / "in.bag"), str(tmp_path / "out.bag"),
-                                            intrinsics=INTRINSICS, **_kwargs(bf.RGB_TOPIC))
+    summary = recorded["segmenter"].segment(bag_prediction.BagRecordingConfig(str(tmp_path / "in.bag"),
+                                                                              str(tmp_path / "out.bag"),
+                                                                              intrinsics=INTRINSICS,
+                                                                              **_kwargs(bf.RGB_TOPIC)))
     assert summary["segmented"] == 4
     reference = _read_bag(recorded["root"] / "out.bag")[bag_writer.LABELS_TOPIC]
     for (_, got), (_, want) in zip(_read_bag(tmp_path / "out.bag")[bag_writer.LABELS_TOPIC], reference):
@@ -392,11 +403,14 @@ def test_a_depth_only_run_segments_a_recording_like_predict(recorded, tmp_path):
     model_dir = str(tmp_path / "depth_run")
     fx.make_run_dir(model_dir, fx.run_config(str(recorded["root"] / "records"), model="erfnet_enc",
                                              model_options={"modality": "depth"}, image_size=bf.SIZE))
-    bag_prediction.BagSegmenter(model_dir).segment(str(recorded["root"] / "in.bag"), str(tmp_path / "out.bag"),
-                                                   **_kwargs(recorded["bags"]["ros1"][0]))
+    recording = bag_prediction.BagRecordingConfig(str(recorded["root"] / "in.bag"), str(tmp_path / "out.bag"),
+                                                  **_kwargs(recorded["bags"]["ros1"][0]))
+    bag_prediction.BagSegmenter(model_dir).segment(recording)
     labels = [_labels(message) for _, message in _read_bag(tmp_path / "out.bag")[bag_writer.LABELS_TOPIC]]
-    prediction.predict(model_dir, str(recorded["root"] / "frames" / "rgb"), str(tmp_path / "predicted"),
-                       depth=str(recorded["root"] / "frames" / "depth"), intrinsics=INTRINSICS, progress=False)
+    prediction.predict(prediction.PredictConfig(model_dir, str(recorded["root"] / "frames" / "rgb"),
+                                                str(tmp_path / "predicted"),
+                                                depth=str(recorded["root"] / "frames" / "depth"),
+                                                intrinsics=INTRINSICS, progress=False))
     assert len(labels) == len(SEGMENTED)
     for got, index in zip(labels, SEGMENTED):
         want = cv2.imread(str(tmp_path / "predicted" / f"ros1_{index}_class_ids.png"), cv2.IMREAD_UNCHANGED)

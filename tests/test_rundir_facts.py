@@ -18,8 +18,8 @@ from rfbnet_tf import rundir
 
 from rfbnet_tf.inference import saved_model_export
 from rfbnet_tf.datasets import pipeline, records, synthetic
-from rfbnet_tf.evaluation.evaluator import evaluate
-from rfbnet_tf.inference.prediction import predict
+from rfbnet_tf.evaluation.evaluator import EvaluationConfig, evaluate
+from rfbnet_tf.inference.prediction import PredictConfig, predict
 from tests import short_backbones, train_fixtures
 
 MAX_DEPTH = 6.0  # not the indoor default of 10 m: predict must take it from the run
@@ -61,17 +61,20 @@ def _outputs(trained, tag, record_dir):
     """Export, predict and evaluate the run; ``record_dir`` is only where evaluate finds the frames."""
     root, model_dir = trained["root"], trained["model_dir"]
     # verify=False: the export is loaded and run here (the verification itself: tests/test_export.py)
-    export_dir = saved_model_export.export_model(model_dir, str(root / f"export_{tag}"), verify=False)
+    export_dir = saved_model_export.export_model(saved_model_export.ExportConfig(model_dir,
+                                                                                 str(root / f"export_{tag}"),
+                                                                                 verify=False))
     loaded = tf.saved_model.load(export_dir)
     assert "serving_raw" in loaded.signatures  # built from final.keras, with the run's max_depth from run_info.json
     probabilities = {stem: loaded.signatures["serving_default"](
         rgb=tf.constant(frame["rgb"][None]), depth=tf.constant(frame["depth"][None]))["probabilities"].numpy()
         for stem, frame in trained["frames"].items()}
     out = root / f"predict_{tag}"
-    predict(model_dir, str(root / "rgb"), str(out), depth=str(root / "depth"), progress=False)
+    predict(PredictConfig(model_dir, str(root / "rgb"), str(out), depth=str(root / "depth"), progress=False))
     class_ids = {stem: cv2.imread(str(out / f"{stem}_class_ids.png"), cv2.IMREAD_UNCHANGED) for stem in FRAME_SIZES}
-    result = evaluate(model_dir, record_dir=record_dir, split="val", output_dir=str(root / f"eval_{tag}"),
-                      progress=False)
+    result = evaluate(EvaluationConfig(model_dir, record_dir=record_dir, split="val",
+                                       output_dir=str(root / f"eval_{tag}"),
+                                       progress=False))
     return probabilities, class_ids, result
 
 
@@ -111,10 +114,12 @@ def test_outputs_survive_moving_the_records(trained, tmp_path):
         saved = path + ".saved"
         os.replace(path, saved)
         try:
-            for call in (lambda: saved_model_export.export_model(trained["model_dir"], str(tmp_path / "never")),
-                         lambda: predict(trained["model_dir"], str(trained["root"] / "rgb"), str(tmp_path / "never"),
-                                         depth=str(trained["root"] / "depth"), progress=False),
-                         lambda: evaluate(trained["model_dir"], record_dir=moved, progress=False)):
+            export = saved_model_export.ExportConfig(trained["model_dir"], str(tmp_path / "never"))
+            for call in (lambda: saved_model_export.export_model(export),
+                         lambda: predict(PredictConfig(trained["model_dir"], str(trained["root"] / "rgb"),
+                                                       str(tmp_path / "never"), depth=str(trained["root"] / "depth"),
+                                                       progress=False)),
+                         lambda: evaluate(EvaluationConfig(trained["model_dir"], record_dir=moved, progress=False))):
                 with pytest.raises(FileNotFoundError) as error:
                     call()
                 message = str(error.value)
@@ -142,8 +147,9 @@ def test_outputs_survive_moving_the_records(trained, tmp_path):
         run = next(iter(pipeline.make_dataset(moved, "val", batch_size=2, training=False, depth_input="depth",
                                               statistics=rundir.facts.load_run_info(trained["model_dir"]))))[0]
         assert np.max(np.abs(own["rgb"].numpy() - run["rgb"].numpy())) > 0.1  # the two statistics differ
-        result = evaluate(trained["model_dir"], record_dir=moved, split="val", output_dir=str(tmp_path / "eval"),
-                          progress=False)
+        result = evaluate(EvaluationConfig(trained["model_dir"], record_dir=moved, split="val",
+                                           output_dir=str(tmp_path / "eval"),
+                                           progress=False))
         assert result["confusion_matrix"] == before[2]["confusion_matrix"] and result["miou"] == before[2]["miou"]
     finally:
         shutil.move(moved, trained["record_dir"])

@@ -49,7 +49,7 @@ def exported(tmp_path_factory):
     fx.write_records(record_dir, {"train": fx.random_frames(0, 1, SIZE)})
     model_dir = str(root / "run")
     fx.make_run_dir(model_dir, fx.run_config(record_dir, image_size=SIZE), seed=2)  # a mix of classes
-    export_dir = saved_model_export.export_model(model_dir, verify=False)
+    export_dir = saved_model_export.export_model(saved_model_export.ExportConfig(model_dir, verify=False))
     rgb = np.random.default_rng(6).integers(0, 256, SIZE + (3,), dtype=np.uint8)
     depth = _raw_depth_mm()
     assert cv2.imwrite(str(root / "frame_color.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))

@@ -15,7 +15,7 @@ import pytest
 from rfbnet_tf.datasets import preparation
 from rfbnet_tf.drawing import palettes
 from rfbnet_tf.datasets import cityscapes, records, scannet
-from rfbnet_tf.evaluation.evaluator import evaluate
+from rfbnet_tf.evaluation.evaluator import EvaluationConfig, evaluate
 from rfbnet_tf.evaluation import submission
 from tests import fixture_trees, train_fixtures
 from tests import run_dir_fixtures as fx
@@ -69,8 +69,9 @@ def test_cityscapes_submission_scored_by_cityscapes_scripts_equals_evaluate(city
         assert ids.dtype == np.uint8 and ids.shape == fixture_trees.CITYSCAPES_SIZE  # native size, one channel
         assert set(np.unique(ids)) <= set(EVALUATED_LABEL_IDS)  # label ids, not train ids
         assert len(np.unique(ids)) > 1
-    expected = evaluate(run["model_dir"], split="val", full_resolution=True, output_dir=str(tmp_path / "eval"),
-                        progress=False)
+    expected = evaluate(EvaluationConfig(run["model_dir"], split="val", full_resolution=True,
+                                         output_dir=str(tmp_path / "eval"),
+                                         progress=False))
 
     args = cs_eval.args
     args.predictionPath, args.predictionWalk = out, None

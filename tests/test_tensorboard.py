@@ -205,8 +205,9 @@ def test_predict_gates_draws_the_models_own_gate_outputs(run, tmp_path):
     model_dir = run["model_dir"]
     reader = _reader(model_dir, "val")
     rgb, hha = _images(reader, "4_images/rgb")[2], _images(reader, "4_images/depth")[2]  # the trainer's frames
-    written = prediction.predict(model_dir, _write_frames(tmp_path / "rgb", rgb), str(tmp_path / "out"),
-                                 depth=_write_frames(tmp_path / "hha", hha), gates=True, progress=False)
+    written = prediction.predict(prediction.PredictConfig(
+        model_dir, _write_frames(tmp_path / "rgb", rgb), str(tmp_path / "out"),
+        depth=_write_frames(tmp_path / "hha", hha), gates=True, progress=False))
     model, _, _ = rundir.checkpoints.restore_model(model_dir)
     own = keras.Model(model.inputs, [model.get_layer(block).output[3] for block in BLOCKS])
     normalization = rundir.facts.load_run_info(model_dir)["normalization"]
@@ -241,7 +242,8 @@ def test_predict_gates_refuses_a_model_without_fusion_blocks(run, tmp_path):
                                                                          image_size=SIZE))
     frames = _write_frames(tmp_path / "rgb", [np.zeros(SIZE + (3,), np.uint8)])
     with pytest.raises(ValueError) as error:
-        prediction.predict(model_dir, frames, str(tmp_path / "out"), gates=True, progress=False)
+        prediction.predict(prediction.PredictConfig(model_dir, frames, str(tmp_path / "out"), gates=True,
+                                                    progress=False))
     assert cli.error_line(error.value) == (
         f"error: --gates: --model_dir={model_dir!r} is a 'erfnet_enc' model without residual fusion blocks; gate "
         "maps exist for RFBNet models only")

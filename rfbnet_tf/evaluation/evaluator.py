@@ -1,8 +1,9 @@
-"""``evaluate(model_dir, ...)``: score a trained run on a record split (the library of
+"""``evaluate(EvaluationConfig(model_dir, ...))``: score a trained run on a record split (the library of
 ``python -m rfbnet_tf.evaluate``, whose docstring describes the protocol and the outputs)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import math
 import os
@@ -19,6 +20,7 @@ from rfbnet_tf.inference import serving_ops
 from rfbnet_tf.drawing import confusion_plot
 from rfbnet_tf.utils import files
 from rfbnet_tf.utils.checks import boolean, positive_int
+from rfbnet_tf.utils.flag_configs import normalise_paths
 from rfbnet_tf.utils.progress import Progress
 
 DEFAULT_SPLIT = "val"
@@ -86,11 +88,12 @@ def predict_function(model, keys, full_resolution):
     return predict
 
 
-def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution=False, checkpoint=None,
-             batch_size=1, output_dir=None, progress=True) -> dict:
-    """Evaluate the run in ``model_dir`` on ``split``; writes the JSON and PNG and returns the result dict.
+@dataclasses.dataclass(frozen=True)
+class EvaluationConfig:
+    """What :func:`evaluate` scores: the flags of ``python -m rfbnet_tf.evaluate`` as typed fields (the binary:
+    ``utils.flag_configs.from_flags``), checked here, once.
 
-    Args:
+    Fields:
       model_dir: a directory written by ``rfbnet_tf.train``.
       record_dir: records to evaluate on (default: the run's ``record_dir``).
       split: split name, e.g. ``"val"``.
@@ -99,28 +102,49 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
       batch_size: frames per batch (1 with ``full_resolution``, frames may differ in size there).
       output_dir: where to write (default ``model_dir/eval``).
       progress: draw a progress bar on stderr.
+    """
+
+    model_dir: str
+    record_dir: str | None = None
+    split: str = DEFAULT_SPLIT
+    full_resolution: bool = False
+    checkpoint: str | None = None
+    batch_size: int = 1
+    output_dir: str | None = None
+    progress: bool = True
+
+    def __post_init__(self):
+        normalise_paths(self, "model_dir", "record_dir", "output_dir")
+        if not isinstance(self.split, str) or not self.split:
+            raise ValueError(f"split must be a non-empty string, received {self.split!r}")
+        boolean("full_resolution", self.full_resolution)
+        boolean("progress", self.progress)
+        positive_int("batch_size", self.batch_size)
+        if self.full_resolution and self.batch_size != 1:
+            raise ValueError("full_resolution scoring runs one frame at a time: batch_size must be 1, received "
+                             f"{self.batch_size}")
+
+
+def evaluate(evaluation: EvaluationConfig) -> dict:
+    """Evaluate the run ``evaluation.model_dir`` on its ``split``; writes the JSON and PNG and returns the result
+    dict.
 
     Raises:
       FileNotFoundError: missing model_dir, flags.json, run_info.json, weights, record_dir, dataset_info or split.
-      ValueError: bad arguments, or records whose class count differs from the model's.
+      ValueError: records whose class count differs from the model's.
     """
     start = time.monotonic()
-    model_dir = os.fspath(model_dir)
+    model_dir, record_dir, split = evaluation.model_dir, evaluation.record_dir, evaluation.split
+    full_resolution, checkpoint, batch_size = evaluation.full_resolution, evaluation.checkpoint, evaluation.batch_size
     if not os.path.isdir(model_dir):
         raise FileNotFoundError(f"model_dir {model_dir!r} does not exist")
-    if not isinstance(split, str) or not split:
-        raise ValueError(f"split must be a non-empty string, received {split!r}")
-    boolean("full_resolution", full_resolution)
-    boolean("progress", progress)
-    positive_int("batch_size", batch_size)
-    if full_resolution and batch_size != 1:
-        raise ValueError(f"full_resolution scoring runs one frame at a time: batch_size must be 1, received {batch_size}")
     output_dir = files.check_writable_directory(  # before the evaluation, not after it
-        os.path.join(model_dir, rundir.layout.EVAL_SUBDIR) if output_dir is None else output_dir, "--output_dir")
+        os.path.join(model_dir, rundir.layout.EVAL_SUBDIR) if evaluation.output_dir is None else evaluation.output_dir,
+        "--output_dir")
 
     config = rundir.config_file.load_run_config(model_dir)
     run = rundir.facts.load_run_info(model_dir)
-    record_dir = os.fspath(record_dir) if record_dir is not None else config.data.record_dir
+    record_dir = record_dir if record_dir is not None else config.data.record_dir
     if not record_dir:
         raise ValueError(f"no record_dir given and {model_dir!r}/flags.json names none")
     if not os.path.isdir(record_dir):
@@ -153,7 +177,7 @@ def evaluate(model_dir, *, record_dir=None, split=DEFAULT_SPLIT, full_resolution
         return (metrics.confusion_matrix(label.numpy(), prediction.numpy(), num_classes, ignore_label), None, None,
                 int(label.shape[0]))
 
-    bar = Progress(f"evaluate {split}", total or 0, enabled=progress)
+    bar = Progress(f"evaluate {split}", total or 0, enabled=evaluation.progress)
 
     def on_batch(score, examples):
         if total is None:

@@ -1,8 +1,10 @@
-"""``predict(model_dir, rgb, output_dir, ...)``: segment RGB-D image files with a trained run and write label
-maps, overlays and error maps (the library of ``python -m rfbnet_tf.predict``, whose docstring lists the files)."""
+"""``predict(PredictConfig(model_dir, rgb, output_dir, ...))``: segment RGB-D image files with a trained run and
+write label maps, overlays and error maps (the library of ``python -m rfbnet_tf.predict``, whose docstring lists
+the files)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 
@@ -15,7 +17,65 @@ from rfbnet_tf.drawing import gate_figures, palettes
 from rfbnet_tf.datasets import records
 from rfbnet_tf.inference import depth_input, gate_maps, image_files, input_spec, serving
 from rfbnet_tf.drawing import error_map
+from rfbnet_tf.utils.checks import boolean
+from rfbnet_tf.utils.flag_configs import normalise_paths
 from rfbnet_tf.utils.progress import Progress
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictConfig:
+    """What :func:`predict` segments and writes: the picture flags of ``python -m rfbnet_tf.predict`` as typed
+    fields (the binary: ``utils.flag_configs.from_flags``), checked here, once.
+
+    Fields:
+      model_dir: a directory written by ``rfbnet_tf.train``.
+      rgb, depth, label: image files or directories (paired by stem); ``depth`` is required when a
+        model uses depth; ``label`` (train ids, the run's ignore label: 255, or 65535 in 16-bit files for runs of
+        more than 255 classes) enables the error map.
+      output_dir: where to write (created).
+      compare_model_dir: a second run for the improvement/error map (its own inputs and spec).
+      intrinsics: depth camera matrix ("fx,fy,cx,cy", 9 numbers or a file, see
+        ``image_files.parse_intrinsics``), needed to compute HHA from raw depth (except with Cityscapes
+        disparities, whose ``camera`` JSON gives it).
+      max_depth: depth range in metres for raw depth (default: each run's ``max_depth`` in ``run_info.json``).
+      alpha: overlay opacity of the label colours.
+      checkpoint, compare_checkpoint: weights of the two runs (``rundir.checkpoints.restore_model``).
+      size_policy: ``"resize"``/``"pad"``/None (``input_spec.input_spec``).
+      progress: progress bar on stderr.
+      depth_units: units of raw depth files (``depth_input.DEPTH_UNITS``: "mm", "1e-4m", "m",
+        "cityscapes_disparity").
+      resize_depth: resize depth files of another size than their RGB image (else an error); intrinsics scaled.
+      camera: Cityscapes ``*_camera.json`` file or directory (``depth_units="cityscapes_disparity"``).
+      gates: also write each frame's gate maps of every residual fusion block (RFBNet runs only):
+        ``{stem}_gates.png`` and ``{stem}_gates.npz``.
+    """
+
+    model_dir: str
+    rgb: str
+    output_dir: str
+    depth: str | None = None
+    label: str | None = None
+    compare_model_dir: str | None = None
+    intrinsics: str | None = None
+    max_depth: float | None = None
+    alpha: float = 0.5
+    checkpoint: str | None = None
+    compare_checkpoint: str | None = None
+    size_policy: str | None = None
+    progress: bool = True
+    depth_units: str = "mm"
+    resize_depth: bool = False
+    camera: str | None = None
+    gates: bool = False
+
+    def __post_init__(self):
+        normalise_paths(self, "model_dir", "rgb", "output_dir", "depth", "label", "compare_model_dir", "camera")
+        if not isinstance(self.alpha, (int, float)) or isinstance(self.alpha, bool) or not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"alpha must be a number in [0, 1], received {self.alpha!r}")
+        if self.depth_units not in depth_input.DEPTH_UNITS:
+            raise ValueError(f"depth_units must be one of {depth_input.DEPTH_UNITS}, received {self.depth_units!r}")
+        for name in ("progress", "resize_depth", "gates"):
+            boolean(name, getattr(self, name))
 
 
 def _write_png(path, image):
@@ -78,79 +138,53 @@ def _write_gates(gates, module, max_depth, rgb, depth_cache, output_dir, stem) -
 LEGEND_FILENAME = "legend.png"
 
 
-def predict(model_dir, rgb, output_dir, *, depth=None, label=None, compare_model_dir=None, intrinsics=None,
-            max_depth=None, alpha=0.5, checkpoint=None, compare_checkpoint=None, size_policy=None,
-            progress=True, depth_units="mm", resize_depth=False, camera=None, gates=False) -> list:
-    """Segment the frames in ``rgb`` (+ ``depth``) and write the images listed in the module docstring.
-
-    Args:
-      model_dir: a directory written by ``rfbnet_tf.train``.
-      rgb, depth, label: image files or directories (paired by stem); ``depth`` is required when a
-        model uses depth; ``label`` (train ids, the run's ignore label: 255, or 65535 in 16-bit files for runs of
-        more than 255 classes) enables the error map.
-      output_dir: where to write (created).
-      compare_model_dir: a second run for the improvement/error map (its own inputs and spec).
-      intrinsics: depth camera matrix ("fx,fy,cx,cy", 9 numbers or a file, see
-        ``image_files.parse_intrinsics``), needed to compute HHA from raw depth (except with Cityscapes
-        disparities, whose ``camera`` JSON gives it).
-      depth_units: units of raw depth files (``depth_input.DEPTH_UNITS``: "mm", "1e-4m", "m",
-        "cityscapes_disparity").
-      resize_depth: resize depth files of another size than their RGB image (else an error); intrinsics scaled.
-      camera: Cityscapes ``*_camera.json`` file or directory (``depth_units="cityscapes_disparity"``).
-      max_depth: depth range in metres for raw depth (default: each run's ``max_depth`` in ``run_info.json``).
-      alpha: overlay opacity of the label colours.
-      checkpoint, compare_checkpoint: weights of the two runs (``rundir.checkpoints.restore_model``).
-      size_policy: ``"resize"``/``"pad"``/None (``input_spec.input_spec``).
-      progress: progress bar on stderr.
-      gates: also write each frame's gate maps of every residual fusion block (RFBNet runs only):
-        ``{stem}_gates.png`` and ``{stem}_gates.npz``.
+def predict(config: PredictConfig) -> list:
+    """Segment the frames of ``config.rgb`` (+ ``depth``) and write the images listed in the module docstring.
 
     Returns:
       ``[{"stem": ..., "files": {kind: path}}, ...]`` per frame.
 
     Raises:
       FileNotFoundError: missing model_dir / run_info.json / weights / input files.
-      ValueError: unpaired files, bad images, missing depth or intrinsics, bad ``alpha``, ``gates`` with a model
-        that has no residual fusion blocks.
+      ValueError: unpaired files, bad images, missing depth or intrinsics, ``gates`` with a model that has no
+        residual fusion blocks.
     """
-    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be a number in [0, 1], received {alpha!r}")
-    for name, path in (("model_dir", model_dir), ("compare_model_dir", compare_model_dir)):
-        if path is not None and not os.path.isdir(os.fspath(path)):
-            raise FileNotFoundError(f"{name} {os.fspath(path)!r} does not exist")
-    module, config, info, run_max_depth = _load(model_dir, checkpoint, size_policy, max_depth)
+    for name, path in (("model_dir", config.model_dir), ("compare_model_dir", config.compare_model_dir)):
+        if path is not None and not os.path.isdir(path):
+            raise FileNotFoundError(f"{name} {path!r} does not exist")
+    module, run_config, info, run_max_depth = _load(config.model_dir, config.checkpoint, config.size_policy,
+                                                    config.max_depth)
     modules = [(module, run_max_depth)]
-    gate_model = gate_maps.GateMaps(module, f"--model_dir={os.fspath(model_dir)!r}") if gates else None
-    if compare_model_dir is not None:
-        other, other_config, _, other_max_depth = _load(compare_model_dir, compare_checkpoint, size_policy, max_depth)
-        if other_config.num_classes != config.num_classes:
+    gate_model = gate_maps.GateMaps(module, f"--model_dir={config.model_dir!r}") if config.gates else None
+    if config.compare_model_dir is not None:
+        other, other_run_config, _, other_max_depth = _load(config.compare_model_dir, config.compare_checkpoint,
+                                                            config.size_policy, config.max_depth)
+        if other_run_config.num_classes != run_config.num_classes:
             raise ValueError(
-                f"the compared runs predict different class counts: {config.num_classes} and "
-                f"{other_config.num_classes}"
+                f"the compared runs predict different class counts: {run_config.num_classes} and "
+                f"{other_run_config.num_classes}"
             )
         modules.append((other, other_max_depth))
     needs_depth = any("depth" in m.spec.model_inputs for m, _ in modules)
-    if needs_depth and depth is None:
+    if needs_depth and config.depth is None:
         raise ValueError("the model uses depth: give --depth (HHA images, or raw depth with --intrinsics)")
-    if depth_units not in depth_input.DEPTH_UNITS:
-        raise ValueError(f"depth_units must be one of {depth_input.DEPTH_UNITS}, received {depth_units!r}")
-    with_camera = needs_depth and depth_units == "cityscapes_disparity"
-    if with_camera and camera is None:
+    with_camera = needs_depth and config.depth_units == "cityscapes_disparity"
+    if with_camera and config.camera is None:
         raise ValueError("--depth_units=cityscapes_disparity needs --camera (the *_camera.json file or directory)")
-    pairs = image_files.pair_files(rgb, depth if needs_depth else None, label, camera if with_camera else None)
-    matrix = image_files.parse_intrinsics(intrinsics) if intrinsics is not None else None
+    pairs = image_files.pair_files(config.rgb, config.depth if needs_depth else None, config.label,
+                                   config.camera if with_camera else None)
+    matrix = image_files.parse_intrinsics(config.intrinsics) if config.intrinsics is not None else None
     palette = rundir.facts.label_palette(info)
-    output_dir = os.fspath(output_dir)
-    created = not os.path.exists(output_dir)
-    os.makedirs(output_dir, exist_ok=True)
+    created = not os.path.exists(config.output_dir)
+    os.makedirs(config.output_dir, exist_ok=True)
     try:
-        written = _predict_frames(modules, pairs, output_dir, depth_units, resize_depth, matrix, palette, info, alpha,
-                                  needs_depth, progress, gate_model)
+        written = _predict_frames(modules, pairs, config.output_dir, config.depth_units, config.resize_depth, matrix,
+                                  palette, info, config.alpha, needs_depth, config.progress, gate_model)
     except BaseException:
         if created:  # no partial output directory of a failed run
-            shutil.rmtree(output_dir, ignore_errors=True)
+            shutil.rmtree(config.output_dir, ignore_errors=True)
         raise
-    logging.info("wrote predictions of %d frame(s) and %s to %s", len(written), LEGEND_FILENAME, output_dir)
+    logging.info("wrote predictions of %d frame(s) and %s to %s", len(written), LEGEND_FILENAME, config.output_dir)
     return written
 
 

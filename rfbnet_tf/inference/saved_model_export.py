@@ -1,9 +1,10 @@
-"""``export_model(model_dir, ...)`` / ``save_module``: write a trained run as an atomic, verified SavedModel
+"""``export_model(ExportConfig(model_dir, ...))`` / ``save_module``: write a trained run as an atomic, verified SavedModel
 (the library of ``python -m rfbnet_tf.export``, whose docstring describes the SavedModel)."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging as python_logging
 import os
@@ -14,7 +15,7 @@ from absl import logging
 
 from rfbnet_tf import rundir
 from rfbnet_tf.inference import format_export, input_spec, keras_task, serving
-from rfbnet_tf.utils import files, processes
+from rfbnet_tf.utils import files, flag_configs, processes
 
 EXPORT_INFO_PATH = os.path.join("assets.extra", "rfbnet_export.json")
 _VERIFY_TOLERANCE = format_export.VERIFY_TOLERANCE
@@ -138,11 +139,12 @@ def run_summary(model_dir) -> str:
     return "\n".join(lines)
 
 
-def export_model(model_dir, export_dir=None, *, checkpoint=None, size_policy=None, overwrite=False,
-                 verify=True, export_format="saved_model", fold_batch_norm=False) -> str:
-    """Export the trained run in ``model_dir`` as a SavedModel (or ONNX / LiteRT file); returns its path.
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+    """What :func:`export_model` writes: the flags of ``python -m rfbnet_tf.export`` as typed fields (the binary:
+    ``utils.flag_configs.from_flags``; ``export_format`` is ``--format``), checked here, once.
 
-    Args:
+    Fields:
       model_dir: a directory written by ``rfbnet_tf.train`` (``flags.json`` + checkpoints / final weights). The
         network and its preprocessing come from ``final.keras`` when it holds the requested weights
         (``keras_task.holds_requested_weights``), else from ``flags.json``, ``run_info.json`` and the checkpoint.
@@ -159,6 +161,25 @@ def export_model(model_dir, export_dir=None, *, checkpoint=None, size_policy=Non
       fold_batch_norm: export the model with BN folded into the preceding convolutions
         (``models.batch_norm_folding``: the benchmark's optimised path, 1.06–1.2× faster on the ERFNet family,
         logits equal to ≤ 5e-6); the export is verified against the folded model.
+    """
+
+    model_dir: str
+    export_dir: str | None = None
+    checkpoint: str | None = None
+    size_policy: str | None = None
+    overwrite: bool = False
+    verify: bool = True
+    export_format: str = dataclasses.field(default="saved_model", metadata={flag_configs.FLAG: "format"})
+    fold_batch_norm: bool = False
+
+    def __post_init__(self):
+        flag_configs.normalise_paths(self, "model_dir", "export_dir")
+        if self.export_format not in format_export.FORMATS:
+            raise ValueError(f"export_format must be one of {format_export.FORMATS}, received {self.export_format!r}")
+
+
+def export_model(config: ExportConfig) -> str:
+    """Export the trained run ``config.model_dir`` as a SavedModel (or ONNX / LiteRT file); returns its path.
 
     Raises:
       FileNotFoundError: no such model_dir / flags.json / run_info.json / weights (naming the path).
@@ -166,30 +187,31 @@ def export_model(model_dir, export_dir=None, *, checkpoint=None, size_policy=Non
       NotADirectoryError: a component of ``export_dir``'s path is a file.
       ValueError: bad ``size_policy`` or a run config that cannot be served.
     """
-    if export_format not in format_export.FORMATS:
-        raise ValueError(f"export_format must be one of {format_export.FORMATS}, received {export_format!r}")
-    model_dir = os.fspath(model_dir)
+    model_dir, checkpoint, size_policy, export_format = (config.model_dir, config.checkpoint, config.size_policy,
+                                                         config.export_format)
     if not os.path.isdir(model_dir):
         raise FileNotFoundError(f"model_dir {model_dir!r} does not exist")
-    export_dir = check_export_dir(default_export_dir(model_dir, export_format) if export_dir is None else export_dir)
-    if os.path.exists(export_dir) and not overwrite:  # fail before the slow restore
+    export_dir = check_export_dir(default_export_dir(model_dir, export_format) if config.export_dir is None
+                                  else config.export_dir)
+    if os.path.exists(export_dir) and not config.overwrite:  # fail before the slow restore
         raise FileExistsError(f"export directory {export_dir!r} exists; pass overwrite=True (--overwrite) to replace it")
     info = rundir.facts.load_run_info(model_dir)  # the run's own statistics, before the slow restore
     if keras_task.holds_requested_weights(model_dir, checkpoint):  # model_dir/final.keras
-        model, spec, config, step = keras_task.serving_parts(model_dir, size_policy, info)
+        model, spec, run_config, step = keras_task.serving_parts(model_dir, size_policy, info)
     else:  # runs without final.keras, or an earlier checkpoint
-        model, config, step = rundir.checkpoints.restore_model(model_dir, checkpoint)
-        spec = input_spec.input_spec(config, info, size_policy)
-    if fold_batch_norm:
+        model, run_config, step = rundir.checkpoints.restore_model(model_dir, checkpoint)
+        spec = input_spec.input_spec(run_config, info, size_policy)
+    if config.fold_batch_norm:
         from rfbnet_tf.models.batch_norm_folding import fold_batch_norm as fold
 
         model = fold(rundir.checkpoints.inference_model(model))
     module = serving.ServingModule(model, spec)
-    logging.info("exporting %s (step %s, size policy %r) to %s", config.model.name, step, module.spec.size_policy,
+    logging.info("exporting %s (step %s, size policy %r) to %s", run_config.model.name, step, module.spec.size_policy,
                  export_dir)
     if export_format != "saved_model":
-        return _export_file(module, export_dir, export_format, config, step, verify)
-    return save_module(module, export_dir, config=config, step=step, overwrite=overwrite, verify=verify)
+        return _export_file(module, export_dir, export_format, run_config, step, config.verify)
+    return save_module(module, export_dir, config=run_config, step=step, overwrite=config.overwrite,
+                       verify=config.verify)
 
 
 def _export_file(module, path, export_format, config, step, verify) -> str:

@@ -31,6 +31,8 @@ from rfbnet_tf.datasets import records
 from rfbnet_tf.inference import input_spec, prediction, serving, serving_ops
 from rfbnet_tf.drawing import error_map
 from rfbnet_tf.recordings import bag_reader, bag_writer, depth_warning, image_messages
+from rfbnet_tf.utils.checks import boolean
+from rfbnet_tf.utils.flag_configs import normalise_paths
 from rfbnet_tf.utils.progress import Progress
 
 EMPTY_DEPTH_POLICIES = ("skip", "ignore")
@@ -131,6 +133,48 @@ def _video_fps(recording) -> float:
     return float(np.clip((count - 1) / duration, 1.0, 240.0)) if count > 1 and duration > 0 else DEFAULT_VIDEO_FPS
 
 
+@dataclasses.dataclass(frozen=True)
+class BagRecordingConfig:
+    """What :meth:`BagSegmenter.segment` reads and writes: the recording flags of ``python -m rfbnet_tf.predict
+    --bag`` as typed fields (the binary: ``utils.flag_configs.from_flags``), checked here, once.
+
+    Fields:
+      bag: the input bag (ROS 1 ``.bag`` file, ROS 2 directory or ``.mcap`` / ``.db3`` file).
+      output_bag: the bag to write (must not exist); ``output_format`` (:data:`bag_reader.BAG_FORMATS`, None =
+        the input's) picks its format.
+      rgb_topic, depth_topic, camera_info_topic: the topics (depth and CameraInfo are read only when the run
+        uses depth / HHA).
+      max_time_difference: seconds between paired RGB and depth stamps at most.
+      intrinsics: "fx,fy,cx,cy" (or 9 numbers, or a file) instead of the first CameraInfo.
+      output_dir: also write ``predict``'s PNGs (legend, labels, class ids, overlay) per frame there.
+      video: also write an overlay video (``.mp4`` or ``.avi``).
+      empty_depth: :data:`EMPTY_DEPTH_POLICIES`.
+      alpha, progress: as ``prediction.PredictConfig``.
+    """
+
+    bag: str
+    output_bag: str
+    rgb_topic: str
+    depth_topic: str | None = None
+    camera_info_topic: str | None = None
+    max_time_difference: float = 0.02
+    intrinsics: str | None = None
+    output_format: str | None = None
+    output_dir: str | None = None
+    video: str | None = None
+    empty_depth: str = "skip"
+    alpha: float = 0.5
+    progress: bool = True
+
+    def __post_init__(self):
+        normalise_paths(self, "bag", "output_bag", "output_dir", "video")
+        if self.empty_depth not in EMPTY_DEPTH_POLICIES:
+            raise ValueError(f"--empty_depth must be one of {EMPTY_DEPTH_POLICIES}, received {self.empty_depth!r}")
+        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"--alpha must be a number in [0, 1], received {self.alpha!r}")
+        boolean("progress", self.progress)
+
+
 class BagSegmenter:
     """A trained run that segments recordings (:meth:`segment`); :func:`predict_bag` segments one.
 
@@ -160,43 +204,38 @@ class BagSegmenter:
             self._graph = _GraphPath(serving.ServingModule(model, self.spec))
         return self._graph
 
-    def segment(self, bag, output_bag, *, rgb_topic, depth_topic=None, camera_info_topic=None,
-                max_time_difference: float = 0.02, intrinsics=None, output_format=None, output_dir=None,
-                video=None, empty_depth: str = "skip", alpha: float = 0.5, progress: bool = True) -> dict:
-        """Segment the recording ``bag`` into the new bag ``output_bag`` (:func:`predict_bag` documents the
-        arguments and the summary returned)."""
-        if empty_depth not in EMPTY_DEPTH_POLICIES:
-            raise ValueError(f"--empty_depth must be one of {EMPTY_DEPTH_POLICIES}, received {empty_depth!r}")
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"--alpha must be a number in [0, 1], received {alpha!r}")
+    def segment(self, recording_config: BagRecordingConfig) -> dict:
+        """Segment the recording ``recording_config.bag`` into the new bag ``output_bag`` (:func:`predict_bag`
+        documents the summary returned)."""
+        r = recording_config
         spec, info = self.spec, self.info
         uses_depth = "depth" in spec.model_inputs
         needs_intrinsics = uses_depth and spec.depth_input == "hha"
-        if uses_depth and depth_topic is None:
+        if uses_depth and r.depth_topic is None:
             raise ValueError("the run uses depth: give --depth_topic")
-        topics = bag_reader.Topics(rgb=rgb_topic, depth=depth_topic if uses_depth else None,
-                                   camera_info=camera_info_topic if needs_intrinsics else None)
-        with bag_reader.Recording(bag, topics, max_time_difference) as recording:
-            fmt = output_format or recording.format
-            bag_writer.check_output_path(output_bag, fmt)
-            matrix = _intrinsics_vector(recording.intrinsics(intrinsics) if needs_intrinsics else None)
-            video_writer = _OverlayVideo(video, _video_fps(recording)) if video is not None else None
+        topics = bag_reader.Topics(rgb=r.rgb_topic, depth=r.depth_topic if uses_depth else None,
+                                   camera_info=r.camera_info_topic if needs_intrinsics else None)
+        with bag_reader.Recording(r.bag, topics, r.max_time_difference) as recording:
+            fmt = r.output_format or recording.format
+            bag_writer.check_output_path(r.output_bag, fmt)
+            matrix = _intrinsics_vector(recording.intrinsics(r.intrinsics) if needs_intrinsics else None)
+            video_writer = _OverlayVideo(r.video, _video_fps(recording)) if r.video is not None else None
             graph = self._graph_path()
             classes = bag_writer.classes_json(info["class_names"], self.palette, int(info["ignore_label"]))
-            created = output_dir is not None and not os.path.exists(output_dir)
+            created = r.output_dir is not None and not os.path.exists(r.output_dir)
             logging.info("segmenting %s (%d RGB frames on %s) with %s into %s (%s); frames with all-zero depth: %s",
-                         bag, recording.message_count("rgb"), rgb_topic, self.model_dir, output_bag, fmt,
-                         "skipped" if empty_depth == "skip" else "written as all-ignore labels")
+                         r.bag, recording.message_count("rgb"), r.rgb_topic, self.model_dir, r.output_bag, fmt,
+                         "skipped" if r.empty_depth == "skip" else "written as all-ignore labels")
             tally, start, ok = _Tally(), time.perf_counter(), False
             try:
-                if output_dir is not None:
-                    os.makedirs(output_dir, exist_ok=True)
-                    prediction.write_legend(output_dir, info, self.palette)
-                with bag_writer.LabelBagWriter(output_bag, fmt, classes, recording.start_time_ns) as writer:
-                    bar = Progress("predict --bag", recording.message_count("rgb"), enabled=progress)
+                if r.output_dir is not None:
+                    os.makedirs(r.output_dir, exist_ok=True)
+                    prediction.write_legend(r.output_dir, info, self.palette)
+                with bag_writer.LabelBagWriter(r.output_bag, fmt, classes, recording.start_time_ns) as writer:
+                    bar = Progress("predict --bag", recording.message_count("rgb"), enabled=r.progress)
                     segment = functools.partial(graph, intrinsics=matrix)
                     for frame in recording.frames():
-                        self._frame(frame, tally, segment, empty_depth, writer, output_dir, video_writer, alpha)
+                        self._frame(frame, tally, segment, r.empty_depth, writer, r.output_dir, video_writer, r.alpha)
                         bar.update()
                     bar.close()
                 ok = True
@@ -204,8 +243,8 @@ class BagSegmenter:
                 if video_writer is not None:
                     video_writer.close(keep=ok)
                 if not ok and created:
-                    shutil.rmtree(output_dir, ignore_errors=True)
-            summary = _summary(tally, recording.unpaired_depth, start, empty_depth, output_bag, recording)
+                    shutil.rmtree(r.output_dir, ignore_errors=True)
+            summary = _summary(tally, recording.unpaired_depth, start, r.empty_depth, r.output_bag, recording)
         _log_summary(summary)
         return summary
 
@@ -245,26 +284,15 @@ class BagSegmenter:
             tally.first_done = time.perf_counter()
 
 
-def predict_bag(model_dir, bag, output_bag, *, rgb_topic, depth_topic=None, camera_info_topic=None,
-                max_time_difference: float = 0.02, intrinsics=None, output_format=None, output_dir=None,
-                video=None, empty_depth: str = "skip", max_depth=None, checkpoint=None, size_policy=None,
-                alpha: float = 0.5, progress: bool = True) -> dict:
-    """Segment the recording ``bag`` with the run ``model_dir`` into the new bag ``output_bag``.
+def predict_bag(model_dir, recording_config: BagRecordingConfig, *, checkpoint=None, size_policy=None,
+                max_depth=None) -> dict:
+    """Segment the recording ``recording_config.bag`` with the run ``model_dir`` into the new bag ``output_bag``.
 
     Args:
       model_dir: a directory written by ``rfbnet_tf.train``.
-      bag: the input bag (ROS 1 ``.bag`` file, ROS 2 directory or ``.mcap`` / ``.db3`` file).
-      output_bag: the bag to write (must not exist); ``output_format`` (:data:`bag_reader.BAG_FORMATS`, None =
-        the input's) picks its format.
-      rgb_topic, depth_topic, camera_info_topic: the topics (depth and CameraInfo are read only when the run
-        uses depth / HHA).
-      max_time_difference: seconds between paired RGB and depth stamps at most.
-      intrinsics: "fx,fy,cx,cy" (or 9 numbers, or a file) instead of the first CameraInfo.
-      output_dir: also write ``predict``'s PNGs (legend, labels, class ids, overlay) per frame there.
-      video: also write an overlay video (``.mp4`` or ``.avi``).
-      empty_depth: :data:`EMPTY_DEPTH_POLICIES`.
+      recording_config: the recording, its topics and the outputs (:class:`BagRecordingConfig`).
+      checkpoint, size_policy: as ``prediction.PredictConfig``.
       max_depth: metres (default: the run's ``max_depth``).
-      checkpoint, size_policy, alpha, progress: as ``predict``.
 
     Returns:
       the summary: ``frames`` (RGB frames read), ``segmented``, ``unpaired_rgb``, ``unpaired_depth``,
@@ -273,10 +301,7 @@ def predict_bag(model_dir, bag, output_bag, *, rgb_topic, depth_topic=None, came
       first frame, ``first``), ``seconds``, ``output_bag``.
     """
     segmenter = BagSegmenter(model_dir, checkpoint=checkpoint, size_policy=size_policy, max_depth=max_depth)
-    return segmenter.segment(bag, output_bag, rgb_topic=rgb_topic, depth_topic=depth_topic,
-                             camera_info_topic=camera_info_topic, max_time_difference=max_time_difference,
-                             intrinsics=intrinsics, output_format=output_format, output_dir=output_dir, video=video,
-                             empty_depth=empty_depth, alpha=alpha, progress=progress)
+    return segmenter.segment(recording_config)
 
 
 def _summary(tally, unpaired_depth, start, empty_depth, output_bag, recording) -> dict:

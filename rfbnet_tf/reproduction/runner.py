@@ -127,7 +127,7 @@ def run_one(config: StudyConfig, row, seed) -> dict:
         trainer.train(train_flags_of(config, row, seed))
     table = io.StringIO()
     with contextlib.redirect_stdout(table):  # the per-class table: kept in the run, not on the console
-        evaluator.evaluate(model_dir, split=EVAL_SPLIT, progress=False)
+        evaluator.evaluate(evaluator.EvaluationConfig(model_dir, split=EVAL_SPLIT, progress=False))
     with open(os.path.join(model_dir, rundir.layout.EVAL_SUBDIR, "val_table.txt"), "w", encoding="utf-8") as handle:
         handle.write(table.getvalue())
     keras.backend.clear_session()  # a fresh graph per run: 27 runs in one process must not accumulate state
