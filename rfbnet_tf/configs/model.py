@@ -7,10 +7,10 @@ import dataclasses
 
 from rfbnet_tf.configs import checks
 from rfbnet_tf.configs.fields import option, validate
+from rfbnet_tf.datasets.pipeline_config import DEPTH_INPUTS
 from rfbnet_tf.layers import ADD_POINTS as _LAYER_ADD_POINTS
 from rfbnet_tf.models import MODEL_NAMES, model_options, model_spec
 
-DEPTH_INPUTS = ("hha", "depth")
 DEPTH_CHANNELS = {"hha": 3, "depth": 1}
 ADD_POINT_NONE = "none"
 """The flag's spelling of the layers' ``add_point=None``."""

@@ -26,8 +26,6 @@ training ≈ 50–55, so 2 free cores give ≈ 110 resp. ≈ 38 examples/s.
 
 from __future__ import annotations
 
-import dataclasses
-import numbers
 import os
 import random
 import time
@@ -38,19 +36,12 @@ import tensorflow as tf
 from rfbnet_tf.datasets import augment as augment_lib
 from rfbnet_tf.datasets import pixel_kernels
 from rfbnet_tf.datasets import records, shards
-
-DEPTH_INPUTS = ("hha", "depth")
-"""``depth_input`` choices: the HHA image (3 channels) or completed depth in metres (1)."""
+from rfbnet_tf.datasets.pipeline_config import PipelineConfig, check_depth_input, positive_int
 
 _READ_PARALLELISM = 4  # shards read concurrently
 
 
 # --------------------------------------------------------------------------- normalisation
-
-
-def _check_depth_input(depth_input):
-    if depth_input not in DEPTH_INPUTS:
-        raise ValueError(f"depth_input must be one of {DEPTH_INPUTS}, got {depth_input!r}")
 
 
 def _stats(info: dict, key: str, where: str) -> dict:
@@ -86,7 +77,7 @@ def normalization(record_dir, depth_input: str = "hha") -> dict:
     ``"depth"`` holds the statistics of ``depth_input`` ("hha": 0..255 HHA, 3 values;
     "depth": completed depth in metres, 1 value).  float32 numpy arrays.
     """
-    _check_depth_input(depth_input)
+    check_depth_input(depth_input)
     info, where = _info(record_dir)
     return {"rgb": _stats(info, "rgb", where), "depth": _stats(info, depth_input, where)}
 
@@ -110,26 +101,6 @@ def denormalize(x, key: str, record_dir_or_info):
 
 
 # --------------------------------------------------------------------------- arguments
-
-
-def _positive_int(name, value):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def _augment_config(augment, crop_size):
-    if augment is None:
-        augment = augment_lib.AugmentConfig()
-    if not isinstance(augment, augment_lib.AugmentConfig):
-        raise ValueError(f"augment must be None or an AugmentConfig, got {augment!r}")
-    if crop_size is not None:
-        if augment.crop_size not in (None, crop_size):
-            raise ValueError(
-                f"crop_size {crop_size!r} conflicts with augment.crop_size {augment.crop_size!r}"
-            )
-        augment = dataclasses.replace(augment, crop_size=crop_size)
-    return augment
 
 
 def _normalize(example, stats, depth_key):
@@ -187,119 +158,49 @@ def _addressed_records(files, sizes, seed, *, shuffle, start, repeat, determinis
                                             num_parallel_calls=_READ_PARALLELISM, deterministic=deterministic)
 
 
-def make_dataset(
-    record_dir,
-    split,
-    *,
-    batch_size,
-    training,
-    image_size=None,
-    crop_size=None,
-    depth_input="hha",
-    augment=None,
-    shuffle_buffer=256,
-    seed=None,
-    start=0,
-    repeat=None,
-    drop_remainder=None,
-    keep_full_label=False,
-    num_parallel_calls=tf.data.AUTOTUNE,
-    statistics=None,
-) -> tf.data.Dataset:
+def make_dataset(record_dir, split, **options) -> tf.data.Dataset:
     """Batches of ``(inputs, label)`` (or ``(inputs, label, label_full)``) from record shards.
 
     Args:
       record_dir: directory with ``{split}-*-of-*.tfrecord`` and ``dataset_info.json``.
       split: e.g. ``"train"``, ``"val"``.
-      batch_size: examples per batch.
-      training: shuffle + repeat + augment + drop remainder (each overridable below); else
-        deterministic evaluation order without augmentation (``augment``/``crop_size`` ignored).
-      image_size: ``(h, w)`` to resize to before augmentation; ``None`` keeps the stored size
-        (batches then need equally sized frames).
-      crop_size: ``(h, w)`` of the training crop (sets ``augment.crop_size``); ``None`` keeps
-        ``augment.crop_size`` (``None`` there = output at the input size).
-      depth_input: ``"hha"`` (3 channels) or ``"depth"`` (completed depth, metres, 1 channel).
-      augment: an :class:`~rfbnet_tf.datasets.augment.AugmentConfig`; ``None`` = paper defaults.
-      shuffle_buffer: records in the shuffle buffer (training; 0 or 1 = no record shuffle).
-      seed: int, makes training reproducible (shuffles and augmentation); ``None`` = random.
-      start: training: the stream's first position (examples already consumed: a resumed run passes
-        ``step * batch_size``); the stream from there is the uninterrupted one's, element for element.
-      repeat: ``None`` (= training), ``True`` forever, ``False`` once, or a number of epochs.
-      drop_remainder: ``None`` (= training) or bool.
-      keep_full_label: evaluation at the stored resolution (as the paper benchmarks): elements
-        become ``(inputs, label, label_full)`` with ``label_full`` int32 (1, H, W); needs
-        ``batch_size=1`` and ``training=False``.
-      num_parallel_calls: parallelism of the per-example map (``tf.data.AUTOTUNE`` or an int).
-      statistics: where the normalisation statistics come from: ``None`` = ``record_dir``'s
-        ``dataset_info.json``, or a dict with a ``normalization`` entry (a trained run's
-        ``run_info.json``: evaluate normalises other records exactly as the run was trained).
+      **options: the fields of :class:`~rfbnet_tf.datasets.pipeline_config.PipelineConfig` (``batch_size`` and
+        ``training`` required), checked there.
 
     Raises:
       FileNotFoundError: missing record dir, split shards or ``dataset_info.json`` (names the
         path).
       ValueError: bad argument (the message shows the received value).
     """
-    batch_size = _positive_int("batch_size", batch_size)
-    if not isinstance(training, bool):
-        raise ValueError(f"training must be a bool, got {training!r}")
-    if image_size is not None:
-        image_size = augment_lib.as_size(image_size, "image_size")
-    if crop_size is not None:
-        crop_size = augment_lib.as_size(crop_size, "crop_size")
-    _check_depth_input(depth_input)
-    if not isinstance(shuffle_buffer, numbers.Integral) or isinstance(shuffle_buffer, bool) or (
-        shuffle_buffer < 0
-    ):
-        raise ValueError(f"shuffle_buffer must be an int >= 0, got {shuffle_buffer!r}")
-    if seed is not None and (
-        not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or not 0 <= seed < 2**62
-    ):
-        raise ValueError(f"seed must be None or an int in [0, 2**62), got {seed!r}")
-    if not isinstance(start, numbers.Integral) or isinstance(start, bool) or start < 0 or (start and not training):
-        raise ValueError(f"start must be an int >= 0 (and 0 unless training), got {start!r}")
-    if repeat is None:
-        repeat = training
-    if not (isinstance(repeat, bool) or (isinstance(repeat, numbers.Integral) and repeat >= 1)):
-        raise ValueError(f"repeat must be None, a bool or a positive int, got {repeat!r}")
-    if drop_remainder is None:
-        drop_remainder = training
-    if not isinstance(drop_remainder, bool):
-        raise ValueError(f"drop_remainder must be None or a bool, got {drop_remainder!r}")
-    if not isinstance(keep_full_label, bool):
-        raise ValueError(f"keep_full_label must be a bool, got {keep_full_label!r}")
-    if keep_full_label and (batch_size != 1 or training):
-        raise ValueError(
-            "keep_full_label=True needs batch_size=1 and training=False, got "
-            f"batch_size={batch_size!r}, training={training!r}"
-        )
-    if num_parallel_calls != tf.data.AUTOTUNE:
-        num_parallel_calls = _positive_int("num_parallel_calls", num_parallel_calls)
-    config = _augment_config(augment, crop_size) if training else None
-
+    options = PipelineConfig(**options)
+    training, batch_size, depth_input, image_size = (options.training, options.batch_size, options.depth_input,
+                                                     options.image_size)
+    config = options.augment_config
     if not os.path.isdir(record_dir):
         raise FileNotFoundError(f"record directory {os.fspath(record_dir)!r} does not exist")
     files = shards.shard_files(os.fspath(record_dir), split)
     info = records.load_dataset_info(os.fspath(record_dir))
     label_bits = records.stored_label_bits(info)
-    stats = normalization(record_dir if statistics is None else statistics, depth_input)
+    stats = normalization(record_dir if options.statistics is None else options.statistics, depth_input)
     keys = ("rgb", depth_input, "label")
 
-    if seed is None:
+    if options.seed is None:
         base_seed = random.SystemRandom().randrange(2**31)
         deterministic = not training
     else:
-        base_seed, deterministic = int(seed), True
+        base_seed, deterministic = int(options.seed), True
 
     if training:  # (position, serialized record): the record each position of the stream addresses
         dataset = _addressed_records(files, shards.shard_sizes(os.fspath(record_dir), split, info), base_seed,
-                                     shuffle=shuffle_buffer > 1, start=start, repeat=repeat,
+                                     shuffle=options.shuffle_buffer > 1, start=options.start,
+                                     repeat=options.repeat,
                                      deterministic=deterministic, where=f"split {split!r} of {record_dir!r}")
     else:  # file order, one shard after another
         dataset = tf.data.TFRecordDataset(tf.data.Dataset.from_tensor_slices(files))
-        if repeat is True:
+        if options.repeat is True:
             dataset = dataset.repeat()
-        elif repeat is not False and repeat > 1:
-            dataset = dataset.repeat(int(repeat))
+        elif options.repeat is not False and options.repeat > 1:
+            dataset = dataset.repeat(int(options.repeat))
         dataset = dataset.enumerate()
 
     @tf.autograph.experimental.do_not_convert  # plain graph code: skip AutoGraph's rewrite
@@ -313,12 +214,12 @@ def make_dataset(
             example_seed = tf.stack([tf.constant(base_seed, tf.int64), index])
             example = augment_lib.augment(example, config, example_seed)
         inputs, label = _normalize(example, stats, depth_input)
-        if keep_full_label:
+        if options.keep_full_label:
             return inputs, label, tf.cast(tf.squeeze(full_label, -1), tf.int32)
         return inputs, label
 
-    dataset = dataset.map(load, num_parallel_calls=num_parallel_calls, deterministic=deterministic)
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    dataset = dataset.map(load, num_parallel_calls=options.num_parallel_calls, deterministic=deterministic)
+    dataset = dataset.batch(batch_size, drop_remainder=options.drop_remainder)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
@@ -331,7 +232,7 @@ def measure_rate(record_dir, split, num_batches, **make_dataset_kwargs) -> float
 def measure_rate_and_cpu(record_dir, split, num_batches, **make_dataset_kwargs) -> tuple:
     """``(examples per second, CPU seconds per example)`` of :func:`measure_rate`'s timed batches; the CPU time is
     this process's (every thread: the parallel map and the prefetch included) over the same interval."""
-    num_batches = _positive_int("num_batches", num_batches)
+    num_batches = positive_int("num_batches", num_batches)
     iterator = iter(make_dataset(record_dir, split, **make_dataset_kwargs))
     try:
         next(iterator)
