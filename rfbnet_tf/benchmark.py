@@ -1,8 +1,9 @@
 r"""Benchmark binary: parameters, FLOPs, inference latency and throughput, training-step time, memory, and the
 input pipeline's rate, for every model of the zoo — ``python -m rfbnet_tf.benchmark``.
 
-For each model (``--models``) and input size (``--sizes``, W×H as the paper writes them; default: the ERFNet
-family at 1024×512 and 640×480, the AdapNet++ family at 768×384):
+For each model (``--models``) and input size (``--size=height,width``, repeatable; every size here is height ×
+width, H×W; default: the ERFNet family at 512×1024 and 480×640, the paper's Cityscapes and ScanNet sizes, the
+AdapNet++ family at 384×768):
 
 * trainable / total parameters;
 * FLOPs counted from the traced TensorFlow graph at batch 1 (``rfbnet_tf.profiling.flops``: per-op rules on the
@@ -38,24 +39,28 @@ Backends: TensorFlow by default; with ``KERAS_BACKEND=jax`` the model is timed u
 ``KERAS_BACKEND=torch`` under ``torch.no_grad`` (``rfbnet_tf.profiling.model_latency``, ``train_step``).
 
 Output: a table on the console and, with ``--output_json``, a JSON with the machine description (CPU, cores, RAM,
-load average at the start and the end — other processes may share the cores —, backend, versions);
-``--compare_json=previous.json`` prints this run's ratios against a previous one.
+load average at the start and the end — other processes may share the cores —, backend, versions); its rows'
+``"size"`` is [H, W], declared by the top-level ``"size_order": "hw"`` (a JSON without it, written before, holds
+[W, H] and is read as such: ``rfbnet_tf.profiling.sizes``). ``--compare_json=previous.json`` prints this run's
+ratios against a previous one.
+
+``--sizes=WIDTHxHEIGHT,...`` (the old flag, width first) is still read, as a deprecated alias of ``--size``; so
+is a ``WIDTHxHEIGHT`` value of ``--peer_size``, ``--peer_train_size`` and ``--pipeline_size``.
 
 Examples::
 
-    python -m rfbnet_tf.benchmark --models=erfnet_enc --sizes=64x32 --runs=3
+    python -m rfbnet_tf.benchmark --models=erfnet_enc --size=32,64 --runs=3
     python -m rfbnet_tf.benchmark --output_json=benchmarks/cpu_2core.json --runs=5 --pipeline
     python -m rfbnet_tf.benchmark --end_to_end --runs=5 --output_json=benchmarks/end_to_end_cpu_2core.json
 """
 
 from __future__ import annotations
 
-import json
-
 from rfbnet_tf import cli
 from rfbnet_tf.models import MODEL_NAMES
-from rfbnet_tf.profiling.benchmark_report import compare, format_table, write_json  # noqa: F401
-from rfbnet_tf.profiling.benchmark_run import BenchmarkConfig, check_models, parse_size, run_benchmark
+from rfbnet_tf.profiling.benchmark_report import compare, format_table, read_json, write_json  # noqa: F401
+from rfbnet_tf.profiling.benchmark_run import BenchmarkConfig, check_models, run_benchmark
+from rfbnet_tf.profiling.sizes import size_text
 
 
 def define_flags(flag_values=None):
@@ -64,8 +69,11 @@ def define_flags(flag_values=None):
 
     on = {"flag_values": flags.FLAGS if flag_values is None else flag_values}
     flags.DEFINE_list("models", list(MODEL_NAMES), f"Models to benchmark, from {list(MODEL_NAMES)}.", **on)
-    flags.DEFINE_list("sizes", [], "Input sizes WIDTHxHEIGHT for every model (default: per family, ERFNet "
-                      "1024x512,640x480; AdapNet++ 768x384).", **on)
+    flags.DEFINE_multi_string("size", None, "Input size height,width for every model, repeatable (--size=512,1024 "
+                              "--size=480,640; default: per family, ERFNet 512,1024 and 480,640; AdapNet++ "
+                              "384,768).", **on)
+    flags.DEFINE_list("sizes", [], "Deprecated: --size=height,width. (This flag: WIDTHxHEIGHT entries, "
+                      "--sizes=1024x512,640x480.)", **on)
     flags.DEFINE_integer("runs", 5, "Timed inference runs per model and size (after --warmup).", lower_bound=1, **on)
     flags.DEFINE_integer("warmup", 1, "Untimed warm-up calls (tracing, XLA compilation).", lower_bound=0, **on)
     flags.DEFINE_integer("throughput_batch", 4, "Batch of the throughput measurement (0 skips it).", lower_bound=0,
@@ -87,7 +95,8 @@ def define_flags(flag_values=None):
     flags.DEFINE_string("record_dir", None, "Prepared records for --pipeline (default: tiny synthetic records in a "
                         "temporary directory).", **on)
     flags.DEFINE_string("pipeline_model", "rfbnet_erfnet_enc", "Model trained in the pipeline measurement.", **on)
-    flags.DEFINE_string("pipeline_size", "640x480", "WIDTHxHEIGHT of the synthetic records of --pipeline.", **on)
+    flags.DEFINE_string("pipeline_size", "480,640", "height,width of the synthetic records of --pipeline (a "
+                        "deprecated WIDTHxHEIGHT is still read).", **on)
     flags.DEFINE_integer("pipeline_examples", 16, "Synthetic records written for --pipeline.", lower_bound=1, **on)
     flags.DEFINE_integer("pipeline_batch", 2, "Batch of the pipeline measurement.", lower_bound=1, **on)
     flags.DEFINE_integer("pipeline_batches", 10, "Batches timed for the pipeline alone.", lower_bound=1, **on)
@@ -100,15 +109,17 @@ def define_flags(flag_values=None):
     flags.DEFINE_integer("seed", 0, "Seed of the random weights and inputs.", **on)
     flags.DEFINE_boolean("end_to_end", False, "Instead of the model benchmark: raw RGB-D frame → labels, numpy "
                          "preprocessing path vs graph path (rfbnet_tf.profiling.end_to_end), with "
-                         "--end_to_end_model at the first --sizes entry (default 640x480), --runs, --warmup.", **on)
+                         "--end_to_end_model at the first --size (default 480,640), --runs, --warmup.", **on)
     flags.DEFINE_string("end_to_end_model", "rfbnet_erfnet_enc", "Multimodal model of --end_to_end.", **on)
     flags.DEFINE_boolean("bf16", True, "Also time bf16 inference (mixed_bfloat16) where the CPU has native bf16.", **on)
     flags.DEFINE_boolean("peer", False, "Also time erfnet_enc against an independent PyTorch ERFNet encoder exported "
                          "to ONNX and run by ONNX Runtime (extras [onnx] and [peer]).", **on)
-    flags.DEFINE_string("peer_size", "1024x512", "WIDTHxHEIGHT of the --peer comparison.", **on)
+    flags.DEFINE_string("peer_size", "512,1024", "height,width of the --peer comparison (a deprecated WIDTHxHEIGHT "
+                        "is still read).", **on)
     flags.DEFINE_integer("peer_threads", None, "Threads of ONNX Runtime and PyTorch in --peer (default: the usable "
                          "cores).", lower_bound=1, **on)
-    flags.DEFINE_string("peer_train_size", "512x256", "WIDTHxHEIGHT of the --peer training-step comparison.", **on)
+    flags.DEFINE_string("peer_train_size", "256,512", "height,width of the --peer training-step comparison (a "
+                        "deprecated WIDTHxHEIGHT is still read).", **on)
     flags.DEFINE_integer("peer_train_batch", 4, "Batch of the --peer training-step comparison (0 = skip it).",
                          lower_bound=0, **on)
     flags.DEFINE_boolean("peer_spinning", True, "ONNX Runtime threads spin-wait in --peer (its default; off helps on "
@@ -122,21 +133,18 @@ def main(argv, flag_values=None):
 
     cli.check_no_arguments(argv)
     f = flags.FLAGS if flag_values is None else flag_values
-    sizes = [parse_size(s) for s in f.sizes] or None
+    config = BenchmarkConfig.from_flags(f)
     if f.end_to_end:
-        _end_to_end(f, sizes)
+        _end_to_end(f, config.sizes)
         return
-    previous = None
-    if f.compare_json:
-        with open(f.compare_json) as handle:
-            previous = json.load(handle)
-    result = run_benchmark(BenchmarkConfig.from_flags(f))
+    previous = read_json(f.compare_json) if f.compare_json else None
+    result = run_benchmark(config)
     print(format_table(result))
     from rfbnet_tf.profiling.model_latency import format_op_table
 
     for row in result["results"]:
         for path, profile in row.get("op_profile", {}).items():
-            print(f"\nop profile {row['model']} {row['size'][0]}x{row['size'][1]} {path}:")
+            print(f"\nop profile {row['model']} {size_text(row['size'])} {path}:")
             print(format_op_table(profile))
     if previous is not None:
         print()
@@ -147,10 +155,11 @@ def main(argv, flag_values=None):
 
 
 def _end_to_end(f, sizes):
+    """``--end_to_end``: the end-to-end measurement at the first of ``sizes`` ((H, W) each; None: its default)."""
     from rfbnet_tf.profiling import end_to_end
 
     check_models([f.end_to_end_model])
-    size = (sizes[0][1], sizes[0][0]) if sizes else end_to_end.DEFAULT_SIZE  # --sizes is WIDTHxHEIGHT
+    size = sizes[0] if sizes else end_to_end.DEFAULT_SIZE
     result = end_to_end.run_end_to_end(f.end_to_end_model, size, runs=f.runs, warmup=f.warmup,
                                        num_classes=f.num_classes, seed=f.seed)
     print(end_to_end.format_end_to_end(result))
@@ -160,7 +169,7 @@ def _end_to_end(f, sizes):
 
 
 FLAG_GROUPS = {
-    "models": ["models", "sizes", "num_classes", "seed"],
+    "models": ["models", "size", "sizes", "num_classes", "seed"],
     "measurements": ["runs", "warmup", "throughput_batch", "throughput_runs", "train_batch", "train_runs",
                      "train_all_sizes", "matmul_size", "optimized", "jit_compile", "bf16", "profile", "head_to_head"],
     "input pipeline": ["pipeline", "record_dir", "pipeline_model", "pipeline_size", "pipeline_examples",

@@ -30,6 +30,11 @@ def result():
     return out
 
 
+def test_size_is_height_width(result):
+    assert result["size"] == [80, 64] and result["size_order"] == "hw"  # run at size=(80, 64): 80 rows of 64 pixels
+    assert end_to_end.format_end_to_end(result).startswith("rfbnet_erfnet_enc at 80×64 (H×W), per frame")
+
+
 def test_fractions_and_goal_follow_from_the_timings(result):
     graph, numpy_path = result["graph"], result["numpy"]
     assert graph["preprocessing_fraction"] == pytest.approx((95.0 - MODEL_MS) / MODEL_MS)  # -5 %: noise

@@ -14,9 +14,9 @@ from rfbnet_tf.profiling import benchmark_report, peer  # noqa: E402
 
 
 def test_peer_computes_our_function_and_is_timed_side_by_side():
-    result = peer.peer_comparison(size=(48, 32), num_classes=5, runs=2, warmup=1, threads=1,
+    result = peer.peer_comparison(size=(32, 48), num_classes=5, runs=2, warmup=1, threads=1,
                                        log=lambda *_: None)
-    assert result["size"] == [48, 32] and result["threads"] == 1
+    assert result["size"] == [32, 48] and result["threads"] == 1  # (H, W)
     assert set(result["paths"]) == {"ours/tensorflow", "ours/onnxruntime", "peer/onnxruntime", "peer/torch"}
     assert all(stats["runs"] == 2 for stats in result["paths"].values())
     assert result["max_abs_logit"] > 0.1
@@ -25,5 +25,6 @@ def test_peer_computes_our_function_and_is_timed_side_by_side():
     best = min(result["paths"][p]["median_s"] for p in ("ours/tensorflow", "ours/onnxruntime"))
     assert result["peer_over_ours"] == pytest.approx(result["paths"]["peer/onnxruntime"]["median_s"] / best)
     assert result["met"] == (result["peer_over_ours"] >= 1.0)
+    assert benchmark_report.format_peer(result).startswith("peer erfnet_enc 32×48 (H×W), 1 threads")
     assert "peer/onnxruntime ÷" in benchmark_report.format_peer(result)
     assert np.isfinite(result["peer_over_ours"])

@@ -14,8 +14,10 @@
 
 and what they share: ``timing`` (latency statistics, interleaved so that callables compared with each other see
 the same machine load, and the reference fp32 matrix product), ``machine`` (CPU, RAM, load average, peak memory,
-versions), ``benchmark_run`` (the arguments, checked once, and the whole run) and ``benchmark_report`` (the console
+versions), ``sizes`` (the (H, W) order: the JSON's ``"size_order"``, reading JSON written before it, sizes as
+text), ``benchmark_run`` (the arguments, checked once, and the whole run) and ``benchmark_report`` (the console
 table, ratios against a previous JSON, the JSON file).
 
-Sizes are (H, W) inside; the benchmark's flags, arguments (``benchmark_run``) and JSON keep W×H.
+Sizes are (H, W) everywhere: the flags (``--size=height,width``), the arguments, and the JSON (``"size": [H, W]``,
+``"size_order": "hw"``).
 """

@@ -1,15 +1,27 @@
 """Reporting a benchmark result (:func:`rfbnet_tf.profiling.benchmark_run.run_benchmark`): the console table,
-the ratios against a previous JSON, the JSON file.
+the ratios against a previous JSON, the JSON file (written, and read back in (H, W) order).
+
+Sizes are shown height × width: ``size (H×W)`` columns, and ``h×w (H×W)`` in lines (``sizes.size_text``).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 
 import numpy as np
 
+from rfbnet_tf.profiling.sizes import in_hw_order, size_text
 from rfbnet_tf.utils import files
+
+SIZE_COLUMN = "size (H×W)"
+"""The tables' size column: ``h×w`` cells (:func:`_cell`)."""
+
+
+def _cell(size):
+    return f"{size[0]}×{size[1]}"
+
 
 def _ms(stats):
     return f"{stats['median_s'] * 1e3:.1f} ({stats['p10_s'] * 1e3:.0f}-{stats['p90_s'] * 1e3:.0f})"
@@ -21,7 +33,7 @@ def _pct(value):
 
 def format_table(result):
     """The console / Markdown table of a benchmark result."""
-    header = ("model", "W×H", "params M", "GFLOPs", "plain ms (p10-p90)", "opt ms (p10-p90)", "speedup",
+    header = ("model", SIZE_COLUMN, "params M", "GFLOPs", "plain ms (p10-p90)", "opt ms (p10-p90)", "speedup",
               "%matmul plain/opt", "thr ex/s (B)", "train step s (B)", "peak RSS MB")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in result["results"]:
@@ -34,7 +46,7 @@ def format_table(result):
         memory = memory.get("model_peak_rss_bytes") or memory.get("process_peak_rss_bytes")
         cells = (
             row["model"],
-            f"{row['size'][0]}×{row['size'][1]}",
+            _cell(row["size"]),
             f"{row['params_trainable'] / 1e6:.2f}",
             "-" if flops is None else f"{flops:.1f}",
             _ms(inf["plain"]),
@@ -58,26 +70,26 @@ def format_table(result):
             f"{path} {row[a][path]['median_s'] * 1e3:.0f} vs {row[b][path]['median_s'] * 1e3:.0f} ms ({ratio:.2f}×)"
             for path, ratio in row["ratio"].items()
         )
-        lines.append(f"head to head at {row['size'][0]}×{row['size'][1]}, {a} vs {b} (interleaved): {cells}")
+        lines.append(f"head to head at {size_text(row['size'])}, {a} vs {b} (interleaved): {cells}")
     for entry in result["targets"]["rfbnet_vs_ssma"]:
         ratios = ", ".join(
             f"{k[: -len('_ratio')]} {v:.2f}×" for k, v in entry.items() if k.endswith("_ratio")
         )
         lines.append(
-            f"target rfbnet_erfnet_enc faster than ssma_erfnet_enc at {entry['size'][0]}×{entry['size'][1]}: "
+            f"target rfbnet_erfnet_enc faster than ssma_erfnet_enc at {size_text(entry['size'])}: "
             f"latency ratio ssma/rfbnet {ratios}; GFLOPs {(entry['rfbnet_flops'] or 0) / 1e9:.1f} vs "
             f"{(entry['ssma_flops'] or 0) / 1e9:.1f} → {'met' if entry['met'] else 'NOT met'} "
             f"(decided by {entry['decided_by']})"
         )
     for entry in result["targets"]["erfnet_matmul_fraction"]:
         lines.append(
-            f"target erfnet_enc ≥ 60% of matmul FLOP/s at 1024×512: plain {_pct(entry.get('plain'))}, "
-            f"optimised {_pct(entry.get('optimized'))} → {'met' if entry['met'] else 'NOT met'}"
+            f"target erfnet_enc ≥ 60% of matmul FLOP/s at {size_text(entry['size'])}: "
+            f"plain {_pct(entry.get('plain'))}, optimised {_pct(entry.get('optimized'))} → {'met' if entry['met'] else 'NOT met'}"
         )
     if "pipeline" in result:
         p = result["pipeline"]
         lines.append(
-            f"input pipeline ({p['image_size'][1]}×{p['image_size'][0]}, batch {p['batch_size']}, all augmentations): "
+            f"input pipeline at {size_text(p['image_size'])}, batch {p['batch_size']}, all augmentations: "
             f"alone {p['pipeline_alone']:.1f} ex/s{_cpu_per_example(p)}; {p['model']} training alone {p['model_alone']:.2f} ex/s, "
             f"fed by the pipeline {p['feeding_training']:.2f} ex/s → bottleneck: {p['bottleneck']}"
         )
@@ -93,7 +105,7 @@ def _bf16_lines(result):
     if not any("bf16" in row["inference"] for row in result["results"]):
         return [f"bf16 inference: not timed (native bf16 on this CPU: {result.get('bf16_native')})"]
     return [
-        f"bf16 inference {row['model']} {row['size'][0]}×{row['size'][1]}: {_ms(row['inference']['bf16'])} ms, "
+        f"bf16 inference {row['model']} {size_text(row['size'])}: {_ms(row['inference']['bf16'])} ms, "
         f"{row['inference']['bf16']['speedup']:.2f}× the plain path, max |Δ logit| "
         f"{row['inference']['bf16']['max_abs_output_difference']:.3g} of {row['inference']['bf16']['max_abs_output']:.3g}"
         for row in result["results"] if "bf16" in row["inference"]
@@ -107,17 +119,16 @@ def _cpu_per_example(pipeline):
 
 def format_peer_train_step(comparison):
     """One line: the training-step comparison (``peer.train_step_comparison``) and the verdict."""
-    height, width = comparison["size"]
     paths = ", ".join(f"{name} {stats['median_s']:.3f} s" for name, stats in comparison["paths"].items())
     ratios = ", ".join(f"{name} {value:.2f}" for name, value in comparison["ours_over_peer"].items())
-    return (f"peer training step erfnet_enc batch {comparison['batch']} {width}×{height}, {comparison['threads']} "
-            f"threads (interleaved): {paths}; ours ÷ peer: {ratios} → float32 goal ≤ {comparison['goal']} "
-            f"{'met' if comparison['met'] else 'NOT met'}")
+    return (f"peer training step erfnet_enc batch {comparison['batch']} {size_text(comparison['size'])}, "
+            f"{comparison['threads']} threads (interleaved): {paths}; ours ÷ peer: {ratios} → float32 goal ≤ "
+            f"{comparison['goal']} {'met' if comparison['met'] else 'NOT met'}")
 
 
 def format_peer(peer):
     """One line per path of the peer comparison (``peer.peer_comparison``) and the verdict."""
-    size = f"{peer['size'][0]}×{peer['size'][1]}"
+    size = size_text(peer["size"])
     paths = ", ".join(f"{name} {stats['median_s'] * 1e3:.1f} ms" for name, stats in peer["paths"].items())
     spinning = "" if peer.get("onnxruntime_spinning", True) else ", ONNX Runtime without spin-waiting"
     return (f"peer erfnet_enc {size}, {peer['threads']} threads{spinning} (interleaved): {paths}; peer/onnxruntime ÷ "
@@ -132,9 +143,10 @@ def _ratio(new, old):
 
 
 def compare(result, previous):
-    """Text lines of this run's ratios (new / old) against ``previous`` for the (model, size) pairs of both."""
+    """Text lines of this run's ratios (new / old) against ``previous`` (a benchmark JSON in (H, W) order,
+    :func:`read_json`) for the (model, size) pairs of both."""
     old_rows = {(r["model"], tuple(r["size"])): r for r in previous.get("results", [])}
-    header = ("model", "W×H", "plain latency", "opt latency", "throughput", "train step", "matmul FLOP/s")
+    header = ("model", SIZE_COLUMN, "plain latency", "opt latency", "throughput", "train step", "matmul FLOP/s")
     lines = ["ratios new/old (latency < 1 = faster now; throughput, FLOP/s > 1 = faster now)",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     def get(row, *keys):
@@ -156,7 +168,7 @@ def compare(result, previous):
             _ratio(get(row, "train_step", "median_s"), get(old, "train_step", "median_s")),
             _ratio(get(row, "inference", "matmul", "flops_per_s"), get(old, "inference", "matmul", "flops_per_s")),
         )
-        cells = [row["model"], f"{row['size'][0]}×{row['size'][1]}"]
+        cells = [row["model"], _cell(row["size"])]
         cells += ["-" if v is None else f"{v:.2f}" for v in values]
         lines.append("| " + " | ".join(cells) + " |")
     if not matched:
@@ -172,6 +184,13 @@ def _json_default(value):
     if isinstance(value, np.ndarray):
         return value.tolist()
     raise TypeError(f"not JSON serializable: {type(value)!r}")
+
+
+def read_json(path):
+    """The benchmark (or end-to-end) JSON at ``path`` with every size [H, W] (``sizes.in_hw_order``: a file without
+    ``"size_order"`` holds them [W, H])."""
+    with open(path) as handle:
+        return in_hw_order(json.load(handle))
 
 
 def write_json(result, path):

@@ -1,44 +1,73 @@
 """The whole run of ``python -m rfbnet_tf.benchmark`` (its docstring describes the measurements): the arguments,
-checked once (:func:`parse_size`, :func:`parse_pair`, :func:`check_models`, :func:`sizes_for`), and
-:func:`run_benchmark`, which measures each model (``model_cost.benchmark_model``), compares models
-(``model_cost.head_to_head`` / ``targets``) and adds the machine description and, optionally, the peer
+checked once (:func:`parse_size`, :func:`sizes_from_flags`, :func:`parse_pair`, :func:`check_models`,
+:func:`sizes_for`), and :func:`run_benchmark`, which measures each model (``model_cost.benchmark_model``), compares
+models (``model_cost.head_to_head`` / ``targets``) and adds the machine description and, optionally, the peer
 (``peer``) and the input pipeline's rate (``input_pipeline``).
 
-Sizes: the benchmark's arguments are W×H as its flags (``--sizes=1024x512``), the paper and its recorded JSON
-write them (``parse_size``, ``sizes_for``, ``DEFAULT_SIZES``, ``BenchmarkConfig(sizes=..., peer_size=...)``);
-``run_benchmark`` turns them into (H, W) for every measurement below it.  ``pipeline_size`` is (H, W).
+Sizes are (H, W) throughout (``profiling.sizes``): the flags' ``height,width`` (``--size=512,1024``), the
+deprecated ``--sizes`` and legacy size flag values ``WIDTHxHEIGHT`` turned into (H, W) where they are read, every
+field of :class:`BenchmarkConfig`, :data:`DEFAULT_SIZES`, and the JSON rows (``"size_order": "hw"``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import os
 import sys
 
+from rfbnet_tf.configs import checks
 from rfbnet_tf.models import MODEL_NAMES, model_spec
 from rfbnet_tf.profiling import machine
+from rfbnet_tf.profiling.benchmark_report import read_json
 from rfbnet_tf.profiling.model_cost import FLOPS_METHOD, benchmark_model, flops_lookup, head_to_head, targets
 from rfbnet_tf.profiling.model_latency import bf16_supported
+from rfbnet_tf.profiling.sizes import SIZE_ORDER, size_text
 from rfbnet_tf.profiling.timing import matmul_flops, matmul_function, positive_int, time_callable
 
 
-DEFAULT_SIZES = {"erfnet_enc": ((1024, 512), (640, 480)), "adapnet_pp": ((768, 384),)}
-"""Default (W, H) per backbone: the paper's Cityscapes 1024×512 and ScanNet 640×480 for ERFNetEnc (Sec. IV-B),
-AdapNet++'s 768×384 (its training crop)."""
+DEFAULT_SIZES = {"erfnet_enc": ((512, 1024), (480, 640)), "adapnet_pp": ((384, 768),)}
+"""Default (H, W) per backbone: the paper's Cityscapes 512×1024 and ScanNet 480×640 for ERFNetEnc (Sec. IV-B,
+written 1024×512 and 640×480 there, width first), AdapNet++'s 384×768 (its training crop)."""
 
 
-def parse_size(text):
-    """``"1024x512"`` → ``(1024, 512)`` (W, H); ValueError naming the text otherwise."""
-    parts = str(text).lower().replace("×", "x").split("x")
+def parse_size(text, flag="size"):
+    """``"512,1024"`` → ``(512, 1024)`` (H, W); a one-line ValueError naming ``--flag`` and the text otherwise."""
     try:
-        width, height = (int(p) for p in parts)
-    except ValueError:
-        raise ValueError(f"size must be WIDTHxHEIGHT (e.g. 1024x512), received {text!r}") from None
-    if width < 1 or height < 1:
-        raise ValueError(f"size must be two positive ints WIDTHxHEIGHT, received {text!r}")
-    return width, height
+        height, width = checks.size(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"--{flag} must be height,width of two positive ints (e.g. 512,1024), received {text!r}") \
+            from None
+    return height, width
+
+
+def parse_width_x_height(text, flag):
+    """The deprecated form ``"1024x512"`` (WIDTHxHEIGHT, as ``--sizes`` took it) → ``(512, 1024)`` (H, W); a
+    one-line ValueError naming ``--flag`` and the text otherwise."""
+    try:
+        width, height = checks.size(str(text).lower().replace("×", "x").split("x"))
+    except (TypeError, ValueError):
+        raise ValueError(f"--{flag} must be WIDTHxHEIGHT of two positive ints (e.g. 1024x512), received {text!r}") \
+            from None
+    return height, width
+
+
+def parse_size_or_legacy(text, flag):
+    """A single-size flag's value: ``height,width``, or the legacy ``WIDTHxHEIGHT`` it took before (told apart by
+    the ``x``); (H, W) either way."""
+    if any(mark in str(text).lower() for mark in ("x", "×")):
+        return parse_width_x_height(text, flag)
+    return parse_size(text, flag)
+
+
+def sizes_from_flags(size, deprecated_sizes):
+    """The (H, W) sizes of ``--size`` (its values, each ``h,w``) or of the deprecated ``--sizes`` (its
+    ``WIDTHxHEIGHT`` entries), as a tuple; None when neither is given; ValueError when both are."""
+    if size and deprecated_sizes:
+        raise ValueError("give --size=height,width or the deprecated --sizes=WIDTHxHEIGHT, not both")
+    if deprecated_sizes:
+        return tuple(parse_width_x_height(text, "sizes") for text in deprecated_sizes)
+    return tuple(parse_size(text) for text in size or ()) or None
 
 
 def parse_pair(text):
@@ -61,16 +90,15 @@ def check_models(models):
 
 
 def sizes_for(model_name, sizes=None):
-    """``sizes`` (list of (W, H)) or the model family's defaults, each checked against the size divisor of the
+    """``sizes`` (list of (H, W)) or the model family's defaults, each checked against the size divisor of the
     model at its default options (``model_spec(model_name).size_divisor()``, the models this binary builds)."""
     spec = model_spec(model_name)
     chosen = list(sizes) if sizes else list(DEFAULT_SIZES[spec.backbone])
     multiple = spec.size_divisor()
-    for width, height in chosen:
-        if width % multiple or height % multiple:
-            raise ValueError(
-                f"{model_name} needs input sizes that are multiples of {multiple}, received {width}x{height}"
-            )
+    for height, width in chosen:
+        if height % multiple or width % multiple:
+            raise ValueError(f"{model_name} needs input sizes that are multiples of {multiple}, received "
+                             f"{size_text((height, width))}")
     return chosen
 
 
@@ -88,14 +116,13 @@ def _command_line():
 @dataclasses.dataclass(frozen=True)
 class BenchmarkConfig:
     """What one benchmark run measures: the flags of ``python -m rfbnet_tf.benchmark`` as typed fields
-    (:meth:`from_flags`), with the defaults of a plain run. Sizes are (W, H) as the flags write them, except
-    ``pipeline_size`` and ``peer_train_size`` (H, W).
+    (:meth:`from_flags`), with the defaults of a plain run. Every size is (H, W).
 
-    ``sizes``: (W, H) applied to every model (default: each family's sizes). ``head_to_head_pairs``: pairs of models
+    ``sizes``: (H, W) applied to every model (default: each family's sizes). ``head_to_head_pairs``: pairs of models
     also measured side by side (``head_to_head``) at their common sizes when both are requested.
     ``throughput_batch=0`` / ``train_batch=0`` skip those measurements. ``jit_compile``: XLA in the optimised path
     (default: off). ``flops_reference``: path of a previous TensorFlow JSON whose FLOPs are reused under other
-    backends. ``pipeline_size``: (h, w) of the synthetic records made when ``record_dir`` is None. ``bf16``: also
+    backends. ``pipeline_size``: (H, W) of the synthetic records made when ``record_dir`` is None. ``bf16``: also
     time bf16 inference where the CPU has native bf16 (``model_latency.bf16_supported``). ``peer``: also time
     ``erfnet_enc`` against the PyTorch→ONNX Runtime peer at ``peer_size`` with ``peer_threads`` threads, ONNX
     Runtime spin-waiting if ``peer_spinning`` (``peer.peer_comparison``; extras ``[onnx]`` and ``[peer]``), and one
@@ -130,7 +157,7 @@ class BenchmarkConfig:
     seed: int = 0
     bf16: bool = True
     peer: bool = False
-    peer_size: tuple = (1024, 512)
+    peer_size: tuple = (512, 1024)
     peer_threads: int | None = None
     peer_spinning: bool = True
     peer_train_size: tuple = (256, 512)
@@ -139,14 +166,15 @@ class BenchmarkConfig:
     @classmethod
     def from_flags(cls, f) -> "BenchmarkConfig":
         """The configuration of the parsed benchmark flags ``f``: each field from the flag of its name, the sizes
-        parsed (``parse_size``, ``parse_pair``)."""
+        parsed to (H, W) (``sizes_from_flags``: ``--size`` or the deprecated ``--sizes``; ``parse_size_or_legacy``)
+        and the pairs (``parse_pair``)."""
         converted = {
-            "sizes": tuple(parse_size(s) for s in f.sizes) or None,
+            "sizes": sizes_from_flags(f.size, f.sizes),
             "head_to_head_pairs": tuple(parse_pair(p) for p in f.head_to_head),
-            "pipeline_size": parse_size(f.pipeline_size)[::-1],
+            "pipeline_size": parse_size_or_legacy(f.pipeline_size, "pipeline_size"),
             "flops_reference": f.flops_json or f.compare_json,
-            "peer_size": parse_size(f.peer_size),
-            "peer_train_size": parse_size(f.peer_train_size)[::-1],
+            "peer_size": parse_size_or_legacy(f.peer_size, "peer_size"),
+            "peer_train_size": parse_size_or_legacy(f.peer_train_size, "peer_train_size"),
         }
         names = [field.name for field in dataclasses.fields(cls)]
         return cls(**{name: converted[name] if name in converted else getattr(f, name) for name in names})
@@ -156,7 +184,7 @@ def run_benchmark(config: BenchmarkConfig, log=print):
     """Run the benchmark of ``config`` (see the module docstring); returns the JSON-ready result dict."""
     models = check_models(config.models if config.models is not None else MODEL_NAMES)
     sizes = [tuple(s) for s in config.sizes] if config.sizes else None
-    per_model_sizes = {m: [(height, width) for width, height in sizes_for(m, sizes)] for m in models}
+    per_model_sizes = {m: sizes_for(m, sizes) for m in models}
     settings = {
         "runs": positive_int("runs", config.runs),
         "warmup": positive_int("warmup", config.warmup, 0),
@@ -173,12 +201,10 @@ def run_benchmark(config: BenchmarkConfig, log=print):
         "bf16": bool(config.bf16),
         "seed": config.seed,
     }
-    reference = None
-    if config.flops_reference:
-        with open(config.flops_reference) as f:
-            reference = json.load(f)
+    reference = read_json(config.flops_reference) if config.flops_reference else None
     result = {
         "schema_version": SCHEMA_VERSION,
+        "size_order": SIZE_ORDER,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": _command_line(),
         "machine": machine.describe_machine(),

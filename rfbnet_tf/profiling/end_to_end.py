@@ -1,7 +1,7 @@
 """End-to-end latency of one raw RGB-D frame → labels: the numpy preprocessing path against the graph path
 (``python -m rfbnet_tf.benchmark --end_to_end``).
 
-Per frame (a synthetic 640×480 scene by default, ``rfbnet_tf.datasets.synthetic.render_scene``: sensor-like
+Per frame (a synthetic 480×640 (H×W) scene by default, ``rfbnet_tf.datasets.synthetic.render_scene``: sensor-like
 depth with holes, uint16 millimetres as a camera delivers it) and per path:
 
 * **numpy** — what a client without the graph preprocessing runs, as ``predict`` does: the numpy
@@ -33,11 +33,12 @@ from rfbnet_tf.models import build_model, is_multimodal, model_spec
 from rfbnet_tf.preprocessing import depth_completion, hha
 from rfbnet_tf.preprocessing import graph as graph_preprocessing
 from rfbnet_tf.profiling import machine
+from rfbnet_tf.profiling.sizes import SIZE_ORDER, size_text
 from rfbnet_tf.profiling.timing import time_interleaved
 
 DEFAULT_MODEL = "rfbnet_erfnet_enc"
 DEFAULT_SIZE = (480, 640)
-"""(H, W): a ScanNet depth frame (paper Sec. IV-B); the result's ``size`` is [W, H], as the flags write it."""
+"""(H, W): a ScanNet depth frame (paper Sec. IV-B); the result's ``size`` is [H, W] (``"size_order": "hw"``)."""
 MAX_DEPTH = depth_input.DEFAULT_MAX_DEPTH
 GOAL_PREPROCESSING_FRACTION = 0.3
 
@@ -113,7 +114,7 @@ def run_end_to_end(model_name=DEFAULT_MODEL, size=DEFAULT_SIZE, runs=5, warmup=1
         "model": lambda: module.serve(rgb=rgb_batch, depth=hha_batch),
         "graph_total": lambda: module.serve_raw(rgb_batch, depth_batch, scale, camera),
     }
-    log(f"end to end: {model_name} at {width}x{height}, {runs} interleaved runs after {warmup} warm-up")
+    log(f"end to end: {model_name} at {size_text(size)}, {runs} interleaved runs after {warmup} warm-up")
     load_start = machine.load_average()
     timings = time_interleaved(callables, warmup=warmup, runs=runs)
     model_s = timings["model"]["median_s"]
@@ -134,7 +135,8 @@ def run_end_to_end(model_name=DEFAULT_MODEL, size=DEFAULT_SIZE, runs=5, warmup=1
         GOAL_PREPROCESSING_FRACTION)
     return {
         "model": model_name,
-        "size": [width, height],
+        "size": [height, width],
+        "size_order": SIZE_ORDER,
         "frame": f"synthetic.render_scene({seed}), depth uint16 mm, {float(np.mean(~measured)):.1%} missing",
         "numpy": paths["numpy"],
         "graph": paths["graph"],
@@ -149,7 +151,7 @@ def run_end_to_end(model_name=DEFAULT_MODEL, size=DEFAULT_SIZE, runs=5, warmup=1
 
 def format_end_to_end(result) -> str:
     """The side-by-side table of :func:`run_end_to_end`'s result."""
-    lines = [f"{result['model']} {result['size'][0]}x{result['size'][1]}, per frame (median ms):",
+    lines = [f"{result['model']} at {size_text(result['size'])}, per frame (median ms):",
              "| path | completion | HHA | model | total | (total - model) / model | (completion + HHA) / model |",
              "|---|---|---|---|---|---|---|"]
     for path in ("numpy", "graph"):

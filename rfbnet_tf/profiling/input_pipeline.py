@@ -23,6 +23,7 @@ import tempfile
 import keras
 
 from rfbnet_tf.models import build_model
+from rfbnet_tf.profiling.sizes import size_text
 from rfbnet_tf.profiling.timing import positive_int, time_callable
 from rfbnet_tf.profiling.train_step import make_trainer
 
@@ -98,7 +99,7 @@ def pipeline_measurement(record_dir, model_name, size, examples, batch, batches,
     temporary = None
     if record_dir is None:
         temporary = tempfile.mkdtemp(prefix="rfbnet_benchmark_records_")
-        log(f"[benchmark] writing {examples} synthetic {size[1]}x{size[0]} records to {temporary}")
+        log(f"[benchmark] writing {examples} synthetic {size_text(size)} records to {temporary}")
         record_dir = synthetic_records(temporary, size=size, count=examples, seed=seed)
     try:
         log(f"[benchmark] input pipeline and {model_name} training steps on {record_dir}")

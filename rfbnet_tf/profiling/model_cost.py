@@ -3,8 +3,7 @@ at its sizes: parameters, FLOPs, latency of the plain / optimised / bf16 paths i
 product, throughput, a training step, the op profile, memory), :func:`head_to_head` (two models timed side by
 side) and :func:`targets` (the paper's speed targets evaluated on a run's results).
 
-Sizes are (H, W) here; the result rows' ``size`` is ``[W, H]``, as the benchmark's flags and its recorded JSON
-write it (so :func:`targets` and :func:`flops_lookup`, which read rows, see W×H).
+Sizes are (H, W), the result rows' ``size`` ``[H, W]`` (``profiling.sizes``).
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from rfbnet_tf.profiling.model_latency import (
     plain_inference,
     random_inputs,
 )
+from rfbnet_tf.profiling.sizes import size_text
 from rfbnet_tf.profiling.timing import matmul_flops, time_callable, time_interleaved
 from rfbnet_tf.profiling.train_step import measure_train_step
 
@@ -39,16 +39,18 @@ FLOPS_METHOD = (
 )
 
 
+MATMUL_FRACTION_SIZE = (512, 1024)
+"""(H, W) at which ``targets`` checks erfnet_enc's fraction of the matrix product's FLOP/s (Cityscapes, the paper's
+1024×512 written width first)."""
+
+
 def flops_lookup(reference):
-    """``{(model, (H, W)): flops dict}`` from a previous benchmark JSON (or None; its rows' sizes are [W, H])."""
+    """``{(model, (H, W)): flops dict}`` from a previous benchmark JSON in (H, W) order
+    (``benchmark_report.read_json``), or ``{}`` for None."""
     if not reference:
         return {}
-    table = {}
-    for row in reference.get("results", []):
-        if row.get("flops"):
-            width, height = row["size"]
-            table[(row["model"], (height, width))] = row["flops"]
-    return table
+    rows = reference.get("results", [])
+    return {(row["model"], tuple(row["size"])): row["flops"] for row in rows if row.get("flops")}
 
 
 def _count_flops(model, model_name, size, reference_table, reference_path):
@@ -156,14 +158,14 @@ def benchmark_model(model_name, sizes, settings, matmul, reference_table=None, r
         height, width = size
         phases = dict(setup) if not rows else {}
         load = machine.load_average()
-        log(f"[benchmark] {model_name} {width}x{height} (load average {load})")
+        log(f"[benchmark] {model_name} {size_text(size)} (load average {load})")
         flops, flops_source = _count_flops(model, model_name, size, reference_table or {}, reference_path)
         flops_total = None if flops is None else flops["total"]
         lap(phases, "flops")
         inputs = random_inputs(model_name, 1, *size)
         row = {
             "model": model_name,
-            "size": [width, height],
+            "size": [height, width],
             "input_shape": [1, height, width, 3],
             "num_classes": settings["num_classes"],
             "params_trainable": trainable,
@@ -221,7 +223,8 @@ def head_to_head(pair, sizes, settings, matmul, log=print):
             folded[name] = optimized_model(models[name])[0]
     rows = []
     for height, width in sizes:
-        log(f"[benchmark] head to head {first} vs {second} {width}x{height} (load average {machine.load_average()})")
+        log(f"[benchmark] head to head {first} vs {second} {size_text((height, width))} (load average "
+            f"{machine.load_average()})")
         callables = {"matmul": matmul}
         for name in (first, second):
             inputs = random_inputs(name, 1, height, width)
@@ -229,7 +232,7 @@ def head_to_head(pair, sizes, settings, matmul, log=print):
             if name in folded:
                 callables[f"{name}/optimized"] = optimized_inference(folded[name], inputs, settings["jit_compile"])
         stats = time_interleaved(callables, warmup=settings["warmup"], runs=settings["runs"])
-        row = {"models": [first, second], "size": [width, height], "matmul": stats["matmul"], "ratio": {}}
+        row = {"models": [first, second], "size": [height, width], "matmul": stats["matmul"], "ratio": {}}
         for name in (first, second):
             row[name] = {path: stats[f"{name}/{path}"] for path in ("plain", "optimized") if f"{name}/{path}" in stats}
         for path in row[second]:
@@ -249,7 +252,10 @@ def targets(results, head_to_head_rows=()):
       so load changes distort it), ``{path}_load_normalized_ratio`` = the same with each latency multiplied by the
       matrix product's FLOP/s measured interleaved with it, and ``{path}_head_to_head_ratio`` from
       ``head_to_head`` (both models interleaved; decides ``met`` when present);
-    * ``erfnet_matmul_fraction``: erfnet_enc's achieved FLOP/s / the matrix product's at 1024×512 (≥ 0.6 wanted).
+    * ``erfnet_matmul_fraction``: erfnet_enc's achieved FLOP/s / the matrix product's at 512×1024 (H×W; ≥ 0.6
+      wanted).
+
+    ``results`` / ``head_to_head_rows``: rows with ``size`` [H, W]; each entry's ``size`` is [H, W] too.
     """
     by_key = {(r["model"], tuple(r["size"])): r for r in results}
     out = {"rfbnet_vs_ssma": [], "erfnet_matmul_fraction": []}
@@ -276,7 +282,7 @@ def targets(results, head_to_head_rows=()):
             entry["decided_by"] = decisive[0] if decisive else None
             entry["met"] = bool(decisive) and entry[decisive[0]] > 1.0
             out["rfbnet_vs_ssma"].append(entry)
-        if name == "erfnet_enc" and size == (1024, 512):
+        if name == "erfnet_enc" and size == MATMUL_FRACTION_SIZE:
             entry = {"size": list(size)}
             for path in ("plain", "optimized"):
                 if path in row["inference"]:

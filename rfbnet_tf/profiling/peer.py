@@ -32,6 +32,7 @@ import numpy as np
 from rfbnet_tf.models import build_model
 from rfbnet_tf.profiling import machine
 from rfbnet_tf.profiling.model_latency import optimized_inference, optimized_model
+from rfbnet_tf.profiling.sizes import size_text
 from rfbnet_tf.profiling.timing import time_interleaved
 from rfbnet_tf.utils import processes
 
@@ -40,7 +41,7 @@ STAGE1_UNITS, STAGE1_DILATIONS = 5, (1,) * 5
 FUSED_DILATIONS = (2, 4, 8, 16, 2, 4, 8, 16)
 STAGE1_DROPOUT, FUSED_DROPOUT = 0.03, 0.3  # the official Encoder's dropprob (ours: models.erfnet_backbone)
 BN_EPSILON = 1e-3
-TRAIN_SIZE, TRAIN_BATCH = (256, 512), 4
+TRAIN_SIZE, TRAIN_BATCH = (256, 512), 4  # (H, W), as every size here
 
 
 def keras_to_onnx(model, shape) -> bytes:
@@ -94,17 +95,17 @@ def ort_session(model_bytes, threads, spinning=True):
     return onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 
 
-def peer_comparison(size=(1024, 512), num_classes=19, runs=5, warmup=1, threads=None, seed=0, log=print,
+def peer_comparison(size=(512, 1024), num_classes=19, runs=5, warmup=1, threads=None, seed=0, log=print,
                     spinning=True):
-    """Time our ``erfnet_enc`` paths and the PyTorch peer side by side at ``size`` = (W, H); see the module
+    """Time our ``erfnet_enc`` paths and the PyTorch peer side by side at ``size`` (H, W); see the module
     docstring. ``threads``: intra-op threads of ONNX Runtime and PyTorch (default: the CPUs this process may use);
     ``spinning``: ONNX Runtime's thread spin-waiting (both sessions).
     """
     torch = _torch()
-    width, height = size
+    height, width = size
     threads = threads or processes.usable_cores()
     torch.set_num_threads(threads)
-    log(f"[benchmark] peer comparison erfnet_enc {width}x{height}, {threads} threads "
+    log(f"[benchmark] peer comparison erfnet_enc {size_text(size)}, {threads} threads "
         f"(load average {machine.load_average()})")
     keras.utils.set_random_seed(seed)
     model = build_model("erfnet_enc", num_classes)
@@ -134,7 +135,7 @@ def peer_comparison(size=(1024, 512), num_classes=19, runs=5, warmup=1, threads=
     best = min(("ours/tensorflow", "ours/onnxruntime"), key=lambda name: stats[name]["median_s"])
     return {
         "model": "erfnet_enc",
-        "size": [width, height],
+        "size": [height, width],
         "threads": threads,
         "onnxruntime_spinning": bool(spinning),
         "load_average": machine.load_average(),
@@ -173,7 +174,7 @@ def train_step_comparison(size=TRAIN_SIZE, batch=TRAIN_BATCH, num_classes=19, ru
     threads = threads or processes.usable_cores()
     torch.set_num_threads(threads)
     bf16 = bf16_supported() if bf16 is None else bool(bf16)
-    log(f"[benchmark] peer training step erfnet_enc batch {batch} {height}x{width}, {threads} threads "
+    log(f"[benchmark] peer training step erfnet_enc batch {batch} {size_text(size)}, {threads} threads "
         f"(load average {machine.load_average()})")
     keras.utils.set_random_seed(seed)
     model = build_model("erfnet_enc", num_classes)
