@@ -26,6 +26,17 @@ def test_shared_checks_return_good_values_and_name_bad_ones():
     for bad in (0, 1, None, "true"):
         with pytest.raises(ValueError, match=f"^gates must be True or False, received {re.escape(repr(bad))}$"):
             checks.boolean("gates", bad)
+    assert checks.int_at_least("warmup", 0, 0) == 0 and checks.int_at_least("num_classes", 2, 2) == 2
+    for bad in (1, True, 2.0, "2"):
+        with pytest.raises(ValueError, match=f"^num_classes must be an int >= 2, received {re.escape(repr(bad))}$"):
+            checks.int_at_least("num_classes", bad, 2)
+    assert checks.positive_number("max_depth", 10) == 10 and checks.positive_number("lr", 1e-9) == 1e-9
+    for bad in (0, -0.5, float("inf"), float("nan"), True, "10", None):
+        with pytest.raises(ValueError, match="^--max_depth must be a positive number of metres, received "
+                                             f"{re.escape(repr(bad))}$"):
+            checks.positive_number("--max_depth", bad, "metres")
+    with pytest.raises(ValueError, match="^power must be a positive number, received 0$"):
+        checks.positive_number("power", 0)
 
 
 def test_progress_line():

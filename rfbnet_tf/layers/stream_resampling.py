@@ -20,13 +20,12 @@ A scale of 1 makes both the identity. Tensors are NHWC.
 
 import keras
 from keras import layers, ops
+from rfbnet_tf.utils.checks import positive_int
 
 
 def check_scale(scale):
     """Return ``scale`` if it is a positive int, else raise ``ValueError`` naming it."""
-    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
-        raise ValueError(f"resampling scale must be a positive int, received {scale!r}")
-    return scale
+    return positive_int("resampling scale", scale)
 
 
 def downsampler(scale, name):

@@ -3,6 +3,7 @@
 from rfbnet_tf.models.adapnet_pp_backbone import AdapNetPPBackbone
 from rfbnet_tf.models.assembly import build_rfbnet, build_ssma, build_unimodal
 from rfbnet_tf.models.erfnet_backbone import ERFNetEncBackbone
+from rfbnet_tf.utils.checks import int_at_least
 
 BACKBONES = {"erfnet_enc": ERFNetEncBackbone, "adapnet_pp": AdapNetPPBackbone}
 BACKBONE_OPTIONS = ("aux_losses", "dilations")  # options passed to the backbone's constructor, not to the family builder
@@ -61,8 +62,7 @@ def build_model(name, num_classes, **options):
     options or bad values raise ``ValueError``.
     """
     defaults = model_options(name)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be an int >= 2, received {num_classes!r}")
+    int_at_least("num_classes", num_classes, 2)
     unknown = sorted(set(options) - set(defaults))
     if unknown:
         raise ValueError(f"unknown option(s) {unknown} for model {name!r}; it accepts {sorted(defaults)}")

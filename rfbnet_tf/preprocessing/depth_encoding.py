@@ -16,12 +16,12 @@ import numpy as np
 
 from rfbnet_tf.preprocessing.depth_completion import complete_depth
 from rfbnet_tf.preprocessing.hha import depth_to_hha
+from rfbnet_tf.utils.checks import positive_number
 
 
 def clip_raw_depth(depth_m, max_depth: float) -> np.ndarray:
     """float32 raw depth in metres with non-finite values and depths beyond ``max_depth`` set to 0 (missing)."""
-    if isinstance(max_depth, bool) or not isinstance(max_depth, (int, float)) or not max_depth > 0:
-        raise ValueError(f"max_depth must be a positive number of metres, received {max_depth!r}")
+    positive_number("max_depth", max_depth, "metres")
     depth = np.asarray(depth_m, np.float32)
     return np.where(np.isfinite(depth) & (depth <= max_depth), depth, 0.0).astype(np.float32)
 

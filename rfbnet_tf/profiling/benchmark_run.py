@@ -23,7 +23,8 @@ from rfbnet_tf.profiling.benchmark_report import read_json
 from rfbnet_tf.profiling.model_cost import FLOPS_METHOD, benchmark_model, flops_lookup, head_to_head, targets
 from rfbnet_tf.profiling.model_latency import bf16_supported
 from rfbnet_tf.profiling.sizes import SIZE_ORDER, size_text
-from rfbnet_tf.profiling.timing import matmul_flops, matmul_function, positive_int, time_callable
+from rfbnet_tf.profiling.timing import matmul_flops, matmul_function, time_callable
+from rfbnet_tf.utils.checks import int_at_least
 
 
 DEFAULT_SIZES = {"erfnet_enc": ((512, 1024), (480, 640)), "adapnet_pp": ((384, 768),)}
@@ -186,15 +187,15 @@ def run_benchmark(config: BenchmarkConfig, log=print):
     sizes = [tuple(s) for s in config.sizes] if config.sizes else None
     per_model_sizes = {m: sizes_for(m, sizes) for m in models}
     settings = {
-        "runs": positive_int("runs", config.runs),
-        "warmup": positive_int("warmup", config.warmup, 0),
-        "throughput_batch": positive_int("throughput_batch", config.throughput_batch, 0),
-        "throughput_runs": positive_int("throughput_runs", config.throughput_runs),
-        "train_batch": positive_int("train_batch", config.train_batch, 0),
-        "train_runs": positive_int("train_runs", config.train_runs),
+        "runs": int_at_least("runs", config.runs, 1),
+        "warmup": int_at_least("warmup", config.warmup, 0),
+        "throughput_batch": int_at_least("throughput_batch", config.throughput_batch, 0),
+        "throughput_runs": int_at_least("throughput_runs", config.throughput_runs, 1),
+        "train_batch": int_at_least("train_batch", config.train_batch, 0),
+        "train_runs": int_at_least("train_runs", config.train_runs, 1),
         "train_all_sizes": bool(config.train_all_sizes),
-        "num_classes": positive_int("num_classes", config.num_classes, 2),
-        "matmul_size": positive_int("matmul_size", config.matmul_size),
+        "num_classes": int_at_least("num_classes", config.num_classes, 2),
+        "matmul_size": int_at_least("matmul_size", config.matmul_size, 1),
         "optimized": bool(config.optimized),
         "jit_compile": bool(config.jit_compile),
         "profile": bool(config.profile),

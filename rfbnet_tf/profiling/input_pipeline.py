@@ -24,7 +24,8 @@ import keras
 
 from rfbnet_tf.models import build_model
 from rfbnet_tf.profiling.sizes import size_text
-from rfbnet_tf.profiling.timing import positive_int, time_callable
+from rfbnet_tf.profiling.timing import time_callable
+from rfbnet_tf.utils.checks import int_at_least
 from rfbnet_tf.profiling.train_step import make_trainer
 
 
@@ -33,7 +34,7 @@ def synthetic_records(output_dir, size=(480, 640), count=16, seed=0, num_workers
     1 = in this process); returns the directory."""
     from rfbnet_tf.datasets.preparation import prepare
 
-    positive_int("count", count)
+    int_at_least("count", count, 1)
     prepare(
         "synthetic",
         output_dir,
@@ -58,9 +59,9 @@ def pipeline_rates(record_dir, model_name, batch_size=2, num_batches=10, train_s
     from rfbnet_tf.datasets.pipeline import make_dataset, measure_rate_and_cpu
     from rfbnet_tf.datasets.records import load_dataset_info
 
-    positive_int("batch_size", batch_size)
-    positive_int("num_batches", num_batches)
-    positive_int("train_steps", train_steps)
+    int_at_least("batch_size", batch_size, 1)
+    int_at_least("num_batches", num_batches, 1)
+    int_at_least("train_steps", train_steps, 1)
     info = load_dataset_info(record_dir)
     num_classes = int(info["num_classes"])
     height, width = (int(v) for v in info["image_size"])

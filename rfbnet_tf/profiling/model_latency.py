@@ -52,14 +52,14 @@ from keras import ops
 
 from rfbnet_tf.models import build_model, is_multimodal
 from rfbnet_tf.models.batch_norm_folding import batch_norm_count, fold_batch_norm
-from rfbnet_tf.profiling.timing import positive_int
+from rfbnet_tf.utils.checks import int_at_least
 from rfbnet_tf.utils.checks import boolean
 
 
 def random_inputs(model_name, batch, height, width, depth_channels=3, seed=0):
     """Random float32 inputs of ``model_name``: one ``(B,H,W,3)`` array, or ``{"rgb", "depth"}``."""
     for label, value in (("batch", batch), ("height", height), ("width", width)):
-        positive_int(label, value)
+        int_at_least(label, value, 1)
     rng = np.random.default_rng(seed)
     rgb = rng.standard_normal((batch, height, width, 3), dtype=np.float32)
     if not is_multimodal(model_name):
@@ -201,7 +201,7 @@ def op_time_by_type(model, input_shapes, runs=2, seed=0):
     """
     import tensorflow as tf
 
-    positive_int("runs", runs)
+    int_at_least("runs", runs, 1)
     graph_def, inputs, outputs = frozen_inference_graph(model, input_shapes)
     graph = tf.Graph()
     with graph.as_default():

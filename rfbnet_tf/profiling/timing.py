@@ -17,14 +17,9 @@ import time
 import keras
 import numpy as np
 
+from rfbnet_tf.utils.checks import int_at_least
+
 DEFAULT_MATMUL_SIZE = 2048
-
-
-def positive_int(name, value, minimum=1):
-    """``value`` when it is an int >= ``minimum`` (not a bool); else ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, received {value!r}")
-    return value
 
 
 def block_until_ready(value):
@@ -77,8 +72,8 @@ def time_interleaved(callables, warmup=1, runs=5, clock=time.perf_counter):
     """
     if not isinstance(callables, dict) or not callables or not all(callable(f) for f in callables.values()):
         raise ValueError(f"callables must be a non-empty dict of name -> callable, received {callables!r}")
-    positive_int("warmup", warmup, 0)
-    positive_int("runs", runs)
+    int_at_least("warmup", warmup, 0)
+    int_at_least("runs", runs, 1)
     for fn in callables.values():
         for _ in range(warmup):
             block_until_ready(fn())
@@ -98,13 +93,13 @@ def time_callable(fn, warmup=1, runs=5, clock=time.perf_counter):
 
 def matmul_flops(n):
     """FLOPs of one ``(n×n) @ (n×n)`` product: ``2·n³``."""
-    n = positive_int("matmul size", n)
+    n = int_at_least("matmul size", n, 1)
     return 2 * n**3
 
 
 def matmul_function(n=DEFAULT_MATMUL_SIZE, seed=0):
     """A zero-argument callable computing ``a @ b`` for fixed random fp32 ``n×n`` matrices."""
-    n = positive_int("matmul size", n)
+    n = int_at_least("matmul size", n, 1)
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((n, n), dtype=np.float32)
     b = rng.standard_normal((n, n), dtype=np.float32)

@@ -31,7 +31,7 @@ from rfbnet_tf.datasets import records
 from rfbnet_tf.inference import input_spec, prediction, serving, serving_ops
 from rfbnet_tf.drawing import error_map
 from rfbnet_tf.recordings import bag_reader, bag_writer, depth_warning, image_messages
-from rfbnet_tf.utils.checks import boolean
+from rfbnet_tf.utils.checks import boolean, positive_number
 from rfbnet_tf.utils.flag_configs import normalise_paths
 from rfbnet_tf.utils.progress import Progress
 
@@ -123,9 +123,8 @@ class _Tally:
 
 
 def _check_max_depth(max_depth):
-    if max_depth is not None and (
-            isinstance(max_depth, bool) or not isinstance(max_depth, (int, float)) or not max_depth > 0):
-        raise ValueError(f"--max_depth must be a positive number of metres, received {max_depth!r}")
+    if max_depth is not None:
+        positive_number("--max_depth", max_depth, "metres")
 
 
 def _video_fps(recording) -> float:

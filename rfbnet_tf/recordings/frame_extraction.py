@@ -28,6 +28,7 @@ from absl import logging
 
 from rfbnet_tf.inference.depth_input import DEFAULT_MAX_DEPTH
 from rfbnet_tf.recordings import bag_reader, depth_warning, image_messages
+from rfbnet_tf.utils.checks import int_at_least, positive_number
 from rfbnet_tf.utils.files import write_json_atomically
 from rfbnet_tf.utils.progress import Progress
 
@@ -49,13 +50,11 @@ def _intrinsics_json(matrix) -> dict:
 
 
 def _check_arguments(every, split, max_depth):
-    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-        raise ValueError(f"--every must be an integer >= 1, received {every!r}")
+    int_at_least("--every", every, 1)
     if not isinstance(split, str) or not split or split.startswith(".") or os.sep in split or split in (
             "rgb", "depth", "label", "intrinsics"):
         raise ValueError(f"--output_split must be a plain folder name such as train, received {split!r}")
-    if isinstance(max_depth, bool) or not isinstance(max_depth, (int, float)) or not max_depth > 0:
-        raise ValueError(f"--max_depth must be a positive number of metres, received {max_depth!r}")
+    positive_number("--max_depth", max_depth, "metres")
 
 
 def _existing_dataset(path):

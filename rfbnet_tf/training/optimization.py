@@ -16,18 +16,16 @@ from __future__ import annotations
 import keras
 
 from rfbnet_tf.configs.optimizer import OPTIMIZERS  # defined with the flag
+from rfbnet_tf.utils.checks import int_at_least, positive_number
 SGD_MOMENTUM = 0.9
 """Momentum of the ``sgd`` alternative (the common semantic-segmentation setting; the paper uses Adam)."""
 
 
 def poly_schedule(learning_rate, steps, power=0.9, end_learning_rate=0.0):
     """``keras.optimizers.schedules.PolynomialDecay(learning_rate, steps, end_learning_rate, power=power)``."""
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
-        raise ValueError(f"learning_rate must be a number > 0, received {learning_rate!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an int >= 1, received {steps!r}")
-    if isinstance(power, bool) or not isinstance(power, (int, float)) or not power > 0:
-        raise ValueError(f"power must be a number > 0, received {power!r}")
+    positive_number("learning_rate", learning_rate)
+    int_at_least("steps", steps, 1)
+    positive_number("power", power)
     return keras.optimizers.schedules.PolynomialDecay(
         float(learning_rate), steps, end_learning_rate=float(end_learning_rate), power=float(power)
     )

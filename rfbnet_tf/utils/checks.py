@@ -1,5 +1,7 @@
 """Argument checks shared by the public constructors (the lowest layer: no rfbnet_tf imports)."""
 
+import math
+
 
 def positive_int(name, value):
     """``value`` when it is an int > 0 (not a bool); else ``ValueError`` naming ``name``."""
@@ -12,4 +14,20 @@ def boolean(name, value):
     """``value`` when it is True or False; else ``ValueError`` naming ``name``."""
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be True or False, received {value!r}")
+    return value
+
+
+def int_at_least(name, value, minimum):
+    """``value`` when it is an int >= ``minimum`` (not a bool); else ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, received {value!r}")
+    return value
+
+
+def positive_number(name, value, unit=None):
+    """``value`` when it is a finite int or float > 0 (not a bool); else ``ValueError`` naming ``name`` (and the
+    ``unit`` the number is in, e.g. "metres")."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        of = f" of {unit}" if unit else ""
+        raise ValueError(f"{name} must be a positive number{of}, received {value!r}")
     return value

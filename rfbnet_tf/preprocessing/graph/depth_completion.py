@@ -34,6 +34,7 @@ import tensorflow as tf
 
 from rfbnet_tf.preprocessing import depth_completion as reference
 from rfbnet_tf.preprocessing.graph.filters import tap_sum
+from rfbnet_tf.utils.checks import positive_number
 
 _MEDIAN_RADIUS = reference._MEDIAN_KSIZE // 2
 _BILATERAL_RADIUS = reference._BILATERAL_D // 2
@@ -222,8 +223,7 @@ def complete_depth(depth_m, max_depth: float = 10.0, kernel_size: int = 5, extra
       ValueError: bad options or a tensor that is not 2-D (at trace time).
       tf.errors.InvalidArgumentError: the depth has no valid pixel (at run time, with ``assert_valid``).
     """
-    if isinstance(max_depth, bool) or not isinstance(max_depth, (int, float)) or not 0 < max_depth < float("inf"):
-        raise ValueError(f"max_depth must be a finite number > 0 (metres), got {max_depth!r}")
+    positive_number("max_depth", max_depth, "metres")
     diamond = reference.diamond_kernel(kernel_size)  # validates kernel_size
     if blur_type not in reference.BLUR_TYPES:
         raise ValueError(f"blur_type must be one of {reference.BLUR_TYPES}, got {blur_type!r}")

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from rfbnet_tf.preprocessing.graph.depth_completion import complete_depth
 from rfbnet_tf.preprocessing.graph.hha import depth_to_hha
+from rfbnet_tf.utils.checks import positive_number
 
 DEPTH_INPUTS = ("hha", "depth")
 
@@ -38,8 +39,7 @@ def complete_and_encode(raw_depth_m, depth_input: str, intrinsics=None, max_dept
     """
     if depth_input not in DEPTH_INPUTS:
         raise ValueError(f"depth_input must be one of {DEPTH_INPUTS}, received {depth_input!r}")
-    if isinstance(max_depth, bool) or not isinstance(max_depth, (int, float)) or not max_depth > 0:
-        raise ValueError(f"max_depth must be a positive number of metres, received {max_depth!r}")
+    positive_number("max_depth", max_depth, "metres")
     if depth_input == "hha" and intrinsics is None:
         raise ValueError("computing HHA from raw depth needs the depth camera's intrinsics")
     depth = tf.cast(raw_depth_m, tf.float32)
