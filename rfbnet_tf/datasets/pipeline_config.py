@@ -75,13 +75,12 @@ class PipelineConfig:
     statistics: dict | None = None
 
     def __post_init__(self):
-        set_ = _setter(self)
-        set_("batch_size", positive_int("batch_size", self.batch_size))
+        object.__setattr__(self, "batch_size", positive_int("batch_size", self.batch_size))
         if not isinstance(self.training, bool):
             raise ValueError(f"training must be a bool, got {self.training!r}")
         for name in ("image_size", "crop_size"):
             if getattr(self, name) is not None:
-                set_(name, augment_lib.as_size(getattr(self, name), name))
+                object.__setattr__(self, name, augment_lib.as_size(getattr(self, name), name))
         check_depth_input(self.depth_input)
         if not _is_count(self.shuffle_buffer, 0):
             raise ValueError(f"shuffle_buffer must be an int >= 0, got {self.shuffle_buffer!r}")
@@ -90,11 +89,11 @@ class PipelineConfig:
         if not _is_count(self.start, 0) or (self.start and not self.training):
             raise ValueError(f"start must be an int >= 0 (and 0 unless training), got {self.start!r}")
         if self.repeat is None:
-            set_("repeat", self.training)
+            object.__setattr__(self, "repeat", self.training)
         if not (isinstance(self.repeat, bool) or _is_count(self.repeat, 1)):
             raise ValueError(f"repeat must be None, a bool or a positive int, got {self.repeat!r}")
         if self.drop_remainder is None:
-            set_("drop_remainder", self.training)
+            object.__setattr__(self, "drop_remainder", self.training)
         if not isinstance(self.drop_remainder, bool):
             raise ValueError(f"drop_remainder must be None or a bool, got {self.drop_remainder!r}")
         if not isinstance(self.keep_full_label, bool):
@@ -103,9 +102,9 @@ class PipelineConfig:
             raise ValueError("keep_full_label=True needs batch_size=1 and training=False, got "
                              f"batch_size={self.batch_size!r}, training={self.training!r}")
         if self.num_parallel_calls != tf.data.AUTOTUNE:
-            set_("num_parallel_calls", positive_int("num_parallel_calls", self.num_parallel_calls))
+            object.__setattr__(self, "num_parallel_calls", positive_int("num_parallel_calls", self.num_parallel_calls))
         if self.training:
-            set_("augment", _training_augment(self.augment, self.crop_size))
+            object.__setattr__(self, "augment", _training_augment(self.augment, self.crop_size))
 
     @property
     def augment_config(self) -> augment_lib.AugmentConfig | None:
@@ -124,7 +123,3 @@ def _training_augment(augment, crop_size) -> augment_lib.AugmentConfig:
         augment = dataclasses.replace(augment, crop_size=crop_size)
     return augment
 
-
-def _setter(instance):
-    """A setter of the frozen ``instance``'s fields (for ``__post_init__``'s normalisation)."""
-    return lambda name, value: object.__setattr__(instance, name, value)

@@ -16,11 +16,10 @@ ignore label in the ground truth                           grey (128, 128, 128)
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from rfbnet_tf.constants import IGNORE_LABEL
+from rfbnet_tf.utils.checks import fraction
 
 ERROR_COLOUR = (255, 0, 0)
 IMPROVEMENT_COLOUR = (0, 255, 0)
@@ -65,7 +64,6 @@ def overlay(rgb, colours, alpha: float = 0.5) -> np.ndarray:
     rgb, colours = np.asarray(rgb), np.asarray(colours)
     if rgb.shape != colours.shape or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"rgb and colours must both be (H, W, 3), received {rgb.shape} and {colours.shape}")
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be a number in [0, 1], received {alpha!r}")
+    fraction("alpha", alpha)
     blended = (1.0 - alpha) * rgb.astype(np.float64) + alpha * colours.astype(np.float64)
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8)

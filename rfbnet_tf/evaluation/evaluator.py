@@ -160,7 +160,7 @@ def evaluate(evaluation: EvaluationConfig) -> dict:
     ignore_label = int(run["ignore_label"])
     class_names = _class_names(run, num_classes)
 
-    model, config, step = rundir.checkpoints.restore_model(model_dir, checkpoint)
+    model, config, step = rundir.checkpoints.restore_model(model_dir, checkpoint, config)
     model = rundir.checkpoints.inference_model(model)
     keys = config.model.spec.input_keys(config.model_options)
     image_size = config.data.image_size

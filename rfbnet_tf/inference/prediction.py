@@ -17,7 +17,7 @@ from rfbnet_tf.drawing import gate_figures, palettes
 from rfbnet_tf.datasets import records
 from rfbnet_tf.inference import depth_input, gate_maps, image_files, input_spec, serving
 from rfbnet_tf.drawing import error_map
-from rfbnet_tf.utils.checks import boolean
+from rfbnet_tf.utils.checks import boolean, fraction
 from rfbnet_tf.utils.flag_configs import normalise_paths
 from rfbnet_tf.utils.progress import Progress
 
@@ -70,8 +70,7 @@ class PredictConfig:
 
     def __post_init__(self):
         normalise_paths(self, "model_dir", "rgb", "output_dir", "depth", "label", "compare_model_dir", "camera")
-        if not isinstance(self.alpha, (int, float)) or isinstance(self.alpha, bool) or not 0.0 <= self.alpha <= 1.0:
-            raise ValueError(f"alpha must be a number in [0, 1], received {self.alpha!r}")
+        fraction("alpha", self.alpha)
         if self.depth_units not in depth_input.DEPTH_UNITS:
             raise ValueError(f"depth_units must be one of {depth_input.DEPTH_UNITS}, received {self.depth_units!r}")
         for name in ("progress", "resize_depth", "gates"):
@@ -178,8 +177,7 @@ def predict(config: PredictConfig) -> list:
     created = not os.path.exists(config.output_dir)
     os.makedirs(config.output_dir, exist_ok=True)
     try:
-        written = _predict_frames(modules, pairs, config.output_dir, config.depth_units, config.resize_depth, matrix,
-                                  palette, info, config.alpha, needs_depth, config.progress, gate_model)
+        written = _predict_frames(config, modules, pairs, matrix, palette, info, needs_depth, gate_model)
     except BaseException:
         if created:  # no partial output directory of a failed run
             shutil.rmtree(config.output_dir, ignore_errors=True)
@@ -208,14 +206,14 @@ def write_frame_images(output_dir, stem, rgb_image, class_ids, info, palette, al
     }
 
 
-def _predict_frames(modules, pairs, output_dir, depth_units, resize_depth, matrix, palette, info, alpha, needs_depth,
-                    progress, gate_model=None):
-    """Predict every frame of ``pairs`` and write its files (and the legend) into ``output_dir``."""
+def _predict_frames(config: PredictConfig, modules, pairs, matrix, palette, info, needs_depth, gate_model=None):
+    """Predict every frame of ``pairs`` and write its files (and the legend) into ``config.output_dir``."""
+    output_dir, resize_depth = config.output_dir, config.resize_depth
     ignore_label = int(info["ignore_label"])
     write_legend(output_dir, info, palette)
 
     written = []
-    bar = Progress("predict", len(pairs), enabled=progress)
+    bar = Progress("predict", len(pairs), enabled=config.progress)
     for stem, paths in pairs:
         rgb_image = image_files.read_rgb(paths["rgb"])
         size = rgb_image.shape[:2]
@@ -225,7 +223,7 @@ def _predict_frames(modules, pairs, output_dir, depth_units, resize_depth, matri
                 raise ValueError(f"label {paths['label']!r} has size {truth.shape}, the RGB image {size}")
         cache = None
         if needs_depth:
-            image, camera_matrix = depth_input.read_depth(paths["depth"], depth_units, paths.get("camera"))
+            image, camera_matrix = depth_input.read_depth(paths["depth"], config.depth_units, paths.get("camera"))
             depth_input.warn_implausible_units(paths["depth"], image, modules[0][1])
             cache = _DepthCache(image, size, camera_matrix if camera_matrix is not None else matrix, resize_depth,
                                 f"depth {paths['depth']!r}")
@@ -233,7 +231,7 @@ def _predict_frames(modules, pairs, output_dir, depth_units, resize_depth, matri
             predictions = [_class_ids(m, depth_range, rgb_image, cache) for m, depth_range in modules]
         except ValueError as error:
             raise ValueError(f"frame {stem!r}: {error}") from None
-        files = write_frame_images(output_dir, stem, rgb_image, predictions[0], info, palette, alpha)
+        files = write_frame_images(output_dir, stem, rgb_image, predictions[0], info, palette, config.alpha)
         if gate_model is not None:
             files.update(_write_gates(gate_model, *modules[0], rgb_image, cache, output_dir, stem))
         if len(predictions) > 1:

@@ -31,7 +31,7 @@ from rfbnet_tf.datasets import records
 from rfbnet_tf.inference import input_spec, prediction, serving, serving_ops
 from rfbnet_tf.drawing import error_map
 from rfbnet_tf.recordings import bag_reader, bag_writer, depth_warning, image_messages
-from rfbnet_tf.utils.checks import boolean, positive_number
+from rfbnet_tf.utils.checks import boolean, fraction, positive_number
 from rfbnet_tf.utils.flag_configs import normalise_paths
 from rfbnet_tf.utils.progress import Progress
 
@@ -169,8 +169,7 @@ class BagRecordingConfig:
         normalise_paths(self, "bag", "output_bag", "output_dir", "video")
         if self.empty_depth not in EMPTY_DEPTH_POLICIES:
             raise ValueError(f"--empty_depth must be one of {EMPTY_DEPTH_POLICIES}, received {self.empty_depth!r}")
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or not 0.0 <= self.alpha <= 1.0:
-            raise ValueError(f"--alpha must be a number in [0, 1], received {self.alpha!r}")
+        fraction("--alpha", self.alpha)
         boolean("progress", self.progress)
 
 
@@ -188,7 +187,8 @@ class BagSegmenter:
         _check_max_depth(max_depth)
         self.model_dir, self.checkpoint = os.fspath(model_dir), checkpoint
         self.info = rundir.facts.load_run_info(model_dir)
-        spec = input_spec.input_spec(rundir.config_file.load_run_config(model_dir), self.info, size_policy)
+        self.run_config = rundir.config_file.load_run_config(model_dir)
+        spec = input_spec.input_spec(self.run_config, self.info, size_policy)
         if max_depth is not None:
             spec = dataclasses.replace(spec, max_depth=float(max_depth))
         if "depth" in spec.model_inputs and spec.max_depth is None:
@@ -199,7 +199,7 @@ class BagSegmenter:
 
     def _graph_path(self) -> _GraphPath:
         if self._graph is None:
-            model, _, _ = rundir.checkpoints.restore_model(self.model_dir, self.checkpoint)
+            model, _, _ = rundir.checkpoints.restore_model(self.model_dir, self.checkpoint, self.run_config)
             self._graph = _GraphPath(serving.ServingModule(model, self.spec))
         return self._graph
 

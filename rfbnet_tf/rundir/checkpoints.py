@@ -112,7 +112,7 @@ def final_step(model_dir):
     return None
 
 
-def restore_model(model_dir, checkpoint=None):
+def restore_model(model_dir, checkpoint=None, config=None):
     """Rebuild the model of a run and load trained weights: ``(model, config, step)``.
 
     Args:
@@ -120,6 +120,8 @@ def restore_model(model_dir, checkpoint=None):
       checkpoint: ``None`` = the latest training checkpoint, else ``final.weights.h5`` if there is no
         checkpoint; ``"final"`` = ``final.weights.h5``; or a path: a checkpoint prefix (``.../ckpt-1200``)
         or a ``.weights.h5`` file.
+      config: the run's config when the caller has read it already (``load_run_config(model_dir)``); None reads
+        ``flags.json``.
 
     Returns:
       ``model`` (built from ``flags.json``; with ``aux_losses`` it still returns ``[logits, aux...]``, see
@@ -132,7 +134,7 @@ def restore_model(model_dir, checkpoint=None):
       NonFiniteWeightsError (a ValueError): the weights hold NaN / inf values.
     """
     model_dir = os.fspath(model_dir)
-    config = load_run_config(model_dir)
+    config = load_run_config(model_dir) if config is None else config
     if checkpoint is None:
         checkpoint = latest_checkpoint(model_dir)
         if checkpoint is None:

@@ -1,6 +1,7 @@
 """Argument checks shared by the public constructors (the lowest layer: no rfbnet_tf imports)."""
 
 import math
+import numbers
 
 
 def positive_int(name, value):
@@ -30,4 +31,11 @@ def positive_number(name, value, unit=None):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
         of = f" of {unit}" if unit else ""
         raise ValueError(f"{name} must be a positive number{of}, received {value!r}")
+    return value
+
+
+def fraction(name, value):
+    """``value`` when it is a real number in [0, 1] (not a bool); else ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a number in [0, 1], received {value!r}")
     return value
