@@ -23,7 +23,7 @@ import numpy as np
 
 from rfbnet_tf import rundir
 from rfbnet_tf.utils import files
-from rfbnet_tf.profiling import machine
+from rfbnet_tf.profiling import measurement
 from rfbnet_tf.profiling.end_to_end import raw_frame
 from rfbnet_tf.recordings import bag_prediction
 
@@ -95,8 +95,8 @@ def main(argv=None):
     model_dir, bag = os.path.join(args.work_dir, "run"), os.path.join(args.work_dir, "in.bag")
     _make_run(model_dir, args.model, size, args.num_classes)
     _write_bag(bag, args.frames, size)
-    load_before = machine.load_average()
-    machine.reset_peak_rss()
+    load_before = measurement.load_average()
+    measurement.reset_peak_rss()
     summary = bag_prediction.predict_bag(model_dir, bag_prediction.BagRecordingConfig(
         bag, os.path.join(args.work_dir, "out.bag"), rgb_topic="/camera/color/image_raw",
         depth_topic="/camera/aligned_depth_to_color/image_raw", camera_info_topic="/camera/color/camera_info"))
@@ -104,9 +104,9 @@ def main(argv=None):
         "command": " ".join(["python", "benchmarks/bag_segmentation.py"] + (argv or sys.argv[1:])),
         "model": args.model, "num_classes": args.num_classes, "size_wh": [args.width, args.height],
         "weights": "random (speed only)", "frames_in_bag": args.frames,
-        "summary": summary, "peak_rss_mb": machine.window_peak_rss_bytes() / 2**20,
-        "load_average": {"before": load_before, "after": machine.load_average()},
-        "machine": machine.describe_machine(),
+        "summary": summary, "peak_rss_mb": measurement.window_peak_rss_bytes() / 2**20,
+        "load_average": {"before": load_before, "after": measurement.load_average()},
+        "machine": measurement.describe_machine(),
     }
     text = json.dumps(result, indent=2, default=str)
     print(text)

@@ -41,8 +41,8 @@ Backends: TensorFlow by default; with ``KERAS_BACKEND=jax`` the model is timed u
 Output: a table on the console and, with ``--output_json``, a JSON with the machine description (CPU, cores, RAM,
 load average at the start and the end — other processes may share the cores —, backend, versions); its rows'
 ``"size"`` is [H, W], declared by the top-level ``"size_order": "hw"`` (a JSON without it, written before, holds
-[W, H] and is read as such: ``rfbnet_tf.profiling.sizes``). ``--compare_json=previous.json`` prints this run's
-ratios against a previous one.
+[W, H] and is read as such: ``rfbnet_tf.profiling.benchmark_report.in_hw_order``). ``--compare_json=previous.json``
+prints this run's ratios against a previous one.
 
 ``--sizes=WIDTHxHEIGHT,...`` (the old flag, width first) is still read, as a deprecated alias of ``--size``; so
 is a ``WIDTHxHEIGHT`` value of ``--peer_size``, ``--peer_train_size`` and ``--pipeline_size``.
@@ -60,7 +60,7 @@ from rfbnet_tf import cli
 from rfbnet_tf.models import MODEL_NAMES
 from rfbnet_tf.profiling.benchmark_report import compare, format_table, read_json, write_json  # noqa: F401
 from rfbnet_tf.profiling.benchmark_run import BenchmarkConfig, check_models, run_benchmark
-from rfbnet_tf.profiling.sizes import size_text
+from rfbnet_tf.profiling.benchmark_report import size_text
 
 
 def define_flags(flag_values=None):

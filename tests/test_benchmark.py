@@ -15,8 +15,8 @@ from keras import layers
 
 from rfbnet_tf import benchmark
 from rfbnet_tf.models import build_model
-from rfbnet_tf.profiling import (benchmark_report, benchmark_run, flops, input_pipeline, machine, model_cost,
-                                 model_latency, sizes, timing)
+from rfbnet_tf.profiling import (benchmark_report, benchmark_run, flops, input_pipeline, measurement, model_cost,
+                                 model_latency)
 from rfbnet_tf.profiling.model_latency import random_inputs
 from rfbnet_tf.profiling.train_step import make_trainer, random_labels
 
@@ -75,7 +75,7 @@ def test_model_flops_of_multimodal_inputs_and_errors():
 
 
 def test_summarize_matches_hand_computed_percentiles():
-    stats = timing.summarize([1.0, 2.0, 3.0, 4.0, 10.0])
+    stats = measurement.summarize([1.0, 2.0, 3.0, 4.0, 10.0])
     assert stats["median_s"] == 3.0 and stats["min_s"] == 1.0 and stats["runs"] == 5
     assert stats["p10_s"] == pytest.approx(1.4)  # numpy linear interpolation: 1 + 0.4·(2 − 1)
     assert stats["p90_s"] == pytest.approx(7.6)  # 4 + 0.6·(10 − 4)
@@ -85,11 +85,11 @@ def test_summarize_matches_hand_computed_percentiles():
 def test_time_interleaved_runs_round_robin_with_warmup():
     calls, ticks = [], iter(range(1000))
     fns = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
-    result = timing.time_interleaved(fns, warmup=2, runs=3, clock=lambda: next(ticks))
+    result = measurement.time_interleaved(fns, warmup=2, runs=3, clock=lambda: next(ticks))
     assert calls == ["a", "a", "b", "b"] + ["a", "b"] * 3
     assert result["a"]["median_s"] == result["b"]["median_s"] == 1.0  # each call spans one clock tick
     with pytest.raises(ValueError, match="runs must be an int >= 1, received 0"):
-        timing.time_callable(lambda: None, runs=0)
+        measurement.time_callable(lambda: None, runs=0)
 
 
 # ------------------------------------------------------------------------------------------------ arguments
@@ -305,7 +305,7 @@ def test_in_hw_order_swaps_only_the_sizes_written_width_first():
            "targets": {"rfbnet_vs_ssma": [{"size": [64, 32]}], "erfnet_matmul_fraction": [{"size": [1024, 512]}]},
            "peer": {"size": [1024, 512]}, "peer_train_step": {"size": [256, 512]},
            "pipeline": {"image_size": [480, 640]}}
-    new = sizes.in_hw_order(old)
+    new = benchmark_report.in_hw_order(old)
     assert new == {"results": [{"size": [32, 64], "input_shape": [1, 32, 64, 3]}],
                    "head_to_head": [{"size": [32, 64]}],
                    "targets": {"rfbnet_vs_ssma": [{"size": [32, 64]}],
@@ -313,8 +313,8 @@ def test_in_hw_order_swaps_only_the_sizes_written_width_first():
                    "peer": {"size": [512, 1024]}, "peer_train_step": {"size": [256, 512]},
                    "pipeline": {"image_size": [480, 640]}, "size_order": "hw"}
     assert old["results"][0]["size"] == [64, 32]  # the loaded JSON itself is left as it was
-    assert sizes.in_hw_order(new) is new  # declared (H, W): read as it is
-    assert sizes.in_hw_order({"size": [640, 480], "model": "m"}) == {"size": [480, 640], "model": "m",
+    assert benchmark_report.in_hw_order(new) is new  # declared (H, W): read as it is
+    assert benchmark_report.in_hw_order({"size": [640, 480], "model": "m"}) == {"size": [480, 640], "model": "m",
                                                                       "size_order": "hw"}  # an end-to-end JSON
 
 
@@ -420,13 +420,13 @@ def test_pipeline_rates_plumbing(tmp_path, monkeypatch):
 
 
 def test_machine_description():
-    description = machine.describe_machine()
+    description = measurement.describe_machine()
     assert description["backend"] == keras.backend.backend()
     assert description["versions"]["tensorflow"] == tf.__version__
     assert description["logical_cores"] >= 1 and description["ram_bytes"] > 2**20
-    assert len(machine.load_average()) == 3
-    assert machine.peak_rss_bytes() > 2**20
-    assert machine.device_memory_peak_bytes() is None or machine.device_memory_peak_bytes() >= 0
+    assert len(measurement.load_average()) == 3
+    assert measurement.peak_rss_bytes() > 2**20
+    assert measurement.device_memory_peak_bytes() is None or measurement.device_memory_peak_bytes() >= 0
 
 
 def test_head_to_head_times_both_models_interleaved(monkeypatch):

@@ -12,11 +12,11 @@
 * ``peer`` — the independent PyTorch ERFNet encoder and its side-by-side comparison with our paths under ONNX
   Runtime (``--peer``);
 
-and what they share: ``timing`` (latency statistics, interleaved so that callables compared with each other see
-the same machine load, and the reference fp32 matrix product), ``machine`` (CPU, RAM, load average, peak memory,
-versions), ``sizes`` (the (H, W) order: the JSON's ``"size_order"``, reading JSON written before it, sizes as
-text), ``benchmark_run`` (the arguments, checked once, and the whole run) and ``benchmark_report`` (the console
-table, ratios against a previous JSON, the JSON file).
+and what they share: ``measurement`` (how callables are timed: latency statistics, interleaved so that callables
+compared with each other see the same machine load, the reference fp32 matrix product; and the machine they ran
+on: CPU, RAM, load average, peak memory, versions), ``benchmark_run`` (the arguments, checked once, and the whole
+run) and ``benchmark_report`` (the console table, ratios against a previous JSON, the JSON file and its (H, W)
+order: the JSON's ``"size_order"``, reading JSON written before it, sizes as text).
 
 Sizes are (H, W) everywhere: the flags (``--size=height,width``), the arguments, and the JSON (``"size": [H, W]``,
 ``"size_order": "hw"``).

@@ -1,19 +1,59 @@
 """Reporting a benchmark result (:func:`rfbnet_tf.profiling.benchmark_run.run_benchmark`): the console table,
 the ratios against a previous JSON, the JSON file (written, and read back in (H, W) order).
 
-Sizes are shown height × width: ``size (H×W)`` columns, and ``h×w (H×W)`` in lines (``sizes.size_text``).
+Image sizes in the benchmark are (H, W) everywhere: flags (``--size=h,w``), arguments, measurements and the JSON
+rows' ``"size": [H, W]``, which every JSON the benchmark writes declares with ``"size_order": "hw"``
+(:data:`SIZE_ORDER`). :func:`in_hw_order` reads a JSON written before that key, whose sizes were [W, H]. Sizes are
+shown height × width: ``size (H×W)`` columns, and ``h×w (H×W)`` in lines (:func:`size_text`).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
 
 import numpy as np
 
-from rfbnet_tf.profiling.sizes import in_hw_order, size_text
 from rfbnet_tf.utils import files
+
+SIZE_ORDER = "hw"
+"""The value of a benchmark JSON's top-level ``"size_order"``: every ``size`` in it is [height, width]."""
+
+
+def size_text(size) -> str:
+    """``(h, w)`` → ``"h×w (H×W)"``: a size in a line of text, labelled so that a reader never guesses the order."""
+    height, width = size
+    return f"{height}×{width} (H×W)"
+
+
+def _sizes_once_width_first(result):
+    """The dicts of a benchmark or end-to-end JSON whose ``size`` was [W, H] before ``"size_order"``: the result
+    rows, the head-to-head rows, the target entries, the peer comparison, and an end-to-end result itself (the
+    peer training step's ``size`` and the pipeline's ``image_size`` were [H, W] already)."""
+    yield from result.get("results", [])
+    yield from result.get("head_to_head", [])
+    for entries in result.get("targets", {}).values():
+        yield from entries
+    if "peer" in result:
+        yield result["peer"]
+    if "size" in result:
+        yield result
+
+
+def in_hw_order(result):
+    """``result`` (a benchmark or end-to-end JSON, as loaded) with every ``size`` [H, W]: itself when it says
+    ``"size_order": "hw"``; otherwise (written before that key, sizes [W, H]) a copy with those sizes swapped and
+    the key added."""
+    if result.get("size_order") == SIZE_ORDER:
+        return result
+    converted = copy.deepcopy(result)
+    for record in _sizes_once_width_first(converted):
+        record["size"] = list(record["size"])[::-1]
+    converted["size_order"] = SIZE_ORDER
+    return converted
+
 
 SIZE_COLUMN = "size (H×W)"
 """The tables' size column: ``h×w`` cells (:func:`_cell`)."""
@@ -187,7 +227,7 @@ def _json_default(value):
 
 
 def read_json(path):
-    """The benchmark (or end-to-end) JSON at ``path`` with every size [H, W] (``sizes.in_hw_order``: a file without
+    """The benchmark (or end-to-end) JSON at ``path`` with every size [H, W] (:func:`in_hw_order`: a file without
     ``"size_order"`` holds them [W, H])."""
     with open(path) as handle:
         return in_hw_order(json.load(handle))

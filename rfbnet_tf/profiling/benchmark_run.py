@@ -4,7 +4,7 @@ checked once (:func:`parse_size`, :func:`sizes_from_flags`, :func:`parse_pair`, 
 models (``model_cost.head_to_head`` / ``targets``) and adds the machine description and, optionally, the peer
 (``peer``) and the input pipeline's rate (``input_pipeline``).
 
-Sizes are (H, W) throughout (``profiling.sizes``): the flags' ``height,width`` (``--size=512,1024``), the
+Sizes are (H, W) throughout (``profiling.benchmark_report``): the flags' ``height,width`` (``--size=512,1024``), the
 deprecated ``--sizes`` and legacy size flag values ``WIDTHxHEIGHT`` turned into (H, W) where they are read, every
 field of :class:`BenchmarkConfig`, :data:`DEFAULT_SIZES`, and the JSON rows (``"size_order": "hw"``).
 """
@@ -18,12 +18,12 @@ import sys
 
 from rfbnet_tf.configs import checks
 from rfbnet_tf.models import MODEL_NAMES, model_spec
-from rfbnet_tf.profiling import machine
+from rfbnet_tf.profiling import measurement
 from rfbnet_tf.profiling.benchmark_report import read_json
 from rfbnet_tf.profiling.model_cost import FLOPS_METHOD, benchmark_model, flops_lookup, head_to_head, targets
 from rfbnet_tf.profiling.model_latency import bf16_supported
-from rfbnet_tf.profiling.sizes import SIZE_ORDER, size_text
-from rfbnet_tf.profiling.timing import matmul_flops, matmul_function, time_callable
+from rfbnet_tf.profiling.benchmark_report import SIZE_ORDER, size_text
+from rfbnet_tf.profiling.measurement import matmul_flops, matmul_function, time_callable
 from rfbnet_tf.utils.checks import int_at_least
 
 
@@ -208,8 +208,8 @@ def run_benchmark(config: BenchmarkConfig, log=print):
         "size_order": SIZE_ORDER,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": _command_line(),
-        "machine": machine.describe_machine(),
-        "load_average_start": machine.load_average(),
+        "machine": measurement.describe_machine(),
+        "load_average_start": measurement.load_average(),
         "settings": settings,
         "flops_method": FLOPS_METHOD,
         "optimized_path": "batch norm folded into the preceding convolutions (fold_batch_norm)"
@@ -263,5 +263,5 @@ def run_benchmark(config: BenchmarkConfig, log=print):
         result["pipeline"] = pipeline_measurement(
             config.record_dir, config.pipeline_model, config.pipeline_size, config.pipeline_examples,
             config.pipeline_batch, config.pipeline_batches, config.pipeline_steps, config.seed, log)
-    result["load_average_end"] = machine.load_average()
+    result["load_average_end"] = measurement.load_average()
     return result

@@ -12,7 +12,7 @@ depth with holes, uint16 millimetres as a camera delivers it) and per path:
   export): ``completion_s``, ``hha_s`` (on the completed depth), ``model_s`` (the same model call), and
   ``total_s``: the ``serving_raw`` signature, raw uint16 depth in, class ids out.
 
-Every callable is timed interleaved (round-robin, ``timing.time_interleaved``) so that a load change on a shared
+Every callable is timed interleaved (round-robin, ``measurement.time_interleaved``) so that a load change on a shared
 machine hits both paths alike.  The model has random weights (speed only); the result also records how far
 the graph HHA is from the numpy one on this frame (fraction of pixels equal / within 1 level per channel).
 Goal (issue 15): the graph path's preprocessing at most 30 % of the model's time (``graph.total_s ≤ 1.3 ×
@@ -32,9 +32,9 @@ from rfbnet_tf.inference import depth_input, input_spec, serving, serving_ops
 from rfbnet_tf.models import build_model, is_multimodal, model_spec
 from rfbnet_tf.preprocessing import depth_completion, hha
 from rfbnet_tf.preprocessing import graph as graph_preprocessing
-from rfbnet_tf.profiling import machine
-from rfbnet_tf.profiling.sizes import SIZE_ORDER, size_text
-from rfbnet_tf.profiling.timing import time_interleaved
+from rfbnet_tf.profiling import measurement
+from rfbnet_tf.profiling.benchmark_report import SIZE_ORDER, size_text
+from rfbnet_tf.profiling.measurement import time_interleaved
 
 DEFAULT_MODEL = "rfbnet_erfnet_enc"
 DEFAULT_SIZE = (480, 640)
@@ -115,7 +115,7 @@ def run_end_to_end(model_name=DEFAULT_MODEL, size=DEFAULT_SIZE, runs=5, warmup=1
         "graph_total": lambda: module.serve_raw(rgb_batch, depth_batch, scale, camera),
     }
     log(f"end to end: {model_name} at {size_text(size)}, {runs} interleaved runs after {warmup} warm-up")
-    load_start = machine.load_average()
+    load_start = measurement.load_average()
     timings = time_interleaved(callables, warmup=warmup, runs=runs)
     model_s = timings["model"]["median_s"]
     paths = {}
@@ -144,8 +144,8 @@ def run_end_to_end(model_name=DEFAULT_MODEL, size=DEFAULT_SIZE, runs=5, warmup=1
                  "met": bool(met)},
         "graph_hha_vs_numpy": _agreement(graph_hha, numpy_hha),
         "timings": timings,
-        "machine": machine.describe_machine(),
-        "load_average": {"start": load_start, "end": machine.load_average()},
+        "machine": measurement.describe_machine(),
+        "load_average": {"start": load_start, "end": measurement.load_average()},
     }
 
 

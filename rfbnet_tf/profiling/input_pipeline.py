@@ -23,8 +23,8 @@ import tempfile
 import keras
 
 from rfbnet_tf.models import build_model
-from rfbnet_tf.profiling.sizes import size_text
-from rfbnet_tf.profiling.timing import time_callable
+from rfbnet_tf.profiling.benchmark_report import size_text
+from rfbnet_tf.profiling.measurement import time_callable
 from rfbnet_tf.utils.checks import int_at_least
 from rfbnet_tf.profiling.train_step import make_trainer
 

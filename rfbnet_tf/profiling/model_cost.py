@@ -3,7 +3,7 @@ at its sizes: parameters, FLOPs, latency of the plain / optimised / bf16 paths i
 product, throughput, a training step, the op profile, memory), :func:`head_to_head` (two models timed side by
 side) and :func:`targets` (the paper's speed targets evaluated on a run's results).
 
-Sizes are (H, W), the result rows' ``size`` ``[H, W]`` (``profiling.sizes``).
+Sizes are (H, W), the result rows' ``size`` ``[H, W]`` (``profiling.benchmark_report``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 from rfbnet_tf.models import build_model, is_multimodal
-from rfbnet_tf.profiling import machine
+from rfbnet_tf.profiling import measurement
 from rfbnet_tf.profiling.model_latency import (
     bf16_model,
     bf16_supported,
@@ -26,8 +26,8 @@ from rfbnet_tf.profiling.model_latency import (
     plain_inference,
     random_inputs,
 )
-from rfbnet_tf.profiling.sizes import size_text
-from rfbnet_tf.profiling.timing import matmul_flops, time_callable, time_interleaved
+from rfbnet_tf.profiling.benchmark_report import size_text
+from rfbnet_tf.profiling.measurement import matmul_flops, time_callable, time_interleaved
 from rfbnet_tf.profiling.train_step import measure_train_step
 
 
@@ -152,12 +152,12 @@ def benchmark_model(model_name, sizes, settings, matmul, reference_table=None, r
         bf16 = bf16_model(model, model_name, settings["num_classes"])
         lap(setup, "bf16_model")
     rows = []
-    machine.reset_peak_rss()
-    machine.reset_device_memory_peak()
+    measurement.reset_peak_rss()
+    measurement.reset_device_memory_peak()
     for size in sizes:
         height, width = size
         phases = dict(setup) if not rows else {}
-        load = machine.load_average()
+        load = measurement.load_average()
         log(f"[benchmark] {model_name} {size_text(size)} (load average {load})")
         flops, flops_source = _count_flops(model, model_name, size, reference_table or {}, reference_path)
         flops_total = None if flops is None else flops["total"]
@@ -193,13 +193,13 @@ def benchmark_model(model_name, sizes, settings, matmul, reference_table=None, r
         for row, size in list(zip(rows, sizes))[: None if settings["train_all_sizes"] else 1]:
             row["train_step"] = measure_train_step(model, model_name, size, settings)
             lap(row["wall_seconds"], "train_step")
-    window_peak = machine.window_peak_rss_bytes()  # this model: all sizes + training
+    window_peak = measurement.window_peak_rss_bytes()  # this model: all sizes + training
     # getrusage's maxrss and /proc's VmHWM are separate kernel counters that can differ by per-CPU counter slack
     # (~100 kB, seen on a 7 GB process): the whole run's peak is at least this model's
-    process_peak = max(machine.peak_rss_bytes(), window_peak or 0)
+    process_peak = max(measurement.peak_rss_bytes(), window_peak or 0)
     for row in rows:
         row["memory"] = {"process_peak_rss_bytes": process_peak, "model_peak_rss_bytes": window_peak,
-                         "device_peak_bytes": machine.device_memory_peak_bytes()}
+                         "device_peak_bytes": measurement.device_memory_peak_bytes()}
     del model, folded, bf16
     keras.backend.clear_session()
     gc.collect()
@@ -224,7 +224,7 @@ def head_to_head(pair, sizes, settings, matmul, log=print):
     rows = []
     for height, width in sizes:
         log(f"[benchmark] head to head {first} vs {second} {size_text((height, width))} (load average "
-            f"{machine.load_average()})")
+            f"{measurement.load_average()})")
         callables = {"matmul": matmul}
         for name in (first, second):
             inputs = random_inputs(name, 1, height, width)

@@ -30,10 +30,10 @@ import keras
 import numpy as np
 
 from rfbnet_tf.models import build_model
-from rfbnet_tf.profiling import machine
+from rfbnet_tf.profiling import measurement
 from rfbnet_tf.profiling.model_latency import optimized_inference, optimized_model
-from rfbnet_tf.profiling.sizes import size_text
-from rfbnet_tf.profiling.timing import time_interleaved
+from rfbnet_tf.profiling.benchmark_report import size_text
+from rfbnet_tf.profiling.measurement import time_interleaved
 from rfbnet_tf.utils import processes
 
 ONNX_OPSET = 17
@@ -106,7 +106,7 @@ def peer_comparison(size=(512, 1024), num_classes=19, runs=5, warmup=1, threads=
     threads = threads or processes.usable_cores()
     torch.set_num_threads(threads)
     log(f"[benchmark] peer comparison erfnet_enc {size_text(size)}, {threads} threads "
-        f"(load average {machine.load_average()})")
+        f"(load average {measurement.load_average()})")
     keras.utils.set_random_seed(seed)
     model = build_model("erfnet_enc", num_classes)
     _perturb_batch_norm(model, seed)
@@ -138,7 +138,7 @@ def peer_comparison(size=(512, 1024), num_classes=19, runs=5, warmup=1, threads=
         "size": [height, width],
         "threads": threads,
         "onnxruntime_spinning": bool(spinning),
-        "load_average": machine.load_average(),
+        "load_average": measurement.load_average(),
         "paths": stats,
         "max_abs_logit_difference_to_ours": differences,
         "max_abs_logit": float(np.max(np.abs(reference))),
@@ -175,7 +175,7 @@ def train_step_comparison(size=TRAIN_SIZE, batch=TRAIN_BATCH, num_classes=19, ru
     torch.set_num_threads(threads)
     bf16 = bf16_supported() if bf16 is None else bool(bf16)
     log(f"[benchmark] peer training step erfnet_enc batch {batch} {size_text(size)}, {threads} threads "
-        f"(load average {machine.load_average()})")
+        f"(load average {measurement.load_average()})")
     keras.utils.set_random_seed(seed)
     model = build_model("erfnet_enc", num_classes)
     weight_decay = 5e-4
@@ -202,7 +202,7 @@ def train_step_comparison(size=TRAIN_SIZE, batch=TRAIN_BATCH, num_classes=19, ru
         "batch": batch,
         "size": [height, width],
         "threads": threads,
-        "load_average": machine.load_average(),
+        "load_average": measurement.load_average(),
         "paths": stats,
         "ours_over_peer": ratios,
         "goal": TRAIN_STEP_GOAL,

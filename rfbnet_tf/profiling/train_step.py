@@ -22,7 +22,7 @@ import numpy as np
 from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.models import is_multimodal
 from rfbnet_tf.profiling.model_latency import random_inputs
-from rfbnet_tf.profiling.timing import time_callable
+from rfbnet_tf.profiling.measurement import time_callable
 from rfbnet_tf.training import losses
 
 TRAIN_LEARNING_RATE = 5e-4  # paper Sec. IV-B (ERFNetEnc models); the value does not change the step time
