@@ -30,13 +30,12 @@ import keras
 import numpy as np
 
 from rfbnet_tf.constants import IGNORE_LABEL
+from rfbnet_tf.utils.checks import positive_int
 
 
 
 def _check_num_classes(num_classes):
-    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int, received {num_classes!r}")
-    return int(num_classes)
+    return positive_int("num_classes", num_classes)
 
 
 def _check_ignore_label(ignore_label, num_classes):

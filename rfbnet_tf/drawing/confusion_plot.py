@@ -9,10 +9,10 @@ show the percentage; rows of classes absent from the ground truth are light grey
 
 from __future__ import annotations
 
-import numbers
-
 import cv2
 import numpy as np
+
+from rfbnet_tf.utils.checks import int_at_least
 
 LOW_COLOUR = np.array([255, 255, 255], np.float64)  # RGB at 0
 HIGH_COLOUR = np.array([8, 48, 107], np.float64)  # RGB at 1 (matplotlib "Blues" end)
@@ -76,8 +76,7 @@ def render_confusion(confusion, class_names, cell: int | None = None) -> tuple[n
     if len(names) != k:
         raise ValueError(f"need {k} class names for a {k}x{k} confusion matrix, received {len(names)}: {names}")
     cell = default_cell(k) if cell is None else cell
-    if isinstance(cell, bool) or not isinstance(cell, numbers.Integral) or cell < 4:
-        raise ValueError(f"cell must be an int >= 4, received {cell!r}")
+    int_at_least("cell", cell, 4)
     empty_rows = np.asarray(confusion, np.float64).sum(axis=1) == 0
 
     line = _text_size("Ag")[1]

@@ -21,6 +21,8 @@ import numbers
 import keras
 from keras import ops
 
+from rfbnet_tf.utils.checks import positive_int
+
 SIZE_POLICIES = ("resize", "pad")
 _UNSIGNED_MAX = {"uint8": 255.0, "uint16": 65535.0}
 
@@ -74,8 +76,7 @@ class RGBDPreprocessor(keras.layers.Layer):
             raise ValueError(f"input_keys must be a non-empty list of input names, received {input_keys!r}")
         if size_policy not in SIZE_POLICIES:
             raise ValueError(f"size_policy must be one of {SIZE_POLICIES}, received {size_policy!r}")
-        if isinstance(size_divisor, bool) or not isinstance(size_divisor, numbers.Integral) or size_divisor < 1:
-            raise ValueError(f"size_divisor must be a positive int, received {size_divisor!r}")
+        positive_int("size_divisor", size_divisor)
         self.input_keys = tuple(input_keys)
         self.mean, self.std = _check_stats(self.input_keys, mean, std)
         self.size_policy = size_policy

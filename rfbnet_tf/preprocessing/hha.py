@@ -72,6 +72,7 @@ from rfbnet_tf.preprocessing.depth_completion import (
     require_valid_pixels,
     valid_depth_mask,
 )
+from rfbnet_tf.utils.checks import int_at_least
 
 # Constants of the reference code (see module docstring for their sources).
 DISPARITY_NUMERATOR_CM = 31000.0  # saveHHA.m: I(:,:,1) = 31000./pc(:,:,3)
@@ -149,8 +150,7 @@ def surface_normals(depth_m, intrinsics, radius: int = ANGLE_NORMAL_RADIUS, meas
     """
     depth = as_depth_image(depth_m)
     fx, fy, cx, cy = camera_parameters(intrinsics)
-    if isinstance(radius, bool) or not isinstance(radius, (int, np.integer)) or radius < 1:
-        raise ValueError(f"radius must be an integer >= 1, got {radius!r}")
+    int_at_least("radius", radius, 1)
     fit_mask = _fit_mask(depth, measured_mask)
 
     weight = fit_mask.astype(np.float64)

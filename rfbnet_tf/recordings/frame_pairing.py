@@ -13,6 +13,8 @@ from __future__ import annotations
 import bisect
 import itertools
 
+from rfbnet_tf.utils.checks import int_at_least
+
 DEFAULT_HORIZON_NS = 2_000_000_000
 
 
@@ -25,8 +27,7 @@ class StampPairer:
     """
 
     def __init__(self, max_difference_ns: int, horizon_ns: int = DEFAULT_HORIZON_NS):
-        if isinstance(max_difference_ns, bool) or not isinstance(max_difference_ns, int) or max_difference_ns < 0:
-            raise ValueError(f"max_difference_ns must be an int >= 0, received {max_difference_ns!r}")
+        int_at_least("max_difference_ns", max_difference_ns, 0)
         self.max_difference_ns, self.horizon_ns = max_difference_ns, horizon_ns
         self._queues = {"rgb": [], "depth": []}  # (stamp, sequence, payload), sorted
         self._sequence = itertools.count()

@@ -5,10 +5,11 @@ import numbers
 
 
 def positive_int(name, value):
-    """``value`` when it is an int > 0 (not a bool); else ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    """``int(value)`` when it is an integral number > 0 (numpy ints too, not a bool); else ``ValueError`` naming
+    ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ValueError(f"{name} must be a positive int, received {value!r}")
-    return value
+    return int(value)
 
 
 def boolean(name, value):
@@ -19,10 +20,11 @@ def boolean(name, value):
 
 
 def int_at_least(name, value, minimum):
-    """``value`` when it is an int >= ``minimum`` (not a bool); else ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    """``int(value)`` when it is an integral number >= ``minimum`` (numpy ints too, not a bool); else ``ValueError``
+    naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, received {value!r}")
-    return value
+    return int(value)
 
 
 def positive_number(name, value, unit=None):

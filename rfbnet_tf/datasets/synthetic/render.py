@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from rfbnet_tf.datasets.synthetic.ray_casting import cast_rays
 from rfbnet_tf.datasets.synthetic.scene import sample_scene
 from rfbnet_tf.datasets.synthetic.sensor import check_size, default_intrinsics, kinect_depth
 from rfbnet_tf.datasets.synthetic.shading import shade
+from rfbnet_tf.utils.checks import int_at_least
 
 
 def render_scene(seed: int, height: int = 480, width: int = 640) -> dict:
@@ -38,8 +37,7 @@ def render_scene(seed: int, height: int = 480, width: int = 640) -> dict:
       Each also holds its ``material``.
     * ``seed`` int.
     """
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    int_at_least("seed", seed, 0)
     height, width = check_size(height, width)
     seed = int(seed)
     scene = sample_scene(np.random.default_rng(seed))

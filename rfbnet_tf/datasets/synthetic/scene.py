@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import colorsys
 import math
-import numbers
 
 import numpy as np
 
 from rfbnet_tf.datasets.synthetic.sensor import HORIZONTAL_FOV_DEG
+from rfbnet_tf.utils.checks import int_at_least
 
 
 CLASS_NAMES: tuple[str, ...] = (
@@ -48,10 +48,8 @@ def split_seeds(split: str, count: int, seed: int = 0) -> list[int]:
         raise ValueError(
             f"split must be one of {sorted(_SPLIT_OFFSETS)}, got {split!r}"
         )
-    if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 0:
-        raise ValueError(f"count must be an integer >= 0, got {count!r}")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    int_at_least("count", count, 0)
+    int_at_least("seed", seed, 0)
     base = int(seed) * 2**32
     offset = _SPLIT_OFFSETS[split]
     return [3 * (base + i) + offset for i in range(int(count))]
