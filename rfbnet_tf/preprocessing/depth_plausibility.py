@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rfbnet_tf.utils.checks import positive_number
+
 MIN_PLAUSIBLE_DEPTH_M = 0.2
 """Metres: nearer than any RGB-D sensor of the datasets measures (Kinect v1 0.4 m, RealSense D4xx ~0.2 m)."""
 SATURATED_UINT16 = 65535
@@ -50,9 +52,7 @@ def depth_unit_warning(depth_m, max_depth, units_flag: str = "--depth_units") ->
     Raises:
       ValueError: ``max_depth`` is not a positive finite number.
     """
-    if isinstance(max_depth, bool) or not isinstance(max_depth, (int, float, np.floating, np.integer)) or not (
-            0 < max_depth < float("inf")):
-        raise ValueError(f"max_depth must be a positive number of metres, received {max_depth!r}")
+    positive_number("max_depth", max_depth, "metres")
     measured = _measured(depth_m)
     beyond, nearer = int(np.sum(measured > max_depth)), int(np.sum(measured < MIN_PLAUSIBLE_DEPTH_M))
     if 2 * beyond <= measured.size and 2 * nearer <= measured.size:  # also when nothing is measured

@@ -28,9 +28,9 @@ def int_at_least(name, value, minimum):
 
 
 def positive_number(name, value, unit=None):
-    """``value`` when it is a finite int or float > 0 (not a bool); else ``ValueError`` naming ``name`` (and the
-    ``unit`` the number is in, e.g. "metres")."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+    """``value`` when it is a finite real number > 0 (numpy numbers too, not a bool); else ``ValueError`` naming
+    ``name`` (and the ``unit`` the number is in, e.g. "metres")."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
         of = f" of {unit}" if unit else ""
         raise ValueError(f"{name} must be a positive number{of}, received {value!r}")
     return value
