@@ -5,6 +5,8 @@ depth with holes; rgb8 + 16UC1 millimetres + CameraInfo, 30 Hz) and a run direct
 weights (speed only) trained at the frame size, then segments the bag exactly as
 ``python -m rfbnet_tf.predict --model_dir=WORK/run --bag=WORK/in.bag --output_bag=WORK/out.bag`` does and writes
 the summary (frames/s, latency p50/p95), the machine and its load, and the peak RSS to ``--output_json``.
+``--size=height,width`` (H, W, as every benchmark size; default 480,640), stored as ``"size": [H, W]`` under
+``"size_order": "hw"``.
 
     python benchmarks/bag_segmentation.py --frames=60 --output_json=benchmarks/bag_segmentation_cpu_2core.json
 """
@@ -23,7 +25,8 @@ import numpy as np
 
 from rfbnet_tf import rundir
 from rfbnet_tf.utils import files
-from rfbnet_tf.profiling import measurement
+from rfbnet_tf.profiling import benchmark_run, measurement
+from rfbnet_tf.profiling.benchmark_report import SIZE_ORDER
 from rfbnet_tf.profiling.end_to_end import raw_frame
 from rfbnet_tf.recordings import bag_prediction
 
@@ -39,8 +42,8 @@ def _make_run(model_dir, model, size, num_classes):
         "dataset": "benchmark", "num_classes": num_classes, "class_names": config["class_names"],
         "normalization": stats, "max_depth": 10.0}))
     keras.utils.set_random_seed(0)
-    rundir.checkpoints.save_weights_atomically(rundir.config_file.build_from_run_config(config),
-                                               rundir.layout.final_weights_path(model_dir))
+    model = rundir.config_file.build_from_run_config(rundir.config_file.load_run_config(model_dir))
+    rundir.checkpoints.save_weights_atomically(model, rundir.layout.final_weights_path(model_dir))
     files.write_json_atomically(os.path.join(model_dir, rundir.layout.SUMMARY_FILENAME), {"step": 0})
 
 
@@ -58,7 +61,7 @@ def _write_bag(path, frames, size):
         info_topic = writer.add_connection("/camera/color/camera_info", "sensor_msgs/msg/CameraInfo",
                                            typestore=typestore)
         for index in range(frames):
-            rgb, depth, matrix = raw_frame((width, height), seed=index)
+            rgb, depth, matrix = raw_frame(size, seed=index)
             stamp = 1_700_000_000_000_000_000 + index * 33_333_333
             header = types["std_msgs/msg/Header"](
                 seq=index, stamp=types["builtin_interfaces/msg/Time"](sec=stamp // 10**9, nanosec=stamp % 10**9),
@@ -84,12 +87,14 @@ def main(argv=None):
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--model", default="rfbnet_erfnet_enc")
     parser.add_argument("--num_classes", type=int, default=19)
-    parser.add_argument("--height", type=int, default=480)
-    parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--size", default="480,640", help="height,width of the frames (H, W; default 480,640)")
     parser.add_argument("--work_dir", default="/tmp/rfbnet_bag_benchmark")
     parser.add_argument("--output_json", default=None)
     args = parser.parse_args(argv)
-    size = (args.height, args.width)
+    try:
+        size = benchmark_run.parse_size(args.size)
+    except ValueError as error:
+        parser.error(str(error))
     shutil.rmtree(args.work_dir, ignore_errors=True)
     os.makedirs(args.work_dir)
     model_dir, bag = os.path.join(args.work_dir, "run"), os.path.join(args.work_dir, "in.bag")
@@ -102,7 +107,7 @@ def main(argv=None):
         depth_topic="/camera/aligned_depth_to_color/image_raw", camera_info_topic="/camera/color/camera_info"))
     result = {
         "command": " ".join(["python", "benchmarks/bag_segmentation.py"] + (argv or sys.argv[1:])),
-        "model": args.model, "num_classes": args.num_classes, "size_wh": [args.width, args.height],
+        "model": args.model, "num_classes": args.num_classes, "size": list(size), "size_order": SIZE_ORDER,
         "weights": "random (speed only)", "frames_in_bag": args.frames,
         "summary": summary, "peak_rss_mb": measurement.window_peak_rss_bytes() / 2**20,
         "load_average": {"before": load_before, "after": measurement.load_average()},
