@@ -200,7 +200,8 @@ class _Trainer:
         """Checkpoint the training state at ``step``, unless a weight or optimizer slot went NaN / inf (a finite
         loss can come with an update that overflowed): then stop without writing, keeping ``last_good``."""
         try:
-            rundir.checkpoints.check_finite(self.model.variables + self.optimizer.variables, f"the training state at step {step}")
+            rundir.checkpoints.check_finite(self.model.variables + self.optimizer.variables,
+                                            f"the training state at step {step}")
         except rundir.checkpoints.NonFiniteWeightsError as error:
             self.writers.flush()
             raise FloatingPointError(f"{error}: training stopped without saving it; the last good checkpoint "
