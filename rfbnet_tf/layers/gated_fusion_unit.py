@@ -54,7 +54,7 @@ class GatedFusionUnit(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        positive_int("interaction_channels", interaction_channels)
+        interaction_channels = positive_int("interaction_channels", interaction_channels)
         if complement_channels is not None:
             complement_channels = tuple(complement_channels)
             if len(complement_channels) != 2 or not all(isinstance(c, int) and c > 0 for c in complement_channels):
@@ -65,7 +65,7 @@ class GatedFusionUnit(keras.layers.Layer):
         boolean("gates", gates)
         if gate_channels is None:
             gate_channels = max(interaction_channels // 4, 1)
-        positive_int("gate_channels", gate_channels)
+        gate_channels = positive_int("gate_channels", gate_channels)
         self.interaction_channels = interaction_channels
         self.complement_channels = complement_channels
         self.gates = gates

@@ -29,11 +29,9 @@ class SSMABlock(keras.layers.Layer):
 
     def __init__(self, out_channels, reduction=16, output_kernel=1, output_bias=False, output_bn=True, **kwargs):
         super().__init__(**kwargs)
-        for name, value in (("out_channels", out_channels), ("reduction", reduction), ("output_kernel", output_kernel)):
-            positive_int(name, value)
-        self.out_channels = out_channels
-        self.reduction = reduction
-        self.output_kernel = output_kernel
+        self.out_channels = positive_int("out_channels", out_channels)
+        self.reduction = positive_int("reduction", reduction)
+        self.output_kernel = positive_int("output_kernel", output_kernel)
         self.output_bias = bool(output_bias)
         self.output_bn = bool(output_bn)
 

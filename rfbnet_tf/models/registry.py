@@ -62,7 +62,7 @@ def build_model(name, num_classes, **options):
     options or bad values raise ``ValueError``.
     """
     defaults = model_options(name)
-    int_at_least("num_classes", num_classes, 2)
+    num_classes = int_at_least("num_classes", num_classes, 2)
     unknown = sorted(set(options) - set(defaults))
     if unknown:
         raise ValueError(f"unknown option(s) {unknown} for model {name!r}; it accepts {sorted(defaults)}")
