@@ -36,7 +36,8 @@ import tensorflow as tf
 from rfbnet_tf.datasets import augment as augment_lib
 from rfbnet_tf.datasets import pixel_kernels
 from rfbnet_tf.datasets import records, shards
-from rfbnet_tf.datasets.pipeline_config import PipelineConfig, check_depth_input, positive_int
+from rfbnet_tf.datasets.pipeline_config import PipelineConfig, check_depth_input
+from rfbnet_tf.utils.checks import positive_int
 
 _READ_PARALLELISM = 4  # shards read concurrently
 

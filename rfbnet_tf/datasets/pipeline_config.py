@@ -9,16 +9,10 @@ import numbers
 import tensorflow as tf
 
 from rfbnet_tf.datasets import augment as augment_lib
+from rfbnet_tf.utils.checks import int_at_least, positive_int
 
 DEPTH_INPUTS = ("hha", "depth")
 """``depth_input`` choices: the HHA image (3 channels) or completed depth in metres (1)."""
-
-
-def positive_int(name, value):
-    """``int(value)`` when it is an integral number > 0 (numpy ints too, not a bool); else ``ValueError``."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def check_depth_input(depth_input):
@@ -82,8 +76,7 @@ class PipelineConfig:
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, augment_lib.as_size(getattr(self, name), name))
         check_depth_input(self.depth_input)
-        if not _is_count(self.shuffle_buffer, 0):
-            raise ValueError(f"shuffle_buffer must be an int >= 0, got {self.shuffle_buffer!r}")
+        object.__setattr__(self, "shuffle_buffer", int_at_least("shuffle_buffer", self.shuffle_buffer, 0))
         if self.seed is not None and not (_is_count(self.seed, 0) and self.seed < 2**62):
             raise ValueError(f"seed must be None or an int in [0, 2**62), got {self.seed!r}")
         if not _is_count(self.start, 0) or (self.start and not self.training):
