@@ -76,12 +76,12 @@ class RGBDPreprocessor(keras.layers.Layer):
             raise ValueError(f"input_keys must be a non-empty list of input names, received {input_keys!r}")
         if size_policy not in SIZE_POLICIES:
             raise ValueError(f"size_policy must be one of {SIZE_POLICIES}, received {size_policy!r}")
-        positive_int("size_divisor", size_divisor)
+        size_divisor = positive_int("size_divisor", size_divisor)
         self.input_keys = tuple(input_keys)
         self.mean, self.std = _check_stats(self.input_keys, mean, std)
         self.size_policy = size_policy
         self.image_size = _size_or_none(image_size)
-        self.size_divisor = int(size_divisor)
+        self.size_divisor = size_divisor
         if size_policy == "resize":
             if self.image_size is None:
                 raise ValueError("size_policy 'resize' needs image_size (the training resolution)")

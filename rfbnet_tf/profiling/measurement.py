@@ -167,14 +167,22 @@ def _cpu_model():
     return platform.processor() or platform.machine()
 
 
-def _ram_bytes():
+def _proc_bytes(path, key):
+    """The ``key: <n> kB`` entry of a ``/proc`` file in bytes, or None (no such file or entry)."""
     try:
-        with open("/proc/meminfo") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("MemTotal:"):
+                if line.startswith(key):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
+    return None
+
+
+def _ram_bytes():
+    total = _proc_bytes("/proc/meminfo", "MemTotal:")
+    if total is not None:
+        return total
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
@@ -256,14 +264,7 @@ def reset_peak_rss():
 
 def window_peak_rss_bytes():
     """``VmHWM`` of ``/proc/self/status`` (the peak since the last ``reset_peak_rss``), or None."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
+    return _proc_bytes("/proc/self/status", "VmHWM:")
 
 
 def reset_device_memory_peak():

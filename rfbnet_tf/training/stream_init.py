@@ -142,7 +142,7 @@ def load_source(path, stream, target_run: RunConfig):
     path = os.fspath(path)
     model_dir, weights, config = _stream_source(path, stream, target_run)
     if config is not None:
-        model, _, step = rundir.checkpoints.restore_model(model_dir, weights)
+        model, _, step = rundir.checkpoints.restore_model(model_dir, weights, config)
         return model, f"{path} (step {step})"
     target = target_run.model.spec
     options = {"modality": stream}
