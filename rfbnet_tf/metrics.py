@@ -24,12 +24,11 @@ predicted as ``j``.
 
 from __future__ import annotations
 
-import numbers
-
 import keras
 import numpy as np
 
 from rfbnet_tf.constants import IGNORE_LABEL
+from rfbnet_tf.utils import checks
 from rfbnet_tf.utils.checks import positive_int
 
 
@@ -41,7 +40,7 @@ def _check_num_classes(num_classes):
 def _check_ignore_label(ignore_label, num_classes):
     if ignore_label is None:
         return None
-    if isinstance(ignore_label, bool) or not isinstance(ignore_label, numbers.Integral):
+    if not checks.is_int(ignore_label):
         raise ValueError(f"ignore_label must be an int or None, received {ignore_label!r}")
     if 0 <= ignore_label < num_classes:
         raise ValueError(

@@ -7,11 +7,8 @@ String forms are accepted where absl or a flagfile would give them (``"8"``, ``"
 from __future__ import annotations
 
 import math
-import numbers
 
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+from rfbnet_tf.utils.checks import is_int as _is_int, is_real
 
 
 def int_at_least(minimum, optional=False):
@@ -39,7 +36,7 @@ def float_range(low, high=math.inf, low_inclusive=False, optional=False):
                 value = float(value)
             except ValueError:
                 pass
-        ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+        ok = is_real(value) and math.isfinite(value)
         ok = ok and (value >= low if low_inclusive else value > low) and value <= high
         if not ok:
             bound = f"{'>=' if low_inclusive else '>'} {low}" + (f" and <= {high}" if high != math.inf else "")

@@ -44,6 +44,7 @@ from rfbnet_tf.drawing import palettes
 from rfbnet_tf.datasets import frame_resizing, records, sources
 from rfbnet_tf.preprocessing import depth_plausibility
 from rfbnet_tf.utils.files import read_image, read_image_unchanged
+from rfbnet_tf.utils import checks
 
 NAME = "folder"
 DESCRIPTION_FILENAME = "dataset.json"
@@ -77,7 +78,7 @@ class Description:
 
 
 def _number(path, key, value, *, positive=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or (
+    if not checks.is_real(value) or not math.isfinite(value) or (
             positive and value <= 0):
         kind = "a finite number > 0" if positive else "a finite number"
         raise ValueError(f"{path}: {key} must be {kind}, got {value!r}")
@@ -85,7 +86,7 @@ def _number(path, key, value, *, positive=False):
 
 
 def _integer(path, key, value, upper=65535):
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= upper:
+    if not checks.is_int(value) or not 0 <= value <= upper:
         raise ValueError(f"{path}: {key} must be an integer in 0..{upper}, got {value!r}")
     return value
 
@@ -146,7 +147,7 @@ def read_description(path) -> Description:
         if colour is None:
             colour = tuple(int(v) for v in palettes.voc_colours(np.array([index + 1]))[0])  # never black
         elif (not isinstance(colour, list) or len(colour) != 3
-              or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in colour)):
+              or not all(checks.is_int(v) and 0 <= v <= 255 for v in colour)):
             raise ValueError(f"{path}: {key}.color must be [r, g, b] of integers 0..255, got {colour!r}")
         names.append(name)
         ids.append(class_id)

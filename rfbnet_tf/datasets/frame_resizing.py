@@ -12,20 +12,19 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from rfbnet_tf.utils import checks
 
-def _check_size(size):
-    if (
-        not isinstance(size, (tuple, list))
-        or len(size) != 2
-        or not all(isinstance(v, (int, np.integer)) and v > 0 for v in size)
-    ):
-        raise ValueError(f"size must be (height, width) of positive ints, got {size!r}")
+
+def check_size(name, size) -> tuple[int, int]:
+    """``size`` as ``(height, width)`` of two positive ints; ``ValueError`` naming ``name``."""
+    if not isinstance(size, (tuple, list)) or len(size) != 2 or not all(checks.is_int(v) and v > 0 for v in size):
+        raise ValueError(f"{name} must be (height, width) of positive ints, got {size!r}")
     return int(size[0]), int(size[1])
 
 
 def resize_rgb(rgb: np.ndarray, size) -> np.ndarray:
     """Resize a colour image: area averaging when shrinking (no aliasing), bilinear otherwise."""
-    height, width = _check_size(size)
+    height, width = check_size("size", size)
     if rgb.shape[:2] == (height, width):
         return rgb
     shrinking = height <= rgb.shape[0] and width <= rgb.shape[1]
@@ -40,7 +39,7 @@ def resize_nearest(array: np.ndarray, size) -> np.ndarray:
     ``src = floor((dst + 0.5) * scale)``, the same pixel-centre convention as
     :func:`scale_intrinsics` (plain ``INTER_NEAREST`` uses ``floor(dst * scale)``).
     """
-    height, width = _check_size(size)
+    height, width = check_size("size", size)
     if array.shape[:2] == (height, width):
         return array
     return cv2.resize(array, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
@@ -53,7 +52,7 @@ def scale_intrinsics(intrinsics, from_size, to_size) -> np.ndarray:
     ``f' = f * s`` and ``c' = (c + 0.5) * s - 0.5`` per axis, ``s = new / old``.
     """
     matrix = np.array(intrinsics, dtype=np.float64).reshape(3, 3)
-    (old_h, old_w), (new_h, new_w) = _check_size(from_size), _check_size(to_size)
+    (old_h, old_w), (new_h, new_w) = check_size("from_size", from_size), check_size("to_size", to_size)
     sx, sy = new_w / old_w, new_h / old_h
     matrix[0, 0] *= sx
     matrix[0, 1] *= sx

@@ -4,11 +4,11 @@ stream, augmentation), each value checked here, once, with the defaults that dep
 from __future__ import annotations
 
 import dataclasses
-import numbers
 
 import tensorflow as tf
 
 from rfbnet_tf.datasets import augment as augment_lib
+from rfbnet_tf.utils import checks
 from rfbnet_tf.utils.checks import int_at_least, positive_int
 
 DEPTH_INPUTS = ("hha", "depth")
@@ -21,7 +21,7 @@ def check_depth_input(depth_input):
 
 
 def _is_count(value, minimum):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= minimum
+    return checks.is_int(value) and value >= minimum
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +74,7 @@ class PipelineConfig:
             raise ValueError(f"training must be a bool, got {self.training!r}")
         for name in ("image_size", "crop_size"):
             if getattr(self, name) is not None:
-                object.__setattr__(self, name, augment_lib.as_size(getattr(self, name), name))
+                object.__setattr__(self, name, checks.size_hw(name, getattr(self, name)))
         check_depth_input(self.depth_input)
         object.__setattr__(self, "shuffle_buffer", int_at_least("shuffle_buffer", self.shuffle_buffer, 0))
         if self.seed is not None and not (_is_count(self.seed, 0) and self.seed < 2**62):

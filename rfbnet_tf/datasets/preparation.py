@@ -43,6 +43,7 @@ from rfbnet_tf.datasets.record_directory import (ShardWriter, carry_over, existi
                                                  replaced_names, swap_in)
 from rfbnet_tf.datasets import sources
 from rfbnet_tf.utils import processes
+from rfbnet_tf.utils import checks
 from rfbnet_tf.utils.files import write_json_atomically
 from rfbnet_tf.utils.progress import Progress
 
@@ -155,7 +156,7 @@ def prepare(dataset, output_dir, *, input_dir=None, splits=None, num_workers=Non
     if rgb_format not in RGB_FORMATS:
         raise ValueError(f"rgb_format must be one of {RGB_FORMATS}, got {rgb_format!r}")
     max_depth = source.max_depth if max_depth is None else max_depth
-    if isinstance(max_depth, bool) or not isinstance(max_depth, (int, float)) or not (0 < max_depth <= 65.535):
+    if not checks.is_real(max_depth) or not 0 < max_depth <= 65.535:
         raise ValueError(f"max_depth must be in (0, 65.535] metres (uint16 mm storage), got {max_depth!r}")
 
     # Refuse to clobber before doing any work.

@@ -35,6 +35,7 @@ import os
 import numpy as np
 
 from rfbnet_tf.constants import IGNORE_LABEL, IGNORE_LABEL_16
+from rfbnet_tf.utils import checks
 from rfbnet_tf.utils.files import read_json
 
 DATASET_INFO_FILENAME = "dataset_info.json"
@@ -65,9 +66,7 @@ def load_dataset_info(record_dir: str) -> dict:
 def label_bits(num_classes: int) -> int:
     """Bits of the stored label PNG of a dataset of ``num_classes`` classes: 8 (train ids 0..254, 255 = ignore) up to
     255 classes, else 16 (0..65534, 65535 = ignore; NYUv2's 894 raw classes)."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or not (
-            1 <= num_classes <= IGNORE_LABEL_16):
-        raise ValueError(f"num_classes must be an int in 1..{IGNORE_LABEL_16}, got {num_classes!r}")
+    num_classes = checks.int_in("num_classes", num_classes, 1, IGNORE_LABEL_16)
     return 8 if num_classes <= IGNORE_LABEL else 16
 
 

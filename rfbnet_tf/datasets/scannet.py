@@ -49,6 +49,7 @@ import numpy as np
 from rfbnet_tf.constants import IGNORE_LABEL
 from rfbnet_tf.datasets import frame_resizing, sources
 from rfbnet_tf.utils import files
+from rfbnet_tf.utils import checks
 
 NAME = "scannet"
 SPLITS = ("train", "val", "test")
@@ -328,7 +329,7 @@ def load_frame(frame: dict, image_size=None) -> dict:
 
 
 def _check_frame_skip(value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not checks.is_int(value) or value < 1:
         raise ValueError(f"frame_skip must be a positive int, got {value!r}")
     return value
 

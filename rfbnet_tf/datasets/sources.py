@@ -17,7 +17,8 @@ import functools
 import importlib
 import os
 
-import numpy as np
+from rfbnet_tf.datasets import frame_resizing
+from rfbnet_tf.utils import checks
 
 REGISTERED = ("synthetic", "cityscapes", "scannet", "nyuv2", "sunrgbd", "folder")
 """Module names (under ``rfbnet_tf.datasets``) of the registered datasets; each module defines ``DATASET``."""
@@ -94,15 +95,12 @@ def check_size(name, value):
     """``value`` as ``(height, width)`` of positive ints (None stays None); ``ValueError`` naming ``name``."""
     if value is None:
         return None
-    if (not isinstance(value, (tuple, list)) or len(value) != 2
-            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in value)):
-        raise ValueError(f"{name} must be (height, width) of positive ints, got {value!r}")
-    return (int(value[0]), int(value[1]))
+    return frame_resizing.check_size(name, value)
 
 
 def check_count(name, value, minimum):
     """``value`` as an int >= ``minimum``; ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+    if not checks.is_int(value) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
     return int(value)
 

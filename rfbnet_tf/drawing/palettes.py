@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from rfbnet_tf.constants import IGNORE_LABEL
+from rfbnet_tf.utils import checks
 
 
 def voc_colours(ids) -> np.ndarray:
@@ -33,8 +34,7 @@ def voc_colours(ids) -> np.ndarray:
 
 def voc_palette(size: int = 256) -> np.ndarray:
     """The PASCAL VOC colour map, ``(size, 3)`` uint8; entry 255 (the ignore label) is black here."""
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 1 <= size <= 256:
-        raise ValueError(f"size must be an int in [1, 256], received {size!r}")
+    size = checks.int_in("size", size, 1, 256)
     palette = voc_colours(np.arange(size))
     if size > IGNORE_LABEL:
         palette[IGNORE_LABEL] = 0

@@ -19,7 +19,7 @@ import keras
 from keras import layers, ops
 
 from rfbnet_tf.layers.preact_bottleneck import batch_norm
-from rfbnet_tf.utils.checks import positive_int
+from rfbnet_tf.utils.checks import is_int, positive_int
 
 EASPP_RATES = (3, 6, 12)  # official eAspp_rate; AdapNet++ Sec. 3.2
 EASPP_CHANNELS = 256
@@ -39,7 +39,7 @@ class EASPP(keras.layers.Layer):
             rates = tuple(rates)
         except TypeError:
             rates = ()
-        if not rates or not all(isinstance(r, int) and not isinstance(r, bool) and r > 0 for r in rates):
+        if not rates or not all(is_int(r) and r > 0 for r in rates):
             raise ValueError(f"rates must be a non-empty sequence of positive ints, received {rates!r}")
         self.rates = rates
         # (name, filters, kernel, dilation) of every conv+BN pair, per branch, in call order.

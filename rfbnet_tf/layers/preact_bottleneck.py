@@ -43,7 +43,7 @@ import keras
 from keras import layers, ops
 
 from rfbnet_tf.layers.residual_unit import ResidualUnit
-from rfbnet_tf.utils.checks import boolean, positive_int
+from rfbnet_tf.utils.checks import boolean, is_int, number_in, positive_int
 
 BN_EPSILON = 1e-5  # official network_base.batch_norm: variance_epsilon=0.00001
 BN_MOMENTUM = 0.99  # official bn_decay_
@@ -59,7 +59,7 @@ def _dilations(value):
         pair = tuple(value)
     except TypeError:
         pair = ()
-    if len(pair) != 2 or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in pair):
+    if len(pair) != 2 or not all(is_int(d) and d > 0 for d in pair):
         raise ValueError(f"dilations must be two positive ints (r1, r2), received {value!r}")
     return pair
 
@@ -100,9 +100,7 @@ class PreActBottleneck(ResidualUnit):
         self.channels = positive_int("channels", channels)
         self.stride = positive_int("stride", stride)
         self.dilations = _dilations(dilations)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), received {dropout!r}")
-        self.dropout = float(dropout)
+        self.dropout = float(number_in("dropout", dropout, 0, 1, high_open=True))
         self.preactivate = boolean("preactivate", preactivate)
         self.projection = boolean("projection", projection)
         if bottleneck_channels is None:

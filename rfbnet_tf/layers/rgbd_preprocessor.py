@@ -16,12 +16,11 @@ Two size policies (the export's ``serving_default`` runs this layer too, ``rfbne
 ``keras.ops`` only (TensorFlow, JAX and PyTorch backends).
 """
 
-import numbers
 
 import keras
 from keras import ops
 
-from rfbnet_tf.utils.checks import positive_int
+from rfbnet_tf.utils.checks import positive_int, size_hw
 
 SIZE_POLICIES = ("resize", "pad")
 _UNSIGNED_MAX = {"uint8": 255.0, "uint16": 65535.0}
@@ -41,15 +40,6 @@ def _check_stats(input_keys, mean, std):
             checked[key] = values
         out.append(checked)
     return out
-
-
-def _size_or_none(value):
-    if value is None:
-        return None
-    if (isinstance(value, (list, tuple)) and len(value) == 2
-            and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in value)):
-        return int(value[0]), int(value[1])
-    raise ValueError(f"image_size must be (height, width) of positive ints or None, received {value!r}")
 
 
 @keras.saving.register_keras_serializable(package="rfbnet_tf")
@@ -80,7 +70,7 @@ class RGBDPreprocessor(keras.layers.Layer):
         self.input_keys = tuple(input_keys)
         self.mean, self.std = _check_stats(self.input_keys, mean, std)
         self.size_policy = size_policy
-        self.image_size = _size_or_none(image_size)
+        self.image_size = None if image_size is None else size_hw("image_size", image_size)
         self.size_divisor = size_divisor
         if size_policy == "resize":
             if self.image_size is None:

@@ -40,6 +40,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from rfbnet_tf.utils import checks
+
 # Stage kernels of ``fill_in_fast`` (kujason/ip_basic, depth_map_utils.py).
 _CLOSING_KERNEL = np.ones((5, 5), np.uint8)  # FULL_KERNEL_5, hole closing
 _SMALL_FILL_KERNEL = np.ones((7, 7), np.uint8)  # FULL_KERNEL_7, empty-pixel fill
@@ -62,7 +64,7 @@ def diamond_kernel(size: int) -> np.ndarray:
     Raises:
         ValueError: if ``size`` is not an odd integer >= 3.
     """
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 3 or size % 2 == 0:
+    if not checks.is_int(size) or size < 3 or size % 2 == 0:
         raise ValueError(f"kernel size must be an odd integer >= 3, got {size!r}")
     radius = size // 2
     offsets = np.abs(np.arange(size) - radius)
@@ -169,12 +171,7 @@ def complete_depth(
             pixel, or bad option values.
     """
     depth = as_depth_image(depth_m)
-    if (
-        isinstance(max_depth, bool)
-        or not isinstance(max_depth, (int, float, np.integer, np.floating))
-        or not np.isfinite(max_depth)
-        or max_depth <= 0
-    ):
+    if not checks.is_real(max_depth) or not np.isfinite(max_depth) or max_depth <= 0:
         raise ValueError(f"max_depth must be a finite number > 0 (metres), got {max_depth!r}")
     custom_kernel = diamond_kernel(kernel_size)
     if blur_type not in BLUR_TYPES:

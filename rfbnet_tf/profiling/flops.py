@@ -30,6 +30,8 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from rfbnet_tf.utils import checks
+
 MULTIPLY_ADD_OPS = (
     "Conv2D",
     "_FusedConv2D",
@@ -197,7 +199,7 @@ def _spec(value):
     if isinstance(value, tf.TensorSpec):
         return value
     shape = tuple(value)
-    if not shape or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+    if not shape or not all(checks.is_int(d) and d > 0 for d in shape):
         raise ValueError(f"input shape must be a tuple of positive ints (static), received {value!r}")
     return tf.TensorSpec(shape, tf.float32)
 

@@ -20,6 +20,7 @@ from absl import logging
 from rfbnet_tf.inference import image_files
 from rfbnet_tf.recordings import image_messages
 from rfbnet_tf.recordings.frame_pairing import StampPairer
+from rfbnet_tf.utils import checks
 
 ROS_EXTRA = "pip install rfbnet_tf[ros]"
 BAG_FORMATS = ("ros1", "ros2_mcap", "ros2_sqlite3")
@@ -88,9 +89,7 @@ class Recording:
     """
 
     def __init__(self, path, topics: Topics, max_time_difference: float = 0.02, flag: str = "--bag"):
-        if isinstance(max_time_difference, bool) or not isinstance(max_time_difference, (int, float)) or not (
-                0 <= max_time_difference < 10):
-            raise ValueError(f"--max_time_difference must be seconds in [0, 10), received {max_time_difference!r}")
+        checks.number_in("--max_time_difference", max_time_difference, 0, 10, high_open=True, unit="seconds")
         self.path, self.topics, self.flag = os.fspath(path), topics, flag
         self.max_difference_ns = int(round(max_time_difference * 1e9))
         if not os.path.exists(self.path):

@@ -19,10 +19,13 @@ Paper Sec. IV-B: softmax cross-entropy over the pixels, Adam, weight decay 5e-4 
 
 from __future__ import annotations
 
+import math
+
 import keras
 from keras import ops
 
 from rfbnet_tf.constants import AUX_LOSS_WEIGHTS, IGNORE_LABEL  # noqa: F401 (re-exported)
+from rfbnet_tf.utils import checks
 
 DECAYED_VARIABLE_NAMES = ("kernel", "depthwise_kernel", "pointwise_kernel")
 
@@ -79,8 +82,7 @@ def decayed_variables(model):
 
 def l2_weight_decay(model, weight_decay):
     """``weight_decay · Σ ‖W‖² / 2`` over :func:`decayed_variables` (a float32 scalar; 0 for ``weight_decay=0``)."""
-    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not weight_decay >= 0:
-        raise ValueError(f"weight_decay must be a number >= 0, received {weight_decay!r}")
+    checks.number_in("weight_decay", weight_decay, 0, math.inf, high_open=True)
     variables = decayed_variables(model)
     if weight_decay == 0 or not variables:
         return ops.convert_to_tensor(0.0, "float32")

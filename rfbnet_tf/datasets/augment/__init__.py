@@ -51,7 +51,7 @@ float rounding; at 640×480 the training augmentations cost ~45 instead of ~85 C
 from __future__ import annotations
 
 from rfbnet_tf.datasets.augment.compose import augment
-from rfbnet_tf.datasets.augment.config import AugmentConfig, as_size
+from rfbnet_tf.datasets.augment.config import AugmentConfig
 from rfbnet_tf.datasets.augment.example import (IMAGE_FILL, IMAGE_KEYS, LABEL_FILL, LABEL_FILL_16, LABEL_KEYS, as_seed,
                                                 label_fill, spatial_size)
 from rfbnet_tf.datasets.augment.geometry import _warp  # noqa: F401 (re-exported for tests)
@@ -67,7 +67,6 @@ __all__ = [
     "LABEL_FILL_16",
     "LABEL_KEYS",
     "as_seed",
-    "as_size",
     "augment",
     "color_jitter",
     "gaussian_noise",

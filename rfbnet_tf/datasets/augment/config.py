@@ -5,29 +5,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
+
+from rfbnet_tf.utils import checks
 
 
 def is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    """Whether ``value`` is a finite real number (not a bool)."""
+    return checks.is_real(value) and math.isfinite(value)
 
 
 def check_range(name, value, low, high):
-    if not is_real(value) or value < low or value > high:
-        raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
-    return float(value)
-
-
-def as_size(value, name="size") -> tuple[int, int]:
-    """``(height, width)`` of two positive ints; ``ValueError`` naming ``name`` and the value."""
-    ok = (
-        isinstance(value, (tuple, list))
-        and len(value) == 2
-        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in value)
-    )
-    if not ok:
-        raise ValueError(f"{name} must be (height, width), two positive ints, got {value!r}")
-    return int(value[0]), int(value[1])
+    """``float(value)`` when it is a real number in [``low``, ``high``] (finite: an infinite ``high`` is open)."""
+    return float(checks.number_in(name, value, low, high, high_open=math.isinf(high)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,7 +76,7 @@ class AugmentConfig:
             object.__setattr__(self, "scale_range", (float(pair[0]), float(pair[1])))
         check_range("rotation_degrees", self.rotation_degrees, 0.0, 180.0)
         if self.crop_size is not None:
-            object.__setattr__(self, "crop_size", as_size(self.crop_size, "crop_size"))
+            object.__setattr__(self, "crop_size", checks.size_hw("crop_size", self.crop_size))
         check_range("brightness", self.brightness, 0.0, 255.0)
         check_range("contrast", self.contrast, 0.0, 1.0)
         check_range("saturation", self.saturation, 0.0, 1.0)

@@ -13,7 +13,8 @@ import math
 import tensorflow as tf
 
 from rfbnet_tf.datasets import pixel_kernels
-from rfbnet_tf.datasets.augment.config import AugmentConfig, as_size, check_range, is_real
+from rfbnet_tf.datasets.augment.config import AugmentConfig, check_range, is_real
+from rfbnet_tf.utils import checks
 from rfbnet_tf.datasets.augment.example import (CROP_TAG, FLIP_TAG, IMAGE_FILL, ROTATION_TAG, SCALE_TAG,
                                                 graph_code, label_fill, op_seed, rows_matrix, spatial_keys,
                                                 spatial_size, uniform)
@@ -212,7 +213,7 @@ def random_rotation(example: dict, seed, max_degrees: float = 13.0) -> dict:
 def random_crop(example: dict, seed, crop_size) -> dict:
     """Random ``crop_size`` window, the same for every key; pads (images 0, labels ignore) where
     the image is smaller than the window, at a random placement."""
-    crop_size = as_size(crop_size, "crop_size")
+    crop_size = checks.size_hw("crop_size", crop_size)
     steps = [lambda s, n: crop_step(s, n, crop_size)]
     return apply_geometry(example, seed, steps, crop_size)
 
@@ -239,7 +240,7 @@ def resize(example: dict, size) -> dict:
     (``tf.image.resize``, half-pixel centres; integer images rounded back to their dtype),
     labels nearest.  Dtypes are kept; a no-op when the size already matches.  Used for the
     paper's fixed training/evaluation resolution (Sec. IV-B)."""
-    size = as_size(size, "size")
+    size = checks.size_hw("size", size)
     images, labels = spatial_keys(example)
     keys = images + labels
     same = tf.reduce_all(tf.equal(spatial_size(example), tf.constant(size, tf.int32)))

@@ -8,9 +8,10 @@ incidence, on the far side of depth discontinuities and at random (:func:`kinect
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
+
+from rfbnet_tf.utils import checks
 
 NATIVE_SIZE = (480, 640)  # (height, width), a Kinect v1 depth frame
 MIN_SIZE = 16
@@ -35,11 +36,7 @@ RGB_NOISE_SIGMA = 1.5
 def check_size(height, width):
     """Validated (height, width) as ints; ValueError naming a bad value."""
     for name, value in (("height", height), ("width", width)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, numbers.Integral)
-            or value < MIN_SIZE
-        ):
+        if not checks.is_int(value) or value < MIN_SIZE:
             raise ValueError(
                 f"{name} must be an integer >= {MIN_SIZE}, got {value!r}"
             )
