@@ -39,6 +39,36 @@ def test_shared_checks_return_good_values_and_name_bad_ones():
         checks.positive_number("power", 0)
 
 
+def test_range_size_and_camera_checks():
+    assert checks.is_int(np.int64(3)) and not checks.is_int(True) and not checks.is_int(3.0)
+    assert checks.is_real(np.float32(0.5)) and checks.is_real(2) and not checks.is_real(False)
+    assert checks.int_in("size", np.uint8(256 - 1), 1, 256) == 255 and type(checks.int_in("size", 1, 1, 256)) is int
+    for bad in (0, 257, True, 3.0):
+        with pytest.raises(ValueError, match=rf"^size must be an int in \[1, 256\], received {re.escape(repr(bad))}$"):
+            checks.int_in("size", bad, 1, 256)
+    # both ends of each interval form: [0, 1) takes 0 but not 1, (0, 6.5] takes 6.5 but not 0
+    assert checks.number_in("dropout", 0, 0, 1, high_open=True) == 0
+    assert checks.number_in("max_depth", 6.5, 0, 6.5, low_open=True) == 6.5
+    for bad, low_open, high_open, interval in ((1, False, True, r"\[0, 1\)"), (0, True, False, r"\(0, 1\]"),
+                                               (float("nan"), False, False, r"\[0, 1\]"), ("0.5", True, True, r"\(0, 1\)")):
+        with pytest.raises(ValueError, match=rf"^p must be a number in {interval} s, received {re.escape(repr(bad))}$"):
+            checks.number_in("p", bad, 0, 1, low_open=low_open, high_open=high_open, unit="s")
+    assert checks.number_in("weight_decay", 0.0, 0, float("inf"), high_open=True) == 0.0
+    with pytest.raises(ValueError, match=r"in \[0, inf\), received inf"):
+        checks.number_in("weight_decay", float("inf"), 0, float("inf"), high_open=True)
+    assert checks.size_hw("crop_size", [np.int32(32), 48]) == (32, 48)
+    for bad in ((32,), (0, 48), (32, True), (32.0, 48), "32,48", None):
+        with pytest.raises(ValueError, match=rf"^crop_size must be \(height, width\), two positive ints, received "):
+            checks.size_hw("crop_size", bad)
+    camera = np.array([[500.0, 0, 320], [0, 510.0, 240], [0, 0, 1]])
+    assert checks.is_camera_matrix(camera)
+    for broken in (camera[:2], np.where(np.eye(3, dtype=bool), 0.0, camera), camera * np.nan):
+        assert not checks.is_camera_matrix(broken)
+    flipped = camera.copy()
+    flipped[1, 1] = -510.0  # a negative focal length
+    assert not checks.is_camera_matrix(flipped)
+
+
 def test_progress_line():
     stream = io.StringIO()
     bar = Progress("synthetic/train", 4, stream=stream, interval=0.0)

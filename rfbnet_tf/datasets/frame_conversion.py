@@ -18,6 +18,7 @@ from rfbnet_tf.constants import DATA_WORKER_ENV
 from rfbnet_tf.datasets import example_encoding, records
 from rfbnet_tf.datasets.frame_stats import FrameStats
 from rfbnet_tf.datasets.sources import load_frame
+from rfbnet_tf.utils import checks
 
 
 def check_frame(frame: dict, num_classes: int) -> str | None:
@@ -46,7 +47,7 @@ def check_frame(frame: dict, num_classes: int) -> str | None:
     if bad.size:
         raise ValueError(f"frame {name!r}: label values {bad.tolist()} outside 0..{num_classes - 1} and {ignore}")
     matrix = np.asarray(frame["intrinsics"], dtype=np.float64)
-    if matrix.shape != (3, 3) or not np.all(np.isfinite(matrix)) or matrix[0, 0] <= 0 or matrix[1, 1] <= 0:
+    if not checks.is_camera_matrix(matrix):
         raise ValueError(f"frame {name!r}: intrinsics must be a finite 3x3 camera matrix, got {matrix.tolist()}")
     if not np.all(np.isfinite(depth)):
         return "depth contains NaN or inf"

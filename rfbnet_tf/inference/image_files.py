@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from rfbnet_tf.constants import IGNORE_LABEL
+from rfbnet_tf.utils import checks
 from rfbnet_tf.utils.files import read_image_unchanged
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
@@ -158,6 +159,6 @@ def parse_intrinsics(value) -> np.ndarray:
         matrix = values.reshape(4, 4)[:3, :3]
     else:
         raise ValueError(f"intrinsics need 4, 9 or 16 numbers, received {values.size} from {value!r}")
-    if not np.all(np.isfinite(matrix)) or matrix[0, 0] <= 0 or matrix[1, 1] <= 0:
+    if not checks.is_camera_matrix(matrix):
         raise ValueError(f"intrinsics must be finite with positive focal lengths, received {matrix.tolist()}")
     return matrix

@@ -7,7 +7,7 @@ import keras
 from keras import layers, ops
 
 from rfbnet_tf.layers.residual_unit import ResidualUnit
-from rfbnet_tf.utils.checks import positive_int
+from rfbnet_tf.utils.checks import number_in, positive_int
 
 BN_EPSILON = 1e-3  # ERFNet: nn.BatchNorm2d(..., eps=1e-3)
 BN_MOMENTUM = 0.9  # PyTorch's default momentum 0.1 expressed as Keras' decay
@@ -65,9 +65,7 @@ class NonBottleneck1D(ResidualUnit):
         super().__init__(**kwargs)
         self.channels = positive_int("channels", channels)
         self.dilation = positive_int("dilation", dilation)
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), received {dropout!r}")
-        self.dropout = float(dropout)
+        self.dropout = float(number_in("dropout", dropout, 0, 1, high_open=True))
         self.tap_channels = self.trunk_channels = self.channels
         c, d = self.channels, self.dilation
         self.conv3x1_1 = layers.Conv2D(c, (3, 1), padding="same", name="conv3x1_1")

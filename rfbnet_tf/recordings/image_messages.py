@@ -17,6 +17,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from rfbnet_tf.utils import checks
+
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 COMPRESSED_IMAGE_TYPE = "sensor_msgs/msg/CompressedImage"
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
@@ -107,9 +109,7 @@ def camera_matrix(message):
     if values is None:
         values = message.K
     matrix = np.asarray(values, np.float64).reshape(3, 3)
-    if not np.all(np.isfinite(matrix)) or matrix[0, 0] <= 0 or matrix[1, 1] <= 0:
-        return None
-    return matrix
+    return matrix if checks.is_camera_matrix(matrix) else None
 
 
 def image_fields(image: np.ndarray) -> dict:

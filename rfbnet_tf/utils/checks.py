@@ -3,6 +3,8 @@
 import math
 import numbers
 
+import numpy as np
+
 
 def is_int(value) -> bool:
     """Whether ``value`` is an integral number (numpy ints too), not a bool."""
@@ -12,6 +14,12 @@ def is_int(value) -> bool:
 def is_real(value) -> bool:
     """Whether ``value`` is a real number (numpy reals and ints too), not a bool."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def is_camera_matrix(matrix) -> bool:
+    """Whether ``matrix`` (a numpy array) is a usable 3×3 camera matrix ``K``: finite, with positive focal
+    lengths ``fx = K[0, 0]`` and ``fy = K[1, 1]``."""
+    return matrix.shape == (3, 3) and bool(np.all(np.isfinite(matrix))) and matrix[0, 0] > 0 and matrix[1, 1] > 0
 
 
 def positive_int(name, value):
