@@ -46,7 +46,7 @@ from rfbnet_tf import cli
 from rfbnet_tf.datasets import records, sources
 from rfbnet_tf.datasets.dataset_check import check_dataset, format_report
 from rfbnet_tf.datasets.preparation import DEFAULT_EXAMPLES_PER_SHARD, RGB_FORMATS, prepare
-from rfbnet_tf.utils import files
+from rfbnet_tf.utils import files, flag_configs
 
 _SYNTHETIC_FLAGS = ("synthetic_train", "synthetic_val", "seed")
 """Synthetic options whose flag is the option itself (``--synthetic_size=h,w`` is a list flag, read by
@@ -142,14 +142,9 @@ def main(argv):
     cli.check_no_arguments(argv)
     FLAGS = flags.FLAGS
     if FLAGS.dataset == "bag":
-        from rfbnet_tf.recordings.frame_extraction import extract_frames
+        from rfbnet_tf.recordings.frame_extraction import FrameExtractionConfig, extract_frames
 
-        if FLAGS.input_dir is None or FLAGS.output_folder is None:
-            raise ValueError("--dataset=bag extracts --input_dir=IN.bag into --output_folder=DIR: give both")
-        extract_frames(FLAGS.input_dir, FLAGS.output_folder, rgb_topic=FLAGS.rgb_topic, depth_topic=FLAGS.depth_topic,
-                       camera_info_topic=FLAGS.camera_info_topic, every=FLAGS.every, split=FLAGS.output_split,
-                       max_time_difference=FLAGS.max_time_difference, intrinsics=FLAGS.intrinsics,
-                       max_depth=FLAGS.max_depth, overwrite=FLAGS.overwrite, progress=FLAGS.progress)
+        extract_frames(flag_configs.from_flags(FrameExtractionConfig, FLAGS))
         return
     if not FLAGS.check_only and FLAGS.output_dir:
         # Before any conversion: the records are built beside --output_dir and renamed into place.

@@ -279,15 +279,19 @@ def test_prepare_data_extracts_every_nth_frame_into_the_folder_layout(recorded, 
     assert "wrote 2 of 5 paired frames" in result.stderr and "1 with no measured depth" in result.stderr
 
 
+def _extraction(bag, folder, **fields):
+    return frame_extraction.FrameExtractionConfig(bag, folder, **fields)
+
+
 def test_extraction_of_32fc1_into_another_split_keeps_the_folder(recorded, tmp_path):
     folder = tmp_path / "own"
     arguments = dict(rgb_topic=recorded["bags"]["ros2"][0], depth_topic=bf.DEPTH_TOPIC,
                      camera_info_topic=bf.INFO_TOPIC, progress=False)
-    frame_extraction.extract_frames(recorded["root"] / "in.bag", folder, every=30, **dict(
-        arguments, rgb_topic=bf.RGB_TOPIC))
+    frame_extraction.extract_frames(_extraction(recorded["root"] / "in.bag", folder, every=30, **dict(
+        arguments, rgb_topic=bf.RGB_TOPIC)))
     dataset = (folder / "dataset.json").read_text()
-    summary = frame_extraction.extract_frames(recorded["root"] / "in_ros2", folder, every=1, split="val",
-                                              **arguments)
+    summary = frame_extraction.extract_frames(_extraction(recorded["root"] / "in_ros2", folder, every=1,
+                                                          output_split="val", **arguments))
     assert summary["written"] == 4 and summary["unpaired_rgb"] == 1 and summary["empty_depth"] == 1
     assert (folder / "dataset.json").read_text() == dataset
     assert len(os.listdir(folder / "train" / "rgb")) == 1 and len(os.listdir(folder / "val" / "rgb")) == 4
@@ -297,11 +301,31 @@ def test_extraction_of_32fc1_into_another_split_keeps_the_folder(recorded, tmp_p
         depth = cv2.imread(str(folder / "val" / "depth" / f"{stem}.png"), cv2.IMREAD_UNCHANGED)
         np.testing.assert_array_equal(depth, frames[index].depth_mm)
     with pytest.raises(FileExistsError, match="pass --overwrite"):
-        frame_extraction.extract_frames(recorded["root"] / "in_ros2", folder, split="val", **arguments)
-    frame_extraction.extract_frames(recorded["root"] / "in_ros2", folder, split="val", every=3, overwrite=True,
-                                    **arguments)
+        frame_extraction.extract_frames(_extraction(recorded["root"] / "in_ros2", folder, output_split="val",
+                                                    **arguments))
+    frame_extraction.extract_frames(_extraction(recorded["root"] / "in_ros2", folder, output_split="val", every=3,
+                                                overwrite=True, **arguments))
     assert len(os.listdir(folder / "val" / "rgb")) == 2
     assert sorted(os.listdir(folder)) == ["dataset.json", "train", "val"]
+
+
+def test_extraction_config_names_each_bad_flag_in_one_line(tmp_path):
+    config = _extraction(tmp_path / "in.bag", tmp_path / "own", rgb_topic="/rgb", depth_topic="/depth")
+    assert (config.input_dir, config.output_folder) == (str(tmp_path / "in.bag"), str(tmp_path / "own"))
+    assert (config.every, config.output_split, config.max_depth) == (30, "train", 10.0)  # 10 m when not given
+    for fields, message in (
+            ({"every": 0}, "--every must be an int >= 1, received 0"),
+            ({"output_split": "rgb"}, "--output_split must be a plain folder name such as train, received 'rgb'"),
+            ({"output_split": "../x"}, "--output_split must be a plain folder name such as train, received '../x'"),
+            ({"max_depth": 0.0}, "--max_depth must be a positive number of metres, received 0.0"),
+            ({"overwrite": "yes"}, "--overwrite must be True or False, received 'yes'")):
+        with pytest.raises(ValueError) as error:
+            _extraction(tmp_path / "in.bag", tmp_path / "own", rgb_topic="/rgb", depth_topic="/depth", **fields)
+        assert str(error.value) == message
+    with pytest.raises(ValueError, match="^--dataset=bag extracts --input_dir=IN.bag into --output_folder=DIR: "
+                                         "give both$"):
+        _extraction(None, tmp_path / "own", rgb_topic="/rgb", depth_topic="/depth")
+    assert not (tmp_path / "own").exists()
 
 
 # ------------------------------------------------------------------------------------------------ units
@@ -362,9 +386,9 @@ def test_extracted_frames_once_labelled_convert_with_dataset_folder(recorded, tm
     from tests import fixture_trees
 
     folder = tmp_path / "own"
-    frame_extraction.extract_frames(recorded["root"] / "in.bag", folder, rgb_topic=bf.RGB_TOPIC,
-                                    depth_topic=bf.DEPTH_TOPIC, camera_info_topic=bf.INFO_TOPIC, every=1,
-                                    progress=False)
+    frame_extraction.extract_frames(_extraction(recorded["root"] / "in.bag", folder, rgb_topic=bf.RGB_TOPIC,
+                                                depth_topic=bf.DEPTH_TOPIC, camera_info_topic=bf.INFO_TOPIC, every=1,
+                                                progress=False))
     with pytest.raises(ValueError, match=r"dataset\.json: classes must be a non-empty list .*label the frames"):
         preparation.prepare("folder", str(tmp_path / "unlabelled"), input_dir=str(folder), progress=False)
     stems = sorted(name[:-4] for name in os.listdir(folder / "train" / "rgb"))

@@ -17,6 +17,7 @@ before) is kept, and must store depth in millimetres too.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -28,7 +29,8 @@ from absl import logging
 
 from rfbnet_tf.inference.depth_input import DEFAULT_MAX_DEPTH
 from rfbnet_tf.recordings import bag_reader, depth_warning, image_messages
-from rfbnet_tf.utils.checks import int_at_least, positive_number
+from rfbnet_tf.utils import flag_configs
+from rfbnet_tf.utils.checks import boolean, int_at_least, positive_number
 from rfbnet_tf.utils.files import write_json_atomically
 from rfbnet_tf.utils.progress import Progress
 
@@ -49,12 +51,51 @@ def _intrinsics_json(matrix) -> dict:
             "cy": float(matrix[1, 2])}
 
 
-def _check_arguments(every, split, max_depth):
-    int_at_least("--every", every, 1)
-    if not isinstance(split, str) or not split or split.startswith(".") or os.sep in split or split in (
-            "rgb", "depth", "label", "intrinsics"):
-        raise ValueError(f"--output_split must be a plain folder name such as train, received {split!r}")
-    positive_number("--max_depth", max_depth, "metres")
+@dataclasses.dataclass(frozen=True)
+class FrameExtractionConfig:
+    """What :func:`extract_frames` writes: the flags of ``python -m rfbnet_tf.prepare_data --dataset=bag`` as typed
+    fields (the binary: ``utils.flag_configs.from_flags``), checked here, once.
+
+    Fields:
+      input_dir: the recording: a ROS 1 ``.bag`` file or a ROS 2 bag directory.
+      output_folder: the own-data folder (``--dataset=folder``'s layout) the frames go into.
+      rgb_topic, depth_topic, camera_info_topic: the topics (the camera info optional: see ``intrinsics``).
+      every: write every n-th paired frame.
+      output_split: the split folder of ``output_folder`` to write (a plain folder name).
+      max_time_difference: the largest RGB-depth stamp difference of a pair, in seconds.
+      intrinsics: the colour camera's ``fx,fy,cx,cy`` (or 9 numbers, or a file) when the bag has no CameraInfo.
+      max_depth: metres; frames with no measured depth within it are skipped (None: 10 m, recorded in
+        ``dataset.json``).
+      overwrite: replace an existing ``output_folder/output_split``.
+      progress: draw the progress bar on stderr.
+    """
+
+    input_dir: str
+    output_folder: str
+    rgb_topic: str
+    depth_topic: str
+    camera_info_topic: str | None = None
+    every: int = DEFAULT_EVERY
+    output_split: str = DEFAULT_SPLIT
+    max_time_difference: float = 0.02
+    intrinsics: str | None = None
+    max_depth: float | None = None
+    overwrite: bool = False
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.input_dir is None or self.output_folder is None:
+            raise ValueError("--dataset=bag extracts --input_dir=IN.bag into --output_folder=DIR: give both")
+        flag_configs.normalise_paths(self, "input_dir", "output_folder")
+        object.__setattr__(self, "every", int_at_least("--every", self.every, 1))
+        split = self.output_split
+        if not isinstance(split, str) or not split or split.startswith(".") or os.sep in split or split in (
+                "rgb", "depth", "label", "intrinsics"):
+            raise ValueError(f"--output_split must be a plain folder name such as train, received {split!r}")
+        max_depth = DEFAULT_MAX_DEPTH if self.max_depth is None else self.max_depth
+        object.__setattr__(self, "max_depth", positive_number("--max_depth", max_depth, "metres"))
+        boolean("--overwrite", self.overwrite)
+        boolean("--progress", self.progress)
 
 
 def _existing_dataset(path):
@@ -73,10 +114,9 @@ def _existing_dataset(path):
     return dataset
 
 
-def extract_frames(bag, output_folder, *, rgb_topic, depth_topic, camera_info_topic=None, every: int = DEFAULT_EVERY,
-                   split: str = DEFAULT_SPLIT, max_time_difference: float = 0.02, intrinsics=None,
-                   max_depth: float | None = None, overwrite: bool = False, progress: bool = True) -> dict:
-    """Write every ``every``-th paired frame of ``bag`` into ``output_folder/split`` (module docstring).
+def extract_frames(config: FrameExtractionConfig) -> dict:
+    """Write every ``config.every``-th paired frame of the bag ``config.input_dir`` into
+    ``config.output_folder/config.output_split`` (module docstring).
 
     Frames of an RGB frame without a depth partner within ``max_time_difference`` seconds, and frames whose depth
     has no measured pixel within ``max_depth`` metres (default 10, recorded in ``dataset.json``), are counted and
@@ -87,30 +127,29 @@ def extract_frames(bag, output_folder, *, rgb_topic, depth_topic, camera_info_to
       ``empty_depth``, ``split_dir``, ``seconds``.
 
     Raises:
-      FileExistsError: ``output_folder/split`` exists and not ``overwrite``.
-      ValueError: bad arguments, topics or messages (:class:`bag_reader.Recording`), no frame to write.
+      FileExistsError: ``output_folder/output_split`` exists and not ``overwrite``.
+      ValueError: bad topics or messages (:class:`bag_reader.Recording`), no frame to write.
     """
-    max_depth = DEFAULT_MAX_DEPTH if max_depth is None else max_depth
-    _check_arguments(every, split, max_depth)
-    output_folder = os.fspath(output_folder)
+    bag, output_folder, split, every, max_depth = (config.input_dir, config.output_folder, config.output_split,
+                                                   config.every, config.max_depth)
     split_dir = os.path.join(output_folder, split)
-    if os.path.lexists(split_dir) and not overwrite:
+    if os.path.lexists(split_dir) and not config.overwrite:
         raise FileExistsError(f"{split_dir!r} exists: pass --overwrite to replace it, or another --output_split")
     dataset_path = os.path.join(output_folder, DATASET_FILENAME)
     dataset = _existing_dataset(dataset_path)
-    topics = bag_reader.Topics(rgb=rgb_topic, depth=depth_topic, camera_info=camera_info_topic)
+    topics = bag_reader.Topics(rgb=config.rgb_topic, depth=config.depth_topic, camera_info=config.camera_info_topic)
     start = time.perf_counter()
-    with bag_reader.Recording(bag, topics, max_time_difference, flag="--input_dir") as recording:
-        matrix = recording.intrinsics(intrinsics)
+    with bag_reader.Recording(bag, topics, config.max_time_difference, flag="--input_dir") as recording:
+        matrix = recording.intrinsics(config.intrinsics)
         os.makedirs(output_folder, exist_ok=True)
         staging = os.path.join(output_folder, f".{split}.partial-{os.getpid()}")  # not mkdtemp: its mode is 0700
         shutil.rmtree(staging, ignore_errors=True)
         os.makedirs(staging)
         try:
-            counts = _write_frames(recording, staging, matrix, every, max_depth, progress)
+            counts = _write_frames(recording, staging, matrix, every, max_depth, config.progress)
             if not counts["written"]:
-                raise ValueError(f"no frame of {os.fspath(bag)!r} has a depth partner within "
-                                 f"--max_time_difference={max_time_difference} s and measured depth: nothing written")
+                raise ValueError(f"no frame of {bag!r} has a depth partner within "
+                                 f"--max_time_difference={config.max_time_difference} s and measured depth: nothing written")
             if os.path.lexists(split_dir):  # overwrite: swap the new split in, then drop the old one
                 old = tempfile.mkdtemp(prefix=f".{split}.old-", dir=output_folder)
                 os.replace(split_dir, os.path.join(old, split))
