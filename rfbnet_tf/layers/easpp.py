@@ -41,7 +41,7 @@ class EASPP(keras.layers.Layer):
             rates = ()
         if not rates or not all(is_int(r) and r > 0 for r in rates):
             raise ValueError(f"rates must be a non-empty sequence of positive ints, received {rates!r}")
-        self.rates = rates
+        self.rates = tuple(int(r) for r in rates)
         # (name, filters, kernel, dilation) of every conv+BN pair, per branch, in call order.
         self._direct = [self._conv_bn("direct", self.out_channels, 1, 1)]
         self._cascades = [

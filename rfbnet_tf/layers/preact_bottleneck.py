@@ -61,7 +61,7 @@ def _dilations(value):
         pair = ()
     if len(pair) != 2 or not all(is_int(d) and d > 0 for d in pair):
         raise ValueError(f"dilations must be two positive ints (r1, r2), received {value!r}")
-    return pair
+    return int(pair[0]), int(pair[1])
 
 
 def _strided(size, stride):
