@@ -331,7 +331,7 @@ def load_frame(frame: dict, image_size=None) -> dict:
 def _check_frame_skip(value):
     if not checks.is_int(value) or value < 1:
         raise ValueError(f"frame_skip must be a positive int, got {value!r}")
-    return value
+    return int(value)
 
 
 DATASET = sources.ModuleDataset(
