@@ -186,8 +186,7 @@ def list_frames(input_dir: str, split: str, frame_skip: int = DEFAULT_FRAME_SKIP
     Each color frame must have its depth and label-filt partner and vice versa
     (``FileNotFoundError`` naming the missing file).  No frames → ``FileNotFoundError``.
     """
-    if not isinstance(frame_skip, int) or frame_skip < 1:
-        raise ValueError(f"frame_skip must be a positive int, got {frame_skip!r}")
+    frame_skip = _check_frame_skip(frame_skip)
     if not os.path.isdir(os.path.join(input_dir, "scans")):
         if _frames_root(input_dir, split) is None:
             raise FileNotFoundError(

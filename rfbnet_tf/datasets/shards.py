@@ -14,6 +14,8 @@ import re
 
 from absl import logging
 
+from rfbnet_tf.utils import checks
+
 _SHARD_RE = re.compile(r"^(?P<split>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.tfrecord$")
 
 
@@ -21,7 +23,7 @@ def shard_name(split: str, index: int, count: int) -> str:
     """File name of shard ``index`` (0-based) of ``count`` for ``split``."""
     if not isinstance(split, str) or not split or "/" in split:
         raise ValueError(f"split must be a non-empty name without '/', got {split!r}")
-    if not (isinstance(count, int) and count >= 1 and isinstance(index, int) and 0 <= index < count):
+    if not (checks.is_int(count) and count >= 1 and checks.is_int(index) and 0 <= index < count):
         raise ValueError(f"need 0 <= index < count, got index={index!r}, count={count!r}")
     return f"{split}-{index:05d}-of-{count:05d}.tfrecord"
 
@@ -98,7 +100,7 @@ def shard_sizes(record_dir: str, split: str, info: dict) -> list[int]:
     entry = (info.get("splits") or {}).get(split) or {}
     names, sizes = entry.get("files"), entry.get("examples_per_file")
     if (isinstance(sizes, list) and names == [os.path.basename(p) for p in paths]
-            and len(sizes) == len(paths) and all(isinstance(n, int) and n >= 0 for n in sizes)):
+            and len(sizes) == len(paths) and all(checks.is_int(n) and n >= 0 for n in sizes)):
         return list(sizes)
     import tensorflow as tf
 

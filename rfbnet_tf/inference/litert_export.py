@@ -14,6 +14,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from rfbnet_tf.inference import format_export, input_spec, serving
+from rfbnet_tf.utils import checks
 
 
 def litert_runner(model_content: bytes):
@@ -43,9 +44,9 @@ def export_litert(module: serving.ServingModule, path, size, verify=True) -> str
       ValueError: ``size`` is not two positive ints.
       RuntimeError: ``verify`` found the interpreter's probabilities differing from the module's.
     """
-    if not (isinstance(size, (tuple, list)) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+    if not (isinstance(size, (tuple, list)) and len(size) == 2 and all(checks.is_int(v) and v > 0 for v in size)):
         raise ValueError(f"the LiteRT export needs a fixed input size (height, width), received {size!r}")
-    size = tuple(size)
+    size = (int(size[0]), int(size[1]))
     data = convert(module, size)
     if verify:
         images = format_export.verification_images(module.spec, size)

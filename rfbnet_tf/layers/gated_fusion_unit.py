@@ -26,7 +26,7 @@ import keras
 from keras import layers, ops
 
 from rfbnet_tf.layers.stream_resampling import check_scale, downsampler, upsampler
-from rfbnet_tf.utils.checks import boolean, positive_int
+from rfbnet_tf.utils.checks import boolean, is_int, positive_int
 
 BN_EPSILON = 1e-3
 
@@ -57,11 +57,12 @@ class GatedFusionUnit(keras.layers.Layer):
         interaction_channels = positive_int("interaction_channels", interaction_channels)
         if complement_channels is not None:
             complement_channels = tuple(complement_channels)
-            if len(complement_channels) != 2 or not all(isinstance(c, int) and c > 0 for c in complement_channels):
+            if len(complement_channels) != 2 or not all(is_int(c) and c > 0 for c in complement_channels):
                 raise ValueError(
                     "complement_channels must be None or two positive ints (rgb, depth), "
                     f"received {complement_channels!r}"
                 )
+            complement_channels = (int(complement_channels[0]), int(complement_channels[1]))
         boolean("gates", gates)
         if gate_channels is None:
             gate_channels = max(interaction_channels // 4, 1)

@@ -71,7 +71,7 @@ from rfbnet_tf.layers.easpp import EASPP, EASPP_BRANCH_CHANNELS, EASPP_CHANNELS
 from rfbnet_tf.layers.preact_bottleneck import PreActBottleneck, batch_norm
 from rfbnet_tf.layers.stream_resampling import BilinearUpsample
 from rfbnet_tf.models.backbone import Backbone
-from rfbnet_tf.utils.checks import boolean
+from rfbnet_tf.utils.checks import boolean, is_int
 
 STEM_CHANNELS = 64
 BLOCK_CHANNELS = (256, 512, 1024, 2048)  # official filters
@@ -139,10 +139,10 @@ class AdapNetPPBackbone(Backbone):
         if isinstance(width_divisor, bool) or width_divisor not in (1, 2, 4, 8, 16):
             raise ValueError(f"width_divisor must be 1, 2, 4, 8 or 16, received {width_divisor!r}")
         units = tuple(units) if isinstance(units, (list, tuple)) else ()
-        if len(units) != 4 or not all(isinstance(n, int) and low <= n <= high
+        if len(units) != 4 or not all(is_int(n) and low <= n <= high
                                       for n, low, high in zip(units, (1, 2, 2, 2), BLOCK_UNITS)):
             raise ValueError(f"units must be 4 ints, 1-3, 2-4, 2-6, 2-3 per block, received {units!r}")
-        self.units = units
+        self.units = tuple(int(n) for n in units)
         self.aux_losses = aux_losses
         self.dilations = dilations
         self.width_divisor = width_divisor
