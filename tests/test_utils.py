@@ -50,13 +50,15 @@ def test_range_size_and_camera_checks():
     assert checks.number_in("dropout", 0, 0, 1, high_open=True) == 0
     assert checks.number_in("max_depth", 6.5, 0, 6.5, low_open=True) == 6.5
     for bad, low_open, high_open, interval in ((1, False, True, r"\[0, 1\)"), (0, True, False, r"\(0, 1\]"),
-                                               (float("nan"), False, False, r"\[0, 1\]"), ("0.5", True, True, r"\(0, 1\)")):
+                                               (float("nan"), False, False, r"\[0, 1\]"),
+                                               ("0.5", True, True, r"\(0, 1\)")):
         with pytest.raises(ValueError, match=rf"^p must be a number in {interval} s, received {re.escape(repr(bad))}$"):
             checks.number_in("p", bad, 0, 1, low_open=low_open, high_open=high_open, unit="s")
     assert checks.number_in("weight_decay", 0.0, 0, float("inf"), high_open=True) == 0.0
     with pytest.raises(ValueError, match=r"in \[0, inf\), received inf"):
         checks.number_in("weight_decay", float("inf"), 0, float("inf"), high_open=True)
     assert checks.size_hw("crop_size", [np.int32(32), 48]) == (32, 48)
+    assert checks.is_size_hw((1, 2)) and not checks.is_size_hw((1, True)) and not checks.is_size_hw((1, 2, 3))
     for bad in ((32,), (0, 48), (32, True), (32.0, 48), "32,48", None):
         with pytest.raises(ValueError, match=rf"^crop_size must be \(height, width\), two positive ints, received "):
             checks.size_hw("crop_size", bad)

@@ -17,7 +17,7 @@ from rfbnet_tf.utils import checks
 
 def check_size(name, size) -> tuple[int, int]:
     """``size`` as ``(height, width)`` of two positive ints; ``ValueError`` naming ``name``."""
-    if not isinstance(size, (tuple, list)) or len(size) != 2 or not all(checks.is_int(v) and v > 0 for v in size):
+    if not checks.is_size_hw(size):
         raise ValueError(f"{name} must be (height, width) of positive ints, got {size!r}")
     return int(size[0]), int(size[1])
 

@@ -44,7 +44,7 @@ def export_litert(module: serving.ServingModule, path, size, verify=True) -> str
       ValueError: ``size`` is not two positive ints.
       RuntimeError: ``verify`` found the interpreter's probabilities differing from the module's.
     """
-    if not (isinstance(size, (tuple, list)) and len(size) == 2 and all(checks.is_int(v) and v > 0 for v in size)):
+    if not checks.is_size_hw(size):
         raise ValueError(f"the LiteRT export needs a fixed input size (height, width), received {size!r}")
     size = (int(size[0]), int(size[1]))
     data = convert(module, size)

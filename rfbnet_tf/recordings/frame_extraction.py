@@ -148,8 +148,8 @@ def extract_frames(config: FrameExtractionConfig) -> dict:
         try:
             counts = _write_frames(recording, staging, matrix, every, max_depth, config.progress)
             if not counts["written"]:
-                raise ValueError(f"no frame of {bag!r} has a depth partner within "
-                                 f"--max_time_difference={config.max_time_difference} s and measured depth: nothing written")
+                raise ValueError(f"no frame of {bag!r} has a depth partner within --max_time_difference="
+                                 f"{config.max_time_difference} s and measured depth: nothing written")
             if os.path.lexists(split_dir):  # overwrite: swap the new split in, then drop the old one
                 old = tempfile.mkdtemp(prefix=f".{split}.old-", dir=output_folder)
                 os.replace(split_dir, os.path.join(old, split))

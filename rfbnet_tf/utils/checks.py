@@ -16,6 +16,11 @@ def is_real(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def is_size_hw(value) -> bool:
+    """Whether ``value`` is a ``(height, width)`` tuple or list of two positive integral numbers (not bools)."""
+    return isinstance(value, (tuple, list)) and len(value) == 2 and all(is_int(v) and v > 0 for v in value)
+
+
 def is_camera_matrix(matrix) -> bool:
     """Whether ``matrix`` (a numpy array) is a usable 3×3 camera matrix ``K``: finite, with positive focal
     lengths ``fx = K[0, 0]`` and ``fy = K[1, 1]``."""
@@ -77,7 +82,7 @@ def number_in(name, value, low, high, *, low_open=False, high_open=False, unit=N
 def size_hw(name, value):
     """``(height, width)`` as two ints when ``value`` is a tuple or list of two positive integral numbers (numpy
     ints too, not bools); else ``ValueError`` naming ``name``."""
-    if not isinstance(value, (tuple, list)) or len(value) != 2 or not all(is_int(v) and v > 0 for v in value):
+    if not is_size_hw(value):
         raise ValueError(f"{name} must be (height, width), two positive ints, received {value!r}")
     return int(value[0]), int(value[1])
 

@@ -9,7 +9,7 @@ import math
 from rfbnet_tf.utils import checks
 
 
-def is_real(value) -> bool:
+def is_finite_real(value) -> bool:
     """Whether ``value`` is a finite real number (not a bool)."""
     return checks.is_real(value) and math.isfinite(value)
 
@@ -66,7 +66,7 @@ class AugmentConfig:
             ok = (
                 isinstance(pair, (tuple, list))
                 and len(pair) == 2
-                and all(is_real(v) and v > 0 for v in pair)
+                and all(is_finite_real(v) and v > 0 for v in pair)
                 and pair[0] <= pair[1]
             )
             if not ok:

@@ -13,11 +13,11 @@ import math
 import tensorflow as tf
 
 from rfbnet_tf.datasets import pixel_kernels
-from rfbnet_tf.datasets.augment.config import AugmentConfig, check_range, is_real
-from rfbnet_tf.utils import checks
+from rfbnet_tf.datasets.augment.config import AugmentConfig, check_range, is_finite_real
 from rfbnet_tf.datasets.augment.example import (CROP_TAG, FLIP_TAG, IMAGE_FILL, ROTATION_TAG, SCALE_TAG,
                                                 graph_code, label_fill, op_seed, rows_matrix, spatial_keys,
                                                 spatial_size, uniform)
+from rfbnet_tf.utils import checks
 
 
 def _matrix(rows) -> tf.Tensor:
@@ -194,7 +194,7 @@ def random_scale(example: dict, seed, scale_range=(0.5, 2.0)) -> dict:
 def rotate(example: dict, degrees) -> dict:
     """Rotate every spatial key by ``degrees`` (counter-clockwise as displayed) about the image
     centre, keeping the size; corners outside the source get the fill values."""
-    if not is_real(degrees):
+    if not is_finite_real(degrees):
         raise ValueError(f"degrees must be a finite number, got {degrees!r}")
     radians = tf.constant(degrees * math.pi / 180.0, tf.float32)
     steps = [lambda s, n: (_rotation_matrix(n, radians), n)]
