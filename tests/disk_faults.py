@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import functools
 import os
-import shlex
 import shutil
 import stat
 import subprocess
 import tempfile
 
 import pytest
+
+from tests import warm_python
 
 
 @functools.lru_cache(maxsize=None)
@@ -33,22 +34,18 @@ def cannot_mount() -> str | None:
 
 
 def run(argv, *, read_only=(), full=None, copy_to=None, **kwargs) -> subprocess.CompletedProcess:
-    """``subprocess.run(argv, capture_output=True, text=True, **kwargs)`` with every directory of ``read_only``
-    read-only and, with ``full=(directory, size)``, a tmpfs of ``size`` (e.g. ``"36m"``) on ``directory`` (which
-    must exist) whose content is copied into ``copy_to`` when the command has ended."""
-    kwargs = dict(capture_output=True, text=True, **kwargs)
+    """``subprocess.run(argv, capture_output=True, text=True, **kwargs)`` (``tests/warm_python.run``) with every
+    directory of ``read_only`` read-only and, with ``full=(directory, size)``, a tmpfs of ``size`` (e.g. ``"36m"``)
+    on ``directory`` (which must exist) whose content is copied into ``copy_to`` when the command has ended."""
     reason = cannot_mount()
     if reason is None:
         lines = []
-        for directory in map(shlex.quote, map(os.fspath, read_only)):
+        for directory in map(warm_python.quote, read_only):
             lines += [f"mount --bind {directory} {directory}", f"mount -o remount,bind,ro {directory}"]
         if full is not None:
-            lines.append(f"mount -t tmpfs -o size={full[1]} tmpfs {shlex.quote(os.fspath(full[0]))}")
-        lines = [f"{' && '.join(lines) or 'true'} || exit 97", '"$@"', "status=$?"]  # 97: a mount failed
-        if copy_to is not None:
-            lines.append(f"cp -a {shlex.quote(os.fspath(full[0]))}/. {shlex.quote(os.fspath(copy_to))}/")
-        lines.append("exit $status")
-        return subprocess.run(["unshare", "--mount", "sh", "-c", "\n".join(lines), "sh", *argv], **kwargs)
+            lines.append(f"mount -t tmpfs -o size={full[1]} tmpfs {warm_python.quote(full[0])}")
+        after = None if copy_to is None else f"cp -a {warm_python.quote(full[0])}/. {warm_python.quote(copy_to)}/"
+        return warm_python.run(argv, mounts=" && ".join(lines) or "true", after=after, **kwargs)
     if full is not None:
         pytest.skip(f"a full disk needs a small tmpfs: {reason}")
     if os.geteuid() == 0:
@@ -57,7 +54,7 @@ def run(argv, *, read_only=(), full=None, copy_to=None, **kwargs) -> subprocess.
     try:
         for directory, mode in modes.items():
             os.chmod(directory, mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
-        return subprocess.run(argv, **kwargs)
+        return warm_python.run(argv, **kwargs)
     finally:
         for directory, mode in modes.items():
             os.chmod(directory, mode)

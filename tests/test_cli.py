@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from rfbnet_tf import cli
+from tests import warm_python
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # TensorFlow's C++ start-up lines, written before absl::InitializeLog whatever TF_CPP_MIN_LOG_LEVEL says.
@@ -58,7 +59,7 @@ def test_bugs_keep_their_traceback_and_results_pass_through():
 ])
 def test_binaries_report_a_missing_directory_in_one_line(tmp_path, module, arguments, message):
     names = {"missing": str(tmp_path / "missing"), "tmp": str(tmp_path)}
-    result = subprocess.run(
+    result = warm_python.run(
         [sys.executable, "-m", module] + [a.format(**names) for a in arguments], cwd=ROOT, capture_output=True,
         text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT})
     assert result.returncode == 1, result.stderr[-3000:]

@@ -20,7 +20,7 @@ import pytest
 from rfbnet_tf.utils import files
 from rfbnet_tf.datasets import record_directory
 from rfbnet_tf.datasets import preparation, records, shards
-from tests import short_backbones
+from tests import short_backbones, warm_python
 
 SIZE = (32, 48)
 # The short ERFNetEnc (tests/short_backbones.py) for every model this process builds: no assertion here depends on
@@ -261,7 +261,7 @@ def test_export_removes_the_temporaries_of_killed_exports_only(tmp_path, monkeyp
 def test_export_dir_under_a_file_is_one_line_naming_the_flag(tmp_path):
     afile = tmp_path / "passwd"
     afile.write_text("root:x:0:0")
-    result = subprocess.run(
+    result = warm_python.run(
         [sys.executable, "-m", "rfbnet_tf.export", f"--model_dir={tmp_path}", f"--export_dir={afile}/x"],
         capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert result.returncode == 1, result.stderr[-3000:]

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 
 import cv2
@@ -18,7 +17,7 @@ from rfbnet_tf import cli
 
 from rfbnet_tf.datasets import preparation
 from rfbnet_tf.datasets import dataset_check, folder, records
-from tests import fixture_trees, folder_fixtures, short_backbones, train_fixtures
+from tests import fixture_trees, folder_fixtures, short_backbones, train_fixtures, warm_python
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _NATIVE_LOG = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages before absl::InitializeLog)")
@@ -172,7 +171,7 @@ def test_errors_are_one_line_naming_the_file(tree, tmp_path, case):
 
 
 def _binary(*argv, cwd):
-    result = subprocess.run([sys.executable, "-m", "rfbnet_tf.prepare_data", *argv], cwd=cwd, capture_output=True,
+    result = warm_python.run([sys.executable, "-m", "rfbnet_tf.prepare_data", *argv], cwd=cwd, capture_output=True,
                             text=True, timeout=300, env={**os.environ, "PYTHONPATH": ROOT})
     return result, [line for line in result.stderr.splitlines() if not _NATIVE_LOG.match(line)
                     and not line.startswith(("To enable the following instructions", "I0000"))]

@@ -4,7 +4,6 @@ within 1 grey level, angle within 3, on ≥ 99 % of pixels; completion within 1 
 the graphs hold no Python/numpy step; every loop ends on a frame with no valid depth under XLA (in a subprocess with a
 timeout); the depth-units rule equals the numpy one; errors."""
 
-import subprocess
 import sys
 
 import numpy as np
@@ -15,6 +14,7 @@ from rfbnet_tf.datasets import synthetic
 from rfbnet_tf.preprocessing import depth_completion, depth_plausibility, hha
 from rfbnet_tf.preprocessing import graph
 from tests.test_depth_completion import smooth_depth, with_holes
+from tests import warm_python
 from tests.test_hha import K, render_room
 
 MAX_DEPTH = 10.0
@@ -148,8 +148,8 @@ np.savez(sys.argv[1], **{name: encode(tf.constant(frame)).numpy() for name, fram
 
 def test_a_frame_without_valid_depth_ends_promptly_under_xla(tmp_path):
     """XLA drops the Asserts: the completion's nearest fill must still end (it looped forever on an empty image)."""
-    subprocess.run([sys.executable, "-c", _INVALID_FRAME_SCRIPT, str(tmp_path / "out.npz")], check=True,
-                   capture_output=True, timeout=120)
+    warm_python.run([sys.executable, "-c", _INVALID_FRAME_SCRIPT, str(tmp_path / "out.npz")], check=True,
+                    timeout=120)
     got = np.load(tmp_path / "out.npz")
     for name in ("zeros", "far"):
         assert got[name].shape == (30, 40, 1)

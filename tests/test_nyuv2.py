@@ -2,7 +2,6 @@
 labelled set, v5 for splits and class mappings)."""
 
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -12,7 +11,7 @@ import scipy.io
 
 from rfbnet_tf.datasets import preparation
 from rfbnet_tf.datasets import nyuv2, records
-from tests import fixture_trees, rgbd_fixtures
+from tests import fixture_trees, rgbd_fixtures, warm_python
 
 SMALL = (120, 160)  # records at a quarter of 480×640: output pixel (r, c) samples source (4r + 2, 4c + 2)
 # Hand copy of the toolbox's camera_params.m RGB intrinsics (1-based pixel coordinates).
@@ -142,7 +141,7 @@ def test_bad_input_is_named(tree, tmp_path):
 
 def test_binary_converts_the_894_raw_classes_to_16_bit_labels(tree, tmp_path):
     root, truth = tree
-    result = subprocess.run(
+    result = warm_python.run(
         [sys.executable, "-m", "rfbnet_tf.prepare_data", "--dataset=nyuv2", f"--input_dir={root}",
          f"--output_dir={tmp_path / 'out'}", "--nyuv2_classes=894", "--splits=test", "--image_size=120,160",
          "--num_workers=1", "--noprogress"],

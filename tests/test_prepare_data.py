@@ -17,7 +17,7 @@ from rfbnet_tf.datasets import frame_stats
 
 from rfbnet_tf.datasets import frame_conversion
 from rfbnet_tf.datasets import example_encoding, records, synthetic
-from tests import fixture_trees
+from tests import fixture_trees, warm_python
 
 SIZE = (32, 48)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -103,7 +103,7 @@ def test_existing_records_need_overwrite_and_other_splits_are_kept(prepared, tmp
 
 def test_binary_spawns_workers_and_draws_progress(tmp_path):
     out = tmp_path / "records"
-    result = subprocess.run(
+    result = warm_python.run(
         [sys.executable, "-m", "rfbnet_tf.prepare_data", "--dataset=synthetic", f"--output_dir={out}",
          "--synthetic_train=2", "--synthetic_val=1", "--synthetic_height=32", "--synthetic_width=48",
          "--num_workers=2"],
@@ -206,7 +206,7 @@ def test_synthetic_size_flag_and_its_deprecated_aliases(tmp_path):
     with pytest.raises(ValueError, match="--synthetic_size must be height,width, got 32,x"):
         prepare_data._synthetic_size(flags(["32", "x"]))
     out = tmp_path / "records"
-    result = subprocess.run(
+    result = warm_python.run(
         [sys.executable, "-m", "rfbnet_tf.prepare_data", "--dataset=synthetic", f"--output_dir={out}",
          "--synthetic_train=1", "--synthetic_val=1", "--synthetic_size=16,24", "--num_workers=1", "--noprogress"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,

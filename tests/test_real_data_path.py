@@ -4,13 +4,13 @@ train --helpshort lists train's flags."""
 
 import os
 import re
-import subprocess
 import sys
 
 import pytest
 
 from rfbnet_tf import configs
 from rfbnet_tf.training import checked_run, record_checks
+from tests import warm_python
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _NATIVE_LOG = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages before absl::InitializeLog)")
@@ -29,7 +29,7 @@ app.run(train.main, argv=cli.resolve_flagfiles(["train", "--flagfile=experiments
 
 
 def test_named_flagfile_without_records_names_the_prepare_command_and_creates_nothing(tmp_path):
-    result = subprocess.run([sys.executable, "-c", _SCRIPT], cwd=tmp_path, capture_output=True, text=True,
+    result = warm_python.run([sys.executable, "-c", _SCRIPT], cwd=tmp_path, capture_output=True, text=True,
                             timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT})
     lines = [line for line in result.stderr.splitlines() if not _NATIVE_LOG.match(line)]
     assert result.returncode == 1

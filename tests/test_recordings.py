@@ -5,7 +5,6 @@ output, the extracted folder layout, and the streaming stamp pairing."""
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from rfbnet_tf.recordings import bag_prediction, bag_reader, bag_writer, frame_e
 from rfbnet_tf.recordings.frame_pairing import StampPairer
 from tests import bag_fixtures as bf
 from tests import run_dir_fixtures as fx
-from tests import short_backbones
+from tests import short_backbones, warm_python
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INTRINSICS = ",".join(str(v) for v in bf.CAMERA)
@@ -239,7 +238,7 @@ def test_without_rosbags_a_bag_is_one_line_naming_the_extra(tmp_path, monkeypatc
 
 
 def test_predict_binary_reports_a_bag_error_in_one_line(recorded, tmp_path):
-    result = subprocess.run(
+    result = warm_python.run(
         [sys.executable, "-m", "rfbnet_tf.predict", f"--model_dir={recorded['model_dir']}",
          f"--bag={recorded['root'] / 'in.bag'}", f"--output_bag={tmp_path / 'out.bag'}", "--rgb_topic=/nope"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
@@ -254,7 +253,7 @@ def test_predict_binary_reports_a_bag_error_in_one_line(recorded, tmp_path):
 
 
 def test_prepare_data_extracts_every_nth_frame_into_the_folder_layout(recorded, tmp_path):
-    result = subprocess.run(
+    result = warm_python.run(
         [sys.executable, "-m", "rfbnet_tf.prepare_data", "--dataset=bag", f"--input_dir={recorded['root'] / 'in.bag'}",
          f"--output_folder={tmp_path / 'own'}", "--every=2", "--noprogress"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,

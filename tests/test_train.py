@@ -7,7 +7,6 @@ import glob
 import json
 import math
 import os
-import subprocess
 import sys
 import textwrap
 
@@ -21,7 +20,7 @@ from rfbnet_tf.utils import files
 from rfbnet_tf import configs, rundir
 from rfbnet_tf.training import checked_run, losses, optimization, steps
 from rfbnet_tf.training.class_weights import median_frequency_weights, parse_class_weights
-from tests import short_backbones, train_fixtures
+from tests import short_backbones, train_fixtures, warm_python
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The short ERFNetEnc (tests/short_backbones.py) for every model this module builds: no assertion here depends on
@@ -431,7 +430,7 @@ def test_mirrored_strategy_on_two_logical_cpus(record_dir, tmp_path):
         summary["bn_synchronized"] = all(layer.synchronized for layer in layers)
         print("SUMMARY" + json.dumps({{k: v for k, v in summary.items() if k != "init"}}))
     """)
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=400)
+    result = warm_python.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.split("SUMMARY", 1)[1])
     assert summary["num_replicas"] == 2 and summary["step"] == 3
