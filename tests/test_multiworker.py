@@ -20,7 +20,7 @@ import numpy as np
 
 from rfbnet_tf import rundir
 from rfbnet_tf.training import distribution
-from tests import train_fixtures
+from tests import train_fixtures, warm_python
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -43,9 +43,9 @@ def _start_workers(flags_, temp_dirs, pause):
     hosts = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     workers = []
     for index, temp_dir in enumerate(temp_dirs):
-        env = dict(os.environ, PYTHONPATH=REPO, TMPDIR=str(temp_dir), TF_CPP_MIN_LOG_LEVEL="2",
+        env = dict(os.environ, PYTHONPATH=REPO, TMPDIR=str(temp_dir),
                    TF_CONFIG=json.dumps({"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}))
-        workers.append(subprocess.Popen(
+        workers.append(warm_python.Popen(
             [sys.executable, os.path.join(HERE, "multiworker_worker.py"), json.dumps(flags_), str(pause)],
             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     return workers
@@ -74,12 +74,13 @@ def _losses(stdout):
 
 
 def _single_worker_run(flags_):
-    """The reference: the same run with the default strategy (one replica), in a fresh process like the workers
-    (no state of earlier tests in this process can change its arithmetic)."""
-    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
+    """The reference: the same run with the default strategy (one replica), in a process of its own like the workers
+    (a fork of the warm server, tests/warm_python.py: no state of earlier tests in this process can change its
+    arithmetic)."""
+    env = dict(os.environ, PYTHONPATH=REPO)
     env.pop("TF_CONFIG", None)
-    process = subprocess.Popen([sys.executable, os.path.join(HERE, "multiworker_worker.py"), json.dumps(flags_)],
-                               cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = warm_python.Popen([sys.executable, os.path.join(HERE, "multiworker_worker.py"), json.dumps(flags_)],
+                                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return _finish([process])[0]
 
 

@@ -18,7 +18,7 @@ import tensorflow as tf
 from rfbnet_tf.utils import files
 from rfbnet_tf import rundir
 from rfbnet_tf.models import build_model
-from tests import short_backbones, train_fixtures
+from tests import short_backbones, train_fixtures, warm_python
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -162,8 +162,8 @@ _TRAIN_BINARY = train_fixtures.SUBPROCESS_PRELUDE + short_backbones.SUBPROCESS_P
 
 def _start_binary(flags_, **kwargs):
     """``python -m rfbnet_tf.train`` (with Grappler off, the short ERFNetEnc) on ``flags_``."""
-    return subprocess.Popen([sys.executable, "-c", _TRAIN_BINARY, *train_fixtures.binary_argv(flags_)], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs)
+    return warm_python.Popen([sys.executable, "-c", _TRAIN_BINARY, *train_fixtures.binary_argv(flags_)], cwd=REPO,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs)
 
 
 def _assert_same_final_weights(model_dir, reference_dir):
