@@ -12,33 +12,31 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF2ONNX_CATCH_ERRORS", "FALSE")
 
 # The slowest files, slowest first: each file's summed test time in seconds (module fixtures included) from the
-# JUnit XML of `python -m pytest -q -n 2 --dist loadfile` on the idle 2-core machine, 2026-12-07. They run before
-# all others: with pytest-xdist's --dist loadfile and its reordering off (below) the files are handed out in this
-# order, so no long file starts last while the other worker idles (xdist's default order, most tests first, put
-# the one-test files test_multiworker.py and test_adapnet_pp_training.py at the very end). Handing out that run's
-# files in this order to two workers (simulated on those times) ends the busier one 1 s after half the total.
+# JUnit XML of `python -m pytest -q -n 2 --dist loadfile` on the idle 2-core machine, 2026-12-08 (binaries forked
+# from tests/warm_python.py's server). They run before all others: with pytest-xdist's --dist loadfile and its
+# reordering off (below) the files are handed out in this order, so no long file starts last while the other worker
+# idles (xdist's default order, most tests first, put the one-test files test_multiworker.py and
+# test_adapnet_pp_training.py at the very end).
 SLOWEST_FILES = (
-    "test_study.py",  # 107 (the smoke study: 8 runs in two worker processes, the report)
-    "test_faults.py",  # 96 (binaries on read-only / full disks, damaged files)
     "test_export_formats.py",  # 91 (ONNX / LiteRT of the four families)
-    "test_rundir_checkpoints.py",  # 81 (SIGKILL / SIGINT / SIGTERM subprocess runs)
-    "test_rundir_facts.py",  # 77
-    "test_multiworker.py",  # 74, one test (four two-worker runs)
-    "test_folder_dataset.py",  # 65 (train + export of a short RFBNet on folder records)
-    "test_adapnet_pp_protocol.py",  # 65
-    "test_recordings.py",  # 58 (serving_raw compiled once, predict on PNGs, two binaries run)
-    "test_train.py",  # 53
-    "test_cli.py",  # 48 (eleven binary processes, seven of them at once)
-    "test_adapnet_pp_training.py",  # 48, one test
-    "test_serving_raw.py",  # 43
-    "test_models_erfnet.py",  # 38
-    "test_backend_parity.py",  # 30
-    "test_prepare_data.py",  # 30
-    "test_benchmark.py",  # 28 (19 + the bag-segmentation script's run)
-    "test_export.py",  # 26
-    "test_end_to_end.py",  # 24
+    "test_study.py",  # 83 (the smoke study: 8 runs in two worker processes, the report)
+    "test_adapnet_pp_protocol.py",  # 72
+    "test_train.py",  # 59
+    "test_rundir_facts.py",  # 59
+    "test_faults.py",  # 56 (binaries on read-only / full disks, damaged files)
+    "test_serving_raw.py",  # 47
+    "test_multiworker.py",  # 46, one test (four two-worker runs)
+    "test_rundir_checkpoints.py",  # 44 (SIGKILL / SIGINT / SIGTERM runs)
+    "test_adapnet_pp_training.py",  # 41, one test
+    "test_folder_dataset.py",  # 40 (train + export of a short RFBNet on folder records)
+    "test_backend_parity.py",  # 28
+    "test_models_erfnet.py",  # 27
+    "test_recordings.py",  # 24 (serving_raw compiled once, predict on PNGs, two binaries run)
+    "test_cli.py",  # 23 (the seven --help processes at once, real ones)
+    "test_export.py",  # 22
+    "test_end_to_end.py",  # 21
+    "test_benchmark.py",  # 21 (19 + the bag-segmentation script's run)
     "test_finetune.py",  # 20
-    "test_graph_preprocessing.py",  # 19 (includes a 15-20 s XLA subprocess)
     "test_tensorboard.py",  # 72 at load ~9; skipped without the [tensorboard] extra, as in .ci/run
 )
 
