@@ -29,6 +29,7 @@ SLOWEST_FILES = (
     "test_rundir_checkpoints.py",  # 44 (SIGKILL / SIGINT / SIGTERM runs)
     "test_adapnet_pp_training.py",  # 41, one test
     "test_folder_dataset.py",  # 40 (train + export of a short RFBNet on folder records)
+    "test_tensorboard.py",  # 32 (the [tensorboard] extra, which .ci/run installs)
     "test_backend_parity.py",  # 28
     "test_models_erfnet.py",  # 27
     "test_recordings.py",  # 24 (serving_raw compiled once, predict on PNGs, two binaries run)
@@ -37,7 +38,6 @@ SLOWEST_FILES = (
     "test_end_to_end.py",  # 21
     "test_benchmark.py",  # 21 (19 + the bag-segmentation script's run)
     "test_finetune.py",  # 20
-    "test_tensorboard.py",  # 72 at load ~9; skipped without the [tensorboard] extra, as in .ci/run
 )
 
 
