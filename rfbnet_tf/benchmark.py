@@ -58,9 +58,8 @@ from __future__ import annotations
 
 from rfbnet_tf import cli
 from rfbnet_tf.models import MODEL_NAMES
-from rfbnet_tf.profiling.benchmark_report import compare, format_table, read_json, write_json  # noqa: F401
+from rfbnet_tf.profiling.benchmark_report import compare, format_table, read_json, size_text, write_json
 from rfbnet_tf.profiling.benchmark_run import BenchmarkConfig, check_models, run_benchmark
-from rfbnet_tf.profiling.benchmark_report import size_text
 
 
 def define_flags(flag_values=None):

@@ -11,11 +11,12 @@ import pytest
 
 import keras
 
+from rfbnet_tf.constants import AUX_LOSS_WEIGHTS
 from rfbnet_tf.layers.easpp import EASPP
 from rfbnet_tf.layers.preact_bottleneck import BN_EPSILON, PreActBottleneck
 from rfbnet_tf.layers.residual_fusion_block import ResidualFusionBlock
 from rfbnet_tf.models import build_model, model_options, transfer_encoder_weights
-from rfbnet_tf.models.adapnet_pp_backbone import AUX_LOSS_WEIGHTS, AdapNetPPBackbone
+from rfbnet_tf.models.adapnet_pp_backbone import AdapNetPPBackbone
 from rfbnet_tf.models.assembly import build_unimodal
 
 NUM_CLASSES = 12  # official AdapNet++ default (11 Cityscapes classes + void); the published counts' class count

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from rfbnet_tf.datasets import augment as A
+from rfbnet_tf.datasets.augment import geometry, photometric
 from rfbnet_tf.datasets import pixel_kernels as K
 
 H, W = 24, 32
@@ -245,11 +246,11 @@ def test_resize_keeps_dtypes_uses_nearest_labels_and_skips_same_size():
 
 
 def _luma(rgb):
-    return rgb.astype(np.float64) @ A._RGB_TO_YIQ[0].astype(np.float64)
+    return rgb.astype(np.float64) @ photometric._RGB_TO_YIQ[0].astype(np.float64)
 
 
 def _chroma(rgb):
-    return rgb.astype(np.float64) @ A._RGB_TO_YIQ[1:].T.astype(np.float64)
+    return rgb.astype(np.float64) @ photometric._RGB_TO_YIQ[1:].T.astype(np.float64)
 
 
 def _mid_example():
@@ -432,7 +433,7 @@ def test_warp_paths_equal_the_padded_reference(static):
         (_rotation_zoom(-0.2, 0.7, (6.3, 2.9)), (H, W)),
     ):
         expected = _reference_warp(example, matrix, out_size)
-        fn = lambda e: A._warp(e, matrix, tf.constant(out_size), out_size if static else None)
+        fn = lambda e: geometry._warp(e, matrix, tf.constant(out_size), out_size if static else None)
         for out in (numpy_of(fn(example)), in_dataset_map(fn, example)):
             for key in expected:
                 assert out[key].shape == expected[key].shape, key

@@ -66,7 +66,6 @@ RFBNet(AdapNet++) 61,762,052. Each auxiliary head adds ``258 K``.
 import keras
 from keras import layers
 
-from rfbnet_tf.constants import AUX_LOSS_WEIGHTS  # noqa: F401 - official: loss + 0.6·aux1 (1/4) + 0.5·aux2 (1/8)
 from rfbnet_tf.layers.easpp import EASPP, EASPP_BRANCH_CHANNELS, EASPP_CHANNELS
 from rfbnet_tf.layers.preact_bottleneck import PreActBottleneck, batch_norm
 from rfbnet_tf.layers.stream_resampling import BilinearUpsample

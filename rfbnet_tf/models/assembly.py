@@ -13,7 +13,6 @@ the list the backbone's decoder returns: ``[logits, aux_1, ...]``).
 """
 
 import keras
-from keras import layers
 
 from rfbnet_tf.layers.residual_fusion_block import ADD_POINTS, ResidualFusionBlock
 from rfbnet_tf.layers.ssma_block import SSMABlock

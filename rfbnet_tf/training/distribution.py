@@ -22,7 +22,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from rfbnet_tf.configs.train import HOST_INPUT_STRATEGIES, STRATEGIES  # noqa: F401 (defined with the flag)
+from rfbnet_tf.configs.train import STRATEGIES
 from rfbnet_tf.utils import processes
 
 

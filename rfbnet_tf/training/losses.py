@@ -24,7 +24,7 @@ import math
 import keras
 from keras import ops
 
-from rfbnet_tf.constants import AUX_LOSS_WEIGHTS, IGNORE_LABEL  # noqa: F401 (re-exported)
+from rfbnet_tf.constants import AUX_LOSS_WEIGHTS, IGNORE_LABEL
 from rfbnet_tf.utils import checks
 
 DECAYED_VARIABLE_NAMES = ("kernel", "depthwise_kernel", "pointwise_kernel")

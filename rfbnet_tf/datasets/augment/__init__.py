@@ -54,9 +54,7 @@ from rfbnet_tf.datasets.augment.compose import augment
 from rfbnet_tf.datasets.augment.config import AugmentConfig
 from rfbnet_tf.datasets.augment.example import (IMAGE_FILL, IMAGE_KEYS, LABEL_FILL, LABEL_FILL_16, LABEL_KEYS, as_seed,
                                                 label_fill, spatial_size)
-from rfbnet_tf.datasets.augment.geometry import _warp  # noqa: F401 (re-exported for tests)
 from rfbnet_tf.datasets.augment.geometry import random_crop, random_flip, random_rotation, random_scale, resize, rotate
-from rfbnet_tf.datasets.augment.photometric import _RGB_TO_YIQ  # noqa: F401 (re-exported for tests)
 from rfbnet_tf.datasets.augment.photometric import color_jitter, gaussian_noise
 
 __all__ = [
