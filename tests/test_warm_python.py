@@ -61,6 +61,17 @@ def test_a_module_and_a_script_run_as_main_with_their_file_first(tmp_path):
         assert warm.stdout == real.stdout == f"__main__ ['{tmp_path / 'warm_probe.py'}', 'a', '--b=1'] {tmp_path}\n"
 
 
+def test_pythonpath_entries_of_the_command_are_importable(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "warm_probe_elsewhere.py").write_text("print(__name__)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([warm_python.REPO, str(elsewhere)])}
+    argv = [sys.executable, "-m", "warm_probe_elsewhere"]
+    real = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    warm = warm_python.run(argv, cwd=tmp_path, env=env, timeout=60)
+    assert warm.returncode == real.returncode == 0 and warm.stdout == real.stdout == "__main__\n"
+
+
 def test_signals_reach_the_command_and_a_timeout_kills_it(tmp_path):
     process = warm_python.Popen([sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"],
                                 cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -295,6 +295,9 @@ def _child(request):
         os.environ.clear()
         os.environ.update(request["env"])
         tempfile.tempdir = None  # $TMPDIR as the command's environment says
+        for entry in reversed(request["env"].get("PYTHONPATH", "").split(os.pathsep)):
+            if entry and os.path.abspath(entry) not in map(os.path.abspath, sys.path):
+                sys.path.insert(1, os.path.abspath(entry))  # after sys.path[0], as the interpreter puts $PYTHONPATH
         option, *arguments = request["argv"]
         try:
             if option == "-m":
