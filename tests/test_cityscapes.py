@@ -5,7 +5,6 @@ import os
 import cv2
 import numpy as np
 import pytest
-import tensorflow as tf
 
 
 from rfbnet_tf.datasets import preparation

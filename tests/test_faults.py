@@ -16,8 +16,6 @@ import textwrap
 
 import pytest
 
-
-from rfbnet_tf.utils import files
 from rfbnet_tf.datasets import record_directory
 from rfbnet_tf.datasets import preparation, records, shards
 from tests import short_backbones, warm_python

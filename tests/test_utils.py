@@ -60,7 +60,7 @@ def test_range_size_and_camera_checks():
     assert checks.size_hw("crop_size", [np.int32(32), 48]) == (32, 48)
     assert checks.is_size_hw((1, 2)) and not checks.is_size_hw((1, True)) and not checks.is_size_hw((1, 2, 3))
     for bad in ((32,), (0, 48), (32, True), (32.0, 48), "32,48", None):
-        with pytest.raises(ValueError, match=rf"^crop_size must be \(height, width\), two positive ints, received "):
+        with pytest.raises(ValueError, match=r"^crop_size must be \(height, width\), two positive ints, received "):
             checks.size_hw("crop_size", bad)
     camera = np.array([[500.0, 0, 320], [0, 510.0, 240], [0, 0, 1]])
     assert checks.is_camera_matrix(camera)
