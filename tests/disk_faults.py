@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shlex
 import shutil
 import stat
 import subprocess
@@ -40,11 +41,13 @@ def run(argv, *, read_only=(), full=None, copy_to=None, **kwargs) -> subprocess.
     reason = cannot_mount()
     if reason is None:
         lines = []
-        for directory in map(warm_python.quote, read_only):
+        for directory in map(shlex.quote, map(os.fspath, read_only)):
             lines += [f"mount --bind {directory} {directory}", f"mount -o remount,bind,ro {directory}"]
         if full is not None:
-            lines.append(f"mount -t tmpfs -o size={full[1]} tmpfs {warm_python.quote(full[0])}")
-        after = None if copy_to is None else f"cp -a {warm_python.quote(full[0])}/. {warm_python.quote(copy_to)}/"
+            lines.append(f"mount -t tmpfs -o size={full[1]} tmpfs {shlex.quote(os.fspath(full[0]))}")
+        after = None
+        if copy_to is not None:
+            after = f"cp -a {shlex.quote(os.fspath(full[0]))}/. {shlex.quote(os.fspath(copy_to))}/"
         return warm_python.run(argv, mounts=" && ".join(lines) or "true", after=after, **kwargs)
     if full is not None:
         pytest.skip(f"a full disk needs a small tmpfs: {reason}")

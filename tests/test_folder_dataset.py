@@ -172,7 +172,7 @@ def test_errors_are_one_line_naming_the_file(tree, tmp_path, case):
 
 def _binary(*argv, cwd):
     result = warm_python.run([sys.executable, "-m", "rfbnet_tf.prepare_data", *argv], cwd=cwd, capture_output=True,
-                            text=True, timeout=300, env={**os.environ, "PYTHONPATH": ROOT})
+                             text=True, timeout=300, env={**os.environ, "PYTHONPATH": ROOT})
     return result, [line for line in result.stderr.splitlines() if not _NATIVE_LOG.match(line)
                     and not line.startswith(("To enable the following instructions", "I0000"))]
 

@@ -13,8 +13,8 @@ import tensorflow as tf
 from rfbnet_tf.datasets import synthetic
 from rfbnet_tf.preprocessing import depth_completion, depth_plausibility, hha
 from rfbnet_tf.preprocessing import graph
-from tests.test_depth_completion import smooth_depth, with_holes
 from tests import warm_python
+from tests.test_depth_completion import smooth_depth, with_holes
 from tests.test_hha import K, render_room
 
 MAX_DEPTH = 10.0

@@ -93,3 +93,21 @@ def test_what_it_cannot_serve_runs_as_a_real_process(tmp_path):
     assert not warm_python._servable([sys.executable, "-X", "importtime", "-c", code], dict(os.environ))
     assert not warm_python._servable(["python2", "-c", code], dict(os.environ))
     assert warm_python._servable([sys.executable, "-c", code], {**os.environ, "TF_CONFIG": "{}"})
+
+
+def test_a_variable_the_imports_set_is_the_same_environment_before_and_after_them():
+    """OpenCV's import sets ``LD_LIBRARY_PATH`` (in this process and in the server): a command whose environment
+    was taken before such an import and one taken after it are both served; another value is not."""
+    start, imported = warm_python._START_ENVIRONMENT, warm_python._warm_server().environment
+    set_by_imports = [key for key, value in imported.items()
+                      if key.startswith(warm_python.IMPORT_TIME_PREFIXES) and key not in warm_python.RUNTIME_VARIABLES
+                      and start.get(key) != value]
+    if not set_by_imports:
+        pytest.skip("the server's imports set no import-time variable here")
+    key = set_by_imports[0]
+    before = {name: value for name, value in start.items() if name != key}
+    if key in start:
+        before[key] = start[key]
+    for env in (before, {**start, key: imported[key]}):
+        assert warm_python._servable([sys.executable, "-c", "pass"], env), key
+    assert not warm_python._servable([sys.executable, "-c", "pass"], {**start, key: "/elsewhere"})

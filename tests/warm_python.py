@@ -24,7 +24,6 @@ import atexit
 import json
 import os
 import select
-import shlex
 import signal
 import subprocess
 import sys
@@ -37,8 +36,9 @@ IMPORTED = ("rfbnet_tf", "rfbnet_tf.cli", "rfbnet_tf.configs", "rfbnet_tf.traini
             "rfbnet_tf.inference.saved_model_export", "rfbnet_tf.datasets.preparation")
 """What the server imports before it forks (library modules only)."""
 IMPORT_TIME_PREFIXES = ("TF_", "KERAS_", "CUDA_", "XLA_", "OMP_", "PYTHON", "LD_")
-"""Environment variables read while importing: a command whose environment differs from the server's in one of
-these runs as a real process (except :data:`RUNTIME_VARIABLES`)."""
+"""Environment variables read while importing: a command whose environment differs in one of these from the one the
+server started with (or the value the server's own imports gave it: OpenCV sets ``LD_LIBRARY_PATH``) runs as a real
+process (except :data:`RUNTIME_VARIABLES`)."""
 RUNTIME_VARIABLES = frozenset({"PYTHONPATH", "TF_CONFIG"})
 """Read after the imports (``sys.path`` is set per command; ``TF_CONFIG`` when a strategy is made)."""
 CLONE_NEWNS = 0x00020000
@@ -66,8 +66,8 @@ def run(argv, *, cwd=None, env=None, timeout=None, capture_output=True, text=Tru
             argv = ["unshare", "--mount", "sh", "-c", "\n".join(lines), "sh", *argv]
         return subprocess.run(argv, cwd=cwd, env=env, timeout=timeout, capture_output=capture_output, text=text,
                               check=check, **kwargs)
-    process = Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                    mounts=mounts, after=after)
+    process = WarmProcess(argv, os.fspath(cwd or os.getcwd()), env, subprocess.PIPE, subprocess.PIPE, True,
+                          mounts=mounts, after=after)
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -80,16 +80,15 @@ def run(argv, *, cwd=None, env=None, timeout=None, capture_output=True, text=Tru
     return result
 
 
-def Popen(argv, *, cwd=None, env=None, stdout=None, stderr=None, text=False, mounts=None, after=None, **kwargs):
+def Popen(argv, *, cwd=None, env=None, stdout=None, stderr=None, text=False, **kwargs):
     """``subprocess.Popen`` with ``stdout`` / ``stderr`` each ``None`` (this process's), ``PIPE`` (read by
     ``communicate``; no live stream) or ``DEVNULL``: a :class:`WarmProcess` when the warm server can serve the
     command, else ``subprocess.Popen`` itself."""
     env = dict(os.environ if env is None else env)
     streams_ok = all(stream in (None, subprocess.PIPE, subprocess.DEVNULL) for stream in (stdout, stderr))
     if kwargs or not streams_ok or not _servable(argv, env):
-        assert mounts is None and after is None, "a real process gets private mounts from warm_python.run only"
         return subprocess.Popen(argv, cwd=cwd, env=env, stdout=stdout, stderr=stderr, text=text, **kwargs)
-    return WarmProcess(argv, os.fspath(cwd or os.getcwd()), env, stdout, stderr, text, mounts, after)
+    return WarmProcess(argv, os.fspath(cwd or os.getcwd()), env, stdout, stderr, text)
 
 
 def _servable(argv, env):
@@ -97,15 +96,16 @@ def _servable(argv, env):
         return False
     if not (argv[1] in ("-m", "-c") and len(argv) >= 3 or argv[1].endswith(".py") and os.path.isfile(argv[1])):
         return False
-    keys = {key for key in set(env) | set(_START_ENVIRONMENT)
+    imported = _warm_server().environment
+    keys = {key for key in set(env) | set(_START_ENVIRONMENT) | set(imported)
             if key.startswith(IMPORT_TIME_PREFIXES) and key not in RUNTIME_VARIABLES}
-    return all(env.get(key) == _START_ENVIRONMENT.get(key) for key in keys)
+    return all(env.get(key) in (_START_ENVIRONMENT.get(key), imported.get(key)) for key in keys)
 
 
 class WarmProcess:
     """A command forked from the warm server, with the ``subprocess.Popen`` methods the tests use."""
 
-    def __init__(self, argv, cwd, env, stdout, stderr, text, mounts, after):
+    def __init__(self, argv, cwd, env, stdout, stderr, text, mounts=None, after=None):
         self.args, self.text, self.returncode = argv, text, None
         self._directory = tempfile.TemporaryDirectory(prefix="warm_python_")
         self._paths = {}
@@ -158,8 +158,9 @@ class WarmProcess:
 
 
 class _Server:
-    """The client side of one warm server: a JSON line per request on its stdin; a line per started command
-    (``{"id", "pid"}``) and per ended one (``{"id", "returncode"}``) on its stdout."""
+    """The client side of one warm server: a JSON line per request on its stdin; on its stdout, its environment
+    after its imports (``{"environment"}``), then a line per started command (``{"id", "pid"}``) and per ended one
+    (``{"id", "returncode"}``)."""
 
     def __init__(self):
         self.log = tempfile.NamedTemporaryFile(prefix="warm_python_", suffix=".log", delete=False)
@@ -167,8 +168,10 @@ class _Server:
         self.process = subprocess.Popen([sys.executable, "-c", "from tests import warm_python; warm_python.serve()"],
                                         cwd=REPO, env={**_START_ENVIRONMENT, "PYTHONPATH": path},
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log)
-        self.next_id, self.pending, self.statuses, self.buffer = 0, {}, {}, b""
+        self.next_id, self.pending, self.statuses, self.buffer, self.environment = 0, {}, {}, b"", None
         atexit.register(self.close)
+        while self.environment is None:
+            self._read(None)
 
     def start(self, request):
         self.next_id += 1
@@ -199,7 +202,9 @@ class _Server:
         while b"\n" in self.buffer:
             line, self.buffer = self.buffer.split(b"\n", 1)
             reply = json.loads(line)
-            if "pid" in reply:
+            if "environment" in reply:
+                self.environment = reply["environment"]
+            elif "pid" in reply:
                 self.pending[reply["id"]] = reply["pid"]
             else:
                 self.statuses[reply["id"]] = reply["returncode"]
@@ -219,11 +224,6 @@ def _warm_server():
     return _server
 
 
-def quote(path) -> str:
-    """``path`` for a shell line of ``mounts`` / ``after``."""
-    return shlex.quote(os.fspath(path))
-
-
 # ------------------------------------------------------------------------------------------------ the server
 
 
@@ -238,6 +238,7 @@ def serve():
     replies = os.dup(1)
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 1)  # nothing but replies on the reply pipe
+    os.write(replies, (json.dumps({"environment": dict(os.environ)}) + "\n").encode())
     children, buffer, reading = {}, b"", True
     while reading or children:
         if reading and select.select([0], [], [], 0.02 if children else None)[0]:

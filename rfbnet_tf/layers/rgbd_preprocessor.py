@@ -16,7 +16,6 @@ Two size policies (the export's ``serving_default`` runs this layer too, ``rfbne
 ``keras.ops`` only (TensorFlow, JAX and PyTorch backends).
 """
 
-
 import keras
 from keras import ops
 
